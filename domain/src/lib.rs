@@ -1,0 +1,1 @@
+//! Pure business rules of ARouter Ledger: no IO, no clock, no randomness.
