@@ -1,0 +1,1 @@
+//! A private PostgreSQL started from the installed server binaries, and fresh databases for tests.
