@@ -1,0 +1,199 @@
+//! The `initdb` / `pg_ctl` steps behind [`crate::EmbeddedPostgres`].
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::binaries::PgBinaries;
+use crate::command;
+use crate::error::EmbeddedError;
+use crate::sql;
+use crate::user::{self, ServerUser};
+
+/// The superuser that `initdb` creates.
+pub(crate) const SUPERUSER: &str = "ledger";
+/// How long the server may take to start or stop.
+pub(crate) const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait between connection attempts while the server starts.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Server log file inside the data directory.
+const LOG_FILE: &str = "postgresql.log";
+/// How many log lines an error shows.
+const LOG_TAIL_LINES: usize = 20;
+/// Settings for every start. No unix socket: TCP on loopback only.
+const BASE_SETTINGS: &str = "-c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
+                             -c max_connections=200";
+/// Extra settings when durability is off (throw-away test clusters).
+const NON_DURABLE_SETTINGS: &str = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+
+/// One cluster directory and the tools and user to manage it with.
+#[derive(Debug, Clone)]
+pub(crate) struct Server {
+    pub(crate) binaries: PgBinaries,
+    pub(crate) user: Option<ServerUser>,
+    pub(crate) data_dir: PathBuf,
+}
+
+impl Server {
+    /// The server log file.
+    pub(crate) fn log_file(&self) -> PathBuf {
+        self.data_dir.join(LOG_FILE)
+    }
+
+    /// Creates the data directory if needed and runs `initdb` unless it holds a cluster.
+    pub(crate) async fn prepare(&self) -> Result<(), EmbeddedError> {
+        let dir = &self.data_dir;
+        std::fs::create_dir_all(dir).map_err(|err| EmbeddedError::io("creating", dir, err))?;
+        if let Some(user) = &self.user {
+            user::check_reachable(dir, user)?;
+        }
+        if dir.join("PG_VERSION").is_file() {
+            return Ok(());
+        }
+        let mut entries =
+            std::fs::read_dir(dir).map_err(|err| EmbeddedError::io("reading", dir, err))?;
+        if entries.next().is_some() {
+            return Err(EmbeddedError::NotADataDirectory(dir.clone()));
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|err| EmbeddedError::io("setting permissions of", dir, err))?;
+        if let Some(user) = &self.user {
+            user::chown(dir, user)?;
+        }
+        tracing::info!(dir = %dir.display(), "initialising a PostgreSQL cluster");
+        let args = [
+            "-D".as_ref(),
+            dir.as_os_str(),
+            "-U".as_ref(),
+            SUPERUSER.as_ref(),
+            "--auth=trust".as_ref(),
+            "--encoding=UTF8".as_ref(),
+            "--no-locale".as_ref(),
+            "--no-instructions".as_ref(),
+        ];
+        command::run(&self.binaries.initdb(), self.user.as_ref(), args).await?;
+        Ok(())
+    }
+
+    /// Whether `pg_ctl status` sees a live postmaster for this data directory.
+    pub(crate) async fn is_running(&self) -> bool {
+        let args = ["status".as_ref(), "-D".as_ref(), self.data_dir.as_os_str()];
+        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args)
+            .await
+            .is_ok()
+    }
+
+    /// Starts the server on `port` with `pg_ctl start`, waiting for it to be ready.
+    pub(crate) async fn start(&self, port: u16, durable: bool) -> Result<(), EmbeddedError> {
+        let mut options = format!("-p {port} {BASE_SETTINGS}");
+        if !durable {
+            options = format!("{options} {NON_DURABLE_SETTINGS}");
+        }
+        let timeout_s = STARTUP_TIMEOUT.as_secs().to_string();
+        let log = self.log_file();
+        let args = [
+            "start".as_ref(),
+            "-D".as_ref(),
+            self.data_dir.as_os_str(),
+            "-l".as_ref(),
+            log.as_os_str(),
+            "-w".as_ref(),
+            "-t".as_ref(),
+            timeout_s.as_ref(),
+            "-s".as_ref(),
+            "-o".as_ref(),
+            options.as_ref(),
+        ];
+        tracing::info!(dir = %self.data_dir.display(), port, "starting PostgreSQL");
+        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args)
+            .await
+            .map(drop)
+            .map_err(|err| match err {
+                EmbeddedError::CommandFailed {
+                    program,
+                    status,
+                    output,
+                } => EmbeddedError::CommandFailed {
+                    program,
+                    status,
+                    output: format!("{output}\nend of {}:\n{}", log.display(), self.log_tail()),
+                },
+                other => other,
+            })
+    }
+
+    /// Stops the server with `pg_ctl stop -m fast`, waiting until it is gone.
+    pub(crate) async fn stop(&self) -> Result<(), EmbeddedError> {
+        let timeout_s = STARTUP_TIMEOUT.as_secs().to_string();
+        let args = [
+            "stop".as_ref(),
+            "-D".as_ref(),
+            self.data_dir.as_os_str(),
+            "-m".as_ref(),
+            "fast".as_ref(),
+            "-w".as_ref(),
+            "-t".as_ref(),
+            timeout_s.as_ref(),
+            "-s".as_ref(),
+        ];
+        tracing::info!(dir = %self.data_dir.display(), "stopping PostgreSQL");
+        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args).await?;
+        Ok(())
+    }
+
+    /// Waits until `url` accepts a connection, for at most [`STARTUP_TIMEOUT`].
+    pub(crate) async fn wait_ready(&self, url: &str) -> Result<(), EmbeddedError> {
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            match sql::connect(url).await {
+                Ok(conn) => {
+                    // Closing politely is best effort: the server is up either way.
+                    let _ = sqlx::Connection::close(conn).await;
+                    return Ok(());
+                }
+                Err(err) if tokio::time::Instant::now() >= deadline => {
+                    return Err(EmbeddedError::NotReady {
+                        timeout_s: STARTUP_TIMEOUT.as_secs(),
+                        log: self.log_file(),
+                        log_tail: format!("{}\n(last connection error: {err})", self.log_tail()),
+                    });
+                }
+                Err(_) => tokio::time::sleep(POLL_INTERVAL).await,
+            }
+        }
+    }
+
+    /// The last [`LOG_TAIL_LINES`] lines of the server log, or why it could not be read.
+    pub(crate) fn log_tail(&self) -> String {
+        log_tail(&self.log_file())
+    }
+}
+
+/// The last [`LOG_TAIL_LINES`] lines of `path`.
+fn log_tail(path: &Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+        }
+        Err(err) => format!("(could not read the log: {err})"),
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub(crate) fn free_port() -> Result<u16, EmbeddedError> {
+    let listener =
+        std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(EmbeddedError::NoFreePort)?;
+    let port = listener
+        .local_addr()
+        .map_err(EmbeddedError::NoFreePort)?
+        .port();
+    Ok(port)
+}
+
+/// Whether a failed start looks like the port was taken meanwhile.
+pub(crate) fn is_port_conflict(err: &EmbeddedError) -> bool {
+    matches!(err, EmbeddedError::CommandFailed { output, .. }
+        if output.contains("could not bind") || output.contains("Address already in use"))
+}

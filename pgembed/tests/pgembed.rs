@@ -1,0 +1,96 @@
+//! End-to-end tests of the embedded server and the test-database helpers, against the
+//! PostgreSQL binaries installed on this machine.
+
+use std::path::PathBuf;
+
+use ledger_pgembed::{EmbeddedConfig, EmbeddedError, EmbeddedPostgres};
+use sqlx::{Connection, PgConnection};
+
+/// A directory under the system temp dir that is removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn a_row_survives_a_stop_and_a_start() {
+    let tmp = TempDir::new("pgembed-test");
+    let config = EmbeddedConfig::new(tmp.0.join("data"));
+
+    let pg = EmbeddedPostgres::start(config.clone())
+        .await
+        .expect("first start");
+    assert!(pg.ensure_database("ledger").await.expect("create"));
+    assert!(!pg.ensure_database("ledger").await.expect("exists"));
+    let mut conn = PgConnection::connect(&pg.database_url("ledger"))
+        .await
+        .expect("connect");
+    sqlx::query("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .expect("create table");
+    sqlx::query("INSERT INTO notes VALUES (1, 'kept')")
+        .execute(&mut conn)
+        .await
+        .expect("insert");
+    conn.close().await.expect("close");
+    pg.stop().await.expect("stop");
+
+    let pg = EmbeddedPostgres::start(config).await.expect("second start");
+    assert!(!pg.was_running());
+    let mut conn = PgConnection::connect(&pg.database_url("ledger"))
+        .await
+        .expect("reconnect");
+    let body: String = sqlx::query_scalar("SELECT body FROM notes WHERE id = 1")
+        .fetch_one(&mut conn)
+        .await
+        .expect("select");
+    assert_eq!(body, "kept");
+    conn.close().await.expect("close");
+    pg.stop().await.expect("stop again");
+}
+
+#[tokio::test]
+async fn a_second_start_reuses_the_running_server() {
+    let tmp = TempDir::new("pgembed-test");
+    let config = EmbeddedConfig::new(tmp.0.join("data")).durable(false);
+    let first = EmbeddedPostgres::start(config.clone())
+        .await
+        .expect("start");
+    let second = EmbeddedPostgres::start(config).await.expect("reuse");
+    assert!(second.was_running());
+    assert_eq!(first.port(), second.port());
+    second.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn missing_binaries_say_how_to_fix_it_in_one_paragraph() {
+    let tmp = TempDir::new("pgembed-empty-bin");
+    let config = EmbeddedConfig::new(tmp.0.join("data")).bin_dir(&tmp.0);
+    let err = EmbeddedPostgres::start(config)
+        .await
+        .expect_err("no binaries");
+    assert!(
+        matches!(err, EmbeddedError::BinariesNotFound { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(!message.contains('\n'), "{message}");
+    for needle in ["install", "postgresql", "PATH", "DATABASE_URL"] {
+        assert!(
+            message.contains(needle),
+            "{needle:?} missing from: {message}"
+        );
+    }
+}
