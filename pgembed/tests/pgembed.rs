@@ -94,3 +94,63 @@ async fn missing_binaries_say_how_to_fix_it_in_one_paragraph() {
         );
     }
 }
+
+/// Whether database `name` exists on the server `conn` is connected to.
+async fn database_exists(conn: &mut PgConnection, name: &str) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(conn)
+        .await
+        .expect("query pg_database")
+}
+
+#[tokio::test]
+async fn fresh_databases_are_distinct_empty_and_dropped_afterwards() {
+    use ledger_pgembed::testing::fresh_database;
+
+    let first = fresh_database().await.expect("first database");
+    let second = fresh_database().await.expect("second database");
+    assert_ne!(first.name(), second.name());
+    assert_ne!(first.url(), second.url());
+
+    let mut conn = PgConnection::connect(first.url())
+        .await
+        .expect("connect first");
+    let current: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut conn)
+        .await
+        .expect("current_database");
+    assert_eq!(current, first.name());
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("count tables");
+    assert_eq!(tables, 0);
+    sqlx::query("CREATE TABLE only_in_first (id INT)")
+        .execute(&mut conn)
+        .await
+        .expect("create table");
+
+    let mut other = PgConnection::connect(second.url())
+        .await
+        .expect("connect second");
+    let seen: Option<String> = sqlx::query_scalar("SELECT to_regclass('only_in_first')::text")
+        .fetch_one(&mut other)
+        .await
+        .expect("to_regclass");
+    assert_eq!(seen, None);
+    other.close().await.expect("close second");
+
+    // `conn` is still open: the drop must disconnect it.
+    let name = first.name().to_owned();
+    drop(first);
+    let mut admin = PgConnection::connect(second.url())
+        .await
+        .expect("connect again");
+    assert!(!database_exists(&mut admin, &name).await);
+    assert!(database_exists(&mut admin, second.name()).await);
+    admin.close().await.expect("close admin");
+    drop(conn);
+}
