@@ -3,6 +3,24 @@
 //! [`EmbeddedPostgres`] runs `initdb` and `pg_ctl` on a data directory of your choice and
 //! listens on 127.0.0.1 only. [`testing::fresh_database`] gives each test its own database,
 //! on `DATABASE_URL` when set, else on a shared cluster under the cargo target directory.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use ledger_pgembed::{EmbeddedConfig, EmbeddedPostgres};
+//!
+//! let pg = EmbeddedPostgres::start(EmbeddedConfig::new("/var/tmp/ledger-pg")).await?;
+//! pg.ensure_database("ledger").await?;
+//! let url = pg.database_url("ledger"); // postgres://ledger@127.0.0.1:<port>/ledger
+//! # let _ = url;
+//! pg.stop().await?;
+//!
+//! // In a test: a database of its own, dropped at the end.
+//! let db = ledger_pgembed::testing::fresh_database().await?;
+//! let pool = sqlx::PgPool::connect(db.url()).await?;
+//! # drop(pool);
+//! # Ok(())
+//! # }
+//! ```
 
 mod binaries;
 mod cluster;

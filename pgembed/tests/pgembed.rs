@@ -7,6 +7,9 @@ use ledger_pgembed::{EmbeddedConfig, EmbeddedError, EmbeddedPostgres};
 use sqlx::{Connection, PgConnection};
 
 /// A directory under the system temp dir that is removed when dropped.
+///
+/// If a test fails before stopping its server, the server notices within a minute that its
+/// `postmaster.pid` is gone and shuts itself down.
 struct TempDir(PathBuf);
 
 impl TempDir {
@@ -72,6 +75,32 @@ async fn a_second_start_reuses_the_running_server() {
     assert!(second.was_running());
     assert_eq!(first.port(), second.port());
     second.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn as_root_an_unreachable_parent_is_reported_by_name() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let tmp = TempDir::new("pgembed-closed");
+    std::fs::set_permissions(&tmp.0, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let config = EmbeddedConfig::new(tmp.0.join("data"));
+    let root = std::fs::metadata("/proc/self").expect("/proc/self").uid() == 0;
+    match EmbeddedPostgres::start(config).await {
+        Err(EmbeddedError::DirectoryNotReachable { blocked, user, .. }) => {
+            assert!(root, "only root switches user");
+            assert_eq!(blocked, tmp.0);
+            assert_eq!(user, "postgres");
+        }
+        // An ordinary user runs the server as itself, which can use its own directory.
+        Ok(pg) => {
+            assert!(
+                !root,
+                "root must not start postgres under a closed directory"
+            );
+            pg.stop().await.expect("stop");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+    }
 }
 
 #[tokio::test]
