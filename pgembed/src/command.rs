@@ -3,12 +3,16 @@
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 
 use tokio::process::Command;
 
 use crate::error::EmbeddedError;
 use crate::user::ServerUser;
 
+/// The longest any tool may run; `pg_ctl` waits are shorter (see `server.rs`), `initdb` of
+/// an empty cluster takes a few seconds.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// The most output of a failed tool we keep in an error message.
 const MAX_OUTPUT_BYTES: usize = 4_000;
 

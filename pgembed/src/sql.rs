@@ -33,7 +33,10 @@ pub(crate) fn validate_name(name: &str) -> Result<(), EmbeddedError> {
 pub(crate) async fn connect(url: &str) -> Result<PgConnection, sqlx::Error> {
     match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url)).await {
         Ok(result) => result,
-        Err(_) => Err(sqlx::Error::PoolTimedOut),
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
+        ))),
     }
 }
 
