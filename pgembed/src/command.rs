@@ -47,14 +47,16 @@ where
 {
     let mut cmd = command(program, user);
     cmd.args(args);
-    let output = cmd
-        .output()
+    let failed = |status: String| EmbeddedError::CommandFailed {
+        program: program.display().to_string(),
+        status,
+        output: String::new(),
+    };
+    // On timeout the future is dropped and `kill_on_drop` kills the tool.
+    let output = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
         .await
-        .map_err(|err| EmbeddedError::CommandFailed {
-            program: program.display().to_string(),
-            status: format!("could not start: {err}"),
-            output: String::new(),
-        })?;
+        .map_err(|_| failed(format!("no exit within {} s", COMMAND_TIMEOUT.as_secs())))?
+        .map_err(|err| failed(format!("could not start: {err}")))?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
         return Ok(stdout);
