@@ -1,0 +1,143 @@
+//! Commands on an account stream. Every command carries its ids and its time (`at` = now).
+
+use super::{KeyLimit, UsageReport};
+use crate::ids::{AccountId, HoldId, KeyId, TransferId};
+use crate::money::Credits;
+use crate::text::{
+    KeyName, KeyPrefix, PaymentReference, SecretHash, TicketReference, TransferReason,
+};
+use chrono::{DateTime, Utc};
+
+/// A command on one account stream (transfers, touching two, are [`TransferCredits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountCommand {
+    /// Buy credits (personal owner, or organization admin).
+    PurchaseCredits {
+        /// Credits bought (purchase rules).
+        amount: Credits,
+        /// The payment provider's reference.
+        payment_reference: PaymentReference,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Create an API key (personal owner, or organization member/admin).
+    CreateKey {
+        /// The new key.
+        key_id: KeyId,
+        /// Its name.
+        name: KeyName,
+        /// Keyed hash of the secret, computed outside the domain.
+        secret_hash: SecretHash,
+        /// Display prefix.
+        prefix: KeyPrefix,
+        /// Spend limit.
+        limit: Option<KeyLimit>,
+        /// Expiry; must be after `at`.
+        expires_at: Option<DateTime<Utc>>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Rename a key.
+    RenameKey {
+        /// The key.
+        key_id: KeyId,
+        /// The new name.
+        name: KeyName,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Change (or remove) a key's limit; takes effect immediately.
+    ChangeKeyLimit {
+        /// The key.
+        key_id: KeyId,
+        /// The new limit.
+        limit: Option<KeyLimit>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Disable a key.
+    DisableKey {
+        /// The key.
+        key_id: KeyId,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Enable a disabled key.
+    EnableKey {
+        /// The key.
+        key_id: KeyId,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Delete a key (final).
+    DeleteKey {
+        /// The key.
+        key_id: KeyId,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Hold a request's estimated cost (gateway).
+    PlaceHold {
+        /// The new hold.
+        hold_id: HoldId,
+        /// The key used.
+        key_id: KeyId,
+        /// The estimate (usage rules).
+        estimate: Credits,
+        /// Time to live, 1..=86,400 s.
+        ttl_s: u32,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Bill the actual cost and release the hold (gateway).
+    SettleHold {
+        /// The hold.
+        hold_id: HoldId,
+        /// What happened.
+        usage: UsageReport,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Release a hold without billing (gateway).
+    VoidHold {
+        /// The hold.
+        hold_id: HoldId,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Release a hold past its TTL (system expiry task).
+    ExpireHold {
+        /// The hold.
+        hold_id: HoldId,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Bill usage without a hold (gateway); always accepted for a key of this account.
+    RecordUsage {
+        /// The key used.
+        key_id: KeyId,
+        /// What happened.
+        usage: UsageReport,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Move credits from a personal account to an organization account (support only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferCredits {
+    /// The transfer.
+    pub transfer_id: TransferId,
+    /// The personal source account.
+    pub from: AccountId,
+    /// The organization target account.
+    pub to: AccountId,
+    /// Credits (purchase rules).
+    pub amount: Credits,
+    /// Why, 1..=500 characters.
+    pub reason: TransferReason,
+    /// The support ticket, 1..=100 characters.
+    pub ticket: TicketReference,
+    /// Now.
+    pub at: DateTime<Utc>,
+}

@@ -1,0 +1,307 @@
+//! Events of the account stream. Ids, amounts and metadata only: no personal data.
+
+use super::{AccountOwner, KeyLimit, Usage};
+use crate::decision::UniqueClaim;
+use crate::ids::{AccountId, HoldId, KeyId, StaffId, TransferId, UserId};
+use crate::money::Credits;
+use crate::text::{
+    KeyName, KeyPrefix, PaymentReference, SecretHash, TicketReference, TransferReason,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `account.opened` v1: a personal account (at registration) or an organization account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountOpened {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its owner.
+    pub owner: AccountOwner,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.credits_purchased` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditsPurchased {
+    /// The account.
+    pub account_id: AccountId,
+    /// Credits bought.
+    pub amount: Credits,
+    /// The payment provider's reference.
+    pub payment_reference: PaymentReference,
+    /// The owner or admin who bought them.
+    pub purchased_by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.transferred_out` v1: credits left this (personal) account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferredOut {
+    /// The source account.
+    pub account_id: AccountId,
+    /// The transfer.
+    pub transfer_id: TransferId,
+    /// The target account.
+    pub to_account_id: AccountId,
+    /// Credits moved.
+    pub amount: Credits,
+    /// Why.
+    pub reason: TransferReason,
+    /// The support ticket.
+    pub ticket: TicketReference,
+    /// The staff member.
+    pub staff_id: StaffId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.transferred_in` v1: credits arrived in this (organization) account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferredIn {
+    /// The target account.
+    pub account_id: AccountId,
+    /// The transfer.
+    pub transfer_id: TransferId,
+    /// The source account.
+    pub from_account_id: AccountId,
+    /// Credits moved.
+    pub amount: Credits,
+    /// Why.
+    pub reason: TransferReason,
+    /// The support ticket.
+    pub ticket: TicketReference,
+    /// The staff member.
+    pub staff_id: StaffId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.key_created` v1. Holds the keyed hash and display prefix, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCreated {
+    /// The account.
+    pub account_id: AccountId,
+    /// The key.
+    pub key_id: KeyId,
+    /// Its creator.
+    pub created_by: UserId,
+    /// Its name.
+    pub name: KeyName,
+    /// Keyed hash of the secret (hex).
+    pub secret_hash: SecretHash,
+    /// Display prefix.
+    pub prefix: KeyPrefix,
+    /// Spend limit.
+    pub limit: Option<KeyLimit>,
+    /// Expiry.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.key_renamed` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRenamed {
+    /// The account.
+    pub account_id: AccountId,
+    /// The key.
+    pub key_id: KeyId,
+    /// The new name.
+    pub name: KeyName,
+    /// Who.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.key_limit_changed` v1; takes effect immediately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLimitChanged {
+    /// The account.
+    pub account_id: AccountId,
+    /// The key.
+    pub key_id: KeyId,
+    /// The new limit (`null`: unlimited).
+    pub limit: Option<KeyLimit>,
+    /// Who.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Why a key was disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisableCause {
+    /// A user disabled it.
+    Manual,
+    /// Its creator left the organization.
+    CreatorLeft,
+    /// Its creator was removed from the organization.
+    CreatorRemoved,
+}
+
+/// `account.key_disabled` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDisabled {
+    /// The account.
+    pub account_id: AccountId,
+    /// The key.
+    pub key_id: KeyId,
+    /// Why.
+    pub cause: DisableCause,
+    /// Who (the leaving member, or the removing admin).
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.key_enabled` v1 and `account.key_deleted` v1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChanged {
+    /// The account.
+    pub account_id: AccountId,
+    /// The key.
+    pub key_id: KeyId,
+    /// Who.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.hold_placed` v2 (v1 had `ttl_s` instead of `expires_at`; see `upcast`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldPlaced {
+    /// The account.
+    pub account_id: AccountId,
+    /// The hold.
+    pub hold_id: HoldId,
+    /// The key the request uses.
+    pub key_id: KeyId,
+    /// The estimate held.
+    pub estimate: Credits,
+    /// When the expiry task may release it.
+    pub expires_at: DateTime<Utc>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.hold_settled` v1: the actual cost is billed and the hold released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldSettled {
+    /// The account.
+    pub account_id: AccountId,
+    /// The hold.
+    pub hold_id: HoldId,
+    /// What the request did and cost.
+    pub usage: Usage,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.hold_voided` v1 and `account.hold_expired` v1: released without billing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldClosed {
+    /// The account.
+    pub account_id: AccountId,
+    /// The hold.
+    pub hold_id: HoldId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.usage_recorded` v1: usage billed without a hold; always accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecorded {
+    /// The account.
+    pub account_id: AccountId,
+    /// What the request did and cost.
+    pub usage: Usage,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+crate::event::event_enum! {
+    /// Events of the account stream.
+    AccountEvent {
+        /// See [`AccountOpened`].
+        Opened(AccountOpened) = "account.opened" v 1,
+        /// See [`CreditsPurchased`].
+        CreditsPurchased(CreditsPurchased) = "account.credits_purchased" v 1,
+        /// See [`TransferredOut`].
+        TransferredOut(TransferredOut) = "account.transferred_out" v 1,
+        /// See [`TransferredIn`].
+        TransferredIn(TransferredIn) = "account.transferred_in" v 1,
+        /// See [`KeyCreated`].
+        KeyCreated(KeyCreated) = "account.key_created" v 1,
+        /// See [`KeyRenamed`].
+        KeyRenamed(KeyRenamed) = "account.key_renamed" v 1,
+        /// See [`KeyLimitChanged`].
+        KeyLimitChanged(KeyLimitChanged) = "account.key_limit_changed" v 1,
+        /// See [`KeyDisabled`].
+        KeyDisabled(KeyDisabled) = "account.key_disabled" v 1,
+        /// A key was enabled again.
+        KeyEnabled(KeyChanged) = "account.key_enabled" v 1,
+        /// A key was deleted (final).
+        KeyDeleted(KeyChanged) = "account.key_deleted" v 1,
+        /// See [`HoldPlaced`].
+        HoldPlaced(HoldPlaced) = "account.hold_placed" v 2,
+        /// See [`HoldSettled`].
+        HoldSettled(HoldSettled) = "account.hold_settled" v 1,
+        /// The gateway voided a hold.
+        HoldVoided(HoldClosed) = "account.hold_voided" v 1,
+        /// The expiry task released a hold past its TTL.
+        HoldExpired(HoldClosed) = "account.hold_expired" v 1,
+        /// See [`UsageRecorded`].
+        UsageRecorded(UsageRecorded) = "account.usage_recorded" v 1,
+    }
+}
+
+impl AccountEvent {
+    /// Unique claims: `generation` `{account_id}/{generation_id}` for usage, `hold`
+    /// `{account_id}/{hold_id}` for holds, `key` `{key_id}` and `key_secret_hash` for keys.
+    pub fn unique_claims(&self) -> Vec<UniqueClaim> {
+        let claim = |scope, value| UniqueClaim { scope, value };
+        match self {
+            Self::HoldSettled(e) => {
+                vec![claim(
+                    "generation",
+                    format!("{}/{}", e.account_id, e.usage.generation_id),
+                )]
+            }
+            Self::UsageRecorded(e) => {
+                vec![claim(
+                    "generation",
+                    format!("{}/{}", e.account_id, e.usage.generation_id),
+                )]
+            }
+            Self::HoldPlaced(e) => vec![claim("hold", format!("{}/{}", e.account_id, e.hold_id))],
+            Self::KeyCreated(e) => vec![
+                claim("key", e.key_id.to_string()),
+                claim("key_secret_hash", e.secret_hash.as_str().to_owned()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The account the event belongs to.
+    pub fn account_id(&self) -> AccountId {
+        match self {
+            Self::Opened(e) => e.account_id,
+            Self::CreditsPurchased(e) => e.account_id,
+            Self::TransferredOut(e) => e.account_id,
+            Self::TransferredIn(e) => e.account_id,
+            Self::KeyCreated(e) => e.account_id,
+            Self::KeyRenamed(e) => e.account_id,
+            Self::KeyLimitChanged(e) => e.account_id,
+            Self::KeyDisabled(e) => e.account_id,
+            Self::KeyEnabled(e) | Self::KeyDeleted(e) => e.account_id,
+            Self::HoldPlaced(e) => e.account_id,
+            Self::HoldSettled(e) => e.account_id,
+            Self::HoldVoided(e) | Self::HoldExpired(e) => e.account_id,
+            Self::UsageRecorded(e) => e.account_id,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Folding account events into state, with invariant assertions (programmer errors only).
+
+use super::{Account, AccountEvent, AccountState, Key, KeyStatus, OpenHold, Totals, Usage};
+use crate::period::KeySpend;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+impl AccountState {
+    /// Folds events into a fresh state.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a AccountEvent>) -> Self {
+        let mut state = Self::default();
+        for event in events {
+            state.evolve(event);
+        }
+        state
+    }
+
+    /// Folds one event. Panics on events that could not have been decided (programmer error).
+    pub fn evolve(&mut self, event: &AccountEvent) {
+        if let AccountEvent::Opened(e) = event {
+            assert!(self.account.is_none(), "account opened twice");
+            self.account = Some(Account {
+                id: e.account_id,
+                owner: e.owner,
+                balance: Decimal::ZERO,
+                totals: Totals::default(),
+                held: Decimal::ZERO,
+                holds: BTreeMap::new(),
+                keys: BTreeMap::new(),
+                live_keys: 0,
+            });
+        } else {
+            let account = self
+                .account
+                .as_mut()
+                .expect("event on an account that is not open");
+            assert_eq!(account.id, event.account_id(), "event of another account");
+            account.apply(event);
+        }
+        self.version += 1;
+        if let Some(account) = &self.account {
+            account.check_invariants();
+        }
+    }
+}
+
+impl Account {
+    fn key_mut(&mut self, key_id: &super::KeyId) -> &mut Key {
+        self.keys.get_mut(key_id).expect("event on an unknown key")
+    }
+
+    fn close_hold(&mut self, hold_id: &super::HoldId) -> OpenHold {
+        let hold = self
+            .holds
+            .remove(hold_id)
+            .expect("closing a hold that is not open");
+        self.held -= hold.amount;
+        self.key_mut(&hold.key_id).held -= hold.amount;
+        hold
+    }
+
+    fn bill(&mut self, usage: &Usage, at: DateTime<Utc>) {
+        let cost = usage.cost.amount();
+        self.balance -= cost;
+        self.totals.used += cost;
+        self.key_mut(&usage.key_id).spend.add(at, cost);
+    }
+
+    fn apply(&mut self, event: &AccountEvent) {
+        match event {
+            AccountEvent::Opened(_) => unreachable!("handled by evolve"),
+            AccountEvent::CreditsPurchased(e) => {
+                self.balance += e.amount.amount();
+                self.totals.purchased += e.amount.amount();
+            }
+            AccountEvent::TransferredOut(e) => {
+                self.balance -= e.amount.amount();
+                self.totals.transferred_out += e.amount.amount();
+            }
+            AccountEvent::TransferredIn(e) => {
+                self.balance += e.amount.amount();
+                self.totals.transferred_in += e.amount.amount();
+            }
+            AccountEvent::KeyCreated(e) => {
+                let key = Key {
+                    created_by: e.created_by,
+                    status: KeyStatus::Active,
+                    limit: e.limit,
+                    expires_at: e.expires_at,
+                    spend: KeySpend::default(),
+                    held: Decimal::ZERO,
+                };
+                assert!(
+                    self.keys.insert(e.key_id, key).is_none(),
+                    "key created twice"
+                );
+                self.live_keys += 1;
+            }
+            AccountEvent::KeyRenamed(e) => {
+                assert!(self.keys.contains_key(&e.key_id), "renaming an unknown key");
+            }
+            AccountEvent::KeyLimitChanged(e) => self.key_mut(&e.key_id).limit = e.limit,
+            AccountEvent::KeyDisabled(e) => self.key_mut(&e.key_id).status = KeyStatus::Disabled,
+            AccountEvent::KeyEnabled(e) => self.key_mut(&e.key_id).status = KeyStatus::Active,
+            AccountEvent::KeyDeleted(e) => {
+                let key = self.key_mut(&e.key_id);
+                assert_ne!(key.status, KeyStatus::Deleted, "key deleted twice");
+                key.status = KeyStatus::Deleted;
+                self.live_keys -= 1;
+            }
+            AccountEvent::HoldPlaced(e) => {
+                let amount = e.estimate.amount();
+                let hold = OpenHold {
+                    key_id: e.key_id,
+                    amount,
+                    expires_at: e.expires_at,
+                };
+                assert!(
+                    self.holds.insert(e.hold_id, hold).is_none(),
+                    "hold placed twice"
+                );
+                self.held += amount;
+                self.key_mut(&e.key_id).held += amount;
+            }
+            AccountEvent::HoldSettled(e) => {
+                let hold = self.close_hold(&e.hold_id);
+                assert_eq!(hold.key_id, e.usage.key_id, "settled with another key");
+                self.bill(&e.usage, e.at);
+            }
+            AccountEvent::HoldVoided(e) | AccountEvent::HoldExpired(e) => {
+                self.close_hold(&e.hold_id);
+            }
+            AccountEvent::UsageRecorded(e) => self.bill(&e.usage, e.at),
+        }
+    }
+
+    fn check_invariants(&self) {
+        let t = &self.totals;
+        assert_eq!(
+            self.balance,
+            t.purchased + t.transferred_in - t.transferred_out - t.used,
+            "balance differs from its totals"
+        );
+        assert!(self.held >= Decimal::ZERO, "negative held total");
+        assert!(
+            self.holds.len() <= super::MAX_OPEN_HOLDS,
+            "too many open holds"
+        );
+        debug_assert_eq!(
+            self.held,
+            self.holds.values().map(|h| h.amount).sum::<Decimal>(),
+            "held total differs from open holds"
+        );
+        debug_assert_eq!(
+            self.live_keys,
+            self.keys
+                .values()
+                .filter(|k| k.status != KeyStatus::Deleted)
+                .count(),
+            "live key count differs"
+        );
+    }
+}

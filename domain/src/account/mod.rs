@@ -1,0 +1,170 @@
+//! The account aggregate (stream `account-{uuid}`): the credit pool, its API keys, each
+//! key's spend per limit period, and open holds. Keys live here so the gateway's hot path
+//! (place hold, settle, record usage) decides on this one stream and never overshoots.
+
+mod command;
+mod credits;
+mod decide;
+mod event;
+mod evolve;
+mod holds;
+mod keys;
+mod usage;
+
+pub use command::{AccountCommand, TransferCredits};
+pub use credits::transfer;
+pub use decide::decide;
+pub(crate) use event::DisableCause;
+pub use event::{
+    AccountEvent, AccountOpened, CreditsPurchased, HoldClosed, HoldPlaced, HoldSettled, KeyChanged,
+    KeyCreated, KeyDisabled, KeyLimitChanged, KeyRenamed, TransferredIn, TransferredOut,
+    UsageRecorded,
+};
+pub(crate) use keys::disable_keys_created_by;
+pub use usage::{Tokens, Usage, UsageReport, UsageStatus};
+
+use crate::error::DomainError;
+use crate::ids::{AccountId, HoldId, KeyId, OrganizationId, UserId};
+use crate::money::Credits;
+use crate::period::{KeySpend, LimitPeriod};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Most keys an account may hold that are not deleted.
+pub const MAX_KEYS_PER_ACCOUNT: usize = 1_000;
+/// Most keys an account may ever create (deleted keys stay as tombstones, so deletion is final).
+pub const MAX_KEYS_EVER: usize = 10_000;
+/// Most open holds on one account.
+pub const MAX_OPEN_HOLDS: usize = 100_000;
+/// Longest hold TTL: one day.
+pub const MAX_HOLD_TTL_S: u32 = 86_400;
+
+/// Who owns an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AccountOwner {
+    /// A personal account.
+    User {
+        /// Its owner.
+        user_id: UserId,
+    },
+    /// An organization account.
+    Organization {
+        /// Its organization.
+        organization_id: OrganizationId,
+    },
+}
+
+/// A key's spend limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KeyLimit {
+    /// The most the key may spend per period (purchase rules: positive, 2 places).
+    pub amount: Credits,
+    /// When the spend resets.
+    pub reset: LimitPeriod,
+}
+
+/// A key's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Authenticates and may place holds.
+    Active,
+    /// Refused until enabled.
+    Disabled,
+    /// Final.
+    Deleted,
+}
+
+/// The decision-relevant facts of an API key (names and hashes live in read models).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    /// The member (or personal owner) who created it.
+    pub created_by: UserId,
+    /// Its lifecycle.
+    pub status: KeyStatus,
+    /// Its spend limit.
+    pub limit: Option<KeyLimit>,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Its spend per period.
+    pub spend: KeySpend,
+    /// Sum of its open holds.
+    pub held: Decimal,
+}
+
+/// An open hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenHold {
+    /// The key it was placed for.
+    pub key_id: KeyId,
+    /// The estimate held.
+    pub amount: Decimal,
+    /// When the expiry task may expire it.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Running totals; `balance = purchased + transferred_in − transferred_out − used`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// All purchases.
+    pub purchased: Decimal,
+    /// All transfers in.
+    pub transferred_in: Decimal,
+    /// All transfers out.
+    pub transferred_out: Decimal,
+    /// All settled and recorded usage.
+    pub used: Decimal,
+}
+
+/// An opened account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The account.
+    pub id: AccountId,
+    /// Its owner.
+    pub owner: AccountOwner,
+    /// Credits; negative only through usage recorded without a hold.
+    pub balance: Decimal,
+    /// Running totals.
+    pub totals: Totals,
+    /// Sum of open holds.
+    pub held: Decimal,
+    /// Open holds.
+    pub holds: BTreeMap<HoldId, OpenHold>,
+    /// Every key ever created (deleted ones as tombstones).
+    pub keys: BTreeMap<KeyId, Key>,
+    /// Keys not deleted.
+    pub live_keys: usize,
+}
+
+impl Account {
+    /// Balance minus open holds.
+    pub fn available(&self) -> Decimal {
+        self.balance - self.held
+    }
+
+    /// A key of this account.
+    pub fn key(&self, key_id: KeyId) -> Result<&Key, DomainError> {
+        self.keys
+            .get(&key_id)
+            .ok_or(DomainError::KeyNotFound(key_id))
+    }
+
+    /// The key's remaining limit at `now` (limit − spend in period − open holds), if limited.
+    pub fn remaining_limit(&self, key: &Key, now: DateTime<Utc>) -> Option<Decimal> {
+        key.limit
+            .map(|l| l.amount.amount() - key.spend.spent_in(l.reset, now) - key.held)
+    }
+}
+
+/// The state of an account stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    /// Events folded so far.
+    pub version: u64,
+    /// `None` until opened.
+    pub account: Option<Account>,
+}

@@ -1,0 +1,218 @@
+//! Deciding single-stream organization commands: profile, invitations, roles, limits, settings.
+
+use super::event::{
+    BillingSettingsSet, InvitationRevoked, MemberInvited, MemberLimitSet, MemberRoleChanged,
+    OrganizationDetailsUpdated, OrganizationRenamed, PrivacySettingsSet,
+};
+use super::{
+    DEFAULT_INVITATION_TTL_S, MAX_BILLING_CONTACTS, MAX_INVITATION_TTL_S, MAX_MEMBER_LIMIT,
+    MAX_PENDING_INVITATIONS, MAX_RETENTION_DAYS, MIN_INVITATION_TTL_S, Organization,
+    OrganizationCommand, OrganizationEvent, OrganizationState,
+};
+use crate::decision::{Decision, ExpectedVersion};
+use crate::error::{DomainError, Field, InputError};
+use crate::event::Event;
+use crate::ids::UserId;
+use crate::policy::{Action, AuthContext, Caller, authorize};
+use crate::role::Role;
+use chrono::Duration;
+
+fn action_of(command: &OrganizationCommand) -> Action {
+    use OrganizationCommand as C;
+    match command {
+        C::Rename { .. } | C::UpdateDetails { .. } => Action::UpdateOrganization,
+        C::InviteMember { .. } => Action::InviteMember,
+        C::RevokeInvitation { .. } => Action::RevokeInvitation,
+        C::ChangeRole { .. } => Action::ChangeRole,
+        C::SetMemberLimit { .. } => Action::SetMemberLimit,
+        C::SetPrivacySettings { .. } => Action::SetPrivacySettings,
+        C::SetBillingSettings { .. } => Action::SetBillingSettings,
+    }
+}
+
+/// Decides a command on one organization stream.
+pub fn decide(
+    state: &OrganizationState,
+    caller: &Caller,
+    command: &OrganizationCommand,
+) -> Result<Decision, DomainError> {
+    let org = state
+        .organization
+        .as_ref()
+        .ok_or(DomainError::OrganizationNotFound)?;
+    let role = caller.user().and_then(|u| state.role_of(u));
+    authorize(caller, action_of(command), &AuthContext::organization(role))?;
+    let events = match caller {
+        Caller::Support { staff } => support(org, *staff, command)?,
+        _ => admin(
+            org,
+            caller
+                .user()
+                .expect("the policy lets only admins and support"),
+            command,
+        )?,
+    };
+    let events = events.into_iter().map(Event::Organization).collect();
+    Ok(Decision::one(
+        org.id.stream(),
+        ExpectedVersion::at(state.version),
+        events,
+    ))
+}
+
+fn support(
+    org: &Organization,
+    staff_id: crate::ids::StaffId,
+    command: &OrganizationCommand,
+) -> Result<Vec<OrganizationEvent>, DomainError> {
+    let OrganizationCommand::SetMemberLimit { member_limit, at } = command else {
+        unreachable!("the policy lets support set member limits only")
+    };
+    if *member_limit == 0 || *member_limit > MAX_MEMBER_LIMIT {
+        let range = InputError::OutOfRange {
+            min: 1,
+            max: u64::from(MAX_MEMBER_LIMIT),
+        };
+        return Err(DomainError::invalid(Field::MemberLimit, range));
+    }
+    if *member_limit < org.member_count() {
+        return Err(DomainError::MemberLimitBelowMemberCount {
+            members: org.member_count(),
+        });
+    }
+    Ok(vec![OrganizationEvent::MemberLimitSet(MemberLimitSet {
+        organization_id: org.id,
+        member_limit: *member_limit,
+        staff_id,
+        at: *at,
+    })])
+}
+
+fn admin(
+    org: &Organization,
+    by: UserId,
+    command: &OrganizationCommand,
+) -> Result<Vec<OrganizationEvent>, DomainError> {
+    use OrganizationCommand as C;
+    let organization_id = org.id;
+    let event = match command {
+        C::Rename { name, at } => OrganizationEvent::Renamed(OrganizationRenamed {
+            organization_id,
+            name: name.clone(),
+            by,
+            at: *at,
+        }),
+        C::UpdateDetails { details, at } => {
+            OrganizationEvent::DetailsUpdated(OrganizationDetailsUpdated {
+                organization_id,
+                details: details.clone(),
+                by,
+                at: *at,
+            })
+        }
+        C::InviteMember {
+            invitation_id,
+            email: _,
+            role,
+            expires_in_s,
+            at,
+        } => {
+            let ttl_s = expires_in_s.unwrap_or(DEFAULT_INVITATION_TTL_S);
+            if !(MIN_INVITATION_TTL_S..=MAX_INVITATION_TTL_S).contains(&ttl_s) {
+                let range = InputError::OutOfRange {
+                    min: u64::from(MIN_INVITATION_TTL_S),
+                    max: u64::from(MAX_INVITATION_TTL_S),
+                };
+                return Err(DomainError::invalid(Field::InvitationExpiry, range));
+            }
+            if org.invitations.contains_key(invitation_id) {
+                return Err(DomainError::InvitationAlreadyExists(*invitation_id));
+            }
+            let pending = org
+                .invitations
+                .values()
+                .filter(|i| i.expires_at > *at)
+                .count();
+            if pending >= MAX_PENDING_INVITATIONS {
+                return Err(DomainError::TooManyPendingInvitations {
+                    max: MAX_PENDING_INVITATIONS,
+                });
+            }
+            OrganizationEvent::MemberInvited(MemberInvited {
+                organization_id,
+                invitation_id: *invitation_id,
+                role: *role,
+                invited_by: by,
+                expires_at: *at + Duration::seconds(i64::from(ttl_s)),
+                at: *at,
+            })
+        }
+        C::RevokeInvitation { invitation_id, at } => {
+            if !org.invitations.contains_key(invitation_id) {
+                return Err(DomainError::InvitationNotFound(*invitation_id));
+            }
+            OrganizationEvent::InvitationRevoked(InvitationRevoked {
+                organization_id,
+                invitation_id: *invitation_id,
+                by,
+                at: *at,
+            })
+        }
+        C::ChangeRole { user_id, role, at } => {
+            let current = *org
+                .members
+                .get(user_id)
+                .ok_or(DomainError::MemberNotFound(*user_id))?;
+            if current == *role {
+                return Ok(Vec::new());
+            }
+            if current == Role::Admin && org.admin_count() == 1 {
+                return Err(DomainError::LastAdmin);
+            }
+            OrganizationEvent::MemberRoleChanged(MemberRoleChanged {
+                organization_id,
+                user_id: *user_id,
+                role: *role,
+                by,
+                at: *at,
+            })
+        }
+        C::SetPrivacySettings {
+            retention_days,
+            prompt_logging,
+            at,
+        } => {
+            if *retention_days == 0 || *retention_days > MAX_RETENTION_DAYS {
+                let range = InputError::OutOfRange {
+                    min: 1,
+                    max: u64::from(MAX_RETENTION_DAYS),
+                };
+                return Err(DomainError::invalid(Field::RetentionDays, range));
+            }
+            OrganizationEvent::PrivacySettingsSet(PrivacySettingsSet {
+                organization_id,
+                retention_days: *retention_days,
+                prompt_logging: *prompt_logging,
+                by,
+                at: *at,
+            })
+        }
+        C::SetBillingSettings { input, at } => {
+            if input.contacts.len() > MAX_BILLING_CONTACTS {
+                let too_many = InputError::TooMany {
+                    max: MAX_BILLING_CONTACTS,
+                };
+                return Err(DomainError::invalid(Field::BillingContacts, too_many));
+            }
+            OrganizationEvent::BillingSettingsSet(BillingSettingsSet {
+                organization_id,
+                billing_profile_version: org.billing.profile_version + 1,
+                payment_method_reference: input.payment_method_reference.clone(),
+                by,
+                at: *at,
+            })
+        }
+        C::SetMemberLimit { .. } => unreachable!("the policy lets only support set member limits"),
+    };
+    Ok(vec![event])
+}

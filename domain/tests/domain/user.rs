@@ -1,0 +1,139 @@
+//! Given / when / then: the user stream.
+
+use crate::support::*;
+use ledger_domain::account::{AccountEvent, AccountOpened, AccountOwner};
+use ledger_domain::user::{
+    self, EmailVerified, RegisterUser, UserEvent, UserRegistered, UserState, VerifyEmail,
+};
+use ledger_domain::{AccountId, Action};
+use ledger_domain::{Caller, CallerKind, Denial, DomainError, Event, ExpectedVersion};
+
+fn register_cmd() -> RegisterUser {
+    RegisterUser {
+        user_id: CAROL,
+        personal_account_id: CAROL_ACCOUNT,
+        email: email("carol@example.com"),
+        at: t(1),
+    }
+}
+
+#[test]
+fn the_identity_service_registers_a_user_and_opens_the_personal_account() {
+    let decision =
+        user::register(&UserState::default(), &Caller::Identity, &register_cmd()).unwrap();
+    assert_eq!(decision.changes.len(), 2);
+    assert_eq!(decision.changes[0].stream, CAROL.stream());
+    assert_eq!(decision.changes[0].expected, ExpectedVersion::NoStream);
+    assert_eq!(
+        decision.changes[0].events,
+        vec![Event::User(UserEvent::Registered(UserRegistered {
+            user_id: CAROL,
+            personal_account_id: CAROL_ACCOUNT,
+            at: t(1)
+        }))]
+    );
+    assert_eq!(decision.changes[1].stream, CAROL_ACCOUNT.stream());
+    assert_eq!(decision.changes[1].expected, ExpectedVersion::NoStream);
+    assert_eq!(
+        decision.changes[1].events,
+        vec![Event::Account(AccountEvent::Opened(AccountOpened {
+            account_id: CAROL_ACCOUNT,
+            owner: AccountOwner::User { user_id: CAROL },
+            at: t(1)
+        }))]
+    );
+}
+
+#[test]
+fn a_user_cannot_be_registered_twice() {
+    let state = user_state(CAROL, false);
+    assert_eq!(
+        user::register(&state, &Caller::Identity, &register_cmd()),
+        Err(DomainError::UserAlreadyRegistered)
+    );
+}
+
+#[test]
+fn only_the_identity_service_registers_users() {
+    for caller in [
+        dashboard(CAROL),
+        Caller::Gateway,
+        support(),
+        Caller::Auditor,
+        Caller::System,
+    ] {
+        let err = user::register(&UserState::default(), &caller, &register_cmd()).unwrap_err();
+        assert_eq!(
+            err,
+            DomainError::Denied(Denial::CallerKindNotAllowed {
+                caller: caller.kind(),
+                action: Action::RegisterUser
+            })
+        );
+    }
+}
+
+#[test]
+fn the_identity_service_verifies_an_email() {
+    let state = user_state(CAROL, false);
+    let cmd = VerifyEmail {
+        user_id: CAROL,
+        email: email("carol@example.com"),
+        at: t(2),
+    };
+    let decision = user::verify_email(&state, &Caller::Identity, &cmd).unwrap();
+    assert_eq!(decision.changes[0].expected, ExpectedVersion::Exact(1));
+    assert_eq!(
+        decision.changes[0].events,
+        vec![Event::User(UserEvent::EmailVerified(EmailVerified {
+            user_id: CAROL,
+            at: t(2)
+        }))]
+    );
+}
+
+#[test]
+fn verifying_a_verified_email_changes_nothing() {
+    let state = user_state(CAROL, true);
+    let cmd = VerifyEmail {
+        user_id: CAROL,
+        email: email("carol@example.com"),
+        at: t(2),
+    };
+    assert!(
+        user::verify_email(&state, &Caller::Identity, &cmd)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_unregistered_user_cannot_be_verified() {
+    let cmd = VerifyEmail {
+        user_id: CAROL,
+        email: email("carol@example.com"),
+        at: t(2),
+    };
+    assert_eq!(
+        user::verify_email(&UserState::default(), &Caller::Identity, &cmd),
+        Err(DomainError::UserNotFound)
+    );
+}
+
+#[test]
+fn the_dashboard_cannot_verify_emails() {
+    let cmd = VerifyEmail {
+        user_id: CAROL,
+        email: email("carol@example.com"),
+        at: t(2),
+    };
+    let err = user::verify_email(&user_state(CAROL, false), &dashboard(CAROL), &cmd).unwrap_err();
+    assert_eq!(
+        err,
+        DomainError::Denied(Denial::CallerKindNotAllowed {
+            caller: CallerKind::Dashboard,
+            action: Action::VerifyEmail
+        })
+    );
+    let _ = AccountId::from_u128(0);
+}
