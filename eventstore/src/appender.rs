@@ -1,0 +1,202 @@
+//! Group commit: one writer task turns whatever appends are waiting into one transaction.
+//!
+//! While a batch commits, new appends queue up; the next batch takes them all (up to a bound).
+//! Throughput therefore grows with concurrency instead of being capped at one commit per
+//! command, and each caller still gets its own answer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::append::{PreparedAppend, write_batch};
+use crate::error::StoreError;
+use crate::model::{AppendOutcome, AppendRequest};
+
+/// Bounds of the group commit.
+#[derive(Debug, Clone)]
+pub struct AppenderConfig {
+    /// Most appends in one transaction.
+    pub max_batch_appends: usize,
+    /// Most events in one transaction (a batch closes before it would pass this).
+    pub max_batch_events: usize,
+    /// Appends that may wait for the writer; callers beyond it wait to enqueue (backpressure).
+    pub queue_capacity: usize,
+    /// How long the writer lingers for company when only one append is waiting. Zero relies on
+    /// the natural batching of appends that arrive while the previous batch commits.
+    pub linger: Duration,
+}
+
+impl Default for AppenderConfig {
+    fn default() -> Self {
+        AppenderConfig {
+            max_batch_appends: 1_000,
+            max_batch_events: 10_000,
+            queue_capacity: 10_000,
+            linger: Duration::ZERO,
+        }
+    }
+}
+
+/// Counters of the appender since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppenderStats {
+    /// Transactions attempted (one per batch).
+    pub transactions: u64,
+    /// Appends handed to the writer.
+    pub appends: u64,
+    /// Events written.
+    pub events: u64,
+    /// Transactions that failed as a whole.
+    pub failed_transactions: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    transactions: AtomicU64,
+    appends: AtomicU64,
+    events: AtomicU64,
+    failed_transactions: AtomicU64,
+}
+
+struct Pending {
+    append: PreparedAppend,
+    reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
+
+/// The handle callers append through; cheap to clone.
+#[derive(Clone)]
+pub struct Appender {
+    queue: mpsc::Sender<Pending>,
+    counters: Arc<Counters>,
+}
+
+impl Appender {
+    /// Starts the writer task on `pool`. The task ends when every handle is dropped.
+    pub fn spawn(pool: PgPool, config: AppenderConfig) -> (Appender, JoinHandle<()>) {
+        let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let writer = Writer {
+            pool,
+            config,
+            receiver,
+            counters: Arc::clone(&counters),
+            last_recorded_at: DateTime::<Utc>::MIN_UTC,
+        };
+        let task = tokio::spawn(writer.run());
+        (Appender { queue, counters }, task)
+    }
+
+    /// Appends one command's events atomically and returns where they landed. A retry with the
+    /// same command id and request hash returns the first outcome and appends nothing.
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        let append = PreparedAppend::new(request)?;
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Pending { append, reply })
+            .await
+            .map_err(|_| StoreError::AppenderStopped)?;
+        answer.await.map_err(|_| StoreError::AppenderStopped)?
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> AppenderStats {
+        AppenderStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            appends: self.counters.appends.load(Ordering::Relaxed),
+            events: self.counters.events.load(Ordering::Relaxed),
+            failed_transactions: self.counters.failed_transactions.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Writer {
+    pool: PgPool,
+    config: AppenderConfig,
+    receiver: mpsc::Receiver<Pending>,
+    counters: Arc<Counters>,
+    last_recorded_at: DateTime<Utc>,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let mut carried: Option<Pending> = None;
+        loop {
+            let first = match carried.take() {
+                Some(pending) => pending,
+                None => match self.receiver.recv().await {
+                    Some(pending) => pending,
+                    None => return,
+                },
+            };
+            let mut events = first.append.event_count();
+            let mut batch = vec![first];
+            if self.config.linger > Duration::ZERO && self.receiver.is_empty() {
+                tokio::time::sleep(self.config.linger).await;
+            }
+            while batch.len() < self.config.max_batch_appends {
+                let Ok(next) = self.receiver.try_recv() else {
+                    break;
+                };
+                if events + next.append.event_count() > self.config.max_batch_events {
+                    carried = Some(next);
+                    break;
+                }
+                events += next.append.event_count();
+                batch.push(next);
+            }
+            self.write(batch, events).await;
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(appends = batch.len(), events))]
+    async fn write(&mut self, batch: Vec<Pending>, events: usize) {
+        let (appends, replies): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|pending| (pending.append, pending.reply))
+            .unzip();
+        self.counters.transactions.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .appends
+            .fetch_add(appends.len() as u64, Ordering::Relaxed);
+        let recorded_at = self.next_recorded_at();
+        match write_batch(&self.pool, &appends, recorded_at).await {
+            Ok(answers) => {
+                let written: usize = answers
+                    .iter()
+                    .zip(&appends)
+                    .filter(|(answer, _)| answer.is_ok())
+                    .map(|(_, append)| append.event_count())
+                    .sum();
+                self.counters
+                    .events
+                    .fetch_add(written as u64, Ordering::Relaxed);
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    // A caller that gave up waiting no longer needs its answer.
+                    let _ = reply.send(answer);
+                }
+            }
+            Err(error) => {
+                self.counters
+                    .failed_transactions
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, events, "append batch failed; callers may retry");
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable));
+                }
+            }
+        }
+    }
+
+    /// The time stamped on a batch: now, to the microsecond PostgreSQL keeps, and never before
+    /// the previous batch of this writer.
+    fn next_recorded_at(&mut self) -> DateTime<Utc> {
+        let now = Utc::now().trunc_subsecs(6);
+        self.last_recorded_at = now.max(self.last_recorded_at);
+        self.last_recorded_at
+    }
+}

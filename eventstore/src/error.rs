@@ -1,0 +1,71 @@
+//! Errors of the event log, each with how a caller should handle it.
+
+use uuid::Uuid;
+
+/// What can go wrong appending to or reading the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A stream was not at the expected version: another command changed it first. Nothing was
+    /// appended. Reload the stream, decide again and retry with the same command id.
+    #[error("stream {stream_id} is at version {actual}, expected {expected}")]
+    Conflict {
+        /// The stream that moved.
+        stream_id: String,
+        /// What the command expected, as text.
+        expected: String,
+        /// Where the stream is.
+        actual: i64,
+    },
+    /// The command id was used before for a different request. Nothing was appended. The
+    /// caller must use a new command id for a new command; never retry as is.
+    #[error("command id {command_id} was already used for a different request")]
+    CommandIdReused {
+        /// The reused id.
+        command_id: Uuid,
+    },
+    /// A unique claim was already made by an earlier event (e.g. a generation billed twice).
+    /// Nothing was appended. Do not retry: the fact is already recorded.
+    #[error("{scope} {value} is already recorded")]
+    ClaimTaken {
+        /// The claim's scope.
+        scope: String,
+        /// The claimed value.
+        value: String,
+    },
+    /// The request breaks a limit of the log (sizes, counts, empty names). Nothing was
+    /// appended. A programming error of the caller: fix the request.
+    #[error("invalid append request: {0}")]
+    InvalidRequest(String),
+    /// The appender has stopped (the service is shutting down). The outcome is unknown only if
+    /// the request was already handed over; retry with the same command id elsewhere or later.
+    #[error("the appender is not running")]
+    AppenderStopped,
+    /// PostgreSQL failed or could not be reached. The append may or may not have committed:
+    /// retry with the same command id, which is safe.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// The transaction carrying this append failed as a whole (the cause is logged once by the
+    /// appender). It may have committed if the failure hit COMMIT itself: retry with the same
+    /// command id, which is safe.
+    #[error("the event log is unavailable")]
+    Unavailable,
+    /// A migration failed at start-up. Fix the database or the migration; do not serve.
+    #[error("migration failed")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// Stored data could not be decoded (a corrupt row or a programming error). Report it.
+    #[error("stored data is malformed: {0}")]
+    Malformed(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same command with the same command id may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict { .. }
+                | StoreError::Database(_)
+                | StoreError::Unavailable
+                | StoreError::AppenderStopped
+        )
+    }
+}

@@ -1,0 +1,38 @@
+//! The PostgreSQL event log of ARouter Ledger.
+//!
+//! Append-only (a trigger forbids UPDATE, DELETE and TRUNCATE), one gapless global position per
+//! event in commit order (appenders serialize on the head row), per-stream optimistic
+//! concurrency, atomic appends across streams, idempotency by command id, unique claims,
+//! a SHA-256 hash chain that auditors can verify, and group commit.
+
+mod append;
+mod appender;
+mod error;
+mod hash;
+mod model;
+mod read;
+mod snapshot;
+mod verify;
+
+pub use appender::{Appender, AppenderConfig, AppenderStats};
+pub use error::StoreError;
+pub use hash::{GENESIS_HASH, canonical_bytes, chain_hash};
+pub use model::{
+    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, Head, NewEvent, RecordedEvent,
+    StreamAppend, StreamVersion, UniqueClaim, limits,
+};
+pub use read::{find_command, head, read_all, read_stream, stream_version};
+pub use snapshot::{Snapshot, load_snapshot, save_snapshot};
+pub use verify::{
+    Break, BreakReason, CheckpointStatus, Verification, verify_checkpoint, verify_range,
+};
+
+/// The schema migrations of the whole service (event log and read models), embedded in the
+/// binary so that `ledgerd` and the tests apply exactly the same SQL.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), StoreError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Reading the log: the whole log by position, one stream by version, the head, a command.
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgExecutor, Row};
+use uuid::Uuid;
+
+use crate::append::to_hash;
+use crate::error::StoreError;
+use crate::model::{AppendOutcome, Head, RecordedEvent, limits};
+
+const EVENT_COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
+                             schema_version, payload, metadata, recorded_at, prev_hash, hash";
+
+/// Events after `after_position`, in position order, at most `limit` (bounded by
+/// [`limits::MAX_READ_LIMIT`]). Positions are gapless in commit order, so a reader that pages
+/// with the last position it saw never misses an event.
+#[tracing::instrument(skip_all, fields(after_position, limit), err)]
+pub async fn read_all<'e>(
+    executor: impl PgExecutor<'e>,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+    )))
+    .bind(after_position)
+    .bind(limit.clamp(1, limits::MAX_READ_LIMIT))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode_event).collect()
+}
+
+/// Events of one stream from `from_version` on, in version order, at most `limit`.
+#[tracing::instrument(skip_all, fields(stream = stream_id, from_version, limit), err)]
+pub async fn read_stream<'e>(
+    executor: impl PgExecutor<'e>,
+    stream_id: &str,
+    from_version: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM events \
+         WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
+    )))
+    .bind(stream_id)
+    .bind(from_version)
+    .bind(limit.clamp(1, limits::MAX_READ_LIMIT))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode_event).collect()
+}
+
+/// The current version of a stream (0 when it has no events).
+pub async fn stream_version<'e>(
+    executor: impl PgExecutor<'e>,
+    stream_id: &str,
+) -> Result<i64, StoreError> {
+    let version = sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = $1")
+        .bind(stream_id)
+        .fetch_optional(executor)
+        .await?;
+    Ok(version.unwrap_or(0))
+}
+
+/// The last position and its hash.
+pub async fn head<'e>(executor: impl PgExecutor<'e>) -> Result<Head, StoreError> {
+    let row = sqlx::query("SELECT position, hash FROM log_head")
+        .fetch_one(executor)
+        .await?;
+    let hash: Vec<u8> = row.try_get("hash")?;
+    Ok(Head {
+        position: row.try_get("position")?,
+        hash: to_hash(&hash)?,
+    })
+}
+
+/// What a command id already produced, with the request hash it was recorded under, so a
+/// retry can be answered before deciding anything again.
+pub async fn find_command<'e>(
+    executor: impl PgExecutor<'e>,
+    command_id: Uuid,
+) -> Result<Option<([u8; 32], AppendOutcome)>, StoreError> {
+    let row = sqlx::query("SELECT request_hash, result FROM commands WHERE command_id = $1")
+        .bind(command_id)
+        .fetch_optional(executor)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let hash: Vec<u8> = row.try_get("request_hash")?;
+    let result: serde_json::Value = row.try_get("result")?;
+    let outcome = serde_json::from_value(result)
+        .map_err(|error| StoreError::Malformed(format!("a command result: {error}")))?;
+    Ok(Some((to_hash(&hash)?, outcome)))
+}
+
+pub(crate) fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    let prev_hash: Vec<u8> = row.try_get("prev_hash")?;
+    let hash: Vec<u8> = row.try_get("hash")?;
+    Ok(RecordedEvent {
+        position: row.try_get("position")?,
+        event_id: row.try_get("event_id")?,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get("stream_version")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        payload: row.try_get("payload")?,
+        metadata: row.try_get("metadata")?,
+        recorded_at: row.try_get("recorded_at")?,
+        prev_hash: to_hash(&prev_hash)?,
+        hash: to_hash(&hash)?,
+    })
+}

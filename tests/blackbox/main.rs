@@ -1,0 +1,5 @@
+//! Black-box tests: the real `ledgerd` binary, over gRPC, on a real PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed step fails the test.
+
+mod server;
