@@ -14,6 +14,7 @@ mod read;
 mod snapshot;
 mod verify;
 
+pub use append::NOTIFY_CHANNEL;
 pub use appender::{Appender, AppenderConfig, AppenderStats};
 pub use error::StoreError;
 pub use hash::{GENESIS_HASH, canonical_bytes, chain_hash};
