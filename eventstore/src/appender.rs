@@ -13,9 +13,10 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::append::{PreparedAppend, write_batch};
+use crate::batch::write_batch;
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, AppendRequest};
+use crate::prepare::PreparedAppend;
 
 /// Bounds of the group commit.
 #[derive(Debug, Clone)]

@@ -63,6 +63,13 @@ pub fn chain_hash(prev_hash: &[u8; 32], canonical_bytes: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
+/// A hash as read from the database, which must be 32 bytes.
+pub(crate) fn stored_hash(bytes: &[u8]) -> Result<[u8; 32], crate::StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| crate::StoreError::Malformed(format!("a hash of {} bytes", bytes.len())))
+}
+
 /// The recorded time as hashed: RFC 3339, UTC, microseconds, `Z`.
 pub(crate) fn format_recorded_at(recorded_at: DateTime<Utc>) -> String {
     recorded_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()

@@ -5,17 +5,19 @@
 //! concurrency, atomic appends across streams, idempotency by command id, unique claims,
 //! a SHA-256 hash chain that auditors can verify, and group commit.
 
-mod append;
 mod appender;
+mod batch;
+mod batch_sql;
 mod error;
 mod hash;
 mod model;
+mod prepare;
 mod read;
 mod snapshot;
 mod verify;
 
-pub use append::NOTIFY_CHANNEL;
 pub use appender::{Appender, AppenderConfig, AppenderStats};
+pub use batch_sql::NOTIFY_CHANNEL;
 pub use error::StoreError;
 pub use hash::{GENESIS_HASH, canonical_bytes, chain_hash};
 pub use model::{

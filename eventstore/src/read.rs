@@ -4,8 +4,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, Row};
 use uuid::Uuid;
 
-use crate::append::to_hash;
 use crate::error::StoreError;
+use crate::hash::stored_hash;
 use crate::model::{AppendOutcome, Head, RecordedEvent, limits};
 
 const EVENT_COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
@@ -70,7 +70,7 @@ pub async fn head<'e>(executor: impl PgExecutor<'e>) -> Result<Head, StoreError>
     let hash: Vec<u8> = row.try_get("hash")?;
     Ok(Head {
         position: row.try_get("position")?,
-        hash: to_hash(&hash)?,
+        hash: stored_hash(&hash)?,
     })
 }
 
@@ -91,7 +91,7 @@ pub async fn find_command<'e>(
     let result: serde_json::Value = row.try_get("result")?;
     let outcome = serde_json::from_value(result)
         .map_err(|error| StoreError::Malformed(format!("a command result: {error}")))?;
-    Ok(Some((to_hash(&hash)?, outcome)))
+    Ok(Some((stored_hash(&hash)?, outcome)))
 }
 
 pub(crate) fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
@@ -107,7 +107,7 @@ pub(crate) fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         payload: row.try_get("payload")?,
         metadata: row.try_get("metadata")?,
         recorded_at: row.try_get("recorded_at")?,
-        prev_hash: to_hash(&prev_hash)?,
-        hash: to_hash(&hash)?,
+        prev_hash: stored_hash(&prev_hash)?,
+        hash: stored_hash(&hash)?,
     })
 }

@@ -1,0 +1,48 @@
+//! `ledger-bench`: load generators for ARouter Ledger, each beside a pgbench baseline measured
+//! on the same PostgreSQL in the same run, so figures are ratios that survive a noisy machine.
+
+mod appender;
+mod database;
+mod pgbench;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmarks of ARouter Ledger.
+#[derive(Debug, Parser)]
+#[command(name = "ledger-bench")]
+struct Args {
+    /// PostgreSQL server to measure on; without it a durable embedded server is started under
+    /// target/ledger-bench-pg.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Seconds each measurement runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+
+    #[command(subcommand)]
+    benchmark: Benchmark,
+}
+
+#[derive(Debug, Subcommand)]
+enum Benchmark {
+    /// Appends per second through the group-commit appender at 1, 16 and 64 concurrent callers,
+    /// on one stream and on 10,000 streams, beside pgbench single-row inserts at 1 and 32 clients.
+    Appender,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let duration = Duration::from_secs(args.seconds.max(1));
+    let server = database::Server::open(args.database_url.clone()).await?;
+    let database = server.fresh_database().await?;
+    let outcome = match args.benchmark {
+        Benchmark::Appender => appender::run(&database, duration).await,
+    };
+    database.drop_database().await?;
+    server.close().await?;
+    outcome
+}

@@ -1,0 +1,214 @@
+//! One batch of appends in one transaction: the heart of group commit.
+//!
+//! The transaction first locks the head row, so batches from every process are serialized and
+//! positions are handed out in commit order. Each request of the batch is then judged in order
+//! against the state the earlier requests left (stream versions, command ids, claims): a request
+//! that fails is answered with its own error and the others go on.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::batch_sql::{load_known, lock_head, write_rows};
+use crate::error::StoreError;
+use crate::hash::{canonical_bytes, chain_hash};
+use crate::model::{AppendOutcome, StreamVersion};
+use crate::prepare::PreparedAppend;
+
+/// Rows accumulated for the batch's multi-row inserts.
+#[derive(Default)]
+pub(crate) struct BatchRows {
+    pub(crate) positions: Vec<i64>,
+    pub(crate) event_ids: Vec<Uuid>,
+    pub(crate) stream_ids: Vec<String>,
+    pub(crate) stream_versions: Vec<i64>,
+    pub(crate) event_types: Vec<String>,
+    pub(crate) schema_versions: Vec<i32>,
+    pub(crate) payloads: Vec<String>,
+    pub(crate) metadata: Vec<String>,
+    pub(crate) recorded_at: Vec<DateTime<Utc>>,
+    pub(crate) prev_hashes: Vec<Vec<u8>>,
+    pub(crate) hashes: Vec<Vec<u8>>,
+    pub(crate) command_ids: Vec<Uuid>,
+    pub(crate) request_hashes: Vec<Vec<u8>>,
+    pub(crate) results: Vec<serde_json::Value>,
+    pub(crate) claim_scopes: Vec<String>,
+    pub(crate) claim_values: Vec<String>,
+    pub(crate) claim_positions: Vec<i64>,
+    pub(crate) stream_heads: Vec<String>,
+    pub(crate) stream_head_versions: Vec<i64>,
+    pub(crate) stream_head_positions: Vec<i64>,
+}
+
+impl BatchRows {
+    /// Each stream the batch wrote once, with its final version and position.
+    fn set_streams(&mut self, state: &BatchState) {
+        for (stream_id, position) in &state.stream_positions {
+            self.stream_heads.push(stream_id.clone());
+            self.stream_head_versions.push(state.versions[stream_id]);
+            self.stream_head_positions.push(*position);
+        }
+    }
+}
+
+/// Where the batch stands while its requests are judged one after the other.
+struct BatchState {
+    position: i64,
+    hash: [u8; 32],
+    versions: HashMap<String, i64>,
+    stream_positions: HashMap<String, i64>,
+    commands: HashMap<Uuid, ([u8; 32], AppendOutcome)>,
+    claims: HashSet<(String, String)>,
+}
+
+/// Writes a batch in one transaction and answers each request. An `Err` means the transaction
+/// itself failed and nothing of the batch was written.
+///
+/// Four round trips whatever the batch size: `BEGIN`, the head lock, one read of everything the
+/// batch's requests are judged against, one statement writing all rows, and `COMMIT`. The read
+/// must follow the lock in its own statement: a statement's snapshot is taken when it starts,
+/// so reads sharing a statement with the lock wait would miss the batch that held it.
+pub(crate) async fn write_batch(
+    pool: &PgPool,
+    batch: &[PreparedAppend],
+    recorded_at: DateTime<Utc>,
+) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let (position, hash) = lock_head(&mut tx).await?;
+    let known = load_known(&mut tx, batch).await?;
+    let mut state = BatchState {
+        position,
+        hash,
+        versions: known.versions,
+        stream_positions: HashMap::new(),
+        commands: known.commands,
+        claims: known.claims,
+    };
+    let mut rows = BatchRows::default();
+    let answers: Vec<_> = batch
+        .iter()
+        .map(|append| judge(append, &mut state, &mut rows, recorded_at))
+        .collect();
+    if rows.command_ids.is_empty() {
+        // Only retries and refusals: nothing to write.
+        tx.rollback().await?;
+        return Ok(answers);
+    }
+    rows.set_streams(&state);
+    write_rows(&mut tx, &rows, recorded_at, state.position, &state.hash).await?;
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// Judges one request against the batch so far and, if it is accepted, adds its rows.
+fn judge(
+    append: &PreparedAppend,
+    state: &mut BatchState,
+    rows: &mut BatchRows,
+    recorded_at: DateTime<Utc>,
+) -> Result<AppendOutcome, StoreError> {
+    if let Some((request_hash, outcome)) = state.commands.get(&append.command_id) {
+        return if *request_hash == append.request_hash {
+            Ok(outcome.clone())
+        } else {
+            Err(StoreError::CommandIdReused {
+                command_id: append.command_id,
+            })
+        };
+    }
+    for stream in &append.streams {
+        let current = state.versions.get(&stream.stream_id).copied().unwrap_or(0);
+        if !stream.expected.admits(current) {
+            return Err(StoreError::Conflict {
+                stream_id: stream.stream_id.clone(),
+                expected: format!("{:?}", stream.expected),
+                actual: current,
+            });
+        }
+    }
+    for claim in &append.claims {
+        if state
+            .claims
+            .contains(&(claim.scope.clone(), claim.value.clone()))
+        {
+            return Err(StoreError::ClaimTaken {
+                scope: claim.scope.clone(),
+                value: claim.value.clone(),
+            });
+        }
+    }
+
+    let first_position = state.position + 1;
+    let mut streams = Vec::with_capacity(append.streams.len());
+    for stream in &append.streams {
+        let mut version = state.versions.get(&stream.stream_id).copied().unwrap_or(0);
+        for event in &stream.events {
+            state.position += 1;
+            version += 1;
+            let bytes = canonical_bytes(
+                state.position,
+                event.event_id,
+                &stream.stream_id,
+                version,
+                &event.event_type,
+                event.schema_version,
+                recorded_at,
+                &event.payload,
+                &append.metadata,
+            );
+            let hash = chain_hash(&state.hash, &bytes);
+            rows.positions.push(state.position);
+            rows.event_ids.push(event.event_id);
+            rows.stream_ids.push(stream.stream_id.clone());
+            rows.stream_versions.push(version);
+            rows.event_types.push(event.event_type.clone());
+            rows.schema_versions.push(event.schema_version);
+            rows.payloads.push(event.payload.clone());
+            rows.metadata.push(append.metadata.clone());
+            rows.recorded_at.push(recorded_at);
+            rows.prev_hashes.push(state.hash.to_vec());
+            rows.hashes.push(hash.to_vec());
+            state.hash = hash;
+        }
+        if !stream.events.is_empty() {
+            state.versions.insert(stream.stream_id.clone(), version);
+            state
+                .stream_positions
+                .insert(stream.stream_id.clone(), state.position);
+        }
+        streams.push(StreamVersion {
+            stream_id: stream.stream_id.clone(),
+            version,
+        });
+    }
+    let outcome = AppendOutcome {
+        first_position: if append.event_count() == 0 {
+            state.position
+        } else {
+            first_position
+        },
+        last_position: state.position,
+        event_count: append.event_count() as i64,
+        streams,
+        reply: append.reply.clone(),
+    };
+    for claim in &append.claims {
+        state
+            .claims
+            .insert((claim.scope.clone(), claim.value.clone()));
+        rows.claim_scopes.push(claim.scope.clone());
+        rows.claim_values.push(claim.value.clone());
+        rows.claim_positions.push(state.position);
+    }
+    rows.command_ids.push(append.command_id);
+    rows.request_hashes.push(append.request_hash.to_vec());
+    rows.results.push(
+        serde_json::to_value(&outcome).expect("an outcome is plain data and always serializes"),
+    );
+    state
+        .commands
+        .insert(append.command_id, (append.request_hash, outcome.clone()));
+    Ok(outcome)
+}

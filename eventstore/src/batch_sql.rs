@@ -1,0 +1,165 @@
+//! The SQL of a batch: the head lock, one read of what the batch is judged against, and one
+//! statement that writes every row.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use crate::batch::BatchRows;
+use crate::error::StoreError;
+use crate::hash::stored_hash;
+use crate::model::AppendOutcome;
+use crate::prepare::PreparedAppend;
+
+/// The PostgreSQL channel told the new head position after every committed batch.
+pub const NOTIFY_CHANNEL: &str = "ledger_events";
+
+/// Takes the head row's lock, held until the transaction ends, and reads the head.
+#[tracing::instrument(skip_all, err)]
+pub(crate) async fn lock_head(conn: &mut PgConnection) -> Result<(i64, [u8; 32]), StoreError> {
+    let row = sqlx::query("SELECT position, hash FROM log_head FOR UPDATE")
+        .fetch_one(conn)
+        .await?;
+    let hash: Vec<u8> = row.try_get("hash")?;
+    Ok((row.try_get("position")?, stored_hash(&hash)?))
+}
+
+/// What the log already holds that the batch's requests are judged against.
+pub(crate) struct Known {
+    pub(crate) versions: HashMap<String, i64>,
+    pub(crate) commands: HashMap<Uuid, ([u8; 32], AppendOutcome)>,
+    pub(crate) claims: HashSet<(String, String)>,
+}
+
+/// Reads, in one statement, the versions of the batch's streams, its command ids already
+/// recorded and its claims already made.
+#[tracing::instrument(skip_all, err)]
+pub(crate) async fn load_known(
+    conn: &mut PgConnection,
+    batch: &[PreparedAppend],
+) -> Result<Known, StoreError> {
+    let streams: Vec<&str> = batch
+        .iter()
+        .flat_map(|append| append.streams.iter().map(|s| s.stream_id.as_str()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let commands: Vec<Uuid> = batch.iter().map(|append| append.command_id).collect();
+    let (scopes, values): (Vec<&str>, Vec<&str>) = batch
+        .iter()
+        .flat_map(|append| append.claims.iter())
+        .map(|claim| (claim.scope.as_str(), claim.value.as_str()))
+        .unzip();
+    let rows = sqlx::query(
+        "SELECT 'stream' AS kind, stream_id AS key, version, \
+                NULL::bytea AS request_hash, NULL::jsonb AS result, NULL::text AS value \
+           FROM streams WHERE stream_id = ANY($1) \
+         UNION ALL \
+         SELECT 'command', command_id::text, NULL, request_hash, result, NULL \
+           FROM commands WHERE command_id = ANY($2) \
+         UNION ALL \
+         SELECT 'claim', c.scope, NULL, NULL, NULL, c.value \
+           FROM unique_claims c \
+           JOIN UNNEST($3::text[], $4::text[]) AS wanted(scope, value) \
+             ON c.scope = wanted.scope AND c.value = wanted.value",
+    )
+    .bind(&streams)
+    .bind(&commands)
+    .bind(&scopes)
+    .bind(&values)
+    .fetch_all(conn)
+    .await?;
+    let mut known = Known {
+        versions: HashMap::new(),
+        commands: HashMap::new(),
+        claims: HashSet::new(),
+    };
+    for row in &rows {
+        let kind: &str = row.try_get("kind")?;
+        let key: String = row.try_get("key")?;
+        match kind {
+            "stream" => {
+                known.versions.insert(key, row.try_get("version")?);
+            }
+            "command" => {
+                let command_id = Uuid::parse_str(&key)
+                    .map_err(|error| StoreError::Malformed(format!("a command id: {error}")))?;
+                let hash: Vec<u8> = row.try_get("request_hash")?;
+                let result: serde_json::Value = row.try_get("result")?;
+                let outcome = serde_json::from_value(result)
+                    .map_err(|error| StoreError::Malformed(format!("a command result: {error}")))?;
+                known
+                    .commands
+                    .insert(command_id, (stored_hash(&hash)?, outcome));
+            }
+            _ => {
+                known.claims.insert((key, row.try_get("value")?));
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// Writes the batch's events, stream heads, claims, commands and the new log head in one
+/// statement, and tells listeners the new head.
+#[tracing::instrument(skip_all, fields(events = rows.positions.len()), err)]
+pub(crate) async fn write_rows(
+    conn: &mut PgConnection,
+    rows: &BatchRows,
+    recorded_at: DateTime<Utc>,
+    head_position: i64,
+    head_hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "WITH new_events AS ( \
+           INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
+                               schema_version, payload, metadata, recorded_at, prev_hash, hash) \
+           SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
+                                $6::integer[], $7::text[], $8::text[], $9::timestamptz[], \
+                                $10::bytea[], $11::bytea[])), \
+         new_streams AS ( \
+           INSERT INTO streams (stream_id, version, position) \
+           SELECT * FROM UNNEST($12::text[], $13::bigint[], $14::bigint[]) \
+           ON CONFLICT (stream_id) DO UPDATE \
+             SET version = EXCLUDED.version, position = EXCLUDED.position), \
+         new_claims AS ( \
+           INSERT INTO unique_claims (scope, value, position) \
+           SELECT * FROM UNNEST($15::text[], $16::text[], $17::bigint[])), \
+         new_commands AS ( \
+           INSERT INTO commands (command_id, request_hash, result, recorded_at) \
+           SELECT id, request_hash, result, $21 \
+           FROM UNNEST($18::uuid[], $19::bytea[], $20::jsonb[]) AS c(id, request_hash, result)), \
+         new_head AS ( \
+           UPDATE log_head SET position = $22, hash = $23) \
+         SELECT pg_notify($24, $22::text)",
+    )
+    .bind(&rows.positions)
+    .bind(&rows.event_ids)
+    .bind(&rows.stream_ids)
+    .bind(&rows.stream_versions)
+    .bind(&rows.event_types)
+    .bind(&rows.schema_versions)
+    .bind(&rows.payloads)
+    .bind(&rows.metadata)
+    .bind(&rows.recorded_at)
+    .bind(&rows.prev_hashes)
+    .bind(&rows.hashes)
+    .bind(&rows.stream_heads)
+    .bind(&rows.stream_head_versions)
+    .bind(&rows.stream_head_positions)
+    .bind(&rows.claim_scopes)
+    .bind(&rows.claim_values)
+    .bind(&rows.claim_positions)
+    .bind(&rows.command_ids)
+    .bind(&rows.request_hashes)
+    .bind(&rows.results)
+    .bind(recorded_at)
+    .bind(head_position)
+    .bind(head_hash.as_slice())
+    .bind(NOTIFY_CHANNEL)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Checking an append against the log's limits and rendering its JSON, before it is queued, so
+//! the one serialized transaction does as little work as possible.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::model::{AppendRequest, ExpectedVersion, UniqueClaim, limits};
+
+/// An append checked against the limits, with its JSON already rendered, ready for a batch.
+#[derive(Debug)]
+pub(crate) struct PreparedAppend {
+    pub(crate) command_id: Uuid,
+    pub(crate) request_hash: [u8; 32],
+    pub(crate) metadata: String,
+    pub(crate) streams: Vec<PreparedStream>,
+    pub(crate) claims: Vec<UniqueClaim>,
+    pub(crate) reply: serde_json::Value,
+    pub(crate) event_count: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct PreparedStream {
+    pub(crate) stream_id: String,
+    pub(crate) expected: ExpectedVersion,
+    pub(crate) events: Vec<PreparedEvent>,
+}
+
+#[derive(Debug)]
+pub(crate) struct PreparedEvent {
+    pub(crate) event_id: Uuid,
+    pub(crate) event_type: String,
+    pub(crate) schema_version: i32,
+    pub(crate) payload: String,
+}
+
+impl PreparedAppend {
+    /// Checks the request against the log's limits and renders its JSON, outside the writer so
+    /// that the one serialized transaction does as little as possible.
+    pub(crate) fn new(request: AppendRequest) -> Result<Self, StoreError> {
+        let invalid = |what: String| Err(StoreError::InvalidRequest(what));
+        if request.streams.is_empty() {
+            return invalid("an append names at least one stream".into());
+        }
+        if request.streams.len() > limits::MAX_STREAMS_PER_APPEND {
+            return invalid(format!(
+                "an append touches at most {} streams",
+                limits::MAX_STREAMS_PER_APPEND
+            ));
+        }
+        let event_count = request.event_count();
+        if event_count > limits::MAX_EVENTS_PER_APPEND {
+            return invalid(format!(
+                "an append carries at most {} events",
+                limits::MAX_EVENTS_PER_APPEND
+            ));
+        }
+        if request.claims.len() > limits::MAX_CLAIMS_PER_APPEND {
+            return invalid(format!(
+                "an append makes at most {} claims",
+                limits::MAX_CLAIMS_PER_APPEND
+            ));
+        }
+        let mut seen_streams = HashSet::new();
+        for stream in &request.streams {
+            if stream.stream_id.is_empty() || stream.stream_id.len() > limits::MAX_STREAM_ID_BYTES {
+                return invalid(format!(
+                    "stream ids are 1 to {} bytes",
+                    limits::MAX_STREAM_ID_BYTES
+                ));
+            }
+            if !seen_streams.insert(stream.stream_id.as_str()) {
+                return invalid(format!("stream {} is named twice", stream.stream_id));
+            }
+            if let ExpectedVersion::Exact(version) = stream.expected
+                && version < 1
+            {
+                return invalid("an exact expected version is 1 or more".into());
+            }
+        }
+        let metadata = render(&request.metadata)?;
+        let mut bytes = metadata.len() * event_count;
+        let mut streams = Vec::with_capacity(request.streams.len());
+        for stream in request.streams {
+            let mut events = Vec::with_capacity(stream.events.len());
+            for event in stream.events {
+                if event.event_type.is_empty()
+                    || event.event_type.len() > limits::MAX_EVENT_TYPE_BYTES
+                {
+                    return invalid(format!(
+                        "event types are 1 to {} bytes",
+                        limits::MAX_EVENT_TYPE_BYTES
+                    ));
+                }
+                if event.schema_version < 1 {
+                    return invalid("schema versions start at 1".into());
+                }
+                let payload = render(&event.payload)?;
+                bytes += payload.len();
+                events.push(PreparedEvent {
+                    event_id: event.event_id,
+                    event_type: event.event_type,
+                    schema_version: event.schema_version,
+                    payload,
+                });
+            }
+            streams.push(PreparedStream {
+                stream_id: stream.stream_id,
+                expected: stream.expected,
+                events,
+            });
+        }
+        if bytes > limits::MAX_BYTES_PER_APPEND {
+            return invalid(format!(
+                "an append carries at most {} bytes of payload and metadata",
+                limits::MAX_BYTES_PER_APPEND
+            ));
+        }
+        let mut seen_claims = HashSet::new();
+        for claim in &request.claims {
+            if !seen_claims.insert(claim) {
+                return invalid(format!(
+                    "claim {} {} is made twice",
+                    claim.scope, claim.value
+                ));
+            }
+        }
+        Ok(PreparedAppend {
+            command_id: request.command_id,
+            request_hash: request.request_hash,
+            metadata,
+            streams,
+            claims: request.claims,
+            reply: request.reply,
+            event_count,
+        })
+    }
+
+    /// How many events this append writes.
+    pub(crate) fn event_count(&self) -> usize {
+        self.event_count
+    }
+}
+
+fn render<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::InvalidRequest(error.to_string()))
+}
