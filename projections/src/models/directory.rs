@@ -109,7 +109,12 @@ async fn apply_organization(
     let invitations = schema.table("organization_invitations");
     let org = event.organization_id().as_uuid();
     let touch = |set: &str| {
-        format!("UPDATE {orgs} SET {set}, last_position = $2 WHERE organization_id = $1")
+        let set = if set.is_empty() {
+            String::new()
+        } else {
+            format!("{set}, ")
+        };
+        format!("UPDATE {orgs} SET {set}last_position = $2 WHERE organization_id = $1")
     };
     match event {
         E::Created(c) => {
@@ -177,7 +182,7 @@ async fn apply_organization(
                 |q| q.bind(id).bind(role).bind(by).bind(expires).bind(at),
             )
             .await?;
-            run(tx, touch("last_position = $2"), org, position, |q| q).await
+            run(tx, touch(""), org, position, |q| q).await
         }
         E::InvitationAccepted(a) => {
             let (id, user, role, at) = (
@@ -206,7 +211,7 @@ async fn apply_organization(
             let id = r.invitation_id.as_uuid();
             run(tx, format!("DELETE FROM {invitations} WHERE organization_id = $1 AND invitation_id = $3 AND $2 > 0"),
                 org, position, |q| q.bind(id)).await?;
-            run(tx, touch("last_position = $2"), org, position, |q| q).await
+            run(tx, touch(""), org, position, |q| q).await
         }
         E::MemberRemoved(m) => remove_member(tx, schema, org, m.user_id.as_uuid(), position).await,
         E::MemberLeft(m) => remove_member(tx, schema, org, m.user_id.as_uuid(), position).await,
@@ -214,7 +219,7 @@ async fn apply_organization(
             let (user, role) = (m.user_id.as_uuid(), role_text(m.role));
             run(tx, format!("UPDATE {members} SET role = $4 WHERE organization_id = $1 AND user_id = $3 AND $2 > 0"),
                 org, position, |q| q.bind(user).bind(role)).await?;
-            run(tx, touch("last_position = $2"), org, position, |q| q).await
+            run(tx, touch(""), org, position, |q| q).await
         }
         E::MemberLimitSet(l) => {
             let limit = i32::try_from(l.member_limit).unwrap_or(i32::MAX);

@@ -34,6 +34,12 @@ pub struct ActivityPage {
     pub next_cursor: Option<String>,
 }
 
+/// A cursor that starts a page just older than (`finished_at`, `position`): lets a client jump
+/// to a point in time (pass `i64::MAX` as the position to include everything at that time).
+pub fn activity_cursor(finished_at: DateTime<Utc>, position: i64) -> String {
+    Cursor::at(finished_at, position).encode()
+}
+
 /// The SQL of a feed query for the filters present (each combination is its own prepared
 /// statement, so the planner always sees which index fits: `activity_account_key_time`,
 /// `_user_time`, `_model_time` or `activity_account_time`).
