@@ -1,0 +1,448 @@
+//! The expected read models, folded in memory from the log, and their comparison with the
+//! rows the tables hold.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use ledger_domain::Event;
+use ledger_domain::account::{AccountEvent, AccountState};
+use ledger_domain::organization::OrganizationState;
+use ledger_domain::user::UserState;
+use ledger_domain::{LimitPeriod, Role};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::{Difference, compare, micros};
+use crate::error::Result;
+use crate::models::activity::{self, ActivityRow};
+use crate::models::balances::{Balance, OpenHoldRow};
+use crate::models::directory::queries::DirectoryRows;
+use crate::models::keys::{ApiKey, KeyFold};
+use crate::models::ledger::{self, Entry};
+use crate::models::rollups::{self, Buckets};
+use crate::projection::Applied;
+
+fn invariant(key: String, expected: String, actual: String, out: &mut Vec<Difference>) {
+    out.push(Difference {
+        table: "invariant",
+        key,
+        expected: Some(expected),
+        actual: Some(actual),
+    });
+}
+
+fn account_states(events: &[Applied]) -> BTreeMap<Uuid, AccountState> {
+    let mut states: BTreeMap<Uuid, AccountState> = BTreeMap::new();
+    for e in events {
+        if let Event::Account(a) = &e.event {
+            states
+                .entry(a.account_id().as_uuid())
+                .or_default()
+                .evolve(a);
+        }
+    }
+    states
+}
+
+/// Balances (from the domain's `AccountState`), open holds and ledger entries.
+pub(crate) fn balances(
+    events: &[Applied],
+    actual: Vec<Balance>,
+    holds: Vec<OpenHoldRow>,
+    entries: Vec<Entry>,
+    out: &mut Vec<Difference>,
+) {
+    let states = account_states(events);
+    let mut opened_at = BTreeMap::new();
+    let mut last_position = BTreeMap::new();
+    let mut want_entries = Vec::new();
+    for e in events {
+        let Event::Account(a) = &e.event else {
+            continue;
+        };
+        let id = a.account_id();
+        let (p, moved) = (
+            e.position,
+            match a {
+                AccountEvent::Opened(o) => {
+                    opened_at.insert(id.as_uuid(), micros(o.at));
+                    true
+                }
+                AccountEvent::CreditsPurchased(x) => {
+                    want_entries.extend(ledger::purchase(
+                        id,
+                        x.amount.amount(),
+                        e.position,
+                        micros(x.at),
+                    ));
+                    true
+                }
+                AccountEvent::TransferredOut(x) => {
+                    want_entries.extend(ledger::transfer_out(
+                        id,
+                        x.amount.amount(),
+                        e.position,
+                        micros(x.at),
+                    ));
+                    true
+                }
+                AccountEvent::TransferredIn(x) => {
+                    want_entries.extend(ledger::transfer_in(
+                        id,
+                        x.amount.amount(),
+                        e.position,
+                        micros(x.at),
+                    ));
+                    true
+                }
+                AccountEvent::HoldSettled(x) => {
+                    want_entries.extend(ledger::usage(
+                        id,
+                        x.usage.cost.amount(),
+                        e.position,
+                        micros(x.at),
+                    ));
+                    true
+                }
+                AccountEvent::UsageRecorded(x) => {
+                    want_entries.extend(ledger::usage(
+                        id,
+                        x.usage.cost.amount(),
+                        e.position,
+                        micros(x.at),
+                    ));
+                    true
+                }
+                AccountEvent::HoldPlaced(_)
+                | AccountEvent::HoldVoided(_)
+                | AccountEvent::HoldExpired(_) => true,
+                _ => false,
+            },
+        );
+        if moved {
+            last_position.insert(id.as_uuid(), p);
+        }
+    }
+    let mut want = BTreeMap::new();
+    let mut want_holds = BTreeMap::new();
+    for (id, state) in &states {
+        let Some(account) = &state.account else {
+            continue;
+        };
+        want.insert(
+            *id,
+            Balance {
+                account_id: account.id,
+                owner: account.owner,
+                balance: account.balance,
+                held: account.held,
+                open_holds: account.holds.len() as i64,
+                purchased: account.totals.purchased,
+                transferred_in: account.totals.transferred_in,
+                transferred_out: account.totals.transferred_out,
+                used: account.totals.used,
+                opened_at: opened_at
+                    .get(id)
+                    .copied()
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                last_position: last_position.get(id).copied().unwrap_or(0),
+            },
+        );
+        for (hold_id, hold) in &account.holds {
+            want_holds.insert(
+                hold_id.as_uuid(),
+                (
+                    *id,
+                    hold.key_id.as_uuid(),
+                    hold.amount,
+                    micros(hold.expires_at),
+                ),
+            );
+        }
+    }
+    let got: BTreeMap<_, _> = actual
+        .into_iter()
+        .map(|b| (b.account_id.as_uuid(), b))
+        .collect();
+    let got_holds: BTreeMap<_, _> = holds
+        .into_iter()
+        .map(|h| (h.hold_id, (h.account_id, h.key_id, h.amount, h.expires_at)))
+        .collect();
+    // Invariants of the double-entry view, on the rows as stored.
+    let mut per_movement: BTreeMap<i64, Decimal> = BTreeMap::new();
+    let mut per_account: BTreeMap<String, Decimal> = BTreeMap::new();
+    for entry in &entries {
+        *per_movement.entry(entry.position).or_default() += entry.amount;
+        *per_account.entry(entry.account.clone()).or_default() += entry.amount;
+    }
+    for (position, sum) in per_movement.iter().filter(|(_, s)| !s.is_zero()) {
+        invariant(
+            format!("movement {position} sums to zero"),
+            "0".into(),
+            sum.to_string(),
+            out,
+        );
+    }
+    for (id, balance) in &want {
+        let sum = per_account
+            .get(&id.to_string())
+            .copied()
+            .unwrap_or_default();
+        if sum != balance.balance {
+            invariant(
+                format!("entries of {id} sum to its balance"),
+                balance.balance.to_string(),
+                sum.to_string(),
+                out,
+            );
+        }
+    }
+    compare("account_balances", want, got, |_, _| false, out);
+    compare("open_holds", want_holds, got_holds, |_, _| false, out);
+    let key = |e: Entry| ((e.position, e.account.clone()), (e.amount, e.kind, e.at));
+    let want_entries: BTreeMap<_, _> = want_entries.into_iter().map(key).collect();
+    let got_entries: BTreeMap<_, _> = entries.into_iter().map(key).collect();
+    compare(
+        "ledger_entries",
+        want_entries,
+        got_entries,
+        |_, _| false,
+        out,
+    );
+}
+
+type DomainKey = (
+    Uuid,
+    &'static str,
+    Option<Decimal>,
+    Option<LimitPeriod>,
+    Option<DateTime<Utc>>,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+);
+
+/// Keys: the projection's own fold for every column, and the domain's `Key` for the facts it
+/// keeps (creator, status, limit, expiry, spend per period).
+pub(crate) fn keys(
+    events: &[Applied],
+    actual: Vec<ApiKey>,
+    out: &mut Vec<Difference>,
+) -> Result<()> {
+    let mut fold = KeyFold::default();
+    for e in events {
+        fold.apply(e)?;
+    }
+    let want: BTreeMap<_, _> = fold
+        .keys
+        .into_iter()
+        .map(|(id, mut k)| {
+            k.created_at = micros(k.created_at);
+            k.last_used_at = k.last_used_at.map(micros);
+            k.expires_at = k.expires_at.map(micros);
+            (id, k)
+        })
+        .collect();
+    let got: BTreeMap<_, _> = actual.into_iter().map(|k| (k.key_id, k)).collect();
+    let summary = |k: &ApiKey| -> DomainKey {
+        (
+            k.created_by,
+            crate::models::keys::status_text(k.status),
+            k.limit_amount,
+            k.limit_period,
+            k.expires_at,
+            k.spend.day.spent,
+            k.spend.week.spent,
+            k.spend.month.spent,
+            k.spend.lifetime,
+        )
+    };
+    let mut domain_want = BTreeMap::new();
+    for state in account_states(events).values() {
+        let Some(account) = &state.account else {
+            continue;
+        };
+        for (id, key) in &account.keys {
+            domain_want.insert(
+                id.as_uuid(),
+                (
+                    key.created_by.as_uuid(),
+                    crate::models::keys::status_text(key.status),
+                    key.limit.map(|l| l.amount.amount()),
+                    key.limit.map(|l| l.reset),
+                    key.expires_at.map(micros),
+                    key.spend.day.spent,
+                    key.spend.week.spent,
+                    key.spend.month.spent,
+                    key.spend.lifetime,
+                ),
+            );
+        }
+    }
+    let domain_got: BTreeMap<_, _> = got.iter().map(|(id, k)| (*id, summary(k))).collect();
+    compare(
+        "api_keys (domain facts)",
+        domain_want,
+        domain_got,
+        |_, _| false,
+        out,
+    );
+    compare("api_keys", want, got, |_, _| false, out);
+    Ok(())
+}
+
+/// Users, organizations, members and invitations, from the domain's states.
+pub(crate) fn directory(events: &[Applied], actual: DirectoryRows, out: &mut Vec<Difference>) {
+    let mut users: BTreeMap<Uuid, UserState> = BTreeMap::new();
+    let mut orgs: BTreeMap<Uuid, OrganizationState> = BTreeMap::new();
+    for e in events {
+        match &e.event {
+            Event::User(u) => {
+                let id = match u {
+                    ledger_domain::user::UserEvent::Registered(r) => r.user_id,
+                    ledger_domain::user::UserEvent::EmailVerified(v) => v.user_id,
+                };
+                users.entry(id.as_uuid()).or_default().evolve(u);
+            }
+            Event::Organization(o) => orgs
+                .entry(o.organization_id().as_uuid())
+                .or_default()
+                .evolve(o),
+            Event::Account(_) => {}
+        }
+    }
+    let want_users: BTreeMap<_, _> = users
+        .iter()
+        .filter_map(|(id, s)| {
+            s.user
+                .as_ref()
+                .map(|u| (*id, (u.personal_account.as_uuid(), u.email_verified)))
+        })
+        .collect();
+    let got_users: BTreeMap<_, _> = actual
+        .users
+        .iter()
+        .map(|u| (u.user_id, (u.personal_account_id, u.email_verified)))
+        .collect();
+    compare("users", want_users, got_users, |_, _| false, out);
+    let (mut want_orgs, mut want_members, mut want_invitations) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for (id, state) in &orgs {
+        let Some(o) = &state.organization else {
+            continue;
+        };
+        want_orgs.insert(
+            *id,
+            (
+                o.account_id.as_uuid(),
+                o.name.as_str().to_owned(),
+                o.details.as_ref().map(|d| d.as_str().to_owned()),
+                i64::from(o.member_limit),
+                i64::from(o.member_count()),
+                i64::from(o.privacy.retention_days),
+                o.privacy.prompt_logging,
+                i64::from(o.billing.profile_version),
+                o.billing
+                    .payment_method_reference
+                    .as_ref()
+                    .map(|r| r.as_str().to_owned()),
+            ),
+        );
+        for (user, role) in &o.members {
+            want_members.insert((*id, user.as_uuid()), *role);
+        }
+        for (inv, pending) in &o.invitations {
+            want_invitations.insert(
+                (*id, inv.as_uuid()),
+                (pending.role, micros(pending.expires_at)),
+            );
+        }
+    }
+    let got_orgs: BTreeMap<_, _> = actual
+        .organizations
+        .iter()
+        .map(|o| {
+            (
+                o.organization_id,
+                (
+                    o.account_id,
+                    o.name.clone(),
+                    o.details.clone(),
+                    i64::from(o.member_limit),
+                    i64::from(o.member_count),
+                    i64::from(o.retention_days),
+                    o.prompt_logging,
+                    i64::from(o.billing_profile_version),
+                    o.payment_method_reference.clone(),
+                ),
+            )
+        })
+        .collect();
+    compare("organizations", want_orgs, got_orgs, |_, _| false, out);
+    let got_members: BTreeMap<(Uuid, Uuid), Role> = actual
+        .members
+        .iter()
+        .map(|(org, m)| ((*org, m.user_id), m.role))
+        .collect();
+    compare(
+        "organization_members",
+        want_members,
+        got_members,
+        |_, _| false,
+        out,
+    );
+    let got_invitations: BTreeMap<_, _> = actual
+        .invitations
+        .iter()
+        .map(|(org, i)| ((*org, i.invitation_id), (i.role, i.expires_at)))
+        .collect();
+    compare(
+        "organization_invitations",
+        want_invitations,
+        got_invitations,
+        |_, _| false,
+        out,
+    );
+}
+
+/// The activity feed and both rollups. Feed rows the retention may have pruned, and hourly
+/// buckets older than the hourly retention, may be missing.
+pub(crate) fn activity(
+    events: &[Applied],
+    rows: Vec<ActivityRow>,
+    daily: Buckets,
+    hourly: Buckets,
+    pruned: &dyn Fn(&ActivityRow) -> bool,
+    hourly_cutoff: DateTime<Utc>,
+    out: &mut Vec<Difference>,
+) {
+    let want_rows: Vec<ActivityRow> = events
+        .iter()
+        .filter_map(activity::row_of)
+        .map(|mut r| {
+            r.started_at = micros(r.started_at);
+            r.finished_at = micros(r.finished_at);
+            r.recorded_at = micros(r.recorded_at);
+            r
+        })
+        .collect();
+    let (want_daily, want_hourly) = rollups::aggregate(&want_rows);
+    let want: BTreeMap<_, _> = want_rows
+        .into_iter()
+        .map(|r| ((r.account_id, r.position), r))
+        .collect();
+    let got: BTreeMap<_, _> = rows
+        .into_iter()
+        .map(|r| ((r.account_id, r.position), r))
+        .collect();
+    compare("activity", want, got, |_, row| pruned(row), out);
+    compare("usage_daily", want_daily, daily, |_, _| false, out);
+    compare(
+        "usage_hourly",
+        want_hourly,
+        hourly,
+        |k, _| k.bucket < hourly_cutoff,
+        out,
+    );
+}

@@ -1,0 +1,116 @@
+//! One step of a projection: in ONE transaction, lock the checkpoint row, read the next
+//! events after it, apply them, and move the checkpoint. A crash anywhere before `COMMIT`
+//! leaves both the read model and the checkpoint as they were, so every event is applied
+//! exactly once. The row lock also serialises steps of the same projection, so even two
+//! runners that both believe they hold the advisory lock never apply an event twice.
+
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
+
+use crate::error::Result;
+use crate::projection::{Projection, Schema, decode};
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// Checkpoint before the step.
+    pub from: i64,
+    /// Checkpoint after the step.
+    pub to: i64,
+    /// Events applied (`to - from`: positions are gapless).
+    pub events: usize,
+}
+
+/// The checkpoint of a projection (0 before its first event).
+pub async fn checkpoint<'e>(executor: impl PgExecutor<'e>, projection: Projection) -> Result<i64> {
+    let position: Option<i64> =
+        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
+            .bind(projection.name())
+            .fetch_optional(executor)
+            .await?;
+    Ok(position.unwrap_or(0))
+}
+
+/// Locks the checkpoint row for the rest of the transaction and returns its position.
+pub(crate) async fn lock_checkpoint(
+    conn: &mut PgConnection,
+    projection: Projection,
+) -> Result<i64> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+    )
+    .bind(projection.name())
+    .execute(&mut *conn)
+    .await?;
+    let position: i64 = sqlx::query_scalar(
+        "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
+    )
+    .bind(projection.name())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(position)
+}
+
+pub(crate) async fn write_checkpoint(
+    conn: &mut PgConnection,
+    projection: Projection,
+    position: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
+    )
+    .bind(projection.name())
+    .bind(position)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Reads up to `max_events` after `after` and applies them to `schema` inside `tx`; returns
+/// the last position applied (`after` when there was nothing).
+pub(crate) async fn apply_after(
+    tx: &mut Transaction<'_, Postgres>,
+    projection: Projection,
+    schema: &Schema,
+    after: i64,
+    max_events: i64,
+) -> Result<i64> {
+    let recorded = ledger_eventstore::read_all(&mut **tx, after, max_events).await?;
+    let Some(last) = recorded.last().map(|e| e.position) else {
+        return Ok(after);
+    };
+    let events = decode(&recorded)?;
+    projection.apply(tx, schema, &events).await?;
+    Ok(last)
+}
+
+/// Applies the next batch (≤ `max_events`, ≤ 10,000) inside `tx` and moves the checkpoint,
+/// without committing: the caller commits (or drops the transaction, which undoes both).
+pub async fn apply_next_batch_in(
+    tx: &mut Transaction<'_, Postgres>,
+    projection: Projection,
+    max_events: i64,
+) -> Result<StepOutcome> {
+    let from = lock_checkpoint(tx, projection).await?;
+    let to = apply_after(tx, projection, &Schema::live(), from, max_events).await?;
+    if to > from {
+        write_checkpoint(tx, projection, to).await?;
+    }
+    Ok(StepOutcome {
+        from,
+        to,
+        events: usize::try_from(to - from).unwrap_or(0),
+    })
+}
+
+/// One step: the next batch applied and checkpointed in one committed transaction.
+#[tracing::instrument(skip_all, fields(projection = %projection), err)]
+pub async fn step(pool: &PgPool, projection: Projection, max_events: i64) -> Result<StepOutcome> {
+    let mut tx = pool.begin().await?;
+    let outcome = apply_next_batch_in(&mut tx, projection, max_events).await?;
+    if outcome.events == 0 {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}

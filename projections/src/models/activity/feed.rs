@@ -1,0 +1,133 @@
+//! The activity feed query: newest first per account, filtered by key, member, model and time
+//! range, keyset-paginated on (finished_at, position) so a deep page costs what the first does.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use super::{ActivityRow, COLUMNS, decode};
+use crate::cursor::Cursor;
+use crate::error::Result;
+use crate::models::{page_size, sql};
+
+/// Filters of the activity feed; `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    /// Only this key.
+    pub key_id: Option<Uuid>,
+    /// Only this member (the key's creator).
+    pub user_id: Option<Uuid>,
+    /// Only this model.
+    pub model: Option<String>,
+    /// Finished at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Finished before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A page of the feed and the cursor of the next (older) page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityPage {
+    /// The rows, newest first.
+    pub rows: Vec<ActivityRow>,
+    /// Pass back to get the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// A cursor that starts a page just older than (`finished_at`, `position`): lets a client jump
+/// to a point in time (pass `i64::MAX` as the position to include everything at that time).
+pub fn activity_cursor(finished_at: DateTime<Utc>, position: i64) -> String {
+    Cursor::at(finished_at, position).encode()
+}
+
+/// The SQL of a feed query for the filters present (each combination is its own prepared
+/// statement, so the planner always sees which index fits: `activity_account_key_time`,
+/// `_user_time`, `_model_time` or `activity_account_time`).
+pub fn feed_sql(filter: &ActivityFilter, with_cursor: bool) -> String {
+    let mut conditions = vec!["account_id = $1".to_owned()];
+    let mut n = 1;
+    let mut param = || {
+        n += 1;
+        format!("${n}")
+    };
+    if filter.key_id.is_some() {
+        conditions.push(format!("key_id = {}", param()));
+    }
+    if filter.user_id.is_some() {
+        conditions.push(format!("user_id = {}", param()));
+    }
+    if filter.model.is_some() {
+        conditions.push(format!("model = {}", param()));
+    }
+    if filter.from.is_some() {
+        conditions.push(format!("finished_at >= {}", param()));
+    }
+    if filter.until.is_some() {
+        conditions.push(format!("finished_at < {}", param()));
+    }
+    if with_cursor {
+        let (t, p) = (param(), param());
+        conditions.push(format!("(finished_at, position) < ({t}, {p})"));
+    }
+    let limit = param();
+    format!(
+        "SELECT {COLUMNS} FROM activity WHERE {} ORDER BY finished_at DESC, position DESC LIMIT {limit}",
+        conditions.join(" AND ")
+    )
+}
+
+/// One page of an account's activity feed, newest first, `page_size` at most (≤ 500).
+#[tracing::instrument(skip_all, fields(account = %account_id), err)]
+pub async fn activity<'e>(
+    executor: impl PgExecutor<'e>,
+    account_id: Uuid,
+    filter: &ActivityFilter,
+    cursor: Option<&str>,
+    page_size_requested: u32,
+) -> Result<ActivityPage> {
+    let cursor = cursor.map(Cursor::decode).transpose()?;
+    let limit = page_size(page_size_requested);
+    let text = feed_sql(filter, cursor.is_some());
+    let mut query = sqlx::query(sql(text)).bind(account_id);
+    if let Some(key) = filter.key_id {
+        query = query.bind(key);
+    }
+    if let Some(user) = filter.user_id {
+        query = query.bind(user);
+    }
+    if let Some(model) = &filter.model {
+        query = query.bind(model.clone());
+    }
+    if let Some(from) = filter.from {
+        query = query.bind(from);
+    }
+    if let Some(until) = filter.until {
+        query = query.bind(until);
+    }
+    if let Some(cursor) = cursor {
+        query = query.bind(cursor.time()?).bind(cursor.position);
+    }
+    let rows = query.bind(limit).fetch_all(executor).await?;
+    let rows: Vec<ActivityRow> = rows.iter().map(decode).collect::<Result<_>>()?;
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| {
+            rows.last()
+                .map(|r| Cursor::at(r.finished_at, r.position).encode())
+        })
+        .flatten();
+    Ok(ActivityPage { rows, next_cursor })
+}
+
+/// Every feed row of `schema` (consistency check).
+pub(crate) async fn all<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &crate::projection::Schema,
+) -> Result<Vec<ActivityRow>> {
+    let rows = sqlx::query(sql(format!(
+        "SELECT {COLUMNS} FROM {}",
+        schema.table("activity")
+    )))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode).collect()
+}

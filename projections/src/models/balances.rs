@@ -1,0 +1,471 @@
+//! Projection `balances`: one row per account (balance, holds, totals), the open holds, and
+//! the double-entry ledger. A batch loads the touched rows, folds the events in memory and
+//! writes each table back with one statement.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use ledger_domain::Event;
+use ledger_domain::account::{AccountEvent, AccountOwner, Usage};
+use ledger_domain::{AccountId, OrganizationId, UserId};
+use rust_decimal::Decimal;
+use sqlx::postgres::PgRow;
+use sqlx::{PgExecutor, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::ledger::{self, Entry};
+use super::sql;
+use crate::error::{ProjectionError, Result};
+use crate::projection::{Applied, Schema};
+
+/// An account's credits as the `account_balances` table holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its owner (user or organization).
+    pub owner: AccountOwner,
+    /// Credits; negative only through usage recorded without a hold.
+    pub balance: Decimal,
+    /// Sum of open holds.
+    pub held: Decimal,
+    /// Number of open holds.
+    pub open_holds: i64,
+    /// All purchases.
+    pub purchased: Decimal,
+    /// All transfers in.
+    pub transferred_in: Decimal,
+    /// All transfers out.
+    pub transferred_out: Decimal,
+    /// All settled and recorded usage.
+    pub used: Decimal,
+    /// When the account opened.
+    pub opened_at: DateTime<Utc>,
+    /// Position of the last event that changed this row.
+    pub last_position: i64,
+}
+
+impl Balance {
+    /// Balance minus open holds.
+    pub fn available(&self) -> Decimal {
+        self.balance - self.held
+    }
+}
+
+/// An open hold as the `open_holds` table holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenHoldRow {
+    /// The hold.
+    pub hold_id: Uuid,
+    /// Its account.
+    pub account_id: Uuid,
+    /// The key it was placed for.
+    pub key_id: Uuid,
+    /// The estimate held.
+    pub amount: Decimal,
+    /// When the expiry task may release it.
+    pub expires_at: DateTime<Utc>,
+    /// When it was placed.
+    pub placed_at: DateTime<Utc>,
+    /// Position of its `hold_placed` event.
+    pub position: i64,
+}
+
+const BALANCE_COLUMNS: &str = "account_id, owner_kind, owner_id, balance, held, open_holds, \
+    purchased, transferred_in, transferred_out, used, opened_at, last_position";
+const HOLD_COLUMNS: &str = "hold_id, account_id, key_id, amount, expires_at, placed_at, position";
+
+pub(crate) fn owner_parts(owner: AccountOwner) -> (&'static str, Uuid) {
+    match owner {
+        AccountOwner::User { user_id } => ("user", user_id.as_uuid()),
+        AccountOwner::Organization { organization_id } => {
+            ("organization", organization_id.as_uuid())
+        }
+    }
+}
+
+fn decode_balance(row: &PgRow) -> Result<Balance> {
+    let kind: String = row.try_get("owner_kind")?;
+    let owner_id: Uuid = row.try_get("owner_id")?;
+    let owner = match kind.as_str() {
+        "user" => AccountOwner::User {
+            user_id: UserId::from_uuid(owner_id),
+        },
+        "organization" => AccountOwner::Organization {
+            organization_id: OrganizationId::from_uuid(owner_id),
+        },
+        other => return Err(ProjectionError::Malformed(format!("owner kind {other}"))),
+    };
+    Ok(Balance {
+        account_id: AccountId::from_uuid(row.try_get("account_id")?),
+        owner,
+        balance: row.try_get("balance")?,
+        held: row.try_get("held")?,
+        open_holds: row.try_get("open_holds")?,
+        purchased: row.try_get("purchased")?,
+        transferred_in: row.try_get("transferred_in")?,
+        transferred_out: row.try_get("transferred_out")?,
+        used: row.try_get("used")?,
+        opened_at: row.try_get("opened_at")?,
+        last_position: row.try_get("last_position")?,
+    })
+}
+
+fn decode_hold(row: &PgRow) -> Result<OpenHoldRow> {
+    Ok(OpenHoldRow {
+        hold_id: row.try_get("hold_id")?,
+        account_id: row.try_get("account_id")?,
+        key_id: row.try_get("key_id")?,
+        amount: row.try_get("amount")?,
+        expires_at: row.try_get("expires_at")?,
+        placed_at: row.try_get("placed_at")?,
+        position: row.try_get("position")?,
+    })
+}
+
+/// The balance of one account, `None` if no such account has been projected.
+#[tracing::instrument(skip_all, fields(account = %account_id), err)]
+pub async fn balance<'e>(
+    executor: impl PgExecutor<'e>,
+    account_id: AccountId,
+) -> Result<Option<Balance>> {
+    let row = sqlx::query(sql(format!(
+        "SELECT {BALANCE_COLUMNS} FROM account_balances WHERE account_id = $1"
+    )))
+    .bind(account_id.as_uuid())
+    .fetch_optional(executor)
+    .await?;
+    row.as_ref().map(decode_balance).transpose()
+}
+
+/// Open holds whose TTL has passed at `now`, oldest first, at most `limit` (≤ 500): the work
+/// list of the hold-expiry task.
+pub async fn expired_holds<'e>(
+    executor: impl PgExecutor<'e>,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<OpenHoldRow>> {
+    let rows = sqlx::query(sql(format!(
+        "SELECT {HOLD_COLUMNS} FROM open_holds WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2"
+    )))
+    .bind(now)
+    .bind(super::page_size(limit))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode_hold).collect()
+}
+
+/// Every balance row of `schema` (consistency check).
+pub(crate) async fn all_balances<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+) -> Result<Vec<Balance>> {
+    let rows = sqlx::query(sql(format!(
+        "SELECT {BALANCE_COLUMNS} FROM {}",
+        schema.table("account_balances")
+    )))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode_balance).collect()
+}
+
+/// Every open hold of `schema` (consistency check).
+pub(crate) async fn all_holds<'e>(
+    executor: impl PgExecutor<'e>,
+    schema: &Schema,
+) -> Result<Vec<OpenHoldRow>> {
+    let rows = sqlx::query(sql(format!(
+        "SELECT {HOLD_COLUMNS} FROM {}",
+        schema.table("open_holds")
+    )))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode_hold).collect()
+}
+
+/// The in-memory state of a batch: touched rows, holds opened and closed, ledger entries.
+#[derive(Default)]
+pub(crate) struct BalanceFold {
+    pub(crate) accounts: BTreeMap<Uuid, Balance>,
+    pub(crate) holds: HashMap<Uuid, OpenHoldRow>,
+    pub(crate) closed_holds: HashSet<Uuid>,
+    pub(crate) entries: Vec<Entry>,
+    dirty: HashSet<Uuid>,
+}
+
+impl BalanceFold {
+    fn account(&mut self, id: AccountId, position: i64) -> Result<&mut Balance> {
+        self.dirty.insert(id.as_uuid());
+        let row = self.accounts.get_mut(&id.as_uuid()).ok_or_else(|| {
+            ProjectionError::Malformed(format!("event at {position} for unknown account {id}"))
+        })?;
+        row.last_position = position;
+        Ok(row)
+    }
+
+    fn close_hold(&mut self, account: AccountId, hold: Uuid, position: i64) -> Result<()> {
+        let removed = self.holds.remove(&hold).ok_or_else(|| {
+            ProjectionError::Malformed(format!("event at {position} closes unknown hold {hold}"))
+        })?;
+        self.closed_holds.insert(hold);
+        let row = self.account(account, position)?;
+        row.held -= removed.amount;
+        row.open_holds -= 1;
+        Ok(())
+    }
+
+    fn bill(
+        &mut self,
+        account: AccountId,
+        usage: &Usage,
+        e: &Applied,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let cost = usage.cost.amount();
+        let row = self.account(account, e.position)?;
+        row.balance -= cost;
+        row.used += cost;
+        self.entries
+            .extend(ledger::usage(account, cost, e.position, at));
+        Ok(())
+    }
+
+    /// Folds one event (non-account events are ignored).
+    pub(crate) fn apply(&mut self, e: &Applied) -> Result<()> {
+        let Event::Account(event) = &e.event else {
+            return Ok(());
+        };
+        let position = e.position;
+        match event {
+            AccountEvent::Opened(o) => {
+                self.dirty.insert(o.account_id.as_uuid());
+                self.accounts.insert(
+                    o.account_id.as_uuid(),
+                    Balance {
+                        account_id: o.account_id,
+                        owner: o.owner,
+                        balance: Decimal::ZERO,
+                        held: Decimal::ZERO,
+                        open_holds: 0,
+                        purchased: Decimal::ZERO,
+                        transferred_in: Decimal::ZERO,
+                        transferred_out: Decimal::ZERO,
+                        used: Decimal::ZERO,
+                        opened_at: o.at,
+                        last_position: position,
+                    },
+                );
+            }
+            AccountEvent::CreditsPurchased(p) => {
+                let amount = p.amount.amount();
+                let row = self.account(p.account_id, position)?;
+                row.balance += amount;
+                row.purchased += amount;
+                self.entries
+                    .extend(ledger::purchase(p.account_id, amount, position, p.at));
+            }
+            AccountEvent::TransferredOut(t) => {
+                let amount = t.amount.amount();
+                let row = self.account(t.account_id, position)?;
+                row.balance -= amount;
+                row.transferred_out += amount;
+                self.entries
+                    .extend(ledger::transfer_out(t.account_id, amount, position, t.at));
+            }
+            AccountEvent::TransferredIn(t) => {
+                let amount = t.amount.amount();
+                let row = self.account(t.account_id, position)?;
+                row.balance += amount;
+                row.transferred_in += amount;
+                self.entries
+                    .extend(ledger::transfer_in(t.account_id, amount, position, t.at));
+            }
+            AccountEvent::HoldPlaced(h) => {
+                let amount = h.estimate.amount();
+                let row = self.account(h.account_id, position)?;
+                row.held += amount;
+                row.open_holds += 1;
+                self.closed_holds.remove(&h.hold_id.as_uuid());
+                self.holds.insert(
+                    h.hold_id.as_uuid(),
+                    OpenHoldRow {
+                        hold_id: h.hold_id.as_uuid(),
+                        account_id: h.account_id.as_uuid(),
+                        key_id: h.key_id.as_uuid(),
+                        amount,
+                        expires_at: h.expires_at,
+                        placed_at: h.at,
+                        position,
+                    },
+                );
+            }
+            AccountEvent::HoldSettled(s) => {
+                self.close_hold(s.account_id, s.hold_id.as_uuid(), position)?;
+                self.bill(s.account_id, &s.usage, e, s.at)?;
+            }
+            AccountEvent::HoldVoided(c) | AccountEvent::HoldExpired(c) => {
+                self.close_hold(c.account_id, c.hold_id.as_uuid(), position)?;
+            }
+            AccountEvent::UsageRecorded(u) => self.bill(u.account_id, &u.usage, e, u.at)?,
+            AccountEvent::KeyCreated(_)
+            | AccountEvent::KeyRenamed(_)
+            | AccountEvent::KeyLimitChanged(_)
+            | AccountEvent::KeyDisabled(_)
+            | AccountEvent::KeyEnabled(_)
+            | AccountEvent::KeyDeleted(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Applies a batch: load the touched accounts and holds, fold, write back (≤ 5 statements).
+pub(crate) async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    schema: &Schema,
+    events: &[Applied],
+) -> Result<()> {
+    let mut accounts = HashSet::new();
+    let mut holds = HashSet::new();
+    for e in events {
+        if let Event::Account(event) = &e.event {
+            accounts.insert(event.account_id().as_uuid());
+            match event {
+                AccountEvent::HoldSettled(s) => {
+                    holds.insert(s.hold_id.as_uuid());
+                }
+                AccountEvent::HoldVoided(c) | AccountEvent::HoldExpired(c) => {
+                    holds.insert(c.hold_id.as_uuid());
+                }
+                _ => {}
+            }
+        }
+    }
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let mut fold = BalanceFold::default();
+    let ids: Vec<Uuid> = accounts.into_iter().collect();
+    let rows = sqlx::query(sql(format!(
+        "SELECT {BALANCE_COLUMNS} FROM {} WHERE account_id = ANY($1)",
+        schema.table("account_balances")
+    )))
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in &rows {
+        let balance = decode_balance(row)?;
+        fold.accounts.insert(balance.account_id.as_uuid(), balance);
+    }
+    let existing_holds: HashSet<Uuid>;
+    if holds.is_empty() {
+        existing_holds = HashSet::new();
+    } else {
+        let ids: Vec<Uuid> = holds.into_iter().collect();
+        let rows = sqlx::query(sql(format!(
+            "SELECT {HOLD_COLUMNS} FROM {} WHERE hold_id = ANY($1)",
+            schema.table("open_holds")
+        )))
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in &rows {
+            let hold = decode_hold(row)?;
+            fold.holds.insert(hold.hold_id, hold);
+        }
+        existing_holds = fold.holds.keys().copied().collect();
+    }
+    for e in events {
+        fold.apply(e)?;
+    }
+    write_balances(tx, schema, &fold).await?;
+    let closed: Vec<Uuid> = fold
+        .closed_holds
+        .iter()
+        .filter(|h| existing_holds.contains(h))
+        .copied()
+        .collect();
+    if !closed.is_empty() {
+        sqlx::query(sql(format!(
+            "DELETE FROM {} WHERE hold_id = ANY($1)",
+            schema.table("open_holds")
+        )))
+        .bind(&closed)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let opened: Vec<&OpenHoldRow> = fold
+        .holds
+        .values()
+        .filter(|h| !existing_holds.contains(&h.hold_id))
+        .collect();
+    insert_holds(tx, schema, &opened).await?;
+    ledger::insert(tx, schema, &fold.entries).await
+}
+
+async fn write_balances(
+    tx: &mut Transaction<'_, Postgres>,
+    schema: &Schema,
+    fold: &BalanceFold,
+) -> Result<()> {
+    let rows: Vec<&Balance> = fold
+        .dirty
+        .iter()
+        .filter_map(|id| fold.accounts.get(id))
+        .collect();
+    let (kinds, owners): (Vec<&str>, Vec<Uuid>) = rows.iter().map(|r| owner_parts(r.owner)).unzip();
+    sqlx::query(sql(format!(
+        "INSERT INTO {} ({BALANCE_COLUMNS}) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::numeric[], $5::numeric[], \
+           $6::bigint[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], \
+           $11::timestamptz[], $12::bigint[]) \
+         ON CONFLICT (account_id) DO UPDATE SET balance = EXCLUDED.balance, held = EXCLUDED.held, \
+           open_holds = EXCLUDED.open_holds, purchased = EXCLUDED.purchased, \
+           transferred_in = EXCLUDED.transferred_in, transferred_out = EXCLUDED.transferred_out, \
+           used = EXCLUDED.used, last_position = EXCLUDED.last_position",
+        schema.table("account_balances")
+    )))
+    .bind(
+        rows.iter()
+            .map(|r| r.account_id.as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(kinds)
+    .bind(owners)
+    .bind(rows.iter().map(|r| r.balance).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.held).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.open_holds).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.purchased).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.transferred_in).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.transferred_out).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.used).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.opened_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.last_position).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_holds(
+    tx: &mut Transaction<'_, Postgres>,
+    schema: &Schema,
+    holds: &[&OpenHoldRow],
+) -> Result<()> {
+    if holds.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(sql(format!(
+        "INSERT INTO {} ({HOLD_COLUMNS}) SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], \
+         $4::numeric[], $5::timestamptz[], $6::timestamptz[], $7::bigint[])",
+        schema.table("open_holds")
+    )))
+    .bind(holds.iter().map(|h| h.hold_id).collect::<Vec<_>>())
+    .bind(holds.iter().map(|h| h.account_id).collect::<Vec<_>>())
+    .bind(holds.iter().map(|h| h.key_id).collect::<Vec<_>>())
+    .bind(holds.iter().map(|h| h.amount).collect::<Vec<_>>())
+    .bind(holds.iter().map(|h| h.expires_at).collect::<Vec<_>>())
+    .bind(holds.iter().map(|h| h.placed_at).collect::<Vec<_>>())
+    .bind(holds.iter().map(|h| h.position).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

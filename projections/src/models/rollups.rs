@@ -1,0 +1,293 @@
+//! Usage rollups, part of projection `activity`: per account × UTC day × member × key × model
+//! (kept), and per UTC hour for recent days (pruned after [`HOURLY_KEEP_DAYS`]). A batch is
+//! aggregated in memory, then each table gets one additive upsert.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
+use rust_decimal::Decimal;
+use sqlx::postgres::PgRow;
+use sqlx::{PgExecutor, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::activity::ActivityRow;
+use super::sql;
+use crate::error::Result;
+use crate::projection::Schema;
+
+/// Days hourly rollups are kept.
+pub const HOURLY_KEEP_DAYS: i64 = 14;
+
+/// The key of a rollup row (the bucket is a day or an hour, as a UTC timestamp).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BucketKey {
+    /// The account.
+    pub account_id: Uuid,
+    /// Start of the day or hour (UTC).
+    pub bucket: DateTime<Utc>,
+    /// The member.
+    pub user_id: Uuid,
+    /// The key.
+    pub key_id: Uuid,
+    /// The model.
+    pub model: String,
+}
+
+/// Sums of one bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageSums {
+    /// Usage records.
+    pub requests: i64,
+    /// Prompt tokens.
+    pub prompt_tokens: i64,
+    /// Completion tokens.
+    pub completion_tokens: i64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: i64,
+    /// Cached tokens.
+    pub cached_tokens: i64,
+    /// Cost.
+    pub cost: Decimal,
+}
+
+impl UsageSums {
+    fn add(&mut self, row: &ActivityRow) {
+        self.requests += 1;
+        self.prompt_tokens += row.prompt_tokens;
+        self.completion_tokens += row.completion_tokens;
+        self.reasoning_tokens += row.reasoning_tokens;
+        self.cached_tokens += row.cached_tokens;
+        self.cost += row.cost;
+    }
+}
+
+/// Day and hour buckets of usage rows, bucketed by `finished_at`.
+pub(crate) type Buckets = BTreeMap<BucketKey, UsageSums>;
+
+fn truncate(time: DateTime<Utc>, unit: TimeDelta) -> DateTime<Utc> {
+    time.duration_trunc(unit).unwrap_or(time)
+}
+
+/// Aggregates rows into (daily, hourly) buckets.
+pub(crate) fn aggregate<'a>(rows: impl IntoIterator<Item = &'a ActivityRow>) -> (Buckets, Buckets) {
+    let (mut daily, mut hourly) = (Buckets::new(), Buckets::new());
+    for row in rows {
+        for (buckets, unit) in [
+            (&mut daily, TimeDelta::days(1)),
+            (&mut hourly, TimeDelta::hours(1)),
+        ] {
+            let key = BucketKey {
+                account_id: row.account_id,
+                bucket: truncate(row.finished_at, unit),
+                user_id: row.user_id,
+                key_id: row.key_id,
+                model: row.model.clone(),
+            };
+            buckets.entry(key).or_default().add(row);
+        }
+    }
+    (daily, hourly)
+}
+
+pub(crate) async fn add(
+    tx: &mut Transaction<'_, Postgres>,
+    schema: &Schema,
+    rows: &[ActivityRow],
+) -> Result<()> {
+    let (daily, hourly) = aggregate(rows);
+    upsert(
+        tx,
+        &schema.table("usage_daily"),
+        "day",
+        "(b AT TIME ZONE 'UTC')::date",
+        &daily,
+    )
+    .await?;
+    upsert(tx, &schema.table("usage_hourly"), "hour", "b", &hourly).await
+}
+
+async fn upsert(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &str,
+    bucket: &str,
+    bucket_expr: &str,
+    buckets: &Buckets,
+) -> Result<()> {
+    let sums = |f: fn(&UsageSums) -> i64| buckets.values().map(f).collect::<Vec<_>>();
+    sqlx::query(sql(format!(
+        "INSERT INTO {table} (account_id, {bucket}, user_id, key_id, model, requests, \
+           prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost) \
+         SELECT a, {bucket_expr}, u, k, m, r, p, c, re, ca, co FROM UNNEST( \
+           $1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::text[], $6::bigint[], \
+           $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::numeric[]) \
+           AS x(a, b, u, k, m, r, p, c, re, ca, co) \
+         ON CONFLICT (account_id, {bucket}, user_id, key_id, model) DO UPDATE SET \
+           requests = {table}.requests + EXCLUDED.requests, \
+           prompt_tokens = {table}.prompt_tokens + EXCLUDED.prompt_tokens, \
+           completion_tokens = {table}.completion_tokens + EXCLUDED.completion_tokens, \
+           reasoning_tokens = {table}.reasoning_tokens + EXCLUDED.reasoning_tokens, \
+           cached_tokens = {table}.cached_tokens + EXCLUDED.cached_tokens, \
+           cost = {table}.cost + EXCLUDED.cost"
+    )))
+    .bind(buckets.keys().map(|k| k.account_id).collect::<Vec<_>>())
+    .bind(buckets.keys().map(|k| k.bucket).collect::<Vec<_>>())
+    .bind(buckets.keys().map(|k| k.user_id).collect::<Vec<_>>())
+    .bind(buckets.keys().map(|k| k.key_id).collect::<Vec<_>>())
+    .bind(buckets.keys().map(|k| k.model.clone()).collect::<Vec<_>>())
+    .bind(sums(|s| s.requests))
+    .bind(sums(|s| s.prompt_tokens))
+    .bind(sums(|s| s.completion_tokens))
+    .bind(sums(|s| s.reasoning_tokens))
+    .bind(sums(|s| s.cached_tokens))
+    .bind(buckets.values().map(|s| s.cost).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes hourly rollups older than [`HOURLY_KEEP_DAYS`] before `now`.
+pub async fn prune_hourly<'e>(executor: impl PgExecutor<'e>, now: DateTime<Utc>) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM usage_hourly WHERE hour < $1")
+        .bind(now - TimeDelta::days(HOURLY_KEEP_DAYS))
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Filters of a rollup query; `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RollupFilter {
+    /// Only this member's usage (members see only their own keys').
+    pub user_id: Option<Uuid>,
+    /// Only this key.
+    pub key_id: Option<Uuid>,
+    /// Only this model.
+    pub model: Option<String>,
+}
+
+/// One rollup row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageBucket {
+    /// The bucket's key (day buckets start at 00:00 UTC).
+    pub key: BucketKey,
+    /// Its sums.
+    pub sums: UsageSums,
+}
+
+fn decode(row: &PgRow, bucket: DateTime<Utc>) -> Result<UsageBucket> {
+    Ok(UsageBucket {
+        key: BucketKey {
+            account_id: row.try_get("account_id")?,
+            bucket,
+            user_id: row.try_get("user_id")?,
+            key_id: row.try_get("key_id")?,
+            model: row.try_get("model")?,
+        },
+        sums: UsageSums {
+            requests: row.try_get("requests")?,
+            prompt_tokens: row.try_get("prompt_tokens")?,
+            completion_tokens: row.try_get("completion_tokens")?,
+            reasoning_tokens: row.try_get("reasoning_tokens")?,
+            cached_tokens: row.try_get("cached_tokens")?,
+            cost: row.try_get("cost")?,
+        },
+    })
+}
+
+const SUM_COLUMNS: &str = "account_id, user_id, key_id, model, requests, prompt_tokens, \
+    completion_tokens, reasoning_tokens, cached_tokens, cost";
+
+fn filter_sql(first_param: usize) -> String {
+    let (u, k, m) = (first_param, first_param + 1, first_param + 2);
+    format!(
+        "(${u}::uuid IS NULL OR user_id = ${u}) AND (${k}::uuid IS NULL OR key_id = ${k}) \
+         AND (${m}::text IS NULL OR model = ${m})"
+    )
+}
+
+/// Daily rollups of an account for days in `from..=to`, at most 500 rows, by day then member,
+/// key and model. Served by the primary key (account_id, day, ...).
+pub async fn usage_by_day<'e>(
+    executor: impl PgExecutor<'e>,
+    account_id: Uuid,
+    filter: &RollupFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<UsageBucket>> {
+    let rows = sqlx::query(sql(format!(
+        "SELECT day, {SUM_COLUMNS} FROM usage_daily WHERE account_id = $1 AND day BETWEEN $2 \
+         AND $3 AND {} ORDER BY day, user_id, key_id, model LIMIT 500",
+        filter_sql(4)
+    )))
+    .bind(account_id)
+    .bind(from)
+    .bind(to)
+    .bind(filter.user_id)
+    .bind(filter.key_id)
+    .bind(filter.model.clone())
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let day: NaiveDate = row.try_get("day")?;
+            decode(row, day.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+        .collect()
+}
+
+/// Hourly rollups of an account for hours in `[from, until)`, at most 500 rows.
+pub async fn usage_by_hour<'e>(
+    executor: impl PgExecutor<'e>,
+    account_id: Uuid,
+    filter: &RollupFilter,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<UsageBucket>> {
+    let rows = sqlx::query(sql(format!(
+        "SELECT hour, {SUM_COLUMNS} FROM usage_hourly WHERE account_id = $1 AND hour >= $2 \
+         AND hour < $3 AND {} ORDER BY hour, user_id, key_id, model LIMIT 500",
+        filter_sql(4)
+    )))
+    .bind(account_id)
+    .bind(from)
+    .bind(until)
+    .bind(filter.user_id)
+    .bind(filter.key_id)
+    .bind(filter.model.clone())
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|row| decode(row, row.try_get("hour")?))
+        .collect()
+}
+
+/// Every rollup row of `schema`: (daily, hourly) (consistency check).
+pub(crate) async fn all(
+    conn: &mut sqlx::PgConnection,
+    schema: &Schema,
+) -> Result<(Buckets, Buckets)> {
+    let daily = sqlx::query(sql(format!(
+        "SELECT day, {SUM_COLUMNS} FROM {}",
+        schema.table("usage_daily")
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    let hourly = sqlx::query(sql(format!(
+        "SELECT hour, {SUM_COLUMNS} FROM {}",
+        schema.table("usage_hourly")
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut d = Buckets::new();
+    for row in &daily {
+        let day: NaiveDate = row.try_get("day")?;
+        let b = decode(row, day.and_time(chrono::NaiveTime::MIN).and_utc())?;
+        d.insert(b.key, b.sums);
+    }
+    let mut h = Buckets::new();
+    for row in &hourly {
+        let b = decode(row, row.try_get("hour")?)?;
+        h.insert(b.key, b.sums);
+    }
+    Ok((d, h))
+}

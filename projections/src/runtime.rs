@@ -1,0 +1,163 @@
+//! Start-up of every projection runner in a process, the shared LISTEN task, the periodic
+//! prune, and the metrics of this process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::metrics::{MetricsSnapshot, ProjectionMetrics};
+use crate::projection::Projection;
+use crate::runner::{Runner, try_lock};
+
+/// Bounds and timings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Most events per batch (one transaction); at most 10,000.
+    pub batch_size: i64,
+    /// How often a runner looks for new events without a notification (the safety net).
+    pub poll_interval: Duration,
+    /// How often a standby process tries to take a projection's lock.
+    pub lock_retry: Duration,
+    /// Pause after a failed batch before retrying.
+    pub error_backoff: Duration,
+    /// The projections this process runs.
+    pub projections: Vec<Projection>,
+    /// How often to prune the activity feed and hourly rollups; `None`: never.
+    pub prune_interval: Option<Duration>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            batch_size: 5_000,
+            poll_interval: Duration::from_millis(500),
+            lock_retry: Duration::from_secs(1),
+            error_backoff: Duration::from_secs(1),
+            projections: Projection::ALL.to_vec(),
+            prune_interval: Some(Duration::from_secs(3_600)),
+        }
+    }
+}
+
+/// The running projections of this process.
+pub struct ProjectionRuntime {
+    tasks: Vec<JoinHandle<()>>,
+    metrics: Vec<Arc<ProjectionMetrics>>,
+}
+
+impl ProjectionRuntime {
+    /// Starts one runner per configured projection (each becomes active only if it gets the
+    /// projection's lock), one LISTEN task and the prune task. Setting `shutdown` to `true`
+    /// stops them all; [`ProjectionRuntime::join`] waits for that.
+    pub fn spawn(pool: PgPool, config: RuntimeConfig, shutdown: watch::Receiver<bool>) -> Self {
+        let (wake_tx, wake_rx) = watch::channel(0_i64);
+        let mut tasks = vec![tokio::spawn(listen(
+            pool.clone(),
+            wake_tx,
+            shutdown.clone(),
+        ))];
+        let mut metrics = Vec::new();
+        for projection in config.projections.iter().copied() {
+            let counters = Arc::new(ProjectionMetrics::new(projection));
+            metrics.push(Arc::clone(&counters));
+            let runner = Runner {
+                pool: pool.clone(),
+                projection,
+                config: config.clone(),
+                metrics: counters,
+                wake: wake_rx.clone(),
+                shutdown: shutdown.clone(),
+            };
+            tasks.push(tokio::spawn(runner.run()));
+        }
+        if let Some(every) = config.prune_interval {
+            tasks.push(tokio::spawn(prune_periodically(pool, every, shutdown)));
+        }
+        ProjectionRuntime { tasks, metrics }
+    }
+
+    /// The counters and gauges of every projection in this process.
+    pub fn metrics(&self) -> Vec<MetricsSnapshot> {
+        self.metrics.iter().map(|m| m.snapshot()).collect()
+    }
+
+    /// Stops every task at once, as a crash would (locks are released when their connections
+    /// drop). For tests and emergency stops; prefer the shutdown signal.
+    pub fn abort(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
+    /// Waits for every task to end (after shutdown or [`ProjectionRuntime::abort`]).
+    pub async fn join(self) {
+        for task in self.tasks {
+            // A task aborted or panicked has nothing more to report.
+            let _ = task.await;
+        }
+    }
+}
+
+/// Forwards NOTIFY payloads (the new head position) to the runners. A hint only: runners
+/// also poll, so a lost notification or a dead listener delays nothing beyond the interval.
+async fn listen(pool: PgPool, wake: watch::Sender<i64>, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot LISTEN; polling only for now");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(ledger_eventstore::NOTIFY_CHANNEL).await {
+            tracing::warn!(%error, "cannot LISTEN; polling only for now");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            tokio::select! {
+                notification = listener.recv() => match notification {
+                    Ok(n) => {
+                        let position = n.payload().parse().unwrap_or(0);
+                        wake.send_replace(position);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "LISTEN connection lost; reconnecting");
+                        break;
+                    }
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// Key of the advisory lock that keeps the prune to one process at a time.
+const PRUNE_LOCK_KEY: i64 = 0x4c45_4447_2000;
+
+async fn prune_periodically(pool: PgPool, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let lock = match try_lock(&pool, PRUNE_LOCK_KEY).await {
+            Ok(Some(lock)) => lock,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "cannot take the prune lock");
+                continue;
+            }
+        };
+        match crate::models::activity::prune(&pool, chrono::Utc::now()).await {
+            Ok(rows) => tracing::info!(rows, "activity feed pruned"),
+            Err(error) => tracing::warn!(%error, "activity prune failed; next time"),
+        }
+        drop(lock);
+    }
+}

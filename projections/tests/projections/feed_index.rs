@@ -1,0 +1,88 @@
+//! The activity feed at 1,000,000 rows in one account: the first page and a deep page,
+//! filtered by key, are served by an index (asserted on the plan, not on time).
+
+use chrono::{TimeZone, Utc};
+use ledger_projections::models::activity::feed::{
+    ActivityFilter, activity, activity_cursor, feed_sql,
+};
+use uuid::Uuid;
+
+use crate::support::db;
+
+async fn plan(
+    pool: &sqlx::PgPool,
+    filter: &ActivityFilter,
+    account: Uuid,
+    cursor: Option<(chrono::DateTime<Utc>, i64)>,
+) -> String {
+    let text = format!("EXPLAIN {}", feed_sql(filter, cursor.is_some()));
+    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text))
+        .bind(account)
+        .bind(filter.key_id.unwrap());
+    if let Some((at, position)) = cursor {
+        query = query.bind(at).bind(position);
+    }
+    query.bind(50_i64).fetch_all(pool).await.unwrap().join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_of_a_million_rows_pages_by_index_first_and_deep() {
+    let db = db().await;
+    let account = Uuid::from_u128(0xACC);
+    // One statement: 1,000,000 usage rows, 20 keys, 5 members, 10 models, one per second.
+    sqlx::query(
+        "INSERT INTO activity (account_id, position, key_id, user_id, hold_id, generation_id, \
+           model, provider, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, \
+           cost, latency_ms, ttft_ms, status, started_at, finished_at, recorded_at) \
+         SELECT $1, g, ('00000000-0000-0000-0000-0000000000' || lpad(to_hex(g % 20), 2, '0'))::uuid, \
+           ('00000000-0000-0000-0000-0000000001' || lpad(to_hex(g % 5), 2, '0'))::uuid, NULL, \
+           'gen-' || g, 'model-' || (g % 10), 'openai', 100, 50, 0, 10, 0.001, 900, 120, 'success', \
+           $2 + g * interval '1 second', $2 + g * interval '1 second', $2 + g * interval '1 second' \
+         FROM generate_series(1, 1000000) AS g",
+    )
+    .bind(account)
+    .bind(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE activity")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let key = Uuid::from_u128(0x07);
+    let filter = ActivityFilter {
+        key_id: Some(key),
+        ..ActivityFilter::default()
+    };
+    let first = activity(&db.pool, account, &filter, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(first.rows.len(), 50);
+    assert!(first.rows.iter().all(|r| r.key_id == key));
+    assert_eq!(first.rows[0].position, 999_987, "newest first");
+
+    // A deep page: 40,000 rows of this key further down.
+    let deep_at =
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(200_007);
+    let cursor = activity_cursor(deep_at, 200_007);
+    let deep = activity(&db.pool, account, &filter, Some(&cursor), 50)
+        .await
+        .unwrap();
+    assert_eq!(deep.rows.len(), 50);
+    assert_eq!(deep.rows[0].position, 199_987);
+    assert!(deep.next_cursor.is_some());
+
+    for (name, cursor) in [
+        ("first page", None),
+        ("deep page", Some((deep_at, 200_007))),
+    ] {
+        let text = plan(&db.pool, &filter, account, cursor).await;
+        assert!(text.contains("Index"), "{name} plan uses no index:\n{text}");
+        assert!(
+            !text.contains("Seq Scan"),
+            "{name} plan scans the table:\n{text}"
+        );
+        assert!(!text.contains("Sort"), "{name} plan sorts:\n{text}");
+    }
+}

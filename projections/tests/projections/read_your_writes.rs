@@ -1,0 +1,78 @@
+//! Read-your-writes: a query that waits for the position an append returned sees the append.
+
+use std::time::Duration;
+
+use ledger_domain::account::{self, AccountCommand};
+use ledger_domain::text::PaymentReference;
+use ledger_domain::{Caller, Credits};
+use ledger_projections::models::balances;
+use ledger_projections::{
+    Projection, ProjectionError, ProjectionRuntime, status, wait_for_position,
+};
+use rust_decimal::Decimal;
+use tokio::sync::watch;
+
+use crate::support::{World, config, db};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_with_the_position_of_an_append_sees_that_append() {
+    let db = db().await;
+    let (stop, shutdown) = watch::channel(false);
+    let runtime = ProjectionRuntime::spawn(db.pool.clone(), config(5_000), shutdown);
+    let mut world = World::new(db.appender.clone(), 7).await;
+    let account_id = world.org_account;
+    let admin = Caller::Dashboard {
+        user: world.users[0],
+    };
+    let mut expected = Decimal::ZERO;
+    for n in 1..=20_i64 {
+        let state = world.accounts[&account_id].clone();
+        let amount = Credits::purchase(Decimal::new(n * 100, 2)).unwrap();
+        let cmd = AccountCommand::PurchaseCredits {
+            amount,
+            payment_reference: PaymentReference::parse("pi").unwrap(),
+            at: world.now,
+        };
+        let decision = account::decide(&state, Some(&world.org_state), &admin, &cmd).unwrap();
+        let outcome = world.commit(decision).await;
+        expected += amount.amount();
+        let reached = wait_for_position(
+            &db.pool,
+            Projection::Balances,
+            outcome.last_position,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert!(reached >= outcome.last_position);
+        let row = balances::balance(&db.pool, account_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.balance, expected, "the read sees its own write");
+        assert!(row.last_position <= reached);
+    }
+    let state = status(&db.pool, Projection::Balances).await.unwrap();
+    assert_eq!(state.head, world.last_position);
+    assert!(state.lag_events >= 0);
+
+    // A position the log has not reached: a distinct, bounded error.
+    let error = wait_for_position(
+        &db.pool,
+        Projection::Balances,
+        world.last_position + 1_000,
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, ProjectionError::NotYetAtPosition { wanted, .. } if wanted == world.last_position + 1_000),
+        "{error}"
+    );
+
+    let metrics = runtime.metrics();
+    assert!(metrics.iter().all(|m| m.active), "{metrics:?}");
+    assert!(metrics.iter().any(|m| m.events_applied > 0));
+    stop.send_replace(true);
+    runtime.join().await;
+}

@@ -1,0 +1,551 @@
+//! Test databases, the appender, and a seeded generator of valid histories: commands decided
+//! by the domain and appended through the Appender exactly as the API does.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as Span, TimeZone, Utc};
+use ledger_domain::account::{
+    self, AccountCommand, AccountState, KeyLimit, Tokens, TransferCredits, UsageReport, UsageStatus,
+};
+use ledger_domain::organization::{self, AcceptInvitation, OrganizationCommand, OrganizationState};
+use ledger_domain::text::{
+    KeyName, KeyPrefix, ModelName, OrganizationName, PaymentReference, ProviderName, SecretHash,
+    TicketReference, TransferReason,
+};
+use ledger_domain::user::{self, RegisterUser, UserState, VerifyEmail};
+use ledger_domain::{
+    AccountId, Caller, Credits, Decision, Email, Event, ExpectedVersion as DomainExpected,
+    GenerationId, HoldId, InvitationId, KeyId, LimitPeriod, OrganizationId, Role, StaffId,
+    TransferId, UserId,
+};
+use ledger_eventstore::{
+    AppendOutcome, AppendRequest, Appender, AppenderConfig, EventMetadata, ExpectedVersion,
+    NewEvent, StreamAppend, UniqueClaim,
+};
+use ledger_pgembed::testing::{TestDatabase, fresh_database};
+use ledger_projections::{Projection, RuntimeConfig, wait_for_position};
+use rust_decimal::Decimal;
+use serde_json::json;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+pub struct Db {
+    _database: TestDatabase,
+    pub pool: PgPool,
+    pub appender: Appender,
+}
+
+pub async fn db() -> Db {
+    let database = fresh_database().await.expect("a fresh test database");
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect(database.url())
+        .await
+        .expect("connect to the test database");
+    ledger_eventstore::migrate(&pool)
+        .await
+        .expect("migrations apply");
+    let appender = Appender::spawn(pool.clone(), AppenderConfig::default()).0;
+    Db {
+        _database: database,
+        pool,
+        appender,
+    }
+}
+
+/// Fast timings for tests; no background prune.
+pub fn config(batch_size: i64) -> RuntimeConfig {
+    RuntimeConfig {
+        batch_size,
+        poll_interval: Duration::from_millis(50),
+        lock_retry: Duration::from_millis(200),
+        error_backoff: Duration::from_millis(100),
+        prune_interval: None,
+        ..RuntimeConfig::default()
+    }
+}
+
+/// Waits until every projection reached `position`.
+pub async fn caught_up(pool: &PgPool, position: i64) {
+    for projection in Projection::ALL {
+        wait_for_position(pool, projection, position, Duration::from_secs(20))
+            .await
+            .unwrap();
+    }
+}
+
+/// The append request of a decision, as the API builds it.
+pub fn request(decision: &Decision) -> AppendRequest {
+    let command_id = Uuid::new_v4();
+    let mut request_hash = [0; 32];
+    request_hash[..16].copy_from_slice(command_id.as_bytes());
+    AppendRequest {
+        command_id,
+        request_hash,
+        metadata: EventMetadata {
+            caller_kind: "test".into(),
+            actor_id: None,
+            command_id,
+            correlation_id: command_id,
+            causation_id: None,
+        },
+        streams: decision
+            .changes
+            .iter()
+            .map(|change| StreamAppend {
+                stream_id: change.stream.clone(),
+                expected: match change.expected {
+                    DomainExpected::NoStream => ExpectedVersion::NoStream,
+                    DomainExpected::Exact(n) => ExpectedVersion::Exact(n as i64),
+                },
+                events: change
+                    .events
+                    .iter()
+                    .map(|event| NewEvent {
+                        event_id: Uuid::new_v4(),
+                        event_type: event.event_type().into(),
+                        schema_version: i32::from(event.schema_version()),
+                        payload: event.to_payload(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        claims: decision
+            .unique_claims()
+            .into_iter()
+            .map(|c| UniqueClaim {
+                scope: c.scope.into(),
+                value: c.value,
+            })
+            .collect(),
+        reply: json!(null),
+    }
+}
+
+/// A tiny deterministic generator (xorshift), so a failing seed replays exactly.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap()
+}
+
+fn email(n: usize) -> Email {
+    Email::parse(&format!("user{n}@example.com")).unwrap()
+}
+
+/// Users, one organization and every account, with their domain states, driven by commands.
+pub struct World {
+    pub appender: Appender,
+    pub rng: Rng,
+    pub now: DateTime<Utc>,
+    pub users: Vec<UserId>,
+    pub user_states: BTreeMap<UserId, UserState>,
+    pub org: OrganizationId,
+    pub org_account: AccountId,
+    pub org_state: OrganizationState,
+    pub accounts: BTreeMap<AccountId, AccountState>,
+    pub keys: Vec<(AccountId, KeyId)>,
+    pub holds: Vec<(AccountId, HoldId)>,
+    pub last_position: i64,
+    pub usage_events: usize,
+    counter: u128,
+}
+
+impl World {
+    fn id(&mut self) -> u128 {
+        self.counter += 1;
+        self.counter
+    }
+
+    /// Appends a decision and folds its events into the states.
+    pub async fn commit(&mut self, decision: Decision) -> AppendOutcome {
+        let outcome = self.appender.append(request(&decision)).await.unwrap();
+        self.last_position = outcome.last_position;
+        for event in decision.events() {
+            match event {
+                Event::User(e) => {
+                    let id = match e {
+                        user::UserEvent::Registered(r) => r.user_id,
+                        user::UserEvent::EmailVerified(v) => v.user_id,
+                    };
+                    self.user_states.entry(id).or_default().evolve(e);
+                }
+                Event::Organization(e) => self.org_state.evolve(e),
+                Event::Account(e) => {
+                    if matches!(
+                        e,
+                        account::AccountEvent::HoldSettled(_)
+                            | account::AccountEvent::UsageRecorded(_)
+                    ) {
+                        self.usage_events += 1;
+                    }
+                    self.accounts.entry(e.account_id()).or_default().evolve(e);
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Four verified users; the first creates the organization, the next two join it.
+    pub async fn new(appender: Appender, seed: u64) -> World {
+        let mut world = World {
+            appender,
+            rng: Rng::new(seed),
+            now: t0(),
+            users: Vec::new(),
+            user_states: BTreeMap::new(),
+            org: OrganizationId::from_u128(0x0126 + u128::from(seed) * 1_000_000),
+            org_account: AccountId::from_u128(0x0A0126 + u128::from(seed) * 1_000_000),
+            org_state: OrganizationState::default(),
+            accounts: BTreeMap::new(),
+            keys: Vec::new(),
+            holds: Vec::new(),
+            last_position: 0,
+            usage_events: 0,
+            counter: u128::from(seed) * 1_000_000 + 0x10_0000,
+        };
+        for n in 0..4 {
+            world.register(n).await;
+        }
+        let creator = world.users[0];
+        let cmd = organization::CreateOrganization {
+            organization_id: world.org,
+            account_id: world.org_account,
+            name: OrganizationName::parse("Acme").unwrap(),
+            details: None,
+            at: world.now,
+        };
+        let decision = organization::create(
+            &world.org_state,
+            &world.user_states[&creator],
+            &Caller::Dashboard { user: creator },
+            &cmd,
+        )
+        .unwrap();
+        world.commit(decision).await;
+        for n in 1..3 {
+            world.join(n, Role::Member).await;
+        }
+        world
+    }
+
+    pub async fn register(&mut self, n: usize) -> UserId {
+        let user = UserId::from_u128(self.id());
+        let account = AccountId::from_u128(self.id());
+        let state = UserState::default();
+        let cmd = RegisterUser {
+            user_id: user,
+            personal_account_id: account,
+            email: email(n),
+            at: self.now,
+        };
+        let decision = user::register(&state, &Caller::Identity, &cmd).unwrap();
+        self.commit(decision).await;
+        let verify = VerifyEmail {
+            user_id: user,
+            email: email(n),
+            at: self.now,
+        };
+        let decision =
+            user::verify_email(&self.user_states[&user], &Caller::Identity, &verify).unwrap();
+        self.commit(decision).await;
+        self.users.push(user);
+        user
+    }
+
+    async fn join(&mut self, n: usize, role: Role) {
+        let invitation = InvitationId::from_u128(self.id());
+        let admin = Caller::Dashboard {
+            user: self.users[0],
+        };
+        let invite = OrganizationCommand::InviteMember {
+            invitation_id: invitation,
+            email: email(n),
+            role,
+            expires_in_s: None,
+            at: self.now,
+        };
+        let decision = organization::decide(&self.org_state, &admin, &invite).unwrap();
+        self.commit(decision).await;
+        let user = self.users[n];
+        let accept = AcceptInvitation {
+            invitation_id: invitation,
+            invitation_email: email(n),
+            user_verified_email: email(n),
+            at: self.now,
+        };
+        let decision = organization::accept_invitation(
+            &self.org_state,
+            &self.user_states[&user],
+            &Caller::Dashboard { user },
+            &accept,
+        )
+        .unwrap();
+        self.commit(decision).await;
+    }
+
+    fn personal(&self, n: usize) -> AccountId {
+        self.user_states[&self.users[n]]
+            .user
+            .as_ref()
+            .unwrap()
+            .personal_account
+    }
+
+    fn usage(&mut self) -> UsageReport {
+        let models = ["gpt-x", "claude-y", "llama-z"];
+        let started = self.now - Span::milliseconds(900);
+        UsageReport {
+            generation_id: GenerationId::parse(&format!("gen-{}", self.id())).unwrap(),
+            model: ModelName::parse(models[self.rng.below(3) as usize]).unwrap(),
+            provider: ProviderName::parse("openai").unwrap(),
+            tokens: Tokens {
+                prompt: self.rng.below(1000),
+                completion: self.rng.below(500),
+                reasoning: 0,
+                cached: self.rng.below(50),
+            },
+            cost: Credits::usage_cost(Decimal::new(self.rng.below(5_000_000) as i64, 6)).unwrap(),
+            latency_ms: 900,
+            time_to_first_token_ms: Some(self.rng.below(900)),
+            status: UsageStatus::Success,
+            started_at: started,
+            finished_at: self.now,
+        }
+    }
+
+    /// Decides one random command; `None` when the domain refuses it.
+    fn decide(&mut self) -> Option<Decision> {
+        self.now += Span::minutes(self.rng.below(180) as i64);
+        let at = self.now;
+        let on_org = self.rng.below(3) > 0;
+        let member = self.rng.below(3) as usize; // users 0 (admin), 1, 2 are members
+        let org_state = self.org_state.clone();
+        let (account, caller, org) = if on_org {
+            (
+                self.org_account,
+                Caller::Dashboard {
+                    user: self.users[member],
+                },
+                Some(&org_state),
+            )
+        } else {
+            let n = self.rng.below(4) as usize;
+            (
+                self.personal(n),
+                Caller::Dashboard {
+                    user: self.users[n],
+                },
+                None,
+            )
+        };
+        let state = self.accounts.get(&account).cloned().unwrap_or_default();
+        let key = self
+            .keys
+            .iter()
+            .filter(|(a, _)| *a == account)
+            .map(|(_, k)| *k)
+            .nth(self.rng.below(4) as usize);
+        let hold = self
+            .holds
+            .iter()
+            .filter(|(a, _)| *a == account)
+            .map(|(_, h)| *h)
+            .next_back();
+        let dashboard = |cmd: AccountCommand| account::decide(&state, org, &caller, &cmd).ok();
+        let gateway =
+            |cmd: AccountCommand, caller: Caller| account::decide(&state, None, &caller, &cmd).ok();
+        match self.rng.below(14) {
+            0 | 1 => dashboard(AccountCommand::PurchaseCredits {
+                amount: Credits::purchase(Decimal::new(100 + self.rng.below(5_000) as i64, 2))
+                    .unwrap(),
+                payment_reference: PaymentReference::parse("pi_1").unwrap(),
+                at,
+            }),
+            2 => {
+                let key_id = KeyId::from_u128(self.id());
+                let limit = (self.rng.below(2) == 0).then(|| KeyLimit {
+                    amount: Credits::key_limit(Decimal::new(1 + self.rng.below(20) as i64, 0))
+                        .unwrap(),
+                    reset: [
+                        LimitPeriod::Daily,
+                        LimitPeriod::Weekly,
+                        LimitPeriod::Monthly,
+                        LimitPeriod::Lifetime,
+                    ][self.rng.below(4) as usize],
+                });
+                let decision = dashboard(AccountCommand::CreateKey {
+                    key_id,
+                    name: KeyName::parse("backend").unwrap(),
+                    secret_hash: SecretHash::parse(&format!("{:064x}", key_id.as_uuid().as_u128()))
+                        .unwrap(),
+                    prefix: KeyPrefix::parse("ar-1234").unwrap(),
+                    limit,
+                    expires_at: None,
+                    at,
+                });
+                if decision.is_some() {
+                    self.keys.push((account, key_id));
+                }
+                decision
+            }
+            3 => dashboard(AccountCommand::RenameKey {
+                key_id: key?,
+                name: KeyName::parse(&format!("key {}", self.rng.below(99))).unwrap(),
+                at,
+            }),
+            4 => dashboard(AccountCommand::DisableKey { key_id: key?, at }),
+            5 => dashboard(AccountCommand::EnableKey { key_id: key?, at }),
+            6 => dashboard(AccountCommand::ChangeKeyLimit {
+                key_id: key?,
+                limit: None,
+                at,
+            }),
+            7 | 8 => {
+                let hold_id = HoldId::from_u128(self.id());
+                let estimate =
+                    Credits::hold_estimate(Decimal::new(self.rng.below(3_000_000) as i64, 6))
+                        .unwrap();
+                let decision = gateway(
+                    AccountCommand::PlaceHold {
+                        hold_id,
+                        key_id: key?,
+                        estimate,
+                        ttl_s: 60,
+                        at,
+                    },
+                    Caller::Gateway,
+                );
+                if decision.is_some() {
+                    self.holds.push((account, hold_id));
+                }
+                decision
+            }
+            9 => {
+                let usage = self.usage();
+                gateway(
+                    AccountCommand::SettleHold {
+                        hold_id: hold?,
+                        usage,
+                        at,
+                    },
+                    Caller::Gateway,
+                )
+            }
+            10 => gateway(
+                AccountCommand::VoidHold { hold_id: hold?, at },
+                Caller::Gateway,
+            ),
+            11 => gateway(
+                AccountCommand::ExpireHold { hold_id: hold?, at },
+                Caller::System,
+            ),
+            12 => {
+                let usage = self.usage();
+                gateway(
+                    AccountCommand::RecordUsage {
+                        key_id: key?,
+                        usage,
+                        at,
+                    },
+                    Caller::Gateway,
+                )
+            }
+            _ => {
+                let n = 1 + self.rng.below(2) as usize;
+                let source = self.personal(n);
+                let cmd = TransferCredits {
+                    transfer_id: TransferId::from_u128(self.id()),
+                    from: source,
+                    to: self.org_account,
+                    amount: Credits::transfer(Decimal::new(1 + self.rng.below(500) as i64, 2))
+                        .unwrap(),
+                    reason: TransferReason::parse("consolidation").unwrap(),
+                    ticket: TicketReference::parse("T-1").unwrap(),
+                    at,
+                };
+                account::transfer(
+                    &self.accounts[&source],
+                    &self.accounts[&self.org_account],
+                    &self.org_state,
+                    &Caller::Support {
+                        staff: StaffId::from_u128(7),
+                    },
+                    &cmd,
+                )
+                .ok()
+            }
+        }
+    }
+
+    /// Appends `count` random commands the domain accepts (refused ones are skipped).
+    pub async fn run(&mut self, count: usize) {
+        let mut done = 0;
+        let mut tries = 0;
+        while done < count && tries < count * 20 {
+            tries += 1;
+            if let Some(decision) = self.decide() {
+                if !decision.is_empty() {
+                    self.commit(decision).await;
+                    done += 1;
+                }
+            }
+        }
+    }
+
+    /// Some organization administration: privacy, a role change, a member leaving.
+    pub async fn administer(&mut self) {
+        let admin = Caller::Dashboard {
+            user: self.users[0],
+        };
+        let at = self.now;
+        for cmd in [
+            OrganizationCommand::SetPrivacySettings {
+                retention_days: 90,
+                prompt_logging: true,
+                at,
+            },
+            OrganizationCommand::ChangeRole {
+                user_id: self.users[1],
+                role: Role::Admin,
+                at,
+            },
+            OrganizationCommand::InviteMember {
+                invitation_id: InvitationId::from_u128(self.id()),
+                email: email(9),
+                role: Role::Member,
+                expires_in_s: None,
+                at,
+            },
+        ] {
+            let decision = organization::decide(&self.org_state, &admin, &cmd).unwrap();
+            self.commit(decision).await;
+        }
+        let leaver = self.users[2];
+        let decision = organization::leave(
+            &self.org_state,
+            &self.accounts[&self.org_account],
+            &Caller::Dashboard { user: leaver },
+            &organization::LeaveOrganization { at },
+        )
+        .unwrap();
+        self.commit(decision).await;
+    }
+}
