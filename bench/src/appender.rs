@@ -24,15 +24,19 @@ struct Measurement {
     p99_ms: f64,
 }
 
-/// Runs the baselines and the appender at 1, 16 and 64 callers on one and on 10,000 streams.
-pub async fn run(database: &BenchDatabase, duration: Duration) -> anyhow::Result<()> {
+/// Runs the baselines and the appender at each count of callers on one and on 10,000 streams.
+pub async fn run(
+    database: &BenchDatabase,
+    duration: Duration,
+    callers: &[usize],
+) -> anyhow::Result<()> {
     pgbench::prepare(database).await?;
     let pg1 = pgbench::single_row(database, 1, duration).await?;
     let pg32 = pgbench::single_row(database, 32, duration).await?;
     let pg100 = pgbench::hundred_rows(database, 32, duration).await?;
     let mut measurements = Vec::new();
     for streams in [1, SPREAD_STREAMS] {
-        for callers in [1, 16, 64] {
+        for &callers in callers {
             measurements.push(measure(database, callers, streams, duration).await?);
         }
     }

@@ -30,7 +30,11 @@ struct Args {
 enum Benchmark {
     /// Appends per second through the group-commit appender at 1, 16 and 64 concurrent callers,
     /// on one stream and on 10,000 streams, beside pgbench single-row inserts at 1 and 32 clients.
-    Appender,
+    Appender {
+        /// Concurrent callers to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]
+        callers: Vec<usize>,
+    },
 }
 
 #[tokio::main]
@@ -40,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let server = database::Server::open(args.database_url.clone()).await?;
     let database = server.fresh_database().await?;
     let outcome = match args.benchmark {
-        Benchmark::Appender => appender::run(&database, duration).await,
+        Benchmark::Appender { callers } => appender::run(&database, duration, &callers).await,
     };
     database.drop_database().await?;
     server.close().await?;
