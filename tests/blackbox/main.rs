@@ -1,5 +1,9 @@
 //! Black-box tests: the real `ledgerd` binary, over gRPC, on a real PostgreSQL.
 
 #![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed step fails the test.
+#![allow(missing_docs)]
 
+mod api_rules;
+mod common;
+mod journey;
 mod server;

@@ -1,0 +1,116 @@
+//! A bounded cache of folded stream states: at most `capacity` streams; when full, the least
+//! recently used entry goes (found by a scan: O(n) per eviction, fine for thousands of
+//! entries; an intrusive list would be the next step under heavier churn).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+struct Entry<S> {
+    used: u64,
+    state: Arc<S>,
+}
+
+/// Folded states by stream id.
+pub struct StateCache<S> {
+    capacity: usize,
+    inner: Mutex<Inner<S>>,
+}
+
+struct Inner<S> {
+    tick: u64,
+    entries: HashMap<String, Entry<S>>,
+}
+
+/// A state with a version (events folded).
+pub trait Versioned {
+    /// Events folded.
+    fn version(&self) -> u64;
+}
+
+impl<S: Versioned> StateCache<S> {
+    /// An empty cache of at most `capacity` streams.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner {
+                tick: 0,
+                entries: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<S>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached state of a stream, if any.
+    pub fn get(&self, stream: &str) -> Option<Arc<S>> {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        inner.entries.get_mut(stream).map(|entry| {
+            entry.used = tick;
+            Arc::clone(&entry.state)
+        })
+    }
+
+    /// Keeps `state` unless a newer version is cached already.
+    pub fn put(&self, stream: &str, state: Arc<S>) {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        if let Some(entry) = inner.entries.get_mut(stream) {
+            if entry.state.version() <= state.version() {
+                entry.state = state;
+            }
+            entry.used = tick;
+            return;
+        }
+        if inner.entries.len() >= self.capacity {
+            let oldest = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                inner.entries.remove(&oldest);
+            }
+        }
+        inner
+            .entries
+            .insert(stream.to_owned(), Entry { used: tick, state });
+    }
+
+    /// A snapshot of every cached state (for background scans).
+    pub fn all(&self) -> Vec<Arc<S>> {
+        self.lock()
+            .entries
+            .values()
+            .map(|e| Arc::clone(&e.state))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Versioned for u64 {
+        fn version(&self) -> u64 {
+            *self
+        }
+    }
+
+    #[test]
+    fn the_least_recently_used_stream_is_evicted_and_older_versions_never_replace_newer() {
+        let cache = StateCache::new(2);
+        cache.put("a", Arc::new(1u64));
+        cache.put("b", Arc::new(1u64));
+        assert!(cache.get("a").is_some());
+        cache.put("c", Arc::new(1u64));
+        assert!(cache.get("b").is_none());
+        cache.put("a", Arc::new(5u64));
+        cache.put("a", Arc::new(3u64));
+        assert_eq!(cache.get("a").as_deref(), Some(&5));
+    }
+}

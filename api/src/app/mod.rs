@@ -1,0 +1,64 @@
+//! The application layer: load aggregate state, decide with the domain, append through the
+//! group-commit appender, retry on conflicts, answer retries idempotently.
+
+mod cache;
+pub mod execute;
+pub mod expiry;
+pub mod keyindex;
+pub mod load;
+
+use std::sync::Arc;
+
+use ledger_domain::organization::OrganizationState;
+use ledger_domain::user::UserState;
+use ledger_eventstore::Appender;
+use sqlx::PgPool;
+
+pub use cache::StateCache;
+pub use execute::{Decided, Executed};
+pub use load::{AccountView, KeyLabel};
+
+use crate::secrets::KeyHasher;
+
+/// Streams cached per aggregate kind.
+pub const CACHE_CAPACITY: usize = 10_000;
+
+/// Everything a request handler needs; shared by all services.
+pub struct App {
+    /// The database (reads, personal data).
+    pub pool: PgPool,
+    /// The group-commit writer.
+    pub appender: Appender,
+    /// The server's key-hash secret.
+    pub hasher: KeyHasher,
+    /// Secret hash → (account, key).
+    pub keys: keyindex::KeyIndex,
+    users: StateCache<UserState>,
+    organizations: StateCache<OrganizationState>,
+    accounts: StateCache<AccountView>,
+}
+
+impl App {
+    /// Builds the application state and the key index.
+    pub async fn start(
+        pool: PgPool,
+        appender: Appender,
+        hasher: KeyHasher,
+    ) -> anyhow::Result<Arc<App>> {
+        let keys = keyindex::KeyIndex::build(&pool).await?;
+        Ok(Arc::new(App {
+            pool,
+            appender,
+            hasher,
+            keys,
+            users: StateCache::new(CACHE_CAPACITY),
+            organizations: StateCache::new(CACHE_CAPACITY),
+            accounts: StateCache::new(CACHE_CAPACITY),
+        }))
+    }
+
+    /// Every cached account (for the hold-expiry scan).
+    pub fn cached_accounts(&self) -> Vec<Arc<AccountView>> {
+        self.accounts.all()
+    }
+}
