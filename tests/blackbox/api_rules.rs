@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::common::{Env, assert_bad_field, id, reason};
 
 /// Registers and verifies a user, creates an organization; returns (user, org, org account).
-async fn user_with_organization(env: &Env) -> (Uuid, String, String) {
+pub async fn user_with_organization(env: &Env) -> (Uuid, String, String) {
     let user = Uuid::new_v4();
     let identity = env.ledgerd.clients("identity", None).await;
     identity

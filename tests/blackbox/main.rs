@@ -5,5 +5,6 @@
 
 mod api_rules;
 mod common;
+mod gateway;
 mod journey;
 mod server;

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 struct Entry<S> {
     used: u64,
+    loaded_at: Instant,
     state: Arc<S>,
 }
 
@@ -54,7 +56,22 @@ impl<S: Versioned> StateCache<S> {
         })
     }
 
-    /// Keeps `state` unless a newer version is cached already.
+    /// The cached state of a stream if it was brought up to date less than `max_age` ago.
+    pub fn get_fresh(&self, stream: &str, max_age: Duration) -> Option<Arc<S>> {
+        let mut inner = self.lock();
+        inner.tick += 1;
+        let tick = inner.tick;
+        inner
+            .entries
+            .get_mut(stream)
+            .filter(|entry| entry.loaded_at.elapsed() < max_age)
+            .map(|entry| {
+                entry.used = tick;
+                Arc::clone(&entry.state)
+            })
+    }
+
+    /// Keeps `state` (just brought up to date) unless a newer version is cached already.
     pub fn put(&self, stream: &str, state: Arc<S>) {
         let mut inner = self.lock();
         inner.tick += 1;
@@ -62,6 +79,7 @@ impl<S: Versioned> StateCache<S> {
         if let Some(entry) = inner.entries.get_mut(stream) {
             if entry.state.version() <= state.version() {
                 entry.state = state;
+                entry.loaded_at = Instant::now();
             }
             entry.used = tick;
             return;
@@ -76,9 +94,25 @@ impl<S: Versioned> StateCache<S> {
                 inner.entries.remove(&oldest);
             }
         }
-        inner
-            .entries
-            .insert(stream.to_owned(), Entry { used: tick, state });
+        inner.entries.insert(
+            stream.to_owned(),
+            Entry {
+                used: tick,
+                loaded_at: Instant::now(),
+                state,
+            },
+        );
+    }
+
+    /// Marks a stream's state as behind the log (after an append to it): fresh reads then
+    /// load its tail; the cached fold is kept so only the tail is read.
+    pub fn mark_stale(&self, stream: &str) {
+        let mut inner = self.lock();
+        if let Some(entry) = inner.entries.get_mut(stream) {
+            entry.loaded_at = Instant::now()
+                .checked_sub(Duration::from_secs(3600))
+                .unwrap_or(entry.loaded_at);
+        }
     }
 
     /// A snapshot of every cached state (for background scans).

@@ -149,13 +149,15 @@ fn claim_error(scope: &str, value: &str) -> AppError {
 
 impl App {
     /// Runs a command: answers a retry from the stored outcome, otherwise decides (again after
-    /// each conflict, at most [`MAX_ATTEMPTS`] times) and appends.
+    /// each conflict, at most [`MAX_ATTEMPTS`] times) and appends, holding the per-stream
+    /// locks of `streams` (the streams it is expected to write) meanwhile.
     pub async fn execute<'a, F>(
         &'a self,
         cx: &CallContext,
         rpc: &str,
         message: &impl prost::Message,
         command_id: Uuid,
+        streams: &[String],
         decide: F,
     ) -> Result<Executed, AppError>
     where
@@ -165,12 +167,14 @@ impl App {
         if let Some(found) = self.replay(command_id, hash).await? {
             return Ok(found);
         }
+        let _guards = self.locks.lock(streams).await;
         for _ in 0..MAX_ATTEMPTS {
             let decided = decide().await?;
             let request = to_request(cx, command_id, hash, &decided);
             match self.appender.append(request).await {
                 Ok(outcome) => {
                     self.keys.record(decided.decision.events());
+                    self.mark_stale(&decided.decision);
                     return Ok(Executed {
                         position: outcome.last_position,
                         reply: outcome.reply,

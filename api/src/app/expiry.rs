@@ -82,21 +82,28 @@ async fn expire(
         ]
         .concat(),
     };
-    app.execute(&cx, "ExpireHold", &message, command_id, || {
-        Box::pin(async move {
-            let view = app.account(account_id).await?;
-            let command = AccountCommand::ExpireHold {
-                hold_id,
-                at: Utc::now(),
-            };
-            Ok(Decided::new(decide(
-                &view.state,
-                None,
-                &Caller::System,
-                &command,
-            )?))
-        })
-    })
+    app.execute(
+        &cx,
+        "ExpireHold",
+        &message,
+        command_id,
+        &[account_id.stream()],
+        || {
+            Box::pin(async move {
+                let view = app.account(account_id).await?;
+                let command = AccountCommand::ExpireHold {
+                    hold_id,
+                    at: Utc::now(),
+                };
+                Ok(Decided::new(decide(
+                    &view.state,
+                    None,
+                    &Caller::System,
+                    &command,
+                )?))
+            })
+        },
+    )
     .await
     .map(|_| ())
 }

@@ -15,6 +15,9 @@ use super::App;
 use super::cache::Versioned;
 use crate::error::AppError;
 
+/// How stale the account state `AuthenticateKey` answers from may be.
+pub const AUTH_STATE_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// What the account aggregate does not keep but reads need: key names and prefixes.
 #[derive(Debug, Clone)]
 pub struct KeyLabel {
@@ -131,7 +134,6 @@ impl App {
         stream: &str,
     ) -> Result<Arc<S>, AppError> {
         let mut state = cache.get(stream).unwrap_or_default();
-        let start = state.version();
         loop {
             let from = i64::try_from(state.version()).unwrap_or(i64::MAX) + 1;
             let events = read_stream(&self.pool, stream, from, MAX_READ_LIMIT).await?;
@@ -146,7 +148,8 @@ impl App {
                 break;
             }
         }
-        if state.version() != start || start == 0 {
+        // Streams that do not exist are not cached: random ids cannot evict live state.
+        if state.version() > 0 {
             cache.put(stream, Arc::clone(&state));
         }
         Ok(state)
@@ -168,6 +171,16 @@ impl App {
     /// An account's state and key labels (empty if not opened).
     pub async fn account(&self, id: AccountId) -> Result<Arc<AccountView>, AppError> {
         self.load(&self.accounts, &id.stream()).await
+    }
+
+    /// An account's state for `AuthenticateKey`: the cached state if it was brought up to
+    /// date less than [`AUTH_STATE_MAX_AGE`] ago (no database round trip), else loaded. The
+    /// answer is advisory; holds are always decided on the stream's current state.
+    pub async fn account_for_auth(&self, id: AccountId) -> Result<Arc<AccountView>, AppError> {
+        match self.accounts.get_fresh(&id.stream(), AUTH_STATE_MAX_AGE) {
+            Some(view) => Ok(view),
+            None => self.account(id).await,
+        }
     }
 
     /// The organization owning an account, loaded when the account belongs to one.

@@ -6,6 +6,7 @@ pub mod execute;
 pub mod expiry;
 pub mod keyindex;
 pub mod load;
+pub mod locks;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub struct App {
     pub hasher: KeyHasher,
     /// Secret hash → (account, key).
     pub keys: keyindex::KeyIndex,
+    /// Per-stream locks of this process.
+    pub locks: locks::StreamLocks,
     users: StateCache<UserState>,
     organizations: StateCache<OrganizationState>,
     accounts: StateCache<AccountView>,
@@ -51,10 +54,20 @@ impl App {
             appender,
             hasher,
             keys,
+            locks: locks::StreamLocks::default(),
             users: StateCache::new(CACHE_CAPACITY),
             organizations: StateCache::new(CACHE_CAPACITY),
             accounts: StateCache::new(CACHE_CAPACITY),
         }))
+    }
+
+    /// Marks the streams a command appended to as behind the log.
+    pub fn mark_stale(&self, decision: &ledger_domain::Decision) {
+        for change in decision.changes.iter().filter(|c| !c.events.is_empty()) {
+            self.users.mark_stale(&change.stream);
+            self.organizations.mark_stale(&change.stream);
+            self.accounts.mark_stale(&change.stream);
+        }
     }
 
     /// Every cached account (for the hold-expiry scan).

@@ -64,7 +64,7 @@ impl App {
         command: AccountCommand,
     ) -> Result<Executed, AppError> {
         let command = &command;
-        self.execute(cx, rpc, message, command_id, || {
+        self.execute(cx, rpc, message, command_id, &[account_id.stream()], || {
             Box::pin(async move {
                 let view = self.account(account_id).await?;
                 let org = match cx.caller.user() {
@@ -89,12 +89,19 @@ impl App {
         command: OrganizationCommand,
     ) -> Result<Executed, AppError> {
         let command = &command;
-        self.execute(cx, rpc, message, command_id, || {
-            Box::pin(async move {
-                let state = self.organization(organization_id).await?;
-                Ok(Decided::new(decide_org(&state, &cx.caller, command)?))
-            })
-        })
+        self.execute(
+            cx,
+            rpc,
+            message,
+            command_id,
+            &[organization_id.stream()],
+            || {
+                Box::pin(async move {
+                    let state = self.organization(organization_id).await?;
+                    Ok(Decided::new(decide_org(&state, &cx.caller, command)?))
+                })
+            },
+        )
         .await
     }
 }

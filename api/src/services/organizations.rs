@@ -76,7 +76,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                 let reply = serde_json::json!({ "account_id": cmd.account_id });
                 let reply = &reply;
                 let done = app
-                    .execute(cx, "CreateOrganization", &req, command_id, || {
+                    .execute(cx, "CreateOrganization", &req, command_id, &[], || {
                         Box::pin(async move {
                             let state = app.organization(cmd.organization_id).await?;
                             let creator = match cx.caller.user() {
@@ -182,27 +182,37 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                 };
                 let (command, email, cx) = (&command, &email, &cx);
                 let done = app
-                    .execute(cx, "InviteMember", &req, command_id, || {
-                        Box::pin(async move {
-                            let state = app.organization(org).await?;
-                            let decision =
-                                ledger_domain::organization::decide(&state, &cx.caller, command)?;
-                            let expires_at = decision.events().find_map(|e| match e {
+                    .execute(
+                        cx,
+                        "InviteMember",
+                        &req,
+                        command_id,
+                        &[org.stream()],
+                        || {
+                            Box::pin(async move {
+                                let state = app.organization(org).await?;
+                                let decision = ledger_domain::organization::decide(
+                                    &state, &cx.caller, command,
+                                )?;
+                                let expires_at = decision.events().find_map(|e| {
+                                    match e {
                                 ledger_domain::Event::Organization(
                                     ledger_domain::organization::OrganizationEvent::MemberInvited(
                                         i,
                                     ),
                                 ) => Some(i.expires_at),
                                 _ => None,
-                            });
-                            personal::store_invitation(&app.pool, org, invitation_id, email)
-                                .await?;
-                            Ok(Decided {
-                                decision,
-                                reply: serde_json::json!({ "expires_at": expires_at }),
+                            }
+                                });
+                                personal::store_invitation(&app.pool, org, invitation_id, email)
+                                    .await?;
+                                Ok(Decided {
+                                    decision,
+                                    reply: serde_json::json!({ "expires_at": expires_at }),
+                                })
                             })
-                        })
-                    })
+                        },
+                    )
                     .await?;
                 let expires_at = serde_json::from_value::<chrono::DateTime<chrono::Utc>>(
                     done.reply["expires_at"].clone(),
@@ -263,39 +273,47 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                 let at = now();
                 let cx = &cx;
                 let done = app
-                    .execute(cx, "AcceptInvitation", &req, command_id, || {
-                        Box::pin(async move {
-                            let Some(user_id) = cx.caller.user() else {
-                                authorize(
-                                    &cx.caller,
-                                    Action::AcceptInvitation,
-                                    &AuthContext::GLOBAL,
-                                )
-                                .map_err(DomainError::from)?;
-                                return Err(AppError::Internal(
-                                    "policy let a non-user accept".into(),
-                                ));
-                            };
-                            let state = app.organization(org).await?;
-                            let user = app.user(user_id).await?;
-                            let invitation_email =
-                                personal::invitation_email(&app.pool, org, invitation_id)
-                                    .await?
-                                    .ok_or(DomainError::InvitationNotFound(invitation_id))?;
-                            let user_verified_email = personal::verified_email(&app.pool, user_id)
-                                .await?
-                                .ok_or(DomainError::EmailNotVerified)?;
-                            let cmd = AcceptInvitation {
-                                invitation_id,
-                                invitation_email,
-                                user_verified_email,
-                                at,
-                            };
-                            Ok(Decided::new(accept_invitation(
-                                &state, &user, &cx.caller, &cmd,
-                            )?))
-                        })
-                    })
+                    .execute(
+                        cx,
+                        "AcceptInvitation",
+                        &req,
+                        command_id,
+                        &[org.stream()],
+                        || {
+                            Box::pin(async move {
+                                let Some(user_id) = cx.caller.user() else {
+                                    authorize(
+                                        &cx.caller,
+                                        Action::AcceptInvitation,
+                                        &AuthContext::GLOBAL,
+                                    )
+                                    .map_err(DomainError::from)?;
+                                    return Err(AppError::Internal(
+                                        "policy let a non-user accept".into(),
+                                    ));
+                                };
+                                let state = app.organization(org).await?;
+                                let user = app.user(user_id).await?;
+                                let invitation_email =
+                                    personal::invitation_email(&app.pool, org, invitation_id)
+                                        .await?
+                                        .ok_or(DomainError::InvitationNotFound(invitation_id))?;
+                                let user_verified_email =
+                                    personal::verified_email(&app.pool, user_id)
+                                        .await?
+                                        .ok_or(DomainError::EmailNotVerified)?;
+                                let cmd = AcceptInvitation {
+                                    invitation_id,
+                                    invitation_email,
+                                    user_verified_email,
+                                    at,
+                                };
+                                Ok(Decided::new(accept_invitation(
+                                    &state, &user, &cx.caller, &cmd,
+                                )?))
+                            })
+                        },
+                    )
                     .await?;
                 Ok(position(done))
             }
@@ -320,15 +338,22 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                 };
                 let (cmd, cx) = (&cmd, &cx);
                 let done = app
-                    .execute(cx, "RemoveMember", &req, command_id, || {
-                        Box::pin(async move {
-                            let state = app.organization(org).await?;
-                            let account = org_account(app, &state).await?;
-                            Ok(Decided::new(remove_member(
-                                &state, &account, &cx.caller, cmd,
-                            )?))
-                        })
-                    })
+                    .execute(
+                        cx,
+                        "RemoveMember",
+                        &req,
+                        command_id,
+                        &[org.stream()],
+                        || {
+                            Box::pin(async move {
+                                let state = app.organization(org).await?;
+                                let account = org_account(app, &state).await?;
+                                Ok(Decided::new(remove_member(
+                                    &state, &account, &cx.caller, cmd,
+                                )?))
+                            })
+                        },
+                    )
                     .await?;
                 Ok(position(done))
             }
@@ -376,13 +401,20 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                 let cmd = LeaveOrganization { at: now() };
                 let (cmd, cx) = (&cmd, &cx);
                 let done = app
-                    .execute(cx, "LeaveOrganization", &req, command_id, || {
-                        Box::pin(async move {
-                            let state = app.organization(org).await?;
-                            let account = org_account(app, &state).await?;
-                            Ok(Decided::new(leave(&state, &account, &cx.caller, cmd)?))
-                        })
-                    })
+                    .execute(
+                        cx,
+                        "LeaveOrganization",
+                        &req,
+                        command_id,
+                        &[org.stream()],
+                        || {
+                            Box::pin(async move {
+                                let state = app.organization(org).await?;
+                                let account = org_account(app, &state).await?;
+                                Ok(Decided::new(leave(&state, &account, &cx.caller, cmd)?))
+                            })
+                        },
+                    )
                     .await?;
                 Ok(position(done))
             }

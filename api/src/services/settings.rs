@@ -132,23 +132,31 @@ impl pb::settings_service_server::SettingsService for Settings {
                 };
                 let (command, input, cx) = (&command, &input, &cx);
                 let done = app
-                    .execute(cx, "SetBillingSettings", &req, command_id, || {
-                        Box::pin(async move {
-                            let state = app.organization(org).await?;
-                            let decision =
-                                ledger_domain::organization::decide(&state, &cx.caller, command)?;
-                            let version = decision.events().find_map(|e| match e {
-                                Event::Organization(OrganizationEvent::BillingSettingsSet(b)) => {
-                                    Some(b.billing_profile_version)
+                    .execute(
+                        cx,
+                        "SetBillingSettings",
+                        &req,
+                        command_id,
+                        &[org.stream()],
+                        || {
+                            Box::pin(async move {
+                                let state = app.organization(org).await?;
+                                let decision = ledger_domain::organization::decide(
+                                    &state, &cx.caller, command,
+                                )?;
+                                let version = decision.events().find_map(|e| match e {
+                                    Event::Organization(OrganizationEvent::BillingSettingsSet(
+                                        b,
+                                    )) => Some(b.billing_profile_version),
+                                    _ => None,
+                                });
+                                if let Some(version) = version {
+                                    personal::store_billing(&app.pool, org, version, input).await?;
                                 }
-                                _ => None,
-                            });
-                            if let Some(version) = version {
-                                personal::store_billing(&app.pool, org, version, input).await?;
-                            }
-                            Ok(Decided::new(decision))
-                        })
-                    })
+                                Ok(Decided::new(decision))
+                            })
+                        },
+                    )
                     .await?;
                 Ok(pb::CommandResponse {
                     position: done.position,

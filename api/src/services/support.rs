@@ -45,25 +45,32 @@ impl pb::support_service_server::SupportService for Support {
                 };
                 let (cmd, cx) = (&cmd, &cx);
                 let done = app
-                    .execute(cx, "TransferCredits", &req, command_id, || {
-                        Box::pin(async move {
-                            let source = app.account(cmd.from).await?;
-                            let target = app.account(cmd.to).await?;
-                            let org = match target.state.account.as_ref().map(|a| a.owner) {
-                                Some(AccountOwner::Organization { organization_id }) => {
-                                    app.organization(organization_id).await?
-                                }
-                                _ => Arc::new(OrganizationState::default()),
-                            };
-                            Ok(Decided::new(transfer(
-                                &source.state,
-                                &target.state,
-                                &org,
-                                &cx.caller,
-                                cmd,
-                            )?))
-                        })
-                    })
+                    .execute(
+                        cx,
+                        "TransferCredits",
+                        &req,
+                        command_id,
+                        &[cmd.from.stream(), cmd.to.stream()],
+                        || {
+                            Box::pin(async move {
+                                let source = app.account(cmd.from).await?;
+                                let target = app.account(cmd.to).await?;
+                                let org = match target.state.account.as_ref().map(|a| a.owner) {
+                                    Some(AccountOwner::Organization { organization_id }) => {
+                                        app.organization(organization_id).await?
+                                    }
+                                    _ => Arc::new(OrganizationState::default()),
+                                };
+                                Ok(Decided::new(transfer(
+                                    &source.state,
+                                    &target.state,
+                                    &org,
+                                    &cx.caller,
+                                    cmd,
+                                )?))
+                            })
+                        },
+                    )
                     .await?;
                 Ok(pb::CommandResponse {
                     position: done.position,

@@ -40,7 +40,7 @@ impl pb::users_service_server::UsersService for Users {
                 let reply = serde_json::json!({ "personal_account_id": cmd.personal_account_id });
                 let reply = &reply;
                 let done = app
-                    .execute(&cx, "RegisterUser", &req, command_id, || {
+                    .execute(&cx, "RegisterUser", &req, command_id, &[], || {
                         Box::pin(async move {
                             let state = app.user(cmd.user_id).await?;
                             let decision = register(&state, &cx.caller, cmd)?;
@@ -81,14 +81,21 @@ impl pb::users_service_server::UsersService for Users {
                 };
                 let cmd = &cmd;
                 let done = app
-                    .execute(&cx, "VerifyEmail", &req, command_id, || {
-                        Box::pin(async move {
-                            let state = app.user(cmd.user_id).await?;
-                            let decision = verify_email(&state, &cx.caller, cmd)?;
-                            personal::verify_email(&app.pool, cmd.user_id, &cmd.email).await?;
-                            Ok(Decided::new(decision))
-                        })
-                    })
+                    .execute(
+                        &cx,
+                        "VerifyEmail",
+                        &req,
+                        command_id,
+                        &[cmd.user_id.stream()],
+                        || {
+                            Box::pin(async move {
+                                let state = app.user(cmd.user_id).await?;
+                                let decision = verify_email(&state, &cx.caller, cmd)?;
+                                personal::verify_email(&app.pool, cmd.user_id, &cmd.email).await?;
+                                Ok(Decided::new(decision))
+                            })
+                        },
+                    )
                     .await?;
                 Ok(pb::VerifyEmailResponse {
                     position: done.position,
