@@ -10,7 +10,7 @@ use crate::api_rules::user_with_organization;
 use crate::common::{Env, id, usage};
 
 /// An organization with 100 credits and one key: (admin, org, account, key id).
-async fn funded_key(env: &Env) -> (Uuid, String, String, String) {
+pub async fn funded_key(env: &Env) -> (Uuid, String, String, String) {
     let (user, org, account) = user_with_organization(env).await;
     let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
     dashboard

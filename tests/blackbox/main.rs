@@ -4,6 +4,7 @@
 #![allow(missing_docs)]
 
 mod api_rules;
+mod audit;
 mod common;
 mod gateway;
 mod journey;

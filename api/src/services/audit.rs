@@ -1,9 +1,20 @@
-//! `AuditService`: the log head, chain and checkpoint verification (from the event store);
-//! event streaming, replays and consistency checks land with the projections.
+//! `AuditService`: the log head, chain and checkpoint verification, event streaming and
+//! balance replays, all from the event store; the consistency check lands with the projections.
 
-use ledger_domain::{Action, AuthContext};
-use ledger_eventstore::{CheckpointStatus, head, verify_checkpoint, verify_range};
+use std::time::Duration;
+
+use ledger_domain::account::AccountState;
+use ledger_domain::{AccountId, Action, AuthContext};
+use ledger_eventstore::{
+    CheckpointStatus, RecordedEvent, head, read_all, read_stream, verify_checkpoint, verify_range,
+};
+use sqlx::PgPool;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
+
+use crate::app::load::decode;
+use crate::input;
 
 use super::reads::allow;
 use super::{Shared, answer};
@@ -18,6 +29,133 @@ impl Audit {
         let cx = self.0.caller(request)?;
         allow(&cx.caller, Action::ReadEventLog, &AuthContext::GLOBAL).map_err(Status::from)
     }
+}
+
+/// Events buffered per `StreamEvents` call before the reader waits for the client.
+const STREAM_BUFFER: usize = 256;
+/// Events read from the log per page.
+const PAGE: i64 = 1_000;
+/// How often a following stream polls for new events once caught up.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+fn log_event(e: RecordedEvent) -> pb::LogEvent {
+    pb::LogEvent {
+        position: e.position,
+        event_id: e.event_id.to_string(),
+        stream_id: e.stream_id,
+        stream_version: e.stream_version,
+        event_type: e.event_type,
+        schema_version: e.schema_version,
+        payload: e.payload,
+        metadata: e.metadata,
+        recorded_at: Some(input::timestamp(e.recorded_at)),
+        prev_hash: hex::encode(e.prev_hash),
+        hash: hex::encode(e.hash),
+    }
+}
+
+/// Pages through the log after `after_position`, filtered, until the client goes away, the
+/// limit is reached, or (without `follow`) the head is reached.
+async fn stream_log(
+    pool: PgPool,
+    req: pb::StreamEventsRequest,
+    sender: tokio::sync::mpsc::Sender<Result<pb::LogEvent, Status>>,
+) {
+    let mut after = req.after_position.max(0);
+    let mut sent: i64 = 0;
+    loop {
+        let page = match read_all(&pool, after, PAGE).await {
+            Ok(page) => page,
+            Err(error) => {
+                let _ = sender.send(Err(Status::from(AppError::from(error)))).await;
+                return;
+            }
+        };
+        let full = i64::try_from(page.len()).unwrap_or(0) == PAGE;
+        for event in page {
+            after = event.position;
+            let wanted = req.stream_id.as_ref().is_none_or(|s| *s == event.stream_id)
+                && (req.event_types.is_empty() || req.event_types.contains(&event.event_type));
+            if !wanted {
+                continue;
+            }
+            if sender.send(Ok(log_event(event))).await.is_err() {
+                return;
+            }
+            sent += 1;
+            if req.limit > 0 && sent >= req.limit {
+                return;
+            }
+        }
+        if !full {
+            if !req.follow {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(FOLLOW_POLL) => {}
+                () = sender.closed() => return,
+            }
+        }
+    }
+}
+
+/// Replays an account's stream up to a position or a time.
+async fn balance_as_of(
+    pool: &PgPool,
+    req: &pb::BalanceAsOfRequest,
+) -> Result<pb::BalanceAsOfResponse, AppError> {
+    let account_id = input::id("account_id", &req.account_id, AccountId::from_uuid)?;
+    let until = match &req.as_of {
+        Some(pb::balance_as_of_request::AsOf::Position(p)) => Until::Position(*p),
+        Some(pb::balance_as_of_request::AsOf::Time(t)) => Until::Time(input::time("time", t)?),
+        None => {
+            return Err(AppError::invalid(
+                "as_of",
+                "a position or a time is required",
+            ));
+        }
+    };
+    let mut state = AccountState::default();
+    let mut position = 0;
+    let mut from = 1;
+    'replay: loop {
+        let page = read_stream(pool, &account_id.stream(), from, PAGE).await?;
+        let full = i64::try_from(page.len()).unwrap_or(0) == PAGE;
+        for recorded in &page {
+            let past = match until {
+                Until::Position(p) => recorded.position > p,
+                Until::Time(t) => recorded.recorded_at > t,
+            };
+            if past {
+                break 'replay;
+            }
+            if let ledger_domain::Event::Account(event) = decode(recorded)? {
+                state.evolve(&event);
+            }
+            position = recorded.position;
+            from = recorded.stream_version + 1;
+        }
+        if !full {
+            break;
+        }
+    }
+    let account = state
+        .account
+        .as_ref()
+        .ok_or(ledger_domain::DomainError::AccountNotFound)?;
+    Ok(pb::BalanceAsOfResponse {
+        account_id: account_id.to_string(),
+        balance: account.balance.normalize().to_string(),
+        held: account.held.normalize().to_string(),
+        available: account.available().normalize().to_string(),
+        position,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Until {
+    Position(i64),
+    Time(chrono::DateTime<chrono::Utc>),
 }
 
 fn hash32(field: &str, text: &str) -> Result<[u8; 32], AppError> {
@@ -98,12 +236,24 @@ impl pb::audit_service_server::AuditService for Audit {
         )
     }
 
+    async fn stream_events(
+        &self,
+        request: Request<pb::StreamEventsRequest>,
+    ) -> Result<Response<BoxStream<pb::LogEvent>>, Status> {
+        self.check(&request)?;
+        let req = request.into_inner();
+        let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(stream_log(self.0.app.pool.clone(), req, sender));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
     async fn balance_as_of(
         &self,
         request: Request<pb::BalanceAsOfRequest>,
     ) -> Result<Response<pb::BalanceAsOfResponse>, Status> {
         self.check(&request)?;
-        Err(AppError::Unimplemented("BalanceAsOf").into())
+        let req = request.into_inner();
+        answer(balance_as_of(&self.0.app.pool, &req).await)
     }
 
     async fn consistency_check(
