@@ -21,6 +21,10 @@ pub enum AppError {
     /// No valid credential. Caller: send `authorization: Bearer <token>` (and `x-actor-id`).
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// The caller kind may not use this RPC (for RPCs the domain's policy has no action for
+    /// yet). Caller: never retry.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// No key has this secret. Caller (gateway): refuse the request (reason `UNKNOWN_KEY`).
     #[error("unknown key")]
     UnknownKey,

@@ -102,6 +102,7 @@ pub fn app_reason(error: &AppError) -> &'static str {
         AppError::Domain(domain) => reason(domain),
         AppError::Invalid { .. } => "INVALID_INPUT",
         AppError::UnknownKey => "UNKNOWN_KEY",
+        AppError::Forbidden(_) => "PERMISSION_DENIED",
         AppError::CommandIdReused => "COMMAND_ID_REUSED",
         _ => "",
     }
@@ -119,6 +120,14 @@ impl From<AppError> for Status {
                 Status::with_error_details(code_of(domain.kind()), domain.to_string(), details)
             }
             AppError::Invalid { field, description } => bad_request(&field, &description),
+            AppError::Forbidden(message) => {
+                let details = ErrorDetails::with_error_info(
+                    "PERMISSION_DENIED",
+                    REASON_DOMAIN,
+                    HashMap::new(),
+                );
+                Status::with_error_details(Code::PermissionDenied, message, details)
+            }
             AppError::UnknownKey => {
                 let details =
                     ErrorDetails::with_error_info("UNKNOWN_KEY", REASON_DOMAIN, HashMap::new());

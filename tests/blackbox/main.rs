@@ -9,3 +9,4 @@ mod common;
 mod gateway;
 mod journey;
 mod server;
+mod settings;

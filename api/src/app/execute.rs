@@ -169,7 +169,18 @@ impl App {
         }
         let _guards = self.locks.lock(streams).await;
         for _ in 0..MAX_ATTEMPTS {
-            let decided = decide().await?;
+            let decided = match decide().await {
+                Ok(decided) => decided,
+                Err(error @ AppError::Domain(_)) => {
+                    // An identical request racing this one may have been recorded meanwhile
+                    // (e.g. the hold it placed now makes this decision fail): answer as it was.
+                    return match self.replay(command_id, hash).await? {
+                        Some(found) => Ok(found),
+                        None => Err(error),
+                    };
+                }
+                Err(error) => return Err(error),
+            };
             let request = to_request(cx, command_id, hash, &decided);
             match self.appender.append(request).await {
                 Ok(outcome) => {

@@ -116,12 +116,9 @@ impl pb::users_service_server::UsersService for Users {
                 // The policy has no action for erasure yet (see docs/api.md): identity and
                 // support only.
                 if !matches!(cx.caller, Caller::Identity | Caller::Support { .. }) {
-                    return Err(AppError::Domain(ledger_domain::DomainError::Denied(
-                        ledger_domain::Denial::CallerKindNotAllowed {
-                            caller: cx.caller.kind(),
-                            action: ledger_domain::Action::RegisterUser,
-                        },
-                    )));
+                    return Err(AppError::Forbidden(
+                        "only the identity service and support erase personal data",
+                    ));
                 }
                 let user = input::id("user_id", &req.user_id, UserId::from_uuid)?;
                 let rows_erased = personal::erase_user(&self.0.app.pool, user).await?;
