@@ -288,6 +288,21 @@ async fn invalid_input_is_refused_naming_the_field_and_appends_nothing() {
         .unwrap_err();
     assert_bad_field(&status, "usage.started_at");
 
+    let status = dashboard
+        .orgs
+        .clone()
+        .create_organization(pb::CreateOrganizationRequest {
+            details: Some("x".repeat(2 << 20)),
+            ..create("big")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::OutOfRange,
+        "over the 1 MiB request limit: {status:?}"
+    );
+
     assert_eq!(env.head().await, head, "nothing was appended");
 }
 

@@ -104,15 +104,32 @@ impl<S: Versioned> StateCache<S> {
         );
     }
 
-    /// Marks a stream's state as behind the log (after an append to it): fresh reads then
-    /// load its tail; the cached fold is kept so only the tail is read.
-    pub fn mark_stale(&self, stream: &str) {
+    /// Folds events this process just committed into the cached state, if it is exactly at the
+    /// version they were appended after (else the entry is only marked stale). The cache then
+    /// holds the stream's committed state without a read.
+    pub fn advance<E>(
+        &self,
+        stream: &str,
+        expected_version: u64,
+        events: &[E],
+        fold: impl Fn(&mut S, &E) -> bool,
+    ) where
+        S: Clone,
+    {
         let mut inner = self.lock();
-        if let Some(entry) = inner.entries.get_mut(stream) {
-            entry.loaded_at = Instant::now()
-                .checked_sub(Duration::from_secs(3600))
-                .unwrap_or(entry.loaded_at);
+        let Some(entry) = inner.entries.get_mut(stream) else {
+            return;
+        };
+        if entry.state.version() == expected_version {
+            let state = Arc::make_mut(&mut entry.state);
+            if events.iter().all(|event| fold(state, event)) {
+                entry.loaded_at = Instant::now();
+                return;
+            }
         }
+        entry.loaded_at = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .unwrap_or(entry.loaded_at);
     }
 
     /// A snapshot of every cached state (for background scans).
@@ -146,5 +163,25 @@ mod tests {
         cache.put("a", Arc::new(5u64));
         cache.put("a", Arc::new(3u64));
         assert_eq!(cache.get("a").as_deref(), Some(&5));
+    }
+
+    #[test]
+    fn committed_events_advance_a_state_at_the_expected_version_and_otherwise_mark_it_stale() {
+        let cache = StateCache::new(4);
+        let fold = |state: &mut u64, event: &u64| {
+            *state += event;
+            true
+        };
+        let fresh = Duration::from_secs(60);
+        cache.put("a", Arc::new(3u64));
+        cache.advance("a", 3, &[1, 1], fold);
+        assert_eq!(cache.get_fresh("a", fresh).as_deref(), Some(&5));
+        cache.advance("a", 3, &[1], fold);
+        assert_eq!(
+            cache.get("a").as_deref(),
+            Some(&5),
+            "not at version 3: unchanged"
+        );
+        assert!(cache.get_fresh("a", fresh).is_none(), "but stale");
     }
 }

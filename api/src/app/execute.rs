@@ -185,7 +185,7 @@ impl App {
             match self.appender.append(request).await {
                 Ok(outcome) => {
                     self.keys.record(decided.decision.events());
-                    self.mark_stale(&decided.decision);
+                    self.advance(&decided.decision);
                     return Ok(Executed {
                         position: outcome.last_position,
                         reply: outcome.reply,

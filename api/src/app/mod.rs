@@ -61,12 +61,35 @@ impl App {
         }))
     }
 
-    /// Marks the streams a command appended to as behind the log.
-    pub fn mark_stale(&self, decision: &ledger_domain::Decision) {
+    /// Brings the cached states of the streams a command appended to up to the committed
+    /// version (or marks them stale when the cache was elsewhere).
+    pub fn advance(&self, decision: &ledger_domain::Decision) {
+        use ledger_domain::ExpectedVersion;
+        use load::Fold;
         for change in decision.changes.iter().filter(|c| !c.events.is_empty()) {
-            self.users.mark_stale(&change.stream);
-            self.organizations.mark_stale(&change.stream);
-            self.accounts.mark_stale(&change.stream);
+            let expected = match change.expected {
+                ExpectedVersion::NoStream => 0,
+                ExpectedVersion::Exact(n) => n,
+            };
+            let (stream, events) = (&change.stream, &change.events);
+            self.users
+                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
+            self.organizations
+                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
+            self.accounts
+                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
+        }
+    }
+
+    /// An account's cached state as it is, without reading the log (the first attempt of a
+    /// command: a stale state only costs a version conflict and a reload), else loaded.
+    pub async fn account_cached(
+        &self,
+        id: ledger_domain::AccountId,
+    ) -> Result<Arc<AccountView>, crate::error::AppError> {
+        match self.accounts.get(&id.stream()) {
+            Some(view) => Ok(view),
+            None => self.account(id).await,
         }
     }
 

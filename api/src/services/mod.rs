@@ -12,6 +12,7 @@ pub mod unimplemented;
 pub mod users;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use ledger_domain::account::{AccountCommand, decide as decide_account};
@@ -64,9 +65,16 @@ impl App {
         command: AccountCommand,
     ) -> Result<Executed, AppError> {
         let command = &command;
+        let attempts = &AtomicUsize::new(0);
         self.execute(cx, rpc, message, command_id, &[account_id.stream()], || {
             Box::pin(async move {
-                let view = self.account(account_id).await?;
+                // First attempt on the cached state (the hot path: no read); after a conflict,
+                // read the stream's tail.
+                let view = if attempts.fetch_add(1, Ordering::Relaxed) == 0 {
+                    self.account_cached(account_id).await?
+                } else {
+                    self.account(account_id).await?
+                };
                 let org = match cx.caller.user() {
                     Some(_) => self.owner_organization(&view).await?,
                     None => None,
