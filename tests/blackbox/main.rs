@@ -8,5 +8,6 @@ mod audit;
 mod common;
 mod gateway;
 mod journey;
+mod lifecycle;
 mod server;
 mod settings;
