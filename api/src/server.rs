@@ -16,9 +16,8 @@ use crate::database::Database;
 use crate::pb;
 use crate::secrets::KeyHasher;
 use crate::services::{
-    Shared, audit::Audit, credits::CreditsApi, gateway::Gateway, keys::Keys,
-    organizations::Organizations, settings::Settings, support::Support, unimplemented::Activity,
-    users::Users,
+    Shared, activity::Activity, audit::Audit, credits::CreditsApi, gateway::Gateway, keys::Keys,
+    organizations::Organizations, settings::Settings, support::Support, users::Users,
 };
 
 /// Runs `ledgerd` as configured until it is told to stop.

@@ -1,5 +1,6 @@
 //! The gRPC services, one file per service, over the shared application state.
 
+pub mod activity;
 pub mod audit;
 pub mod credits;
 pub mod gateway;
@@ -8,7 +9,6 @@ pub mod organizations;
 pub mod reads;
 pub mod settings;
 pub mod support;
-pub mod unimplemented;
 pub mod users;
 
 use std::sync::Arc;
