@@ -25,6 +25,9 @@ pub enum AppError {
     /// yet). Caller: never retry.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A new id the command names (its stream) exists already. Caller: choose another id.
+    #[error("the id of {0} is already in use")]
+    IdTaken(String),
     /// No key has this secret. Caller (gateway): refuse the request (reason `UNKNOWN_KEY`).
     #[error("unknown key")]
     UnknownKey,

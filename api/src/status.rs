@@ -102,6 +102,7 @@ pub fn app_reason(error: &AppError) -> &'static str {
         AppError::Domain(domain) => reason(domain),
         AppError::Invalid { .. } => "INVALID_INPUT",
         AppError::UnknownKey => "UNKNOWN_KEY",
+        AppError::IdTaken(_) => "ID_ALREADY_IN_USE",
         AppError::Forbidden(_) => "PERMISSION_DENIED",
         AppError::CommandIdReused => "COMMAND_ID_REUSED",
         _ => "",
@@ -127,6 +128,19 @@ impl From<AppError> for Status {
                     HashMap::new(),
                 );
                 Status::with_error_details(Code::PermissionDenied, message, details)
+            }
+            AppError::IdTaken(stream) => {
+                let kind = stream.split('-').next().unwrap_or("stream").to_owned();
+                let details = ErrorDetails::with_error_info(
+                    "ID_ALREADY_IN_USE",
+                    REASON_DOMAIN,
+                    HashMap::new(),
+                );
+                Status::with_error_details(
+                    Code::AlreadyExists,
+                    format!("the {kind} id is already in use; choose another"),
+                    details,
+                )
             }
             AppError::UnknownKey => {
                 let details =

@@ -280,7 +280,7 @@ async fn invalid_input_is_refused_naming_the_field_and_appends_nothing() {
         .clone()
         .record_usage(pb::RecordUsageRequest {
             command_id: id(),
-            account_id: account,
+            account_id: account.clone(),
             key_id: id(),
             usage: Some(bad_usage),
         })
@@ -302,6 +302,23 @@ async fn invalid_input_is_refused_naming_the_field_and_appends_nothing() {
         Code::OutOfRange,
         "over the 1 MiB request limit: {status:?}"
     );
+
+    // A caller-chosen account id that is taken.
+    let status = env
+        .ledgerd
+        .clients("identity", None)
+        .await
+        .users
+        .register_user(pb::RegisterUserRequest {
+            command_id: id(),
+            user_id: id(),
+            personal_account_id: account.clone(),
+            email: "taken@example.test".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert_eq!(reason(&status), "ID_ALREADY_IN_USE");
 
     assert_eq!(env.head().await, head, "nothing was appended");
 }

@@ -168,6 +168,7 @@ impl App {
             return Ok(found);
         }
         let _guards = self.locks.lock(streams).await;
+        let mut last_conflict: Option<(String, String)> = None;
         for _ in 0..MAX_ATTEMPTS {
             let decided = match decide().await {
                 Ok(decided) => decided,
@@ -192,7 +193,20 @@ impl App {
                         replayed: false,
                     });
                 }
-                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::Conflict {
+                    stream_id,
+                    expected,
+                    ..
+                }) => {
+                    // A decision that twice expects a stream not to exist, which does, names a
+                    // new id that is taken (e.g. a caller-chosen account id): retrying cannot help.
+                    let conflict = (stream_id, expected);
+                    if conflict.1 == "NoStream" && last_conflict.as_ref() == Some(&conflict) {
+                        return Err(AppError::IdTaken(conflict.0));
+                    }
+                    last_conflict = Some(conflict);
+                    continue;
+                }
                 Err(StoreError::ClaimTaken { scope, value }) => {
                     return Err(claim_error(&scope, &value));
                 }
