@@ -213,6 +213,7 @@ async fn key_authentication_is_served_from_memory() {
         let started = Instant::now();
         gateway
             .authenticate_key(pb::AuthenticateKeyRequest {
+                min_position: 0,
                 secret: created.secret.clone(),
             })
             .await

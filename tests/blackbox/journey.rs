@@ -197,6 +197,7 @@ async fn the_journey_from_registration_to_a_member_leaving() {
         .gateway
         .clone()
         .authenticate_key(pb::AuthenticateKeyRequest {
+            min_position: 0,
             secret: bob_key.secret.clone(),
         })
         .await
@@ -339,6 +340,7 @@ async fn the_journey_from_registration_to_a_member_leaving() {
         .gateway
         .clone()
         .authenticate_key(pb::AuthenticateKeyRequest {
+            min_position: 0,
             secret: bob_key.secret.clone(),
         })
         .await
@@ -357,6 +359,7 @@ async fn the_journey_from_registration_to_a_member_leaving() {
         .gateway
         .clone()
         .authenticate_key(pb::AuthenticateKeyRequest {
+            min_position: 0,
             secret: alice_key.secret,
         })
         .await
@@ -365,6 +368,7 @@ async fn the_journey_from_registration_to_a_member_leaving() {
         .gateway
         .clone()
         .authenticate_key(pb::AuthenticateKeyRequest {
+            min_position: 0,
             secret: "ark_not-a-key".into(),
         })
         .await

@@ -145,7 +145,11 @@ impl pb::gateway_service_server::GatewayService for Gateway {
                     .find(&app.pool, &hash)
                     .await?
                     .ok_or(AppError::UnknownKey)?;
-                let view = app.account_for_auth(account_id).await?;
+                let view = if req.min_position > 0 {
+                    app.account(account_id).await?
+                } else {
+                    app.account_for_auth(account_id).await?
+                };
                 let account = view.state.account.as_ref().ok_or(AppError::UnknownKey)?;
                 let key = account.keys.get(&key_id).ok_or(AppError::UnknownKey)?;
                 let now = Utc::now();
