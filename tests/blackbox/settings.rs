@@ -138,3 +138,47 @@ async fn a_broken_database_answers_unavailable_without_details() {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert!(!status.message().contains("streams"), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_identical_purchases_are_billed_once_and_the_account_stays_usable() {
+    let env = Env::start().await;
+    let (user, _org, account) = user_with_organization(&env).await;
+    let credits = env.ledgerd.clients("dashboard", Some(user)).await.credits;
+    let request = pb::PurchaseCreditsRequest {
+        command_id: id(),
+        account_id: account.clone(),
+        amount: "10".into(),
+        payment_reference: "pay".into(),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (mut credits, request) = (credits.clone(), request.clone());
+        tasks.spawn(async move {
+            credits
+                .purchase_credits(request)
+                .await
+                .map(|r| r.into_inner())
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap().unwrap();
+    }
+    // The next purchase decides on the cached state: it must not carry phantom events.
+    let mut credits = credits;
+    credits
+        .purchase_credits(pb::PurchaseCreditsRequest {
+            command_id: id(),
+            ..request
+        })
+        .await
+        .unwrap();
+    let balance = credits
+        .get_account_balance(pb::GetAccountBalanceRequest {
+            account_id: account,
+            min_position: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(balance.balance, "20");
+}

@@ -132,6 +132,20 @@ impl<S: Versioned> StateCache<S> {
             .unwrap_or(entry.loaded_at);
     }
 
+    /// Drops a stream's entry if it is ahead of `version`, the stream's version in the log
+    /// (a defence: the cache must never hold events the log does not).
+    pub fn forget_if_ahead(&self, stream: &str, version: i64) {
+        let mut inner = self.lock();
+        let ahead = inner
+            .entries
+            .get(stream)
+            .is_some_and(|e| i64::try_from(e.state.version()).unwrap_or(i64::MAX) > version);
+        if ahead {
+            tracing::warn!(stream, version, "cached state ahead of the log; dropped");
+            inner.entries.remove(stream);
+        }
+    }
+
     /// A snapshot of every cached state (for background scans).
     pub fn all(&self) -> Vec<Arc<S>> {
         self.lock()

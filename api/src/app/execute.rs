@@ -126,6 +126,29 @@ fn to_request(
     }
 }
 
+/// Whether `outcome` is the result of appending `decision` (each written stream ended at its
+/// expected version plus its events), rather than a stored outcome of an earlier request.
+fn is_outcome_of(decision: &Decision, outcome: &ledger_eventstore::AppendOutcome) -> bool {
+    let expected_events: usize = decision.changes.iter().map(|c| c.events.len()).sum();
+    if usize::try_from(outcome.event_count).ok() != Some(expected_events) {
+        return false;
+    }
+    decision
+        .changes
+        .iter()
+        .filter(|c| !c.events.is_empty())
+        .all(|change| {
+            let before = match change.expected {
+                ExpectedVersion::NoStream => 0,
+                ExpectedVersion::Exact(n) => n,
+            };
+            let after = before + u64::try_from(change.events.len()).unwrap_or(u64::MAX);
+            outcome.streams.iter().any(|s| {
+                s.stream_id == change.stream && u64::try_from(s.version).ok() == Some(after)
+            })
+        })
+}
+
 /// The domain error a taken unique claim stands for.
 fn claim_error(scope: &str, value: &str) -> AppError {
     let tail = value.rsplit_once('/').map_or(value, |(_, t)| t);
@@ -185,19 +208,25 @@ impl App {
             let request = to_request(cx, command_id, hash, &decided);
             match self.appender.append(request).await {
                 Ok(outcome) => {
-                    self.keys.record(decided.decision.events());
-                    self.advance(&decided.decision);
+                    // The store answers an identical request recorded meanwhile with its stored
+                    // outcome: then these events were not appended and must not reach the cache.
+                    let appended = is_outcome_of(&decided.decision, &outcome);
+                    if appended {
+                        self.keys.record(decided.decision.events());
+                        self.advance(&decided.decision);
+                    }
                     return Ok(Executed {
                         position: outcome.last_position,
                         reply: outcome.reply,
-                        replayed: false,
+                        replayed: !appended,
                     });
                 }
                 Err(StoreError::Conflict {
                     stream_id,
                     expected,
-                    ..
+                    actual,
                 }) => {
+                    self.forget_if_ahead(&stream_id, actual);
                     // A decision that twice expects a stream not to exist, which does, names a
                     // new id that is taken (e.g. a caller-chosen account id): retrying cannot help.
                     let conflict = (stream_id, expected);

@@ -81,6 +81,13 @@ impl App {
         }
     }
 
+    /// Drops cached state of `stream` that is ahead of its version in the log.
+    pub fn forget_if_ahead(&self, stream: &str, version: i64) {
+        self.users.forget_if_ahead(stream, version);
+        self.organizations.forget_if_ahead(stream, version);
+        self.accounts.forget_if_ahead(stream, version);
+    }
+
     /// An account's cached state as it is, without reading the log (the first attempt of a
     /// command: a stale state only costs a version conflict and a reload), else loaded.
     pub async fn account_cached(
