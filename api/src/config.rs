@@ -45,18 +45,93 @@ pub struct Config {
     #[arg(long, env = "LEDGER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
+    /// The credentials file: a JSON list of `{name, kind, token_sha256}` (tokens stored
+    /// hashed only). Default: `<data-dir>/credentials.json`. Mint with `ledgerd credentials add`.
+    #[arg(long, env = "LEDGER_CREDENTIALS_FILE", global = true)]
+    pub credentials_file: Option<PathBuf>,
+
+    /// The key-hash secret (32 bytes) API key secrets are hashed with. Default:
+    /// `<data-dir>/key-hash.secret`, created (mode 0600) on first start if absent.
+    #[arg(long, env = "LEDGER_KEY_HASH_SECRET_FILE", global = true)]
+    pub key_hash_secret_file: Option<PathBuf>,
+
+    /// Largest request message accepted, in bytes.
+    #[arg(long, env = "LEDGER_MAX_REQUEST_BYTES", default_value_t = 1 << 20, global = true)]
+    pub max_request_bytes: usize,
+
+    /// Per-request timeout, in milliseconds.
+    #[arg(
+        long,
+        env = "LEDGER_REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub request_timeout_ms: u64,
+
+    /// Most requests served at once per connection.
+    #[arg(
+        long,
+        env = "LEDGER_CONCURRENCY_PER_CONNECTION",
+        default_value_t = 256,
+        global = true
+    )]
+    pub concurrency_per_connection: usize,
+
+    /// How often the hold-expiry task scans for holds past their TTL, in seconds.
+    #[arg(
+        long,
+        env = "LEDGER_HOLD_EXPIRY_INTERVAL_S",
+        default_value_t = 5,
+        global = true
+    )]
+    pub hold_expiry_interval_s: u64,
+
     /// What to do; serving is the default.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 /// What `ledgerd` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Apply database migrations, then serve gRPC until SIGTERM or Ctrl-C.
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage caller credentials (no database needed).
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+/// Credential management.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum CredentialsCommand {
+    /// Mint a credential: prints a fresh random token once and appends its SHA-256 to the
+    /// credentials file. A running ledgerd picks it up on its next unknown token.
+    Add {
+        /// The caller kind the token authenticates.
+        #[arg(long, value_enum)]
+        kind: crate::auth::CredentialKind,
+        /// A name for operators and logs.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+impl Config {
+    /// The credentials file in force.
+    pub fn credentials_path(&self) -> PathBuf {
+        self.credentials_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("credentials.json"))
+    }
+
+    /// The key-hash secret file in force.
+    pub fn key_hash_secret_path(&self) -> PathBuf {
+        self.key_hash_secret_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("key-hash.secret"))
+    }
 }
 
 /// How logs are written.

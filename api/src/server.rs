@@ -1,21 +1,42 @@
 //! The `ledgerd` server: migrate, serve gRPC, shut down cleanly.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger_eventstore::{Appender, AppenderConfig};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use crate::config::{Command, Config};
+use crate::app::{App, expiry};
+use crate::auth::{Credentials, add_credential};
+use crate::config::{Command, Config, CredentialsCommand};
 use crate::database::Database;
+use crate::pb;
+use crate::secrets::KeyHasher;
+use crate::services::{
+    Shared, activity::Activity, audit::Audit, credits::CreditsApi, gateway::Gateway, keys::Keys,
+    organizations::Organizations, settings::Settings, support::Support, users::Users,
+};
 
 /// Runs `ledgerd` as configured until it is told to stop.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if let Some(Command::Credentials(CredentialsCommand::Add { kind, name })) = &config.command {
+        let path = config.credentials_path();
+        let token = add_credential(&path, *kind, name)?;
+        tracing::info!(path = %path.display(), %name, "credential added");
+        println!("{token}");
+        return Ok(());
+    }
     let database = Database::open(&config).await?;
-    let outcome = match config.command.unwrap_or(Command::Serve) {
+    let outcome = match config.command.clone().unwrap_or(Command::Serve) {
         Command::Migrate => migrate(&database).await,
         Command::Serve => match migrate(&database).await {
-            Ok(()) => serve(&config, shutdown_signal()).await,
+            Ok(()) => serve(&config, database.pool.clone(), shutdown_signal()).await,
             Err(error) => Err(error),
         },
+        Command::Credentials(_) => Ok(()),
     };
     database.close().await?;
     outcome
@@ -30,20 +51,97 @@ async fn migrate(database: &Database) -> anyhow::Result<()> {
 /// Serves gRPC on the configured address until `shutdown` completes, finishing in-flight calls.
 pub async fn serve(
     config: &Config,
+    pool: PgPool,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let credentials = Arc::new(Credentials::load(Some(config.credentials_path()))?);
+    let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
+    let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
+    let app = App::start(pool, appender, hasher).await?;
+    let (stop_expiry, stop_rx) = tokio::sync::watch::channel(false);
+    let expiry_task = tokio::spawn(expiry::run(
+        Arc::clone(&app),
+        Duration::from_secs(config.hold_expiry_interval_s.max(1)),
+        stop_rx,
+    ));
+
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let shared = Shared {
+        app: Arc::clone(&app),
+        auth: credentials,
+    };
+    let max = config.max_request_bytes;
+    macro_rules! service {
+        ($server:path, $imp:expr) => {{
+            use $server as s;
+            s::new($imp).max_decoding_message_size(max)
+        }};
+    }
     tracing::info!(%address, "ledgerd serving gRPC");
     Server::builder()
+        .timeout(Duration::from_millis(config.request_timeout_ms.max(1)))
+        .concurrency_limit_per_connection(config.concurrency_per_connection.max(1))
         .add_service(health_service)
+        .add_service(reflection)
+        .add_service(service!(
+            pb::users_service_server::UsersServiceServer,
+            Users(shared.clone())
+        ))
+        .add_service(service!(
+            pb::organizations_service_server::OrganizationsServiceServer,
+            Organizations(shared.clone())
+        ))
+        .add_service(service!(
+            pb::credits_service_server::CreditsServiceServer,
+            CreditsApi(shared.clone())
+        ))
+        .add_service(service!(
+            pb::keys_service_server::KeysServiceServer,
+            Keys(shared.clone())
+        ))
+        .add_service(service!(
+            pb::gateway_service_server::GatewayServiceServer,
+            Gateway(shared.clone())
+        ))
+        .add_service(service!(
+            pb::activity_service_server::ActivityServiceServer,
+            Activity(shared.clone())
+        ))
+        .add_service(service!(
+            pb::settings_service_server::SettingsServiceServer,
+            Settings(shared.clone())
+        ))
+        .add_service(service!(
+            pb::support_service_server::SupportServiceServer,
+            Support(shared.clone())
+        ))
+        .add_service(service!(
+            pb::audit_service_server::AuditServiceServer,
+            Audit(shared)
+        ))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await?;
-    tracing::info!("ledgerd stopped serving");
+    tracing::info!("ledgerd stopped serving; finishing background work");
+    let _ = stop_expiry.send(true);
+    let _ = expiry_task.await;
+    // In-flight commands have finished; dropping the last handles lets the writer drain.
+    drop(app);
+    if tokio::time::timeout(Duration::from_secs(10), writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the appender did not stop in time");
+    }
+    tracing::info!("ledgerd stopped");
     Ok(())
 }
 

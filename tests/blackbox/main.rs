@@ -1,5 +1,13 @@
 //! Black-box tests: the real `ledgerd` binary, over gRPC, on a real PostgreSQL.
 
 #![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed step fails the test.
+#![allow(missing_docs)]
 
+mod api_rules;
+mod audit;
+mod common;
+mod gateway;
+mod journey;
+mod lifecycle;
 mod server;
+mod settings;

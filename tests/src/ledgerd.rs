@@ -2,12 +2,17 @@
 //!
 //! Tests that use it run on tokio's multi-threaded runtime, as real clients do.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use ledger_api::pb;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -52,6 +57,32 @@ pub struct Ledgerd {
     child: Child,
     /// Where it serves gRPC.
     pub address: SocketAddr,
+    /// Its credentials file and key-hash secret live here (removed on drop).
+    secrets_dir: PathBuf,
+    /// One token per caller kind, minted before start: dashboard, gateway, identity, support,
+    /// auditor.
+    tokens: HashMap<&'static str, String>,
+}
+
+/// The caller kinds a credential can be minted for.
+pub const KINDS: [&str; 5] = ["dashboard", "gateway", "identity", "support", "auditor"];
+
+/// Mints a credential of `kind` into `credentials_file` with `ledgerd credentials add`.
+pub fn mint(credentials_file: &Path, kind: &str, name: &str) -> String {
+    let output = Command::new(binary())
+        .args(["credentials", "add", "--kind", kind, "--name", name])
+        .arg("--credentials-file")
+        .arg(credentials_file)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("ledgerd runs");
+    assert!(output.status.success(), "credentials add failed");
+    String::from_utf8(output.stdout)
+        .expect("the token is text")
+        .trim()
+        .to_owned()
 }
 
 /// How to start `ledgerd`.
@@ -66,9 +97,23 @@ impl Ledgerd {
     /// Starts `ledgerd serve` and waits until its health service answers SERVING.
     pub async fn start(options: &LedgerdOptions) -> Ledgerd {
         let address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let secrets_dir =
+            std::env::temp_dir().join(format!("ledgerd-secrets-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&secrets_dir).expect("a secrets dir");
+        let credentials = secrets_dir.join("credentials.json");
+        let tokens = KINDS
+            .iter()
+            .map(|kind| (*kind, mint(&credentials, kind, &format!("test-{kind}"))))
+            .collect();
         let mut command = Command::new(binary());
         command
             .arg("serve")
+            .arg("--credentials-file")
+            .arg(&credentials)
+            .arg("--key-hash-secret-file")
+            .arg(secrets_dir.join("key-hash.secret"))
+            .arg("--hold-expiry-interval-s")
+            .arg("1")
             .arg("--listen")
             .arg(address.to_string())
             .arg("--data-dir")
@@ -79,7 +124,12 @@ impl Ledgerd {
             command.env("DATABASE_URL", url);
         }
         let child = command.spawn().expect("ledgerd starts");
-        let mut ledgerd = Ledgerd { child, address };
+        let mut ledgerd = Ledgerd {
+            child,
+            address,
+            secrets_dir,
+            tokens,
+        };
         ledgerd.wait_until_serving(Duration::from_secs(60)).await;
         ledgerd
     }
@@ -135,6 +185,24 @@ impl Ledgerd {
         }
     }
 
+    /// The token minted for a caller kind at start.
+    pub fn token(&self, kind: &str) -> &str {
+        self.tokens
+            .get(kind)
+            .map(String::as_str)
+            .expect("a known caller kind")
+    }
+
+    /// Mints another credential while the server runs (it reloads the file on an unknown token).
+    pub fn mint(&self, kind: &str, name: &str) -> String {
+        mint(&self.secrets_dir.join("credentials.json"), kind, name)
+    }
+
+    /// Typed clients acting as `kind` (with `actor` in `x-actor-id` for dashboard and support).
+    pub async fn clients(&self, kind: &str, actor: Option<uuid::Uuid>) -> Clients {
+        Clients::new(self.channel().await, self.token(kind), actor)
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn terminate(mut self) -> ExitStatus {
         let status = Command::new("kill")
@@ -149,6 +217,7 @@ impl Ledgerd {
 
 impl Drop for Ledgerd {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.secrets_dir);
         // A test that failed half-way must not leave a server behind.
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
@@ -165,4 +234,74 @@ pub fn migrate(database_url: &str) -> ExitStatus {
         .stdin(Stdio::null())
         .status()
         .expect("ledgerd runs")
+}
+
+/// Adds the bearer token and the acting user or staff id to every call.
+#[derive(Clone)]
+pub struct Auth {
+    token: MetadataValue<Ascii>,
+    actor: Option<MetadataValue<Ascii>>,
+}
+
+impl Interceptor for Auth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.token.clone());
+        if let Some(actor) = &self.actor {
+            request.metadata_mut().insert("x-actor-id", actor.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel with credentials.
+pub type Authed = InterceptedService<Channel, Auth>;
+
+/// Every service's client, acting as one caller.
+#[derive(Clone)]
+pub struct Clients {
+    /// UsersService.
+    pub users: pb::users_service_client::UsersServiceClient<Authed>,
+    /// OrganizationsService.
+    pub orgs: pb::organizations_service_client::OrganizationsServiceClient<Authed>,
+    /// CreditsService.
+    pub credits: pb::credits_service_client::CreditsServiceClient<Authed>,
+    /// KeysService.
+    pub keys: pb::keys_service_client::KeysServiceClient<Authed>,
+    /// GatewayService.
+    pub gateway: pb::gateway_service_client::GatewayServiceClient<Authed>,
+    /// SettingsService.
+    pub settings: pb::settings_service_client::SettingsServiceClient<Authed>,
+    /// SupportService.
+    pub support: pb::support_service_client::SupportServiceClient<Authed>,
+    /// AuditService.
+    pub audit: pb::audit_service_client::AuditServiceClient<Authed>,
+    /// ActivityService.
+    pub activity: pb::activity_service_client::ActivityServiceClient<Authed>,
+}
+
+impl Clients {
+    /// Clients on `channel` sending `token` (and `actor`).
+    pub fn new(channel: Channel, token: &str, actor: Option<uuid::Uuid>) -> Self {
+        let auth = Auth {
+            token: format!("Bearer {token}").parse().expect("an ASCII token"),
+            actor: actor.map(|a| a.to_string().parse().expect("a UUID is ASCII")),
+        };
+        let svc = || InterceptedService::new(channel.clone(), auth.clone());
+        Clients {
+            users: pb::users_service_client::UsersServiceClient::new(svc()),
+            orgs: pb::organizations_service_client::OrganizationsServiceClient::new(svc()),
+            credits: pb::credits_service_client::CreditsServiceClient::new(svc()),
+            keys: pb::keys_service_client::KeysServiceClient::new(svc()),
+            gateway: pb::gateway_service_client::GatewayServiceClient::new(svc()),
+            settings: pb::settings_service_client::SettingsServiceClient::new(svc()),
+            support: pb::support_service_client::SupportServiceClient::new(svc()),
+            audit: pb::audit_service_client::AuditServiceClient::new(svc()),
+            activity: pb::activity_service_client::ActivityServiceClient::new(svc()),
+        }
+    }
 }

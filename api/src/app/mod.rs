@@ -1,0 +1,107 @@
+//! The application layer: load aggregate state, decide with the domain, append through the
+//! group-commit appender, retry on conflicts, answer retries idempotently.
+
+mod cache;
+pub mod execute;
+pub mod expiry;
+pub mod keyindex;
+pub mod load;
+pub mod locks;
+
+use std::sync::Arc;
+
+use ledger_domain::organization::OrganizationState;
+use ledger_domain::user::UserState;
+use ledger_eventstore::Appender;
+use sqlx::PgPool;
+
+pub use cache::StateCache;
+pub use execute::{Decided, Executed};
+pub use load::{AccountView, KeyLabel};
+
+use crate::secrets::KeyHasher;
+
+/// Streams cached per aggregate kind.
+pub const CACHE_CAPACITY: usize = 10_000;
+
+/// Everything a request handler needs; shared by all services.
+pub struct App {
+    /// The database (reads, personal data).
+    pub pool: PgPool,
+    /// The group-commit writer.
+    pub appender: Appender,
+    /// The server's key-hash secret.
+    pub hasher: KeyHasher,
+    /// Secret hash → (account, key).
+    pub keys: keyindex::KeyIndex,
+    /// Per-stream locks of this process.
+    pub locks: locks::StreamLocks,
+    users: StateCache<UserState>,
+    organizations: StateCache<OrganizationState>,
+    accounts: StateCache<AccountView>,
+}
+
+impl App {
+    /// Builds the application state and the key index.
+    pub async fn start(
+        pool: PgPool,
+        appender: Appender,
+        hasher: KeyHasher,
+    ) -> anyhow::Result<Arc<App>> {
+        let keys = keyindex::KeyIndex::build(&pool).await?;
+        Ok(Arc::new(App {
+            pool,
+            appender,
+            hasher,
+            keys,
+            locks: locks::StreamLocks::default(),
+            users: StateCache::new(CACHE_CAPACITY),
+            organizations: StateCache::new(CACHE_CAPACITY),
+            accounts: StateCache::new(CACHE_CAPACITY),
+        }))
+    }
+
+    /// Brings the cached states of the streams a command appended to up to the committed
+    /// version (or marks them stale when the cache was elsewhere).
+    pub fn advance(&self, decision: &ledger_domain::Decision) {
+        use ledger_domain::ExpectedVersion;
+        use load::Fold;
+        for change in decision.changes.iter().filter(|c| !c.events.is_empty()) {
+            let expected = match change.expected {
+                ExpectedVersion::NoStream => 0,
+                ExpectedVersion::Exact(n) => n,
+            };
+            let (stream, events) = (&change.stream, &change.events);
+            self.users
+                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
+            self.organizations
+                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
+            self.accounts
+                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
+        }
+    }
+
+    /// Drops cached state of `stream` that is ahead of its version in the log.
+    pub fn forget_if_ahead(&self, stream: &str, version: i64) {
+        self.users.forget_if_ahead(stream, version);
+        self.organizations.forget_if_ahead(stream, version);
+        self.accounts.forget_if_ahead(stream, version);
+    }
+
+    /// An account's cached state as it is, without reading the log (the first attempt of a
+    /// command: a stale state only costs a version conflict and a reload), else loaded.
+    pub async fn account_cached(
+        &self,
+        id: ledger_domain::AccountId,
+    ) -> Result<Arc<AccountView>, crate::error::AppError> {
+        match self.accounts.get(&id.stream()) {
+            Some(view) => Ok(view),
+            None => self.account(id).await,
+        }
+    }
+
+    /// Every cached account (for the hold-expiry scan).
+    pub fn cached_accounts(&self) -> Vec<Arc<AccountView>> {
+        self.accounts.all()
+    }
+}

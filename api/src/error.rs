@@ -1,0 +1,97 @@
+//! The application error: domain rules, invalid input, authentication and the store, each
+//! with how a caller should handle it. Converted to `tonic::Status` in `status.rs` only.
+
+use ledger_domain::DomainError;
+use ledger_eventstore::StoreError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A business rule refused the command. Caller: as documented per `DomainError` variant.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// A request field is invalid (named as in the proto). Caller: fix it; never retry as is.
+    #[error("invalid {field}: {description}")]
+    Invalid {
+        /// The proto field path, e.g. `amount` or `usage.cost`.
+        field: String,
+        /// Why.
+        description: String,
+    },
+    /// No valid credential. Caller: send `authorization: Bearer <token>` (and `x-actor-id`).
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The caller kind may not use this RPC (for RPCs the domain's policy has no action for
+    /// yet). Caller: never retry.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A new id the command names (its stream) exists already. Caller: choose another id.
+    #[error("the id of {0} is already in use")]
+    IdTaken(String),
+    /// No key has this secret. Caller (gateway): refuse the request (reason `UNKNOWN_KEY`).
+    #[error("unknown key")]
+    UnknownKey,
+    /// The command id was used before for another request. Caller: use a new command id.
+    #[error("command id reused for a different request")]
+    CommandIdReused,
+    /// The streams kept moving under the command (bounded retries exhausted). Caller: retry
+    /// with the same command id.
+    #[error("too much contention; retry with the same command id")]
+    Contended,
+    /// The log or the database is unreachable. Caller: retry with the same command id.
+    #[error("the ledger is temporarily unavailable; retry with the same command id")]
+    Unavailable,
+    /// Not available yet (wired when the read models land). Caller: do not retry.
+    #[error("{0} is not implemented yet: it is served from the read models (next release)")]
+    Unimplemented(&'static str),
+    /// A bug or corrupt data. Logged once where converted; the caller sees "internal error".
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// An invalid field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Database(_) | StoreError::Unavailable | StoreError::AppenderStopped => {
+                tracing::warn!(%error, "event log unavailable");
+                Self::Unavailable
+            }
+            StoreError::CommandIdReused { .. } => Self::CommandIdReused,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::warn!(%error, "database unavailable");
+        Self::Unavailable
+    }
+}
+
+/// Turns a domain parse error into a field error named as in the proto.
+pub trait AtField<T> {
+    /// Names the proto field an invalid-input error is about.
+    fn at(self, field: &str) -> Result<T, AppError>;
+}
+
+impl<T> AtField<T> for Result<T, DomainError> {
+    fn at(self, field: &str) -> Result<T, AppError> {
+        self.map_err(|error| match error {
+            DomainError::InvalidInput { reason, .. } => {
+                AppError::invalid(field, reason.to_string())
+            }
+            other => AppError::Domain(other),
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! Parsing request fields into validated domain values; every error names the proto field.
+
+use chrono::{DateTime, Utc};
+use ledger_domain::account::{KeyLimit, Tokens, UsageReport, UsageStatus};
+use ledger_domain::text::{ModelName, ProviderName};
+use ledger_domain::{Credits, GenerationId, LimitPeriod, Role};
+use uuid::Uuid;
+
+use crate::error::{AppError, AtField};
+use crate::pb;
+
+/// Most items in a list page.
+pub const MAX_PAGE_SIZE: usize = 500;
+/// Items in a list page when none is asked for.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+
+/// A required UUID field.
+pub fn uuid(field: &str, text: &str) -> Result<Uuid, AppError> {
+    if text.trim().is_empty() {
+        return Err(AppError::invalid(field, "is required"));
+    }
+    Uuid::parse_str(text.trim()).map_err(|_| AppError::invalid(field, "must be a UUID"))
+}
+
+/// An optional UUID field: empty means "derive it from the command id" (UUID v5, so a retry
+/// derives the same id).
+pub fn uuid_or_derived(field: &str, text: &str, command_id: Uuid) -> Result<Uuid, AppError> {
+    if text.trim().is_empty() {
+        Ok(Uuid::new_v5(&command_id, field.as_bytes()))
+    } else {
+        uuid(field, text)
+    }
+}
+
+/// A required id of a domain type.
+pub fn id<T>(field: &str, text: &str, make: fn(Uuid) -> T) -> Result<T, AppError> {
+    uuid(field, text).map(make)
+}
+
+/// A required enum, refusing `*_UNSPECIFIED` and unknown numbers.
+pub fn role(field: &str, value: i32) -> Result<Role, AppError> {
+    match pb::Role::try_from(value) {
+        Ok(pb::Role::Admin) => Ok(Role::Admin),
+        Ok(pb::Role::Member) => Ok(Role::Member),
+        Ok(pb::Role::Unspecified) => Err(AppError::invalid(field, "is required")),
+        Err(_) => Err(AppError::invalid(field, "is not a known role")),
+    }
+}
+
+/// A required limit period.
+pub fn period(field: &str, value: i32) -> Result<LimitPeriod, AppError> {
+    match pb::LimitPeriod::try_from(value) {
+        Ok(pb::LimitPeriod::Daily) => Ok(LimitPeriod::Daily),
+        Ok(pb::LimitPeriod::Weekly) => Ok(LimitPeriod::Weekly),
+        Ok(pb::LimitPeriod::Monthly) => Ok(LimitPeriod::Monthly),
+        Ok(pb::LimitPeriod::Lifetime) => Ok(LimitPeriod::Lifetime),
+        Ok(pb::LimitPeriod::Unspecified) => Err(AppError::invalid(field, "is required")),
+        Err(_) => Err(AppError::invalid(field, "is not a known limit period")),
+    }
+}
+
+/// A required usage status.
+pub fn usage_status(field: &str, value: i32) -> Result<UsageStatus, AppError> {
+    match pb::UsageStatus::try_from(value) {
+        Ok(pb::UsageStatus::Success) => Ok(UsageStatus::Success),
+        Ok(pb::UsageStatus::Error) => Ok(UsageStatus::Error),
+        Ok(pb::UsageStatus::Cancelled) => Ok(UsageStatus::Cancelled),
+        Ok(pb::UsageStatus::Unspecified) => Err(AppError::invalid(field, "is required")),
+        Err(_) => Err(AppError::invalid(field, "is not a known usage status")),
+    }
+}
+
+/// A timestamp.
+pub fn time(field: &str, ts: &prost_types::Timestamp) -> Result<DateTime<Utc>, AppError> {
+    let nanos = u32::try_from(ts.nanos).map_err(|_| AppError::invalid(field, "bad nanos"))?;
+    DateTime::from_timestamp(ts.seconds, nanos)
+        .ok_or_else(|| AppError::invalid(field, "is out of range"))
+}
+
+/// A required timestamp.
+pub fn required_time(
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Result<DateTime<Utc>, AppError> {
+    time(
+        field,
+        ts.ok_or_else(|| AppError::invalid(field, "is required"))?,
+    )
+}
+
+/// A timestamp for a reply.
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// An optional key limit.
+pub fn key_limit(field: &str, limit: Option<&pb::KeyLimit>) -> Result<Option<KeyLimit>, AppError> {
+    let Some(limit) = limit else { return Ok(None) };
+    Ok(Some(KeyLimit {
+        amount: Credits::key_limit(limit.amount.as_str()).at(&format!("{field}.amount"))?,
+        reset: period(&format!("{field}.reset"), limit.reset)?,
+    }))
+}
+
+/// A required usage report, fields named under `field`.
+pub fn usage(field: &str, usage: Option<&pb::UsageReport>) -> Result<UsageReport, AppError> {
+    let u = usage.ok_or_else(|| AppError::invalid(field, "is required"))?;
+    let f = |name: &str| format!("{field}.{name}");
+    let tokens = u.tokens.unwrap_or_default();
+    let report = UsageReport {
+        generation_id: GenerationId::parse(&u.generation_id).at(&f("generation_id"))?,
+        model: ModelName::parse(&u.model).at(&f("model"))?,
+        provider: ProviderName::parse(&u.provider).at(&f("provider"))?,
+        tokens: Tokens {
+            prompt: tokens.prompt,
+            completion: tokens.completion,
+            reasoning: tokens.reasoning,
+            cached: tokens.cached,
+        },
+        cost: Credits::usage_cost(u.cost.as_str()).at(&f("cost"))?,
+        latency_ms: u.latency_ms,
+        time_to_first_token_ms: u.time_to_first_token_ms,
+        status: usage_status(&f("status"), u.status)?,
+        started_at: required_time(&f("started_at"), u.started_at.as_ref())?,
+        finished_at: required_time(&f("finished_at"), u.finished_at.as_ref())?,
+    };
+    report.validate()?;
+    Ok(report)
+}
+
+/// A page: (offset, size) from `page_size` and `page_token` (an offset, opaque to callers).
+pub fn page(page_size: i32, page_token: &str) -> Result<(usize, usize), AppError> {
+    let size = match page_size {
+        0 => DEFAULT_PAGE_SIZE,
+        n if n < 0 => return Err(AppError::invalid("page_size", "must not be negative")),
+        n => usize::try_from(n)
+            .unwrap_or(MAX_PAGE_SIZE)
+            .min(MAX_PAGE_SIZE),
+    };
+    let offset = if page_token.is_empty() {
+        0
+    } else {
+        page_token
+            .parse::<usize>()
+            .map_err(|_| AppError::invalid("page_token", "is not a token this server issued"))?
+    };
+    Ok((offset, size))
+}
+
+/// The token of the page after `offset + size` of `total`, empty at the end.
+pub fn next_token(offset: usize, size: usize, total: usize) -> String {
+    if offset + size < total {
+        (offset + size).to_string()
+    } else {
+        String::new()
+    }
+}

@@ -1,0 +1,298 @@
+//! `GatewayService`: the hot path. Keys are authenticated from the in-memory index and the
+//! cached account state; holds, settlements and usage are account-stream commands.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use ledger_domain::account::{AccountCommand, KeyStatus};
+use ledger_domain::{AccountId, Action, AuthContext, Credits, DomainError, HoldId, KeyId};
+use tokio::task::JoinSet;
+use tonic::{Request, Response, Status};
+
+use super::credits::account_id;
+use super::keys::status_pb;
+use super::reads::allow;
+use super::{Shared, answer, command_id, now};
+use crate::app::App;
+use crate::auth::CallContext;
+use crate::error::{AppError, AtField};
+use crate::input;
+use crate::pb;
+
+/// Most items in a batch.
+pub const MAX_BATCH_ITEMS: usize = 100;
+
+/// The gateway service.
+pub struct Gateway(pub Shared);
+
+fn hold_id(text: &str) -> Result<HoldId, AppError> {
+    input::id("hold_id", text, HoldId::from_uuid)
+}
+
+fn key_id(text: &str) -> Result<KeyId, AppError> {
+    input::id("key_id", text, KeyId::from_uuid)
+}
+
+async fn settle(app: &App, cx: &CallContext, req: &pb::SettleHoldRequest) -> Result<i64, AppError> {
+    let command_id = command_id(&req.command_id)?;
+    let account = account_id("account_id", &req.account_id)?;
+    let command = AccountCommand::SettleHold {
+        hold_id: hold_id(&req.hold_id)?,
+        usage: input::usage("usage", req.usage.as_ref())?,
+        at: now(),
+    };
+    let done = app
+        .account_command(cx, "SettleHold", req, command_id, account, command)
+        .await?;
+    Ok(done.position)
+}
+
+async fn record(
+    app: &App,
+    cx: &CallContext,
+    req: &pb::RecordUsageRequest,
+) -> Result<i64, AppError> {
+    let command_id = command_id(&req.command_id)?;
+    let account = account_id("account_id", &req.account_id)?;
+    let command = AccountCommand::RecordUsage {
+        key_id: key_id(&req.key_id)?,
+        usage: input::usage("usage", req.usage.as_ref())?,
+        at: now(),
+    };
+    let done = app
+        .account_command(cx, "RecordUsage", req, command_id, account, command)
+        .await?;
+    Ok(done.position)
+}
+
+fn item_result(command_id: String, result: Result<i64, AppError>) -> pb::BatchItemResult {
+    match result {
+        Ok(position) => pb::BatchItemResult {
+            command_id,
+            position,
+            ..Default::default()
+        },
+        Err(error) => {
+            let reason = crate::status::app_reason(&error).to_owned();
+            let status = Status::from(error);
+            pb::BatchItemResult {
+                command_id,
+                position: 0,
+                code: status.code() as i32,
+                message: status.message().to_owned(),
+                reason,
+            }
+        }
+    }
+}
+
+fn check_batch(len: usize) -> Result<(), AppError> {
+    if len == 0 || len > MAX_BATCH_ITEMS {
+        return Err(AppError::invalid(
+            "items",
+            format!("must hold 1 to {MAX_BATCH_ITEMS} items"),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs batch items concurrently (so they share group commits) and answers in order.
+async fn run_batch<T, F, Fut>(
+    app: &Arc<App>,
+    cx: CallContext,
+    items: Vec<T>,
+    id_of: fn(&T) -> String,
+    run: F,
+) -> Result<pb::BatchResponse, AppError>
+where
+    T: Send + 'static,
+    F: Fn(Arc<App>, CallContext, T) -> Fut,
+    Fut: std::future::Future<Output = Result<i64, AppError>> + Send + 'static,
+{
+    check_batch(items.len())?;
+    let mut tasks = JoinSet::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let id = id_of(&item);
+        let fut = run(Arc::clone(app), cx, item);
+        tasks.spawn(async move { (index, item_result(id, fut.await)) });
+    }
+    let mut results = vec![pb::BatchItemResult::default(); tasks.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (index, result) = joined.map_err(|e| AppError::Internal(e.to_string()))?;
+        results[index] = result;
+    }
+    Ok(pb::BatchResponse { results })
+}
+
+#[tonic::async_trait]
+impl pb::gateway_service_server::GatewayService for Gateway {
+    async fn authenticate_key(
+        &self,
+        request: Request<pb::AuthenticateKeyRequest>,
+    ) -> Result<Response<pb::AuthenticateKeyResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        let app = &*self.0.app;
+        answer(
+            async {
+                allow(&cx.caller, Action::AuthenticateKey, &AuthContext::GLOBAL)?;
+                if req.secret.is_empty() || req.secret.len() > 256 {
+                    return Err(AppError::UnknownKey);
+                }
+                let hash = app.hasher.hash(&req.secret);
+                let (account_id, key_id) = app
+                    .keys
+                    .find(&app.pool, &hash)
+                    .await?
+                    .ok_or(AppError::UnknownKey)?;
+                let view = if req.min_position > 0 {
+                    app.account(account_id).await?
+                } else {
+                    app.account_for_auth(account_id).await?
+                };
+                let account = view.state.account.as_ref().ok_or(AppError::UnknownKey)?;
+                let key = account.keys.get(&key_id).ok_or(AppError::UnknownKey)?;
+                let now = Utc::now();
+                match key.status {
+                    KeyStatus::Deleted => return Err(DomainError::KeyDeleted(key_id).into()),
+                    KeyStatus::Disabled => return Err(DomainError::KeyDisabled(key_id).into()),
+                    KeyStatus::Active => {}
+                }
+                if let Some(expires_at) = key.expires_at.filter(|e| *e <= now) {
+                    return Err(DomainError::KeyExpired { key_id, expires_at }.into());
+                }
+                Ok(pb::AuthenticateKeyResponse {
+                    key_id: key_id.to_string(),
+                    account_id: account_id.to_string(),
+                    status: status_pb(key.status).into(),
+                    remaining_limit: account
+                        .remaining_limit(key, now)
+                        .map(|r| r.normalize().to_string()),
+                    available_balance: account.available().normalize().to_string(),
+                    expired: false,
+                    created_by: key.created_by.to_string(),
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn place_hold(
+        &self,
+        request: Request<pb::PlaceHoldRequest>,
+    ) -> Result<Response<pb::PlaceHoldResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        answer(
+            async {
+                let command_id = command_id(&req.command_id)?;
+                let account: AccountId = account_id("account_id", &req.account_id)?;
+                let command = AccountCommand::PlaceHold {
+                    hold_id: hold_id(&req.hold_id)?,
+                    key_id: key_id(&req.key_id)?,
+                    estimate: Credits::hold_estimate(req.estimate.as_str()).at("estimate")?,
+                    ttl_s: req.ttl_s,
+                    at: now(),
+                };
+                let done = self
+                    .0
+                    .app
+                    .account_command(&cx, "PlaceHold", &req, command_id, account, command)
+                    .await?;
+                Ok(pb::PlaceHoldResponse {
+                    position: done.position,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn settle_hold(
+        &self,
+        request: Request<pb::SettleHoldRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        answer(
+            settle(&self.0.app, &cx, &req)
+                .await
+                .map(|position| pb::CommandResponse { position }),
+        )
+    }
+
+    async fn void_hold(
+        &self,
+        request: Request<pb::VoidHoldRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        answer(
+            async {
+                let command_id = command_id(&req.command_id)?;
+                let account = account_id("account_id", &req.account_id)?;
+                let command = AccountCommand::VoidHold {
+                    hold_id: hold_id(&req.hold_id)?,
+                    at: now(),
+                };
+                let done = self
+                    .0
+                    .app
+                    .account_command(&cx, "VoidHold", &req, command_id, account, command)
+                    .await?;
+                Ok(pb::CommandResponse {
+                    position: done.position,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn record_usage(
+        &self,
+        request: Request<pb::RecordUsageRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        answer(
+            record(&self.0.app, &cx, &req)
+                .await
+                .map(|position| pb::CommandResponse { position }),
+        )
+    }
+
+    async fn settle_batch(
+        &self,
+        request: Request<pb::SettleBatchRequest>,
+    ) -> Result<Response<pb::BatchResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let items = request.into_inner().items;
+        answer(
+            run_batch(
+                &self.0.app,
+                cx,
+                items,
+                |i| i.command_id.clone(),
+                |app, cx, item| async move { settle(&app, &cx, &item).await },
+            )
+            .await,
+        )
+    }
+
+    async fn record_usage_batch(
+        &self,
+        request: Request<pb::RecordUsageBatchRequest>,
+    ) -> Result<Response<pb::BatchResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let items = request.into_inner().items;
+        answer(
+            run_batch(
+                &self.0.app,
+                cx,
+                items,
+                |i| i.command_id.clone(),
+                |app, cx, item| async move { record(&app, &cx, &item).await },
+            )
+            .await,
+        )
+    }
+}

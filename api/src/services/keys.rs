@@ -1,0 +1,310 @@
+//! `KeysService`: create (the secret is shown once), rename, limit, disable, enable, delete,
+//! and the key listings answered from the account state.
+
+use chrono::Utc;
+use ledger_domain::account::{AccountCommand, Key, KeyStatus};
+use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
+use ledger_domain::{Action, DomainError, KeyId, LimitPeriod};
+use tonic::{Request, Response, Status};
+
+use super::credits::account_id;
+use super::reads::{account_context, allow};
+use super::{Shared, answer, command_id, now};
+use crate::app::AccountView;
+use crate::error::{AppError, AtField};
+use crate::input;
+use crate::pb;
+use crate::secrets::KeyHasher;
+
+/// The keys service.
+pub struct Keys(pub Shared);
+
+fn key_id(text: &str) -> Result<KeyId, AppError> {
+    input::id("key_id", text, KeyId::from_uuid)
+}
+
+/// The proto form of a limit period.
+pub fn period_pb(period: LimitPeriod) -> pb::LimitPeriod {
+    match period {
+        LimitPeriod::Daily => pb::LimitPeriod::Daily,
+        LimitPeriod::Weekly => pb::LimitPeriod::Weekly,
+        LimitPeriod::Monthly => pb::LimitPeriod::Monthly,
+        LimitPeriod::Lifetime => pb::LimitPeriod::Lifetime,
+    }
+}
+
+/// The proto form of a key status.
+pub fn status_pb(status: KeyStatus) -> pb::KeyStatus {
+    match status {
+        KeyStatus::Active => pb::KeyStatus::Active,
+        KeyStatus::Disabled => pb::KeyStatus::Disabled,
+        KeyStatus::Deleted => pb::KeyStatus::Deleted,
+    }
+}
+
+fn api_key(view: &AccountView, id: KeyId, key: &Key) -> pb::ApiKey {
+    let account = view.state.account.as_ref();
+    let label = view.labels.get(&id);
+    pb::ApiKey {
+        key_id: id.to_string(),
+        account_id: account.map(|a| a.id.to_string()).unwrap_or_default(),
+        created_by: key.created_by.to_string(),
+        name: label.map(|l| l.name.clone()).unwrap_or_default(),
+        prefix: label.map(|l| l.prefix.clone()).unwrap_or_default(),
+        status: status_pb(key.status).into(),
+        limit: key.limit.map(|l| pb::KeyLimit {
+            amount: l.amount.amount().normalize().to_string(),
+            reset: period_pb(l.reset).into(),
+        }),
+        remaining_limit: account
+            .and_then(|a| a.remaining_limit(key, Utc::now()))
+            .map(|r| r.normalize().to_string()),
+        expires_at: key.expires_at.map(input::timestamp),
+        held: key.held.normalize().to_string(),
+    }
+}
+
+impl Keys {
+    async fn manage(
+        &self,
+        request: Request<pb::KeyCommandRequest>,
+        rpc: &str,
+        make: fn(KeyId, chrono::DateTime<Utc>) -> AccountCommand,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        answer(
+            async {
+                let command_id = command_id(&req.command_id)?;
+                let account = account_id("account_id", &req.account_id)?;
+                let command = make(key_id(&req.key_id)?, now());
+                let done = self
+                    .0
+                    .app
+                    .account_command(&cx, rpc, &req, command_id, account, command)
+                    .await?;
+                Ok(pb::CommandResponse {
+                    position: done.position,
+                })
+            }
+            .await,
+        )
+    }
+}
+
+#[tonic::async_trait]
+impl pb::keys_service_server::KeysService for Keys {
+    async fn create_key(
+        &self,
+        request: Request<pb::CreateKeyRequest>,
+    ) -> Result<Response<pb::CreateKeyResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        let app = &*self.0.app;
+        answer(
+            async {
+                let command_id = command_id(&req.command_id)?;
+                let account = account_id("account_id", &req.account_id)?;
+                let key_id = key_id(&req.key_id)?;
+                let name = KeyName::parse(&req.name).at("name")?;
+                let limit = input::key_limit("limit", req.limit.as_ref())?;
+                let expires_at = req
+                    .expires_at
+                    .as_ref()
+                    .map(|t| input::time("expires_at", t))
+                    .transpose()?;
+                // Derived, never stored: a retry of this command derives it again.
+                let secret = app.hasher.derive_secret(command_id, key_id.as_uuid());
+                let prefix = KeyHasher::prefix(&secret);
+                let command = AccountCommand::CreateKey {
+                    key_id,
+                    name,
+                    secret_hash: SecretHash::parse(&app.hasher.hash(&secret))
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                    prefix: KeyPrefix::parse(&prefix)
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                    limit,
+                    expires_at,
+                    at: now(),
+                };
+                let done = app
+                    .account_command(&cx, "CreateKey", &req, command_id, account, command)
+                    .await?;
+                Ok(pb::CreateKeyResponse {
+                    position: done.position,
+                    key_id: key_id.to_string(),
+                    secret,
+                    prefix,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn rename_key(
+        &self,
+        request: Request<pb::RenameKeyRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        answer(
+            async {
+                let command_id = command_id(&req.command_id)?;
+                let account = account_id("account_id", &req.account_id)?;
+                let command = AccountCommand::RenameKey {
+                    key_id: key_id(&req.key_id)?,
+                    name: KeyName::parse(&req.name).at("name")?,
+                    at: now(),
+                };
+                let done = self
+                    .0
+                    .app
+                    .account_command(&cx, "RenameKey", &req, command_id, account, command)
+                    .await?;
+                Ok(pb::CommandResponse {
+                    position: done.position,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn change_key_limit(
+        &self,
+        request: Request<pb::ChangeKeyLimitRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        answer(
+            async {
+                let command_id = command_id(&req.command_id)?;
+                let account = account_id("account_id", &req.account_id)?;
+                let command = AccountCommand::ChangeKeyLimit {
+                    key_id: key_id(&req.key_id)?,
+                    limit: input::key_limit("limit", req.limit.as_ref())?,
+                    at: now(),
+                };
+                let done = self
+                    .0
+                    .app
+                    .account_command(&cx, "ChangeKeyLimit", &req, command_id, account, command)
+                    .await?;
+                Ok(pb::CommandResponse {
+                    position: done.position,
+                })
+            }
+            .await,
+        )
+    }
+
+    async fn disable_key(
+        &self,
+        request: Request<pb::KeyCommandRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.manage(request, "DisableKey", |key_id, at| {
+            AccountCommand::DisableKey { key_id, at }
+        })
+        .await
+    }
+
+    async fn enable_key(
+        &self,
+        request: Request<pb::KeyCommandRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.manage(request, "EnableKey", |key_id, at| {
+            AccountCommand::EnableKey { key_id, at }
+        })
+        .await
+    }
+
+    async fn delete_key(
+        &self,
+        request: Request<pb::KeyCommandRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.manage(request, "DeleteKey", |key_id, at| {
+            AccountCommand::DeleteKey { key_id, at }
+        })
+        .await
+    }
+
+    async fn get_key(
+        &self,
+        request: Request<pb::GetKeyRequest>,
+    ) -> Result<Response<pb::ApiKey>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        let app = &*self.0.app;
+        answer(
+            async {
+                let key_id = key_id(&req.key_id)?;
+                let view = app
+                    .account(account_id("account_id", &req.account_id)?)
+                    .await?;
+                let org = app.owner_organization(&view).await?;
+                let context = account_context(&view, org.as_deref(), &cx.caller)?;
+                let key = view
+                    .state
+                    .account
+                    .as_ref()
+                    .and_then(|a| a.keys.get(&key_id));
+                // Existence is not revealed before authorization (a member asking about
+                // another's or a missing key is told NotKeyCreator).
+                let created_by_actor = key.is_some_and(|k| Some(k.created_by) == cx.caller.user());
+                allow(
+                    &cx.caller,
+                    Action::ViewKey,
+                    &context.with_key_creator(created_by_actor),
+                )?;
+                let key = key.ok_or(DomainError::KeyNotFound(key_id))?;
+                Ok(api_key(&view, key_id, key))
+            }
+            .await,
+        )
+    }
+
+    async fn list_keys(
+        &self,
+        request: Request<pb::ListKeysRequest>,
+    ) -> Result<Response<pb::ListKeysResponse>, Status> {
+        let cx = self.0.caller(&request)?;
+        let req = request.into_inner();
+        let app = &*self.0.app;
+        answer(
+            async {
+                let (offset, size) = input::page(req.page_size, &req.page_token)?;
+                let view = app
+                    .account(account_id("account_id", &req.account_id)?)
+                    .await?;
+                let org = app.owner_organization(&view).await?;
+                let context = account_context(&view, org.as_deref(), &cx.caller)?;
+                allow(&cx.caller, Action::ListKeys, &context)?;
+                let account = view
+                    .state
+                    .account
+                    .as_ref()
+                    .ok_or(DomainError::AccountNotFound)?;
+                // The policy decides per key which ones the caller may see.
+                let visible: Vec<_> = account
+                    .keys
+                    .iter()
+                    .filter(|(_, k)| req.include_deleted || k.status != KeyStatus::Deleted)
+                    .filter(|(_, k)| {
+                        let mine = Some(k.created_by) == cx.caller.user();
+                        allow(&cx.caller, Action::ViewKey, &context.with_key_creator(mine)).is_ok()
+                    })
+                    .collect();
+                let keys = visible
+                    .iter()
+                    .skip(offset)
+                    .take(size)
+                    .map(|(id, key)| api_key(&view, **id, key))
+                    .collect();
+                Ok(pb::ListKeysResponse {
+                    keys,
+                    next_page_token: input::next_token(offset, size, visible.len()),
+                })
+            }
+            .await,
+        )
+    }
+}

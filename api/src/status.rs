@@ -1,0 +1,172 @@
+//! The one place errors become `tonic::Status`: codes, `google.rpc.BadRequest` field
+//! violations and `google.rpc.ErrorInfo` reasons. Internal details are logged, never sent.
+
+use std::collections::HashMap;
+
+use ledger_domain::{DomainError, ErrorKind, Field};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::error::AppError;
+
+/// The `ErrorInfo.domain` of every reason.
+pub const REASON_DOMAIN: &str = "ledger.arouter.ai";
+
+/// The machine-readable reason of a domain error (documented in docs/api.md).
+pub fn reason(error: &DomainError) -> &'static str {
+    use DomainError as E;
+    match error {
+        E::InvalidInput { .. } => "INVALID_INPUT",
+        E::Denied(_) => "PERMISSION_DENIED",
+        E::UserAlreadyRegistered => "USER_ALREADY_REGISTERED",
+        E::UserNotFound => "USER_NOT_FOUND",
+        E::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+        E::OrganizationAlreadyExists => "ORGANIZATION_ALREADY_EXISTS",
+        E::OrganizationNotFound => "ORGANIZATION_NOT_FOUND",
+        E::InvitationNotFound(_) => "INVITATION_NOT_FOUND",
+        E::InvitationAlreadyExists(_) => "INVITATION_ALREADY_EXISTS",
+        E::InvitationExpired { .. } => "INVITATION_EXPIRED",
+        E::InvitationEmailMismatch => "INVITATION_EMAIL_MISMATCH",
+        E::TooManyPendingInvitations { .. } => "TOO_MANY_PENDING_INVITATIONS",
+        E::AlreadyMember(_) => "ALREADY_MEMBER",
+        E::MemberNotFound(_) => "MEMBER_NOT_FOUND",
+        E::MemberLimitReached { .. } => "MEMBER_LIMIT_REACHED",
+        E::LastAdmin => "LAST_ADMIN",
+        E::MemberLimitBelowMemberCount { .. } => "MEMBER_LIMIT_BELOW_MEMBER_COUNT",
+        E::AccountNotFound => "ACCOUNT_NOT_FOUND",
+        E::TransferDirection => "TRANSFER_DIRECTION",
+        E::OwnerNotMemberOfTarget => "OWNER_NOT_MEMBER_OF_TARGET",
+        E::InsufficientAvailableBalance { .. } => "INSUFFICIENT_CREDITS",
+        E::KeyLimitExceeded { .. } => "KEY_LIMIT_REACHED",
+        E::KeyNotFound(_) => "UNKNOWN_KEY",
+        E::KeyAlreadyExists(_) => "KEY_ALREADY_EXISTS",
+        E::KeyDisabled(_) => "KEY_DISABLED",
+        E::KeyAlreadyEnabled(_) => "KEY_ALREADY_ENABLED",
+        E::KeyDeleted(_) => "KEY_DELETED",
+        E::KeyExpired { .. } => "KEY_EXPIRED",
+        E::TooManyKeys { .. } => "TOO_MANY_KEYS",
+        E::HoldAlreadyExists(_) => "HOLD_ALREADY_EXISTS",
+        E::HoldNotOpen(_) => "HOLD_NOT_OPEN",
+        E::HoldNotExpired { .. } => "HOLD_NOT_EXPIRED",
+        E::TooManyOpenHolds { .. } => "TOO_MANY_OPEN_HOLDS",
+        E::GenerationAlreadyRecorded(_) => "GENERATION_ALREADY_RECORDED",
+    }
+}
+
+/// The proto field a domain field is reported under (where the names differ).
+fn proto_field(field: Field) -> &'static str {
+    match field {
+        Field::OrganizationName => "name",
+        Field::OrganizationDetails => "details",
+        Field::KeyName => "name",
+        Field::KeyLimit => "limit.amount",
+        Field::InvitationExpiry => "expires_in_s",
+        Field::Cost => "usage.cost",
+        Field::Model => "usage.model",
+        Field::Provider => "usage.provider",
+        Field::Tokens => "usage.tokens",
+        Field::LatencyMs => "usage.latency_ms",
+        Field::TimeToFirstTokenMs => "usage.time_to_first_token_ms",
+        Field::FinishedAt => "usage.finished_at",
+        Field::GenerationId => "usage.generation_id",
+        Field::BillingContacts => "settings.contacts",
+        Field::TransferTarget => "to_account_id",
+        other => other.as_str(),
+    }
+}
+
+fn code_of(kind: ErrorKind) -> Code {
+    match kind {
+        ErrorKind::InvalidArgument { .. } => Code::InvalidArgument,
+        ErrorKind::PermissionDenied => Code::PermissionDenied,
+        ErrorKind::NotFound => Code::NotFound,
+        ErrorKind::AlreadyExists => Code::AlreadyExists,
+        ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+        ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+    }
+}
+
+/// A bad-request status naming `field`.
+pub fn bad_request(field: &str, description: &str) -> Status {
+    let details = ErrorDetails::with_bad_request_violation(field, description);
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("invalid {field}: {description}"),
+        details,
+    )
+}
+
+/// The machine-readable reason of an application error, if it has one.
+pub fn app_reason(error: &AppError) -> &'static str {
+    match error {
+        AppError::Domain(domain) => reason(domain),
+        AppError::Invalid { .. } => "INVALID_INPUT",
+        AppError::UnknownKey => "UNKNOWN_KEY",
+        AppError::IdTaken(_) => "ID_ALREADY_IN_USE",
+        AppError::Forbidden(_) => "PERMISSION_DENIED",
+        AppError::CommandIdReused => "COMMAND_ID_REUSED",
+        _ => "",
+    }
+}
+
+impl From<AppError> for Status {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Domain(DomainError::InvalidInput { field, reason }) => {
+                bad_request(proto_field(field), &reason.to_string())
+            }
+            AppError::Domain(domain) => {
+                let details =
+                    ErrorDetails::with_error_info(reason(&domain), REASON_DOMAIN, HashMap::new());
+                Status::with_error_details(code_of(domain.kind()), domain.to_string(), details)
+            }
+            AppError::Invalid { field, description } => bad_request(&field, &description),
+            AppError::Forbidden(message) => {
+                let details = ErrorDetails::with_error_info(
+                    "PERMISSION_DENIED",
+                    REASON_DOMAIN,
+                    HashMap::new(),
+                );
+                Status::with_error_details(Code::PermissionDenied, message, details)
+            }
+            AppError::IdTaken(stream) => {
+                let kind = stream.split('-').next().unwrap_or("stream").to_owned();
+                let details = ErrorDetails::with_error_info(
+                    "ID_ALREADY_IN_USE",
+                    REASON_DOMAIN,
+                    HashMap::new(),
+                );
+                Status::with_error_details(
+                    Code::AlreadyExists,
+                    format!("the {kind} id is already in use; choose another"),
+                    details,
+                )
+            }
+            AppError::UnknownKey => {
+                let details =
+                    ErrorDetails::with_error_info("UNKNOWN_KEY", REASON_DOMAIN, HashMap::new());
+                Status::with_error_details(Code::NotFound, "unknown key", details)
+            }
+            AppError::Unauthenticated(message) => Status::unauthenticated(message),
+            AppError::CommandIdReused => {
+                let details = ErrorDetails::with_error_info(
+                    "COMMAND_ID_REUSED",
+                    REASON_DOMAIN,
+                    HashMap::new(),
+                );
+                Status::with_error_details(
+                    Code::AlreadyExists,
+                    "command id reused for a different request",
+                    details,
+                )
+            }
+            AppError::Contended => Status::aborted(error.to_string()),
+            AppError::Unavailable => Status::unavailable(error.to_string()),
+            AppError::Unimplemented(_) => Status::unimplemented(error.to_string()),
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
