@@ -6,8 +6,8 @@
 //! (support) travels in `x-actor-id`; `x-correlation-id` is optional.
 
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
-use std::time::SystemTime;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
 use ledger_domain::{Caller, StaffId, UserId};
@@ -82,11 +82,16 @@ struct Loaded {
     modified: Option<SystemTime>,
 }
 
-/// The credentials in force; re-read when the file changes (checked on an unknown token).
+/// The credentials in force; re-read when the file changes (checked at most once a second, and
+/// at once on an unknown token so a new credential works immediately).
 pub struct Credentials {
     path: Option<PathBuf>,
     loaded: RwLock<Loaded>,
+    next_check: Mutex<Instant>,
 }
+
+/// How often the credentials file is looked at for changes (revocations take effect within it).
+const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -135,6 +140,7 @@ impl Credentials {
         Ok(Self {
             path,
             loaded: RwLock::new(Loaded { digests, modified }),
+            next_check: Mutex::new(Instant::now() + RELOAD_CHECK_INTERVAL),
         })
     }
 
@@ -174,8 +180,24 @@ impl Credentials {
         }
     }
 
+    /// Looks at the file again once the check interval has passed, so a credential removed
+    /// from it stops working within that interval without a restart.
+    fn reload_if_due(&self) {
+        let Ok(mut next_check) = self.next_check.try_lock() else {
+            return; // another request is checking right now
+        };
+        let now = Instant::now();
+        if now < *next_check {
+            return;
+        }
+        *next_check = now + RELOAD_CHECK_INTERVAL;
+        drop(next_check);
+        self.reload_if_changed();
+    }
+
     /// Authenticates a request's metadata.
     pub fn authenticate(&self, metadata: &MetadataMap) -> Result<CallContext, AppError> {
+        self.reload_if_due();
         let token = metadata
             .get("authorization")
             .and_then(|v| v.to_str().ok())

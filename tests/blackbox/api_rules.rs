@@ -417,3 +417,45 @@ async fn callers_are_authenticated_and_each_kind_is_held_to_its_rpcs() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_removed_from_the_file_stops_working_without_a_restart() {
+    let env = Env::start().await;
+    let token = env.ledgerd.mint("auditor", "temporary-auditor");
+    let auditor = ledger_tests::ledgerd::Clients::new(env.ledgerd.channel().await, &token, None);
+    auditor
+        .audit
+        .clone()
+        .get_head(pb::GetHeadRequest {})
+        .await
+        .expect("a fresh credential works");
+
+    let file = env.ledgerd.credentials_file();
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let kept: Vec<_> = list
+        .into_iter()
+        .filter(|credential| credential["name"] != "temporary-auditor")
+        .collect();
+    std::fs::write(&file, serde_json::to_string(&kept).unwrap()).unwrap();
+
+    // Revocation takes effect within the server's check interval (1 s); poll, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match auditor.audit.clone().get_head(pb::GetHeadRequest {}).await {
+            Err(status) if status.code() == Code::Unauthenticated => break,
+            _ if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => panic!("the revoked credential still works: {other:?}"),
+        }
+    }
+    // The other credentials are untouched.
+    env.ledgerd
+        .clients("auditor", None)
+        .await
+        .audit
+        .get_head(pb::GetHeadRequest {})
+        .await
+        .expect("the remaining auditor credential works");
+}

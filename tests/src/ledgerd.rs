@@ -195,7 +195,12 @@ impl Ledgerd {
 
     /// Mints another credential while the server runs (it reloads the file on an unknown token).
     pub fn mint(&self, kind: &str, name: &str) -> String {
-        mint(&self.secrets_dir.join("credentials.json"), kind, name)
+        mint(&self.credentials_file(), kind, name)
+    }
+
+    /// The credentials file it reads (tests edit it to revoke a credential).
+    pub fn credentials_file(&self) -> PathBuf {
+        self.secrets_dir.join("credentials.json")
     }
 
     /// Typed clients acting as `kind` (with `actor` in `x-actor-id` for dashboard and support).
