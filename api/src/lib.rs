@@ -7,6 +7,7 @@ pub mod config;
 pub mod database;
 pub mod error;
 pub mod input;
+pub mod metrics;
 pub mod pb;
 pub mod personal;
 pub mod secrets;
