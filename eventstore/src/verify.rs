@@ -151,8 +151,8 @@ fn broken(from: i64, to: i64, checked: i64, position: i64, reason: BreakReason) 
 /// How the log stands against a checkpoint `(position, hash)` an auditor recorded earlier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckpointStatus {
-    /// The event at the checkpoint has the recorded hash and the chain from it to the head
-    /// verifies: the log still extends the checkpoint.
+    /// The event at the checkpoint has the recorded hash and the whole chain to the head
+    /// re-hashes correctly: the log still extends the checkpoint.
     Extends {
         /// The head the chain was verified to.
         head: i64,
@@ -164,44 +164,44 @@ pub enum CheckpointStatus {
         /// The hash stored now.
         stored: [u8; 32],
     },
-    /// The checkpoint matches but the chain after it breaks.
+    /// The hash at the checkpoint matches but the chain breaks somewhere (before or after it).
     ChainBroken(Break),
 }
 
-/// Checks that the log still extends a checkpoint.
-#[tracing::instrument(skip(pool, hash), err)]
+/// Checks that the log still extends a checkpoint: every event from 1 to the head re-hashes
+/// to its stored hash, and the hash at the checkpoint's position is the recorded one.
+///
+/// The whole log is walked: the stored hash at the checkpoint alone proves nothing about the
+/// bytes of the events up to it (a payload can be altered while its stored hash is left
+/// alone), and only re-hashing them does.
+#[tracing::instrument(skip(pool, hash, progress), err)]
 pub async fn verify_checkpoint(
     pool: &PgPool,
     position: i64,
     hash: [u8; 32],
+    progress: impl FnMut(i64),
 ) -> Result<CheckpointStatus, StoreError> {
     if position < 1 {
-        return Ok(if hash == GENESIS_HASH {
-            chain_after(pool, 1).await?
-        } else {
-            CheckpointStatus::HashDiffers {
+        if hash != GENESIS_HASH {
+            return Ok(CheckpointStatus::HashDiffers {
                 stored: GENESIS_HASH,
-            }
-        });
-    }
-    let event = read_all(pool, position - 1, 1).await?;
-    match event.first() {
-        Some(event) if event.position == position => {
-            if event.hash != hash {
-                return Ok(CheckpointStatus::HashDiffers { stored: event.hash });
-            }
-            chain_after(pool, position + 1).await
+            });
         }
-        _ => Ok(CheckpointStatus::Missing),
+    } else {
+        match read_all(pool, position - 1, 1).await?.first() {
+            Some(event) if event.position == position => {
+                if event.hash != hash {
+                    return Ok(CheckpointStatus::HashDiffers { stored: event.hash });
+                }
+            }
+            _ => return Ok(CheckpointStatus::Missing),
+        }
     }
-}
-
-async fn chain_after(pool: &PgPool, from: i64) -> Result<CheckpointStatus, StoreError> {
-    let verification = verify_range(pool, from, None, |_| {}).await?;
+    let verification = verify_range(pool, 1, None, progress).await?;
     Ok(match verification.first_break {
         Some(at) => CheckpointStatus::ChainBroken(at),
         None => CheckpointStatus::Extends {
-            head: verification.to.max(from - 1),
+            head: verification.to.max(position),
         },
     })
 }

@@ -218,7 +218,8 @@ impl pb::audit_service_server::AuditService for Audit {
         answer(
             async {
                 let hash = hash32("hash", &req.hash)?;
-                let status = verify_checkpoint(&self.0.app.pool, req.position, hash).await?;
+                let status =
+                    verify_checkpoint(&self.0.app.pool, req.position, hash, |_| {}).await?;
                 let (extends, detail) = match status {
                     CheckpointStatus::Extends { head } => (true, format!("extends to head {head}")),
                     CheckpointStatus::Missing => (false, "no event at that position".to_owned()),
