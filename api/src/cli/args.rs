@@ -6,6 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cli::connect::Token;
 
+/// The help heading of the options every subcommand accepts.
+const GLOBAL: &str = "Global options";
+
 /// `ledgerctl`: the ARouter Ledger client for support staff and auditors.
 ///
 /// Exit codes: 0 success; 1 a check failed (broken chain, checkpoint not extended,
@@ -19,19 +22,26 @@ pub struct Cli {
         long,
         global = true,
         env = "LEDGER_SERVER",
-        default_value = "http://127.0.0.1:50051"
+        default_value = "http://127.0.0.1:50051",
+        help_heading = GLOBAL
     )]
     pub server: String,
     /// The bearer token of a support or auditor credential (`ledgerd credentials add`).
     /// Prefer the environment variable: command lines are visible to other local users.
     /// Never printed.
-    #[arg(long, global = true, env = "LEDGER_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGER_TOKEN",
+        hide_env_values = true,
+        help_heading = GLOBAL
+    )]
     pub token: Option<Token>,
     /// The acting staff member's UUID, sent as `x-actor-id` (required by support credentials).
-    #[arg(long, global = true, env = "LEDGER_STAFF_ID")]
+    #[arg(long, global = true, env = "LEDGER_STAFF_ID", help_heading = GLOBAL)]
     pub staff_id: Option<uuid::Uuid>,
     /// Machine-readable output: one JSON object per result (JSON Lines for event streams).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// What to do.
     #[command(subcommand)]
@@ -226,4 +236,51 @@ pub struct BalanceAsOfArgs {
     /// Replay events recorded at or before this time (RFC 3339, e.g. 2026-11-28T12:00:00Z).
     #[arg(long)]
     pub time: Option<chrono::DateTime<chrono::FixedOffset>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn balance_as_of_needs_exactly_one_of_position_and_time() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["ledgerctl", "balance-as-of", "--account", "a"];
+            args.extend(extra);
+            Cli::try_parse_from(args)
+        };
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--position", "3", "--time", "2026-01-01T00:00:00Z"]).is_err());
+        assert!(parse(&["--time", "yesterday"]).is_err());
+        let Ok(cli) = parse(&["--time", "2026-01-01T00:00:00Z"]) else {
+            panic!("an RFC 3339 time is accepted");
+        };
+        assert!(matches!(cli.command, Command::BalanceAsOf(a) if a.time.is_some()));
+    }
+
+    #[test]
+    fn a_transfer_needs_a_reason_and_a_ticket() {
+        let base = [
+            "ledgerctl",
+            "transfer",
+            "--from-account",
+            "a",
+            "--to-account",
+            "b",
+            "--amount",
+            "1",
+        ];
+        assert!(Cli::try_parse_from(base).is_err());
+        let with_reason = [&base[..], &["--reason", "r"]].concat();
+        assert!(Cli::try_parse_from(&with_reason).is_err());
+        let full = [&with_reason[..], &["--ticket", "T-1"]].concat();
+        assert!(Cli::try_parse_from(&full).is_ok());
+    }
 }

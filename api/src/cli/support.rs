@@ -32,8 +32,17 @@ pub async fn transfer(c: &mut Clients, out: &Output, a: TransferArgs) -> Result<
         }))
         .await?
         .into_inner();
-    let from = get_balance(c, &a.from_account, reply.position).await?;
-    let to = get_balance(c, &a.to_account, reply.position).await?;
+    let balances = async {
+        let from = get_balance(c, &a.from_account, reply.position).await?;
+        let to = get_balance(c, &a.to_account, reply.position).await?;
+        Ok::<_, CliError>((from, to))
+    };
+    let (from, to) = balances.await.inspect_err(|_| {
+        eprintln!(
+            "the transfer was applied at position {}, but reading the balances failed:",
+            reply.position
+        );
+    })?;
     if out.json {
         return out.json_line(&json!({
             "command_id": command_id,
