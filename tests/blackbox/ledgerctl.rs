@@ -393,3 +393,142 @@ async fn support_looks_up_organizations_keys_and_balances_and_is_told_what_is_un
         "{consistency:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_altered_payload_makes_verify_and_the_checkpoint_check_fail_with_exit_1() {
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+    assert!(support(&env, &transfer_args(&m, "12.34")).await.success());
+    let dir = std::env::temp_dir().join(format!("ledgerctl-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("checkpoint.json");
+    let file_arg = file.to_str().unwrap();
+    assert!(
+        auditor(&env, &["checkpoint", "save", "--file", file_arg])
+            .await
+            .success()
+    );
+
+    let (altered,): (i64,) =
+        sqlx::query_as("SELECT min(position) FROM events WHERE payload LIKE '%SUP-42%'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    alter_ticket(&env, altered).await;
+
+    let broken = auditor(&env, &["verify", "--chunk", "3"]).await;
+    assert_eq!(broken.code, Some(1), "{broken:?}");
+    assert!(
+        broken
+            .stdout
+            .starts_with(&format!("chain BROKEN at position {altered}")),
+        "{broken:?}"
+    );
+    let json_broken = auditor(&env, &["--json", "verify"]).await;
+    assert_eq!(json_broken.code, Some(1), "{json_broken:?}");
+    let reply = json(&json_broken.stdout);
+    assert_eq!(
+        (reply["ok"].clone(), reply["break_position"].clone()),
+        (false.into(), altered.into())
+    );
+    let before = (altered - 1).to_string();
+    let intact = auditor(&env, &["verify", "--to", &before]).await;
+    assert!(
+        intact.success(),
+        "the history before it still verifies: {intact:?}"
+    );
+
+    // The checkpoint's own event and those after it are re-hashed; with --full, every event
+    // before it too.
+    let head = env.head().await;
+    assert!(
+        altered < head,
+        "the transfer's first event is before the checkpoint's"
+    );
+    let quick = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    assert!(quick.success(), "only the head was re-hashed: {quick:?}");
+    assert!(quick.stderr.contains("add --full"), "{quick:?}");
+    let full = auditor(&env, &["checkpoint", "check", "--full", "--file", file_arg]).await;
+    assert_eq!(full.code, Some(1), "{full:?}");
+    assert!(
+        full.stdout.contains(&format!(
+            "does NOT extend the checkpoint at position {head}: the chain up to the checkpoint \
+             is broken at position {altered}"
+        )),
+        "{full:?}"
+    );
+
+    // Altering the checkpoint's own event is found without --full.
+    alter_ticket(&env, head).await;
+    let quick = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    assert_eq!(quick.code, Some(1), "{quick:?}");
+    assert!(
+        quick
+            .stdout
+            .contains(&format!("is broken at position {head}")),
+        "{quick:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Rewrites the ticket in the payload of the event at `position`, as a superuser with the
+/// append-only triggers switched off (the attack the chain exists to expose).
+async fn alter_ticket(env: &Env, position: i64) {
+    let mut conn = env.pool.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let altered = sqlx::query(
+        "UPDATE events SET payload = replace(payload, 'SUP-42', 'SUP-99') WHERE position = $1",
+    )
+    .bind(position)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(altered.rows_affected(), 1);
+    sqlx::query("SET session_replication_role = origin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// The position of the next JSON line a follower prints.
+async fn next_position(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> i64 {
+    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the follower prints within 20 s")
+        .unwrap()
+        .expect("the follower keeps running");
+    json(&line)["position"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_tail_follow_shows_events_as_they_are_appended() {
+    use tokio::io::AsyncBufReadExt;
+
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+    let head = env.head().await;
+    let mut follower = tokio::process::Command::new(ledger_tests::ledgerctl::binary())
+        .args(["--json", "events", "tail", "--from", "1", "--follow"])
+        .env("LEDGER_SERVER", format!("http://{}", env.ledgerd.address))
+        .env("LEDGER_TOKEN", env.ledgerd.token("auditor"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(follower.stdout.take().unwrap()).lines();
+    for expected in 1..=head {
+        assert_eq!(next_position(&mut lines).await, expected);
+    }
+    assert!(support(&env, &transfer_args(&m, "1")).await.success());
+    let new_head = env.head().await;
+    for expected in head + 1..=new_head {
+        assert_eq!(next_position(&mut lines).await, expected);
+    }
+    follower.kill().await.unwrap();
+}

@@ -212,8 +212,21 @@ pub struct VerifyArgs {
 pub enum CheckpointCommand {
     /// Write the head as `{ "position": N, "hash": "hex" }` to a file.
     Save(CheckpointFile),
-    /// Check the log still extends the checkpoint in a file (exit 1 when it does not).
-    Check(CheckpointFile),
+    /// Check the log still extends the checkpoint in a file (exit 1 when it does not): the
+    /// event at the checkpoint still has its hash, and the chain from it to the head verifies.
+    Check(CheckArgs),
+}
+
+/// `checkpoint check`.
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The checkpoint file.
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Also re-hash every event before the checkpoint (positions 1 to it, in chunks), so an
+    /// event altered without rewriting the stored hashes is found too.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// A checkpoint file.

@@ -16,6 +16,9 @@ use crate::cli::output::Output;
 use crate::cli::progress::Progress;
 use crate::pb;
 
+/// Positions verified per VerifyChain call when checking a checkpoint.
+const VERIFY_CHUNK: i64 = 100_000;
+
 /// `events tail` / `events export`.
 pub async fn events(c: &mut Clients, out: &Output, command: EventsCommand) -> Result<(), CliError> {
     match command {
@@ -156,11 +159,31 @@ pub async fn verify(c: &mut Clients, out: &Output, a: VerifyArgs) -> Result<(), 
         Some(to) => to,
         None => head(c).await?.position,
     };
-    let progress = Progress::new(u64::try_from(to - a.from + 1).unwrap_or(0));
-    let mut start = a.from;
-    let mut verified_through = a.from - 1;
+    let reply = verify_chunks(c, a.from, to, a.chunk).await?;
+    report_verify(out, a.from, &reply)?;
+    if reply.ok {
+        Ok(())
+    } else {
+        Err(CliError::CheckFailed(format!(
+            "the chain is broken at position {}",
+            reply.break_position
+        )))
+    }
+}
+
+/// VerifyChain over `from..=to`, `chunk` positions per call, stopping at the first break;
+/// a progress bar on a terminal. The answer covers the whole range.
+async fn verify_chunks(
+    c: &mut Clients,
+    from: i64,
+    to: i64,
+    chunk: i64,
+) -> Result<pb::VerifyChainResponse, CliError> {
+    let progress = Progress::new(u64::try_from(to - from + 1).unwrap_or(0));
+    let mut start = from;
+    let mut verified_through = from - 1;
     while start <= to {
-        let end = to.min(start.saturating_add(a.chunk - 1));
+        let end = to.min(start.saturating_add(chunk - 1));
         let reply = c
             .audit
             .verify_chain(unary(pb::VerifyChainRequest {
@@ -171,27 +194,19 @@ pub async fn verify(c: &mut Clients, out: &Output, a: VerifyArgs) -> Result<(), 
             .into_inner();
         if !reply.ok {
             progress.finish();
-            report_verify(out, a.from, &reply)?;
-            return Err(CliError::CheckFailed(format!(
-                "the chain is broken at position {}",
-                reply.break_position
-            )));
+            return Ok(reply);
         }
         verified_through = reply.verified_through;
-        progress.update(u64::try_from(end - a.from + 1).unwrap_or(0));
+        progress.update(u64::try_from(end - from + 1).unwrap_or(0));
         start = end + 1;
     }
     progress.finish();
-    report_verify(
-        out,
-        a.from,
-        &pb::VerifyChainResponse {
-            ok: true,
-            verified_through,
-            break_position: 0,
-            break_reason: String::new(),
-        },
-    )
+    Ok(pb::VerifyChainResponse {
+        ok: true,
+        verified_through,
+        break_position: 0,
+        break_reason: String::new(),
+    })
 }
 
 fn report_verify(out: &Output, from: i64, r: &pb::VerifyChainResponse) -> Result<(), CliError> {
@@ -254,7 +269,7 @@ pub async fn checkpoint(
         }
         CheckpointCommand::Check(a) => {
             let checkpoint = read_checkpoint(&a.file)?;
-            let reply = c
+            let mut reply = c
                 .audit
                 .verify_checkpoint(unary(pb::VerifyCheckpointRequest {
                     position: checkpoint.position,
@@ -262,6 +277,19 @@ pub async fn checkpoint(
                 }))
                 .await?
                 .into_inner();
+            // The server compares the stored hash at the checkpoint and re-hashes the events
+            // after it; re-hash the checkpoint's own event too (all before it with --full).
+            if reply.extends && checkpoint.position >= 1 {
+                let from = if a.full { 1 } else { checkpoint.position };
+                let chain = verify_chunks(c, from, checkpoint.position, VERIFY_CHUNK).await?;
+                if !chain.ok {
+                    reply.extends = false;
+                    reply.detail = format!(
+                        "the chain up to the checkpoint is broken at position {}: {}",
+                        chain.break_position, chain.break_reason
+                    );
+                }
+            }
             if out.json {
                 out.json_line(&json!({
                     "extends": reply.extends,
@@ -274,6 +302,13 @@ pub async fn checkpoint(
                     "the log extends the checkpoint at position {}",
                     checkpoint.position
                 ))?;
+                if !a.full && checkpoint.position > 1 {
+                    eprintln!(
+                        "(events before position {} were not re-hashed: add --full, or run \
+                         `ledgerctl verify --to {}`)",
+                        checkpoint.position, checkpoint.position
+                    );
+                }
             } else {
                 out.line(&format!(
                     "the log does NOT extend the checkpoint at position {}: {}",
