@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::cli::CliError;
 use crate::cli::args::{
@@ -47,26 +47,56 @@ fn recorded_at(event: &pb::LogEvent) -> String {
         .unwrap_or_default()
 }
 
-/// One event as a JSON object; `payload` and `metadata` are the stored text exactly as
-/// hashed, so an export is enough to recompute the chain (see `docs/event-log.md`).
-pub fn event_json(event: &pb::LogEvent) -> Value {
-    json!({
-        "position": event.position,
-        "event_id": event.event_id,
-        "stream": event.stream_id,
-        "version": event.stream_version,
-        "type": event.event_type,
-        "schema_version": event.schema_version,
-        "payload": event.payload,
-        "metadata": event.metadata,
-        "recorded_at": recorded_at(event),
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    })
+/// One event as a JSON line, keys in this order; `payload` and `metadata` are the stored text
+/// exactly as hashed, so an export is enough to recompute the chain (`docs/event-log.md`).
+#[derive(Serialize)]
+pub struct EventLine<'a> {
+    /// Global position.
+    pub position: i64,
+    /// Event id (UUID).
+    pub event_id: &'a str,
+    /// Stream id, e.g. `account-<uuid>`.
+    pub stream: &'a str,
+    /// Version within the stream.
+    pub version: i64,
+    /// Event type, e.g. `account.transferred_in`.
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    /// Payload schema version.
+    pub schema_version: i32,
+    /// Payload JSON text, as hashed.
+    pub payload: &'a str,
+    /// Metadata JSON text, as hashed.
+    pub metadata: &'a str,
+    /// RFC 3339 UTC with six fractional digits and `Z`: the hashed form.
+    pub recorded_at: String,
+    /// Hex SHA-256 of the previous event.
+    pub prev_hash: &'a str,
+    /// Hex SHA-256 of this event.
+    pub hash: &'a str,
+}
+
+/// The JSON line of an event.
+pub fn event_json(event: &pb::LogEvent) -> String {
+    let line = EventLine {
+        position: event.position,
+        event_id: &event.event_id,
+        stream: &event.stream_id,
+        version: event.stream_version,
+        event_type: &event.event_type,
+        schema_version: event.schema_version,
+        payload: &event.payload,
+        metadata: &event.metadata,
+        recorded_at: recorded_at(event),
+        prev_hash: &event.prev_hash,
+        hash: &event.hash,
+    };
+    // Strings and integers only: serialising cannot fail.
+    serde_json::to_string(&line).unwrap_or_default()
 }
 
 fn write_error(error: std::io::Error) -> CliError {
-    CliError::Local(format!("writing to stdout: {error}"))
+    crate::cli::output::stdout_error(error)
 }
 
 async fn tail(c: &mut Clients, out: &Output, a: TailArgs) -> Result<(), CliError> {
@@ -89,7 +119,7 @@ async fn tail(c: &mut Clients, out: &Output, a: TailArgs) -> Result<(), CliError
     let mut stdout = std::io::stdout();
     while let Some(event) = stream.message().await? {
         let line = if out.json {
-            event_json(&event).to_string()
+            event_json(&event)
         } else {
             format!(
                 "{:>8}  {}  {}  v{}  {}  {}",

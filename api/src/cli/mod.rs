@@ -31,6 +31,9 @@ pub enum CliError {
     /// A value on the command line is unusable.
     #[error("{0}")]
     Usage(String),
+    /// Whoever read stdout stopped reading (`ledgerctl events export | head`): stop quietly.
+    #[error("stdout closed")]
+    StdoutClosed,
     /// A check ran and failed (broken chain, checkpoint not extended, differences); the
     /// result was printed already.
     #[error("{0}")]
@@ -47,6 +50,7 @@ impl CliError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
+            CliError::StdoutClosed => 0,
             CliError::CheckFailed(_) => 1,
             CliError::Usage(_) => 2,
             CliError::Status(_) => 3,
@@ -59,7 +63,7 @@ impl CliError {
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(CliError::StdoutClosed) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(error.exit_code())

@@ -48,8 +48,13 @@ impl Output {
     }
 }
 
-fn stdout_error(error: std::io::Error) -> CliError {
-    CliError::Local(format!("writing to stdout: {error}"))
+/// A failed write to stdout; a reader that went away (`| head`) is not an error.
+pub fn stdout_error(error: std::io::Error) -> CliError {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        CliError::StdoutClosed
+    } else {
+        CliError::Local(format!("writing to stdout: {error}"))
+    }
 }
 
 /// A table as text: the header, then the rows, columns separated by two spaces.
