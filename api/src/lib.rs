@@ -1,8 +1,9 @@
 //! The gRPC face of ARouter Ledger: configuration, authentication, the application layer
-//! (load, decide, append), the gRPC services and the `ledgerd` server.
+//! (load, decide, append), the gRPC services, the `ledgerd` server and the `ledgerctl` client.
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod database;
 pub mod error;

@@ -8,6 +8,7 @@ mod audit;
 mod common;
 mod gateway;
 mod journey;
+mod ledgerctl;
 mod lifecycle;
 mod server;
 mod settings;

@@ -1,3 +1,5 @@
-//! Support for the black-box tests: build and run the real `ledgerd`, talk to it over gRPC.
+//! Support for the black-box tests: build and run the real `ledgerd` (and `ledgerctl`), talk
+//! to it over gRPC.
 
+pub mod ledgerctl;
 pub mod ledgerd;

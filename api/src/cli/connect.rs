@@ -1,0 +1,137 @@
+//! The connection to `ledgerd`: the channel and the credentials every call carries.
+
+use std::time::Duration;
+
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::cli::CliError;
+use crate::pb;
+
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a unary call may take (the server's own limit is 10 s by default).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A bearer token. Its `Debug` is redacted so it can never reach a log or an error message.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl std::str::FromStr for Token {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Token(text.trim().to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Adds `authorization`, `x-actor-id` and a fresh `x-correlation-id` to every call.
+#[derive(Clone)]
+pub struct Auth {
+    token: Option<MetadataValue<Ascii>>,
+    actor: Option<MetadataValue<Ascii>>,
+    correlation: MetadataValue<Ascii>,
+}
+
+impl Auth {
+    /// Metadata for `token` and `staff_id`; the token is checked for ASCII without echoing it.
+    pub fn new(token: Option<&Token>, staff_id: Option<uuid::Uuid>) -> Result<Self, CliError> {
+        let token = token
+            .map(|t| format!("Bearer {}", t.0).parse::<MetadataValue<Ascii>>())
+            .transpose()
+            .map_err(|_| CliError::Usage("the token is not printable ASCII".into()))?;
+        let ascii = |id: uuid::Uuid| {
+            id.to_string()
+                .parse::<MetadataValue<Ascii>>()
+                .map_err(|_| CliError::Usage("a UUID is ASCII".into()))
+        };
+        Ok(Auth {
+            token,
+            actor: staff_id.map(ascii).transpose()?,
+            // One invocation of ledgerctl is one user action.
+            correlation: ascii(uuid::Uuid::new_v4())?,
+        })
+    }
+}
+
+impl Interceptor for Auth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let metadata = request.metadata_mut();
+        if let Some(token) = &self.token {
+            metadata.insert("authorization", token.clone());
+        }
+        if let Some(actor) = &self.actor {
+            metadata.insert("x-actor-id", actor.clone());
+        }
+        metadata.insert("x-correlation-id", self.correlation.clone());
+        Ok(request)
+    }
+}
+
+/// A channel with credentials.
+pub type Authed = InterceptedService<Channel, Auth>;
+
+/// The clients `ledgerctl` uses.
+pub struct Clients {
+    /// SupportService.
+    pub support: pb::support_service_client::SupportServiceClient<Authed>,
+    /// AuditService.
+    pub audit: pb::audit_service_client::AuditServiceClient<Authed>,
+    /// CreditsService.
+    pub credits: pb::credits_service_client::CreditsServiceClient<Authed>,
+    /// KeysService.
+    pub keys: pb::keys_service_client::KeysServiceClient<Authed>,
+    /// UsersService.
+    pub users: pb::users_service_client::UsersServiceClient<Authed>,
+    /// OrganizationsService.
+    pub orgs: pb::organizations_service_client::OrganizationsServiceClient<Authed>,
+}
+
+/// Connects to `server` (bounded connect time; streams are not time-limited).
+pub async fn connect(server: &str, auth: Auth) -> Result<Clients, CliError> {
+    let endpoint = Endpoint::from_shared(server.to_owned())
+        .map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?
+        .connect_timeout(CONNECT_TIMEOUT);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| CliError::Connect(format!("cannot connect to {server}: {}", chain(&e))))?;
+    let svc = || InterceptedService::new(channel.clone(), auth.clone());
+    Ok(Clients {
+        support: pb::support_service_client::SupportServiceClient::new(svc()),
+        audit: pb::audit_service_client::AuditServiceClient::new(svc()),
+        credits: pb::credits_service_client::CreditsServiceClient::new(svc()),
+        keys: pb::keys_service_client::KeysServiceClient::new(svc()),
+        users: pb::users_service_client::UsersServiceClient::new(svc()),
+        orgs: pb::organizations_service_client::OrganizationsServiceClient::new(svc()),
+    })
+}
+
+/// An error and its sources, `: `-separated (transport errors hide the cause in a source).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// A unary request with the call timeout (sent as `grpc-timeout`).
+pub fn unary<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(CALL_TIMEOUT);
+    request
+}

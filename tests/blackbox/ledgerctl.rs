@@ -1,0 +1,534 @@
+//! `ledgerctl`, the real binary run as a child process, against the real `ledgerd`: support
+//! transfers and look-ups, the audit commands, and errors on stderr with a non-zero exit.
+
+use ledger_api::pb;
+use ledger_tests::ledgerctl::{Run, run};
+use uuid::Uuid;
+
+use crate::common::{Env, id};
+
+/// A member with 50 credits on their personal account and an organization they administer.
+struct Member {
+    user: Uuid,
+    personal: String,
+    org: String,
+    org_account: String,
+}
+
+async fn member_with_personal_credits(env: &Env) -> Member {
+    let user = Uuid::new_v4();
+    let identity = env.ledgerd.clients("identity", None).await;
+    let email = format!("{user}@example.test");
+    let registered = identity
+        .users
+        .clone()
+        .register_user(pb::RegisterUserRequest {
+            command_id: id(),
+            user_id: user.to_string(),
+            personal_account_id: String::new(),
+            email: email.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    identity
+        .users
+        .clone()
+        .verify_email(pb::VerifyEmailRequest {
+            command_id: id(),
+            user_id: user.to_string(),
+            email,
+        })
+        .await
+        .unwrap();
+    let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
+    let org = id();
+    let created = dashboard
+        .orgs
+        .clone()
+        .create_organization(pb::CreateOrganizationRequest {
+            command_id: id(),
+            organization_id: org.clone(),
+            account_id: String::new(),
+            name: "Acme".into(),
+            details: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    dashboard
+        .credits
+        .clone()
+        .purchase_credits(pb::PurchaseCreditsRequest {
+            command_id: id(),
+            account_id: registered.personal_account_id.clone(),
+            amount: "50".into(),
+            payment_reference: "pay_personal".into(),
+        })
+        .await
+        .unwrap();
+    Member {
+        user,
+        personal: registered.personal_account_id,
+        org,
+        org_account: created.account_id,
+    }
+}
+
+/// Runs ledgerctl as a support staff member.
+async fn support(env: &Env, args: &[&str]) -> Run {
+    let staff = Some(Uuid::from_u128(0x5afe));
+    run(&env.ledgerd, env.ledgerd.token("support"), staff, args).await
+}
+
+/// Runs ledgerctl as an auditor.
+async fn auditor(env: &Env, args: &[&str]) -> Run {
+    run(&env.ledgerd, env.ledgerd.token("auditor"), None, args).await
+}
+
+/// The cells of the table row starting with `first`.
+fn row<'a>(stdout: &'a str, first: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.first() == Some(&first))
+        .unwrap_or_else(|| panic!("no row {first:?} in\n{stdout}"))
+}
+
+/// The value of a `name  value` line.
+fn field(stdout: &str, name: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .map(|rest| rest.trim().to_owned())
+        .unwrap_or_else(|| panic!("no field {name:?} in\n{stdout}"))
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not JSON: {line}"))
+}
+
+fn transfer_args<'a>(m: &'a Member, amount: &'a str) -> Vec<&'a str> {
+    vec![
+        "transfer",
+        "--from-account",
+        &m.personal,
+        "--to-account",
+        &m.org_account,
+        "--amount",
+        amount,
+        "--reason",
+        "consolidate credits",
+        "--ticket",
+        "SUP-42",
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_transfers_personal_credits_to_an_organization_and_sees_both_new_balances() {
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+
+    let done = support(&env, &transfer_args(&m, "12.34")).await;
+    assert!(done.success(), "{done:?}");
+    let position: i64 = field(&done.stdout, "position").parse().unwrap();
+    assert_eq!(position, env.head().await);
+    let from = row(&done.stdout, "from");
+    assert_eq!(from[1..4], [m.personal.as_str(), "personal", "37.66"]);
+    let to = row(&done.stdout, "to");
+    assert_eq!(to[1..4], [m.org_account.as_str(), "organization", "12.34"]);
+
+    // The generated command id is printed, and retrying with it applies the transfer once.
+    let command_id = field(&done.stdout, "command id");
+    assert!(done.stderr.contains(&command_id), "{done:?}");
+    let mut retry_args = transfer_args(&m, "12.34");
+    retry_args.extend(["--command-id", &command_id]);
+    let retried = support(&env, &retry_args).await;
+    assert!(retried.success(), "{retried:?}");
+    assert_eq!(field(&retried.stdout, "position"), position.to_string());
+    assert_eq!(row(&retried.stdout, "to")[3], "12.34");
+    assert_eq!(env.head().await, position, "the retry appended nothing");
+
+    let mut json_args = vec!["--json"];
+    json_args.extend(transfer_args(&m, "5"));
+    let again = support(&env, &json_args).await;
+    assert!(again.success(), "{again:?}");
+    assert_eq!(again.stdout.lines().count(), 1, "{again:?}");
+    let reply = json(&again.stdout);
+    assert_eq!(reply["position"], env.head().await);
+    assert_eq!(reply["from"]["balance"], "32.66");
+    assert_eq!(reply["from"]["total_transferred_out"], "17.34");
+    assert_eq!(reply["to"]["balance"], "17.34");
+    assert_eq!(reply["to"]["account_id"], m.org_account.as_str());
+    assert!(Uuid::parse_str(reply["command_id"].as_str().unwrap()).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transfer_without_a_reason_is_refused_with_a_non_zero_exit_and_appends_nothing() {
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+    let head = env.head().await;
+
+    let mut missing = transfer_args(&m, "1");
+    missing.retain(|arg| *arg != "--reason" && *arg != "consolidate credits");
+    let refused = support(&env, &missing).await;
+    assert_eq!(refused.code, Some(2), "clap refuses it: {refused:?}");
+    assert!(refused.stderr.contains("--reason"), "{refused:?}");
+
+    let mut empty = transfer_args(&m, "1");
+    empty[8] = "";
+    let refused = support(&env, &empty).await;
+    assert_eq!(refused.code, Some(3), "the server refuses it: {refused:?}");
+    assert!(refused.stderr.contains("INVALID_ARGUMENT"), "{refused:?}");
+    assert!(refused.stderr.contains("field reason"), "{refused:?}");
+    assert!(refused.stdout.is_empty(), "{refused:?}");
+    assert_eq!(env.head().await, head);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_reports_an_intact_chain_in_one_call_or_in_chunks() {
+    let env = Env::start().await;
+    member_with_personal_credits(&env).await;
+    let head = env.head().await;
+
+    let intact = auditor(&env, &["verify"]).await;
+    assert!(intact.success(), "{intact:?}");
+    assert_eq!(
+        intact.stdout.trim(),
+        format!("chain intact: positions 1 to {head} verified")
+    );
+    let chunked = auditor(&env, &["--json", "verify", "--chunk", "2"]).await;
+    assert!(chunked.success(), "{chunked:?}");
+    let reply = json(&chunked.stdout);
+    assert_eq!(reply["ok"], true);
+    assert_eq!(reply["verified_through"], head);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_checkpoint_saved_before_more_commands_is_still_extended_and_a_forged_one_is_not() {
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+    let dir = std::env::temp_dir().join(format!("ledgerctl-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("checkpoint.json");
+    let file_arg = file.to_str().unwrap();
+
+    let saved = auditor(&env, &["checkpoint", "save", "--file", file_arg]).await;
+    assert!(saved.success(), "{saved:?}");
+    let checkpoint = json(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(checkpoint["position"], env.head().await);
+    assert_eq!(checkpoint["hash"].as_str().unwrap().len(), 64);
+
+    assert!(support(&env, &transfer_args(&m, "1")).await.success());
+    assert!(support(&env, &transfer_args(&m, "2")).await.success());
+    let checked = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    assert!(checked.success(), "{checked:?}");
+    assert!(checked.stdout.contains("extends"), "{checked:?}");
+
+    let forged = serde_json::json!({ "position": checkpoint["position"], "hash": "00".repeat(32) });
+    std::fs::write(&file, forged.to_string()).unwrap();
+    let broken = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    assert_eq!(broken.code, Some(1), "{broken:?}");
+    assert!(broken.stdout.contains("does NOT extend"), "{broken:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_export_writes_one_chained_json_line_per_event_up_to_the_head() {
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+    assert!(support(&env, &transfer_args(&m, "3")).await.success());
+    let head = env.head().await;
+
+    let export = auditor(&env, &["events", "export", "--from", "1"]).await;
+    assert!(export.success(), "{export:?}");
+    let events: Vec<_> = export.stdout.lines().map(json).collect();
+    assert_eq!(i64::try_from(events.len()).unwrap(), head);
+    for (n, event) in events.iter().enumerate() {
+        assert_eq!(event["position"], i64::try_from(n).unwrap() + 1);
+        for key in [
+            "stream",
+            "type",
+            "payload",
+            "metadata",
+            "recorded_at",
+            "hash",
+        ] {
+            assert!(event[key].is_string(), "{key} missing in {event}");
+        }
+        assert!(event["version"].is_i64() && event["schema_version"].is_i64());
+        if n > 0 {
+            assert_eq!(event["prev_hash"], events[n - 1]["hash"]);
+        }
+    }
+    let transfer = events.last().unwrap();
+    let payload = json(transfer["payload"].as_str().unwrap());
+    assert_eq!(payload["ticket"], "SUP-42", "{payload}");
+
+    let tail = auditor(
+        &env,
+        &[
+            "--json",
+            "events",
+            "tail",
+            "--from",
+            "1",
+            "--stream",
+            &format!("account-{}", m.personal),
+        ],
+    )
+    .await;
+    assert!(tail.success(), "{tail:?}");
+    let types: Vec<_> = tail
+        .stdout
+        .lines()
+        .map(|l| json(l)["type"].clone())
+        .collect();
+    assert_eq!(types.len(), 3, "{tail:?}");
+    assert_eq!(types[0], "account.opened");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn balance_as_of_an_earlier_position_gives_the_earlier_balance() {
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+    let before = env.head().await;
+    assert!(support(&env, &transfer_args(&m, "12.34")).await.success());
+
+    let position = before.to_string();
+    let then = auditor(
+        &env,
+        &[
+            "balance-as-of",
+            "--account",
+            &m.personal,
+            "--position",
+            &position,
+        ],
+    )
+    .await;
+    assert!(then.success(), "{then:?}");
+    assert_eq!(field(&then.stdout, "balance"), "50");
+    let now = auditor(
+        &env,
+        &[
+            "--json",
+            "balance-as-of",
+            "--account",
+            &m.personal,
+            "--time",
+            "2999-01-01T00:00:00Z",
+        ],
+    )
+    .await;
+    assert!(now.success(), "{now:?}");
+    assert_eq!(json(&now.stdout)["balance"], "37.66");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_exits_non_zero_with_unauthenticated_and_is_never_echoed() {
+    let env = Env::start().await;
+    let token = "lt_not-a-real-token-0123456789abcdef";
+    let refused = run(&env.ledgerd, token, None, &["verify"]).await;
+    assert_eq!(refused.code, Some(3), "{refused:?}");
+    assert!(refused.stderr.contains("UNAUTHENTICATED"), "{refused:?}");
+    assert!(!refused.stderr.contains(token) && !refused.stdout.contains(token));
+
+    let flag = run(
+        &env.ledgerd,
+        "",
+        None,
+        &["--token", token, "--json", "balance", "--account", &id()],
+    )
+    .await;
+    assert_eq!(flag.code, Some(3), "{flag:?}");
+    assert!(flag.stderr.contains("UNAUTHENTICATED"), "{flag:?}");
+    assert!(!flag.stderr.contains(token) && !flag.stdout.contains(token));
+
+    let no_staff = run(
+        &env.ledgerd,
+        env.ledgerd.token("support"),
+        None,
+        &["verify"],
+    )
+    .await;
+    assert_eq!(no_staff.code, Some(3), "{no_staff:?}");
+    assert!(no_staff.stderr.contains("x-actor-id"), "{no_staff:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_looks_up_organizations_keys_and_balances_and_is_told_what_is_unimplemented() {
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+
+    let limit = support(
+        &env,
+        &["set-member-limit", "--organization", &m.org, "--limit", "7"],
+    )
+    .await;
+    assert!(limit.success(), "{limit:?}");
+    let org = support(&env, &["organization", "--organization", &m.org]).await;
+    assert!(org.success(), "{org:?}");
+    assert_eq!(field(&org.stdout, "members"), "1 of 7");
+    assert_eq!(field(&org.stdout, "account"), m.org_account);
+    let members = support(&env, &["--json", "members", "--organization", &m.org]).await;
+    assert!(members.success(), "{members:?}");
+    let member = json(&members.stdout);
+    assert_eq!(member["user_id"], m.user.to_string());
+    assert_eq!(member["role"], "admin");
+    let balance = support(&env, &["balance", "--account", &m.personal]).await;
+    assert!(balance.success(), "{balance:?}");
+    assert_eq!(field(&balance.stdout, "balance"), "50");
+    let keys = support(&env, &["keys", "--account", &m.org_account]).await;
+    assert!(keys.success(), "{keys:?}");
+    assert_eq!(keys.stdout.lines().count(), 1, "only the header: {keys:?}");
+
+    let accounts = support(&env, &["accounts", "--user", &m.user.to_string()]).await;
+    assert_eq!(accounts.code, Some(3), "{accounts:?}");
+    assert!(accounts.stderr.contains("UNIMPLEMENTED"), "{accounts:?}");
+    let consistency = auditor(&env, &["consistency"]).await;
+    assert_eq!(consistency.code, Some(3), "{consistency:?}");
+    assert!(
+        consistency.stderr.contains("UNIMPLEMENTED"),
+        "{consistency:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_altered_payload_makes_verify_and_the_checkpoint_check_fail_with_exit_1() {
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+    assert!(support(&env, &transfer_args(&m, "12.34")).await.success());
+    let dir = std::env::temp_dir().join(format!("ledgerctl-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("checkpoint.json");
+    let file_arg = file.to_str().unwrap();
+    assert!(
+        auditor(&env, &["checkpoint", "save", "--file", file_arg])
+            .await
+            .success()
+    );
+
+    let (altered,): (i64,) =
+        sqlx::query_as("SELECT min(position) FROM events WHERE payload LIKE '%SUP-42%'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
+    alter_ticket(&env, altered).await;
+
+    let broken = auditor(&env, &["verify", "--chunk", "3"]).await;
+    assert_eq!(broken.code, Some(1), "{broken:?}");
+    assert!(
+        broken
+            .stdout
+            .starts_with(&format!("chain BROKEN at position {altered}")),
+        "{broken:?}"
+    );
+    let json_broken = auditor(&env, &["--json", "verify"]).await;
+    assert_eq!(json_broken.code, Some(1), "{json_broken:?}");
+    let reply = json(&json_broken.stdout);
+    assert_eq!(
+        (reply["ok"].clone(), reply["break_position"].clone()),
+        (false.into(), altered.into())
+    );
+    let before = (altered - 1).to_string();
+    let intact = auditor(&env, &["verify", "--to", &before]).await;
+    assert!(
+        intact.success(),
+        "the history before it still verifies: {intact:?}"
+    );
+
+    // The checkpoint's own event and those after it are re-hashed; with --full, every event
+    // before it too.
+    let head = env.head().await;
+    assert!(
+        altered < head,
+        "the transfer's first event is before the checkpoint's"
+    );
+    let quick = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    assert!(quick.success(), "only the head was re-hashed: {quick:?}");
+    assert!(quick.stderr.contains("add --full"), "{quick:?}");
+    let full = auditor(&env, &["checkpoint", "check", "--full", "--file", file_arg]).await;
+    assert_eq!(full.code, Some(1), "{full:?}");
+    assert!(
+        full.stdout.contains(&format!(
+            "does NOT extend the checkpoint at position {head}: the chain up to the checkpoint \
+             is broken at position {altered}"
+        )),
+        "{full:?}"
+    );
+
+    // Altering the checkpoint's own event is found without --full.
+    alter_ticket(&env, head).await;
+    let quick = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    assert_eq!(quick.code, Some(1), "{quick:?}");
+    assert!(
+        quick
+            .stdout
+            .contains(&format!("is broken at position {head}")),
+        "{quick:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Rewrites the ticket in the payload of the event at `position`, as a superuser with the
+/// append-only triggers switched off (the attack the chain exists to expose).
+async fn alter_ticket(env: &Env, position: i64) {
+    let mut conn = env.pool.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let altered = sqlx::query(
+        "UPDATE events SET payload = replace(payload, 'SUP-42', 'SUP-99') WHERE position = $1",
+    )
+    .bind(position)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(altered.rows_affected(), 1);
+    sqlx::query("SET session_replication_role = origin")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// The position of the next JSON line a follower prints.
+async fn next_position(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> i64 {
+    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the follower prints within 20 s")
+        .unwrap()
+        .expect("the follower keeps running");
+    json(&line)["position"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_tail_follow_shows_events_as_they_are_appended() {
+    use tokio::io::AsyncBufReadExt;
+
+    let env = Env::start().await;
+    let m = member_with_personal_credits(&env).await;
+    let head = env.head().await;
+    let mut follower = tokio::process::Command::new(ledger_tests::ledgerctl::binary())
+        .args(["--json", "events", "tail", "--from", "1", "--follow"])
+        .env("LEDGER_SERVER", format!("http://{}", env.ledgerd.address))
+        .env("LEDGER_TOKEN", env.ledgerd.token("auditor"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(follower.stdout.take().unwrap()).lines();
+    for expected in 1..=head {
+        assert_eq!(next_position(&mut lines).await, expected);
+    }
+    assert!(support(&env, &transfer_args(&m, "1")).await.success());
+    let new_head = env.head().await;
+    for expected in head + 1..=new_head {
+        assert_eq!(next_position(&mut lines).await, expected);
+    }
+    follower.kill().await.unwrap();
+}

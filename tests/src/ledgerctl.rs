@@ -1,0 +1,79 @@
+//! Runs the real `ledgerctl` binary against a running `ledgerd`, as support staff and
+//! auditors do.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use crate::ledgerd::Ledgerd;
+
+/// The `ledgerctl` binary of this build, built first if needed (as `ledgerd::binary` does).
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary knows its path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binaries live in target/<profile>/deps");
+        let release = profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "ledger-api", "--bin", "ledgerctl"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building ledgerctl failed");
+        profile_dir.join("ledgerctl")
+    })
+}
+
+/// What one `ledgerctl` run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Whether it exited 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Runs `ledgerctl args...` against `ledgerd` with `token` (given in `LEDGER_TOKEN`, as
+/// operators should) and, for support, `staff` in `LEDGER_STAFF_ID`.
+pub async fn run(ledgerd: &Ledgerd, token: &str, staff: Option<uuid::Uuid>, args: &[&str]) -> Run {
+    let mut command = tokio::process::Command::new(binary());
+    command
+        .args(args)
+        .env("LEDGER_SERVER", format!("http://{}", ledgerd.address))
+        .env("LEDGER_TOKEN", token)
+        .env_remove("LEDGER_STAFF_ID")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(staff) = staff {
+        command.env("LEDGER_STAFF_ID", staff.to_string());
+    }
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
+        .await
+        .expect("ledgerctl finishes within a minute")
+        .expect("ledgerctl runs");
+    Run::from_output(output)
+}
