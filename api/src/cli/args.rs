@@ -223,10 +223,6 @@ pub struct CheckArgs {
     /// The checkpoint file.
     #[arg(long)]
     pub file: PathBuf,
-    /// Also re-hash every event before the checkpoint (positions 1 to it, in chunks), so an
-    /// event altered without rewriting the stored hashes is found too.
-    #[arg(long)]
-    pub full: bool,
 }
 
 /// A checkpoint file.
