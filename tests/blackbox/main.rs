@@ -9,5 +9,6 @@ mod common;
 mod gateway;
 mod journey;
 mod lifecycle;
+mod reads;
 mod server;
 mod settings;
