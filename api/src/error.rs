@@ -41,9 +41,13 @@ pub enum AppError {
     /// The log or the database is unreachable. Caller: retry with the same command id.
     #[error("the ledger is temporarily unavailable; retry with the same command id")]
     Unavailable,
-    /// Not available yet (wired when the read models land). Caller: do not retry.
-    #[error("{0} is not implemented yet: it is served from the read models (next release)")]
+    /// Not available yet. Caller: do not retry.
+    #[error("{0}")]
     Unimplemented(&'static str),
+    /// A read model failed or is behind (`min_position` not reached in time), or a page token
+    /// is not one this listing issued. Mapped per variant in `status.rs`.
+    #[error(transparent)]
+    Projection(#[from] ledger_projections::ProjectionError),
     /// A bug or corrupt data. Logged once where converted; the caller sees "internal error".
     #[error("internal: {0}")]
     Internal(String),

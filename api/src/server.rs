@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger_eventstore::{Appender, AppenderConfig};
+use ledger_projections::{ProjectionRuntime, RuntimeConfig};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
@@ -57,8 +58,11 @@ pub async fn serve(
     let credentials = Arc::new(Credentials::load(Some(config.credentials_path()))?);
     let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
     let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
-    let app = App::start(pool, appender, hasher).await?;
+    let app = App::start(pool.clone(), appender, hasher).await?;
     let (stop_expiry, stop_rx) = tokio::sync::watch::channel(false);
+    // The read models: one runner per projection (active where it holds the projection's
+    // lock), stopped by the same signal as the expiry task.
+    let projections = ProjectionRuntime::spawn(pool, RuntimeConfig::default(), stop_rx.clone());
     let expiry_task = tokio::spawn(expiry::run(
         Arc::clone(&app),
         Duration::from_secs(config.hold_expiry_interval_s.max(1)),
@@ -133,6 +137,14 @@ pub async fn serve(
     tracing::info!("ledgerd stopped serving; finishing background work");
     let _ = stop_expiry.send(true);
     let _ = expiry_task.await;
+    // Each runner finishes (or rolls back) its batch; a batch is one transaction, so stopping
+    // mid-way loses nothing. Joined before the database (possibly embedded) is stopped.
+    if tokio::time::timeout(Duration::from_secs(10), projections.join())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the projections did not stop in time");
+    }
     // In-flight commands have finished; dropping the last handles lets the writer drain.
     drop(app);
     if tokio::time::timeout(Duration::from_secs(10), writer)

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use ledger_domain::{DomainError, ErrorKind, Field};
+use ledger_projections::ProjectionError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -163,10 +164,40 @@ impl From<AppError> for Status {
             AppError::Contended => Status::aborted(error.to_string()),
             AppError::Unavailable => Status::unavailable(error.to_string()),
             AppError::Unimplemented(_) => Status::unimplemented(error.to_string()),
+            AppError::Projection(error) => projection_status(error),
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Status::internal("internal error")
             }
+        }
+    }
+}
+
+/// A read-model error: behind → `UNAVAILABLE` (retry shortly), foreign page token →
+/// `INVALID_ARGUMENT` naming `page_token`, database unreachable → `UNAVAILABLE`, anything else
+/// → `INTERNAL` (logged here, once).
+fn projection_status(error: ProjectionError) -> Status {
+    match error {
+        ProjectionError::NotYetAtPosition {
+            projection,
+            reached,
+            wanted,
+            waited,
+        } => Status::unavailable(format!(
+            "the {projection} read model has reached position {reached}, not yet min_position \
+             {wanted}, after {} ms; retry shortly",
+            waited.as_millis()
+        )),
+        ProjectionError::InvalidCursor => {
+            bad_request("page_token", "is not a token this listing issued")
+        }
+        ProjectionError::Database(_) | ProjectionError::Store(_) => {
+            tracing::warn!(%error, "read model unavailable");
+            Status::unavailable("the ledger is temporarily unavailable; retry")
+        }
+        other => {
+            tracing::error!(error = %other, "read model error");
+            Status::internal("internal error")
         }
     }
 }

@@ -408,14 +408,14 @@ async fn callers_are_authenticated_and_each_kind_is_held_to_its_rpcs() {
         .unwrap()
         .into_inner();
     assert!(verified.ok);
-    // Read models are not wired yet: a clear UNIMPLEMENTED.
+    // Read models are served now: an auditor may read the feed; an empty account id is invalid.
     let status = auditor
         .activity
         .clone()
         .list_activity(pb::ListActivityRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
+    assert_bad_field(&status, "account_id");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,5 +10,6 @@ mod gateway;
 mod journey;
 mod ledgerctl;
 mod lifecycle;
+mod reads;
 mod server;
 mod settings;

@@ -1,14 +1,88 @@
-//! `ActivityService`: served from the read models (activity feed, usage rollups), which land
-//! with the projections; until then every RPC answers UNIMPLEMENTED with a clear message.
+//! `ActivityService`: the activity feed and usage analytics, served from the `activity` read
+//! model (feed rows and daily/hourly rollups), and their CSV exports. Every RPC authorises
+//! through the domain's policy on the account's aggregate state first, then waits (bounded)
+//! for `min_position`.
 
+use ledger_domain::Action;
+use ledger_projections::Projection;
+use ledger_projections::models::activity::ActivityRow;
+use ledger_projections::models::activity::feed::{ActivityFilter, activity};
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use super::Shared;
+use super::analytics::{Analytics, analytics_request};
+use super::export::{export_activity, export_analytics};
+use super::projected::{
+    authorize_account, caught_up, optional_time, page_size, token, wait_budget,
+};
+use super::{Shared, answer};
 use crate::error::AppError;
+use crate::input;
 use crate::pb;
 
-/// The activity service (not yet wired to its read models).
+/// The activity service.
 pub struct Activity(pub Shared);
+
+/// The feed filter of a request (`filter.*` fields).
+pub fn feed_filter(filter: Option<&pb::ActivityFilter>) -> Result<ActivityFilter, AppError> {
+    let Some(filter) = filter else {
+        return Ok(ActivityFilter::default());
+    };
+    let id = |field: &str, text: &Option<String>| {
+        text.as_deref().map(|t| input::uuid(field, t)).transpose()
+    };
+    let filter = ActivityFilter {
+        key_id: id("filter.key_id", &filter.key_id)?,
+        user_id: id("filter.user_id", &filter.user_id)?,
+        model: filter.model.clone().filter(|m| !m.is_empty()),
+        from: optional_time("filter.from", filter.from.as_ref())?,
+        until: optional_time("filter.to", filter.to.as_ref())?,
+    };
+    if let (Some(from), Some(until)) = (filter.from, filter.until)
+        && until <= from
+    {
+        return Err(AppError::invalid("filter.to", "must be after filter.from"));
+    }
+    Ok(filter)
+}
+
+/// The status of a feed row as in the proto.
+pub fn status_pb(text: &str) -> pb::UsageStatus {
+    match text {
+        "success" => pb::UsageStatus::Success,
+        "error" => pb::UsageStatus::Error,
+        "cancelled" => pb::UsageStatus::Cancelled,
+        _ => pb::UsageStatus::Unspecified,
+    }
+}
+
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// One feed row as an `ActivityItem` (metadata only; there is no content to leak).
+pub fn item(row: &ActivityRow) -> pb::ActivityItem {
+    pb::ActivityItem {
+        position: row.position,
+        key_id: row.key_id.to_string(),
+        user_id: row.user_id.to_string(),
+        generation_id: row.generation_id.clone(),
+        model: row.model.clone(),
+        provider: row.provider.clone(),
+        tokens: Some(pb::Tokens {
+            prompt: unsigned(row.prompt_tokens),
+            completion: unsigned(row.completion_tokens),
+            reasoning: unsigned(row.reasoning_tokens),
+            cached: unsigned(row.cached_tokens),
+        }),
+        cost: row.cost.normalize().to_string(),
+        latency_ms: unsigned(row.latency_ms),
+        time_to_first_token_ms: row.ttft_ms.map(unsigned),
+        status: status_pb(&row.status).into(),
+        started_at: Some(input::timestamp(row.started_at)),
+        finished_at: Some(input::timestamp(row.finished_at)),
+    }
+}
 
 #[tonic::async_trait]
 impl pb::activity_service_server::ActivityService for Activity {
@@ -16,31 +90,99 @@ impl pb::activity_service_server::ActivityService for Activity {
         &self,
         request: Request<pb::ListActivityRequest>,
     ) -> Result<Response<pb::ListActivityResponse>, Status> {
-        self.0.caller(&request)?;
-        Err(AppError::Unimplemented("ListActivity").into())
+        let cx = self.0.caller(&request)?;
+        let budget = wait_budget(request.metadata());
+        let req = request.into_inner();
+        let app = &*self.0.app;
+        answer(
+            async {
+                let filter = feed_filter(req.filter.as_ref())?;
+                let size = page_size(req.page_size)?;
+                let (account, _) = authorize_account(
+                    app,
+                    &cx.caller,
+                    "account_id",
+                    &req.account_id,
+                    Action::ReadActivity,
+                )
+                .await?;
+                caught_up(&app.pool, Projection::Activity, req.min_position, budget).await?;
+                let page = activity(
+                    &app.pool,
+                    account.as_uuid(),
+                    &filter,
+                    token(&req.page_token),
+                    size,
+                )
+                .await?;
+                Ok(pb::ListActivityResponse {
+                    items: page.rows.iter().map(item).collect(),
+                    next_page_token: page.next_cursor.unwrap_or_default(),
+                })
+            }
+            .await,
+        )
     }
 
     async fn get_usage_analytics(
         &self,
         request: Request<pb::GetUsageAnalyticsRequest>,
     ) -> Result<Response<pb::GetUsageAnalyticsResponse>, Status> {
-        self.0.caller(&request)?;
-        Err(AppError::Unimplemented("GetUsageAnalytics").into())
+        let cx = self.0.caller(&request)?;
+        let budget = wait_budget(request.metadata());
+        let req = request.into_inner();
+        let app = &*self.0.app;
+        answer(
+            async {
+                let (offset, size) = input::page(req.page_size, &req.page_token)?;
+                let query = analytics_request(
+                    req.granularity,
+                    req.group_by,
+                    req.from.as_ref(),
+                    req.to.as_ref(),
+                )?;
+                let rows = Analytics::run(
+                    app,
+                    &cx.caller,
+                    &req.account_id,
+                    req.min_position,
+                    budget,
+                    &query,
+                )
+                .await?;
+                let total = rows.len();
+                Ok(pb::GetUsageAnalyticsResponse {
+                    rows: rows.into_iter().skip(offset).take(size).collect(),
+                    next_page_token: input::next_token(offset, size, total),
+                })
+            }
+            .await,
+        )
     }
 
     async fn export_activity(
         &self,
         request: Request<pb::ExportActivityRequest>,
-    ) -> Result<Response<tonic::codegen::BoxStream<pb::ExportChunk>>, Status> {
-        self.0.caller(&request)?;
-        Err(AppError::Unimplemented("ExportActivity").into())
+    ) -> Result<Response<BoxStream<pb::ExportChunk>>, Status> {
+        let cx = self.0.caller(&request)?;
+        let budget = wait_budget(request.metadata());
+        let req = request.into_inner();
+        export_activity(&self.0.app, &cx.caller, &req, budget)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn export_analytics(
         &self,
         request: Request<pb::ExportAnalyticsRequest>,
-    ) -> Result<Response<tonic::codegen::BoxStream<pb::ExportChunk>>, Status> {
-        self.0.caller(&request)?;
-        Err(AppError::Unimplemented("ExportAnalytics").into())
+    ) -> Result<Response<BoxStream<pb::ExportChunk>>, Status> {
+        let cx = self.0.caller(&request)?;
+        let budget = wait_budget(request.metadata());
+        let req = request.into_inner();
+        export_analytics(&self.0.app, &cx.caller, &req, budget)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 }

@@ -1,5 +1,5 @@
 //! `AuditService`: the log head, chain and checkpoint verification, event streaming and
-//! balance replays, all from the event store; the consistency check lands with the projections.
+//! balance replays, all from the event store; the read models' consistency check and status.
 
 use std::time::Duration;
 
@@ -262,6 +262,14 @@ impl pb::audit_service_server::AuditService for Audit {
         request: Request<pb::ConsistencyCheckRequest>,
     ) -> Result<Response<pb::ConsistencyCheckResponse>, Status> {
         self.check(&request)?;
-        Err(AppError::Unimplemented("ConsistencyCheck").into())
+        answer(super::readmodels::consistency(&self.0.app.pool).await)
+    }
+
+    async fn get_projection_status(
+        &self,
+        request: Request<pb::GetProjectionStatusRequest>,
+    ) -> Result<Response<pb::GetProjectionStatusResponse>, Status> {
+        self.check(&request)?;
+        answer(super::readmodels::projection_status(&self.0.app.pool).await)
     }
 }

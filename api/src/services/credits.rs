@@ -5,6 +5,8 @@ use ledger_domain::text::PaymentReference;
 use ledger_domain::{AccountId, Action, Credits};
 use tonic::{Request, Response, Status};
 
+use super::ledger::ledger_entries;
+use super::projected::wait_budget;
 use super::reads::{account_context, allow};
 use super::{Shared, answer, command_id, now};
 use crate::error::{AppError, AtField};
@@ -102,8 +104,11 @@ impl pb::credits_service_server::CreditsService for CreditsApi {
 
     async fn list_ledger_entries(
         &self,
-        _request: Request<pb::ListLedgerEntriesRequest>,
+        request: Request<pb::ListLedgerEntriesRequest>,
     ) -> Result<Response<pb::ListLedgerEntriesResponse>, Status> {
-        Err(AppError::Unimplemented("ListLedgerEntries").into())
+        let cx = self.0.caller(&request)?;
+        let budget = wait_budget(request.metadata());
+        let req = request.into_inner();
+        answer(ledger_entries(&self.0.app, &cx.caller, &req, budget).await)
     }
 }

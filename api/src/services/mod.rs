@@ -1,11 +1,17 @@
 //! The gRPC services, one file per service, over the shared application state.
 
 pub mod activity;
+pub mod analytics;
 pub mod audit;
 pub mod credits;
+pub mod directory;
+pub mod export;
 pub mod gateway;
 pub mod keys;
+pub mod ledger;
 pub mod organizations;
+pub mod projected;
+pub mod readmodels;
 pub mod reads;
 pub mod settings;
 pub mod support;

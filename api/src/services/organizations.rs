@@ -504,9 +504,12 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
 
     async fn list_invitations(
         &self,
-        _request: Request<pb::ListInvitationsRequest>,
+        request: Request<pb::ListInvitationsRequest>,
     ) -> Result<Response<pb::ListInvitationsResponse>, Status> {
-        Err(AppError::Unimplemented("ListInvitations").into())
+        let cx = self.0.caller(&request)?;
+        let budget = super::projected::wait_budget(request.metadata());
+        let req = request.into_inner();
+        answer(super::directory::invitations(&self.0.app, &cx.caller, &req, budget).await)
     }
 }
 

@@ -4,6 +4,8 @@ use ledger_domain::user::{RegisterUser, VerifyEmail, register, verify_email};
 use ledger_domain::{AccountId, Caller, Email, UserId};
 use tonic::{Request, Response, Status};
 
+use super::directory::{user_account, user_organizations};
+use super::projected::wait_budget;
 use super::{Shared, answer, command_id, now};
 use crate::app::Decided;
 use crate::error::{AppError, AtField};
@@ -131,15 +133,21 @@ impl pb::users_service_server::UsersService for Users {
 
     async fn get_user_account(
         &self,
-        _request: Request<pb::GetUserAccountRequest>,
+        request: Request<pb::GetUserAccountRequest>,
     ) -> Result<Response<pb::GetUserAccountResponse>, Status> {
-        Err(AppError::Unimplemented("GetUserAccount").into())
+        let cx = self.0.caller(&request)?;
+        let budget = wait_budget(request.metadata());
+        let req = request.into_inner();
+        answer(user_account(&self.0.app, &cx.caller, &req, budget).await)
     }
 
     async fn list_user_organizations(
         &self,
-        _request: Request<pb::ListUserOrganizationsRequest>,
+        request: Request<pb::ListUserOrganizationsRequest>,
     ) -> Result<Response<pb::ListUserOrganizationsResponse>, Status> {
-        Err(AppError::Unimplemented("ListUserOrganizations").into())
+        let cx = self.0.caller(&request)?;
+        let budget = wait_budget(request.metadata());
+        let req = request.into_inner();
+        answer(user_organizations(&self.0.app, &cx.caller, &req, budget).await)
     }
 }

@@ -1,0 +1,189 @@
+//! Usage analytics from the daily and hourly rollups: spend, tokens and requests per bucket,
+//! grouped by member, key or model. Members of an organization see only the usage of their own
+//! keys: the policy refuses them other members' keys (`ViewKey`), so the query is filtered to
+//! their user id.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use ledger_domain::{Action, Caller};
+use ledger_projections::Projection;
+use ledger_projections::models::rollups::{
+    RollupFilter, UsageBucket, UsageSums, usage_by_day, usage_by_hour,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::projected::{authorize_account, caught_up};
+use super::reads::allow;
+use crate::app::App;
+use crate::error::AppError;
+use crate::input;
+use crate::pb;
+
+/// Rows one rollup query returns at most (the query functions' limit).
+const QUERY_ROWS: usize = 500;
+/// Rollup queries per request at most: a range with more rows must be narrowed.
+const MAX_QUERIES: usize = 40;
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct Analytics {
+    /// Day or hour buckets.
+    pub granularity: pb::Granularity,
+    /// What rows are grouped by besides time (`Unspecified`: totals per bucket).
+    pub group_by: pb::GroupBy,
+    /// The first bucket starts at or before this instant (truncated to the bucket).
+    pub from: DateTime<Utc>,
+    /// Buckets start before this instant.
+    pub to: DateTime<Utc>,
+}
+
+/// Validates the fields of an analytics request. `granularity` is required; `group_by`
+/// unspecified gives totals per bucket; `to` defaults to now, `from` to 30 days (day buckets)
+/// or 24 hours (hour buckets) before `to`.
+pub fn analytics_request(
+    granularity: i32,
+    group_by: i32,
+    from: Option<&prost_types::Timestamp>,
+    to: Option<&prost_types::Timestamp>,
+) -> Result<Analytics, AppError> {
+    let granularity = match pb::Granularity::try_from(granularity) {
+        Ok(g @ (pb::Granularity::Day | pb::Granularity::Hour)) => g,
+        _ => return Err(AppError::invalid("granularity", "must be DAY or HOUR")),
+    };
+    let group_by = pb::GroupBy::try_from(group_by)
+        .map_err(|_| AppError::invalid("group_by", "unknown value"))?;
+    let to = match to {
+        Some(ts) => input::time("to", ts)?,
+        None => Utc::now(),
+    };
+    let span = match granularity {
+        pb::Granularity::Hour => TimeDelta::hours(1),
+        _ => TimeDelta::days(1),
+    };
+    let from = match from {
+        Some(ts) => input::time("from", ts)?,
+        None if span == TimeDelta::hours(1) => to - TimeDelta::hours(24),
+        None => to - TimeDelta::days(30),
+    };
+    if to <= from {
+        return Err(AppError::invalid("to", "must be after from"));
+    }
+    let from = from
+        .duration_trunc(span)
+        .map_err(|_| AppError::invalid("from", "out of range"))?;
+    Ok(Analytics {
+        granularity,
+        group_by,
+        from,
+        to,
+    })
+}
+
+impl Analytics {
+    /// Authorises (`ReadAnalytics`), waits for `min_position`, and computes every row of the
+    /// period, ordered by bucket then group.
+    pub async fn run(
+        app: &App,
+        caller: &Caller,
+        account: &str,
+        min_position: i64,
+        budget: Duration,
+        query: &Analytics,
+    ) -> Result<Vec<pb::AnalyticsRow>, AppError> {
+        let (account, context) =
+            authorize_account(app, caller, "account_id", account, Action::ReadAnalytics).await?;
+        // Whoever may not view another member's key sees only their own keys' usage.
+        let own_only = allow(caller, Action::ViewKey, &context.with_key_creator(false)).is_err();
+        let user_id = match (own_only, caller.user()) {
+            (false, _) => None,
+            (true, Some(user)) => Some(user.as_uuid()),
+            (true, None) => return Err(AppError::Forbidden("analytics need an acting user")),
+        };
+        caught_up(&app.pool, Projection::Activity, min_position, budget).await?;
+        let filter = RollupFilter {
+            user_id,
+            ..RollupFilter::default()
+        };
+        let buckets = query.buckets(&app.pool, account.as_uuid(), &filter).await?;
+        Ok(query.group(&buckets))
+    }
+
+    /// Every rollup row of the period (the query functions return at most 500 rows: the next
+    /// query starts at the last, possibly incomplete, bucket of a full answer).
+    async fn buckets(
+        &self,
+        pool: &PgPool,
+        account: Uuid,
+        filter: &RollupFilter,
+    ) -> Result<Vec<UsageBucket>, AppError> {
+        let mut all = Vec::new();
+        let mut start = self.from;
+        for _ in 0..MAX_QUERIES {
+            let batch = match self.granularity {
+                pb::Granularity::Hour => {
+                    usage_by_hour(pool, account, filter, start, self.to).await?
+                }
+                _ => {
+                    let last_day = (self.to - TimeDelta::microseconds(1)).date_naive();
+                    usage_by_day(pool, account, filter, start.date_naive(), last_day).await?
+                }
+            };
+            if batch.len() < QUERY_ROWS {
+                all.extend(batch);
+                return Ok(all);
+            }
+            let (first, last) = match (batch.first(), batch.last()) {
+                (Some(first), Some(last)) => (first.key.bucket, last.key.bucket),
+                _ => return Ok(all),
+            };
+            if first == last {
+                break;
+            }
+            all.extend(batch.into_iter().filter(|b| b.key.bucket < last));
+            start = last;
+        }
+        Err(AppError::invalid(
+            "from",
+            "the period has too many rows; narrow from/to or use day buckets",
+        ))
+    }
+
+    /// Sums the rollup rows per (bucket, group).
+    fn group(&self, buckets: &[UsageBucket]) -> Vec<pb::AnalyticsRow> {
+        let mut grouped: BTreeMap<(DateTime<Utc>, String), UsageSums> = BTreeMap::new();
+        for bucket in buckets {
+            let group = match self.group_by {
+                pb::GroupBy::Member => bucket.key.user_id.to_string(),
+                pb::GroupBy::Key => bucket.key.key_id.to_string(),
+                pb::GroupBy::Model => bucket.key.model.clone(),
+                pb::GroupBy::Unspecified => String::new(),
+            };
+            let sums = grouped.entry((bucket.key.bucket, group)).or_default();
+            sums.requests += bucket.sums.requests;
+            sums.prompt_tokens += bucket.sums.prompt_tokens;
+            sums.completion_tokens += bucket.sums.completion_tokens;
+            sums.reasoning_tokens += bucket.sums.reasoning_tokens;
+            sums.cached_tokens += bucket.sums.cached_tokens;
+            sums.cost += bucket.sums.cost;
+        }
+        let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
+        grouped
+            .into_iter()
+            .map(|((bucket, group), sums)| pb::AnalyticsRow {
+                bucket_start: Some(input::timestamp(bucket)),
+                group,
+                spend: sums.cost.normalize().to_string(),
+                tokens: Some(pb::Tokens {
+                    prompt: unsigned(sums.prompt_tokens),
+                    completion: unsigned(sums.completion_tokens),
+                    reasoning: unsigned(sums.reasoning_tokens),
+                    cached: unsigned(sums.cached_tokens),
+                }),
+                requests: unsigned(sums.requests),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,83 @@
+//! `ListLedgerEntries`: the double-entry view of an account from the `balances` read model.
+//! Each entry of the account is one posting against a system account: purchases against
+//! `external`, usage against `revenue`, transfers against `transfers`.
+
+use std::time::Duration;
+
+use ledger_domain::{Action, Caller};
+use ledger_projections::Projection;
+use ledger_projections::models::ledger::{EXTERNAL, Entry, REVENUE, TRANSFERS, entries};
+
+use super::projected::{authorize_account, caught_up, optional_time, page_size, token};
+use crate::app::App;
+use crate::error::AppError;
+use crate::input;
+use crate::pb;
+
+/// The system account on the other side of an entry of `kind`.
+fn counterpart(kind: &str) -> &'static str {
+    match kind {
+        "purchase" => EXTERNAL,
+        "usage" => REVENUE,
+        _ => TRANSFERS,
+    }
+}
+
+/// An entry of an account as a posting: a positive amount credits the account (and debits
+/// the counterpart), a negative one debits it.
+fn posting(entry: &Entry) -> pb::LedgerEntry {
+    let other = counterpart(&entry.kind).to_owned();
+    let (debit_account, credit_account) = if entry.amount.is_sign_positive() {
+        (other, entry.account.clone())
+    } else {
+        (entry.account.clone(), other)
+    };
+    pb::LedgerEntry {
+        position: entry.position,
+        debit_account,
+        credit_account,
+        amount: entry.amount.abs().normalize().to_string(),
+        kind: entry.kind.clone(),
+        at: Some(input::timestamp(entry.at)),
+    }
+}
+
+/// Authorises (`ReadBilling`: the owner, organization admins, support, auditors), waits for
+/// `min_position`, and answers one page in position order. `from` / `to` filter the page's
+/// entries by time, so a page may hold fewer entries than `page_size` (follow
+/// `next_page_token` until it is empty).
+pub async fn ledger_entries(
+    app: &App,
+    caller: &Caller,
+    req: &pb::ListLedgerEntriesRequest,
+    budget: Duration,
+) -> Result<pb::ListLedgerEntriesResponse, AppError> {
+    let size = page_size(req.page_size)?;
+    let from = optional_time("from", req.from.as_ref())?;
+    let to = optional_time("to", req.to.as_ref())?;
+    let (account, _) = authorize_account(
+        app,
+        caller,
+        "account_id",
+        &req.account_id,
+        Action::ReadBilling,
+    )
+    .await?;
+    caught_up(&app.pool, Projection::Balances, req.min_position, budget).await?;
+    let page = entries(
+        &app.pool,
+        &account.as_uuid().to_string(),
+        token(&req.page_token),
+        size,
+    )
+    .await?;
+    Ok(pb::ListLedgerEntriesResponse {
+        entries: page
+            .entries
+            .iter()
+            .filter(|e| from.is_none_or(|from| e.at >= from) && to.is_none_or(|to| e.at < to))
+            .map(posting)
+            .collect(),
+        next_page_token: page.next_cursor.unwrap_or_default(),
+    })
+}
