@@ -32,6 +32,10 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`); none when unset.
+    #[arg(long, env = "LEDGER_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Most database connections the server opens.
     #[arg(
         long,

@@ -9,6 +9,7 @@ pub mod database;
 pub mod error;
 pub mod input;
 pub mod metrics;
+pub mod metrics_sources;
 pub mod pb;
 pub mod personal;
 pub mod secrets;

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use ledger_eventstore::{Appender, AppenderConfig};
 use ledger_projections::{ProjectionRuntime, RuntimeConfig};
+
+use crate::metrics::{self, Metrics};
+use crate::metrics_sources::ledger_gauges;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
@@ -62,7 +65,26 @@ pub async fn serve(
     let (stop_expiry, stop_rx) = tokio::sync::watch::channel(false);
     // The read models: one runner per projection (active where it holds the projection's
     // lock), stopped by the same signal as the expiry task.
-    let projections = ProjectionRuntime::spawn(pool, RuntimeConfig::default(), stop_rx.clone());
+    let projections =
+        ProjectionRuntime::spawn(pool.clone(), RuntimeConfig::default(), stop_rx.clone());
+    let metrics = Metrics::default();
+    let metrics_task = match config.metrics_listen {
+        Some(address) => {
+            let listener = TcpListener::bind(address).await?;
+            tracing::info!(address = %listener.local_addr()?, "metrics on /metrics");
+            let source = ledger_gauges(app.appender.clone(), projections.metrics_handle(), pool);
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(metrics::serve(
+                listener,
+                metrics.clone(),
+                source,
+                async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                },
+            )))
+        }
+        None => None,
+    };
     let expiry_task = tokio::spawn(expiry::run(
         Arc::clone(&app),
         Duration::from_secs(config.hold_expiry_interval_s.max(1)),
@@ -92,6 +114,7 @@ pub async fn serve(
     }
     tracing::info!(%address, "ledgerd serving gRPC");
     Server::builder()
+        .layer(metrics.layer())
         .timeout(Duration::from_millis(config.request_timeout_ms.max(1)))
         .concurrency_limit_per_connection(config.concurrency_per_connection.max(1))
         .add_service(health_service)
@@ -137,6 +160,9 @@ pub async fn serve(
     tracing::info!("ledgerd stopped serving; finishing background work");
     let _ = stop_expiry.send(true);
     let _ = expiry_task.await;
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     // Each runner finishes (or rolls back) its batch; a batch is one transaction, so stopping
     // mid-way loses nothing. Joined before the database (possibly embedded) is stopped.
     if tokio::time::timeout(Duration::from_secs(10), projections.join())

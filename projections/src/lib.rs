@@ -28,5 +28,5 @@ pub use metrics::MetricsSnapshot;
 pub use models::MAX_PAGE_SIZE;
 pub use projection::{Applied, Projection};
 pub use rebuild::{RebuildReport, rebuild};
-pub use runtime::{ProjectionRuntime, RuntimeConfig};
+pub use runtime::{ProjectionRuntime, RuntimeConfig, RuntimeMetrics};
 pub use status::{MAX_WAIT, ProjectionStatus, status, statuses, wait_for_position};

@@ -43,6 +43,17 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// The counters of every runner of a [`ProjectionRuntime`], cheap to clone.
+#[derive(Clone)]
+pub struct RuntimeMetrics(Vec<Arc<ProjectionMetrics>>);
+
+impl RuntimeMetrics {
+    /// The counters now.
+    pub fn snapshot(&self) -> Vec<MetricsSnapshot> {
+        self.0.iter().map(|m| m.snapshot()).collect()
+    }
+}
+
 /// The running projections of this process.
 pub struct ProjectionRuntime {
     tasks: Vec<JoinHandle<()>>,
@@ -83,6 +94,12 @@ impl ProjectionRuntime {
     /// The counters and gauges of every projection in this process.
     pub fn metrics(&self) -> Vec<MetricsSnapshot> {
         self.metrics.iter().map(|m| m.snapshot()).collect()
+    }
+
+    /// A handle to the same counters that outlives borrowing the runtime (for a metrics
+    /// endpoint that keeps serving while the runtime is joined).
+    pub fn metrics_handle(&self) -> RuntimeMetrics {
+        RuntimeMetrics(self.metrics.clone())
     }
 
     /// Stops every task at once, as a crash would (locks are released when their connections

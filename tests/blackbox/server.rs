@@ -54,3 +54,43 @@ async fn without_database_url_ledgerd_runs_its_own_postgres_and_keeps_its_data()
     assert!(ledgerd.terminate().success());
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_rpcs_and_report_the_appender_and_projection_lag() {
+    let database = fresh_database().await.unwrap();
+    let data_dir = std::env::temp_dir().join(format!("ledgerd-unused-{}", uuid::Uuid::new_v4()));
+    let ledgerd = Ledgerd::start(&LedgerdOptions {
+        database_url: Some(database.url().to_owned()),
+        data_dir,
+    })
+    .await;
+    let auditor = ledgerd.clients("auditor", None).await;
+    for _ in 0..3 {
+        auditor
+            .audit
+            .clone()
+            .get_head(ledger_api::pb::GetHeadRequest {})
+            .await
+            .unwrap();
+    }
+    let text = ledgerd.scrape_metrics().await;
+    assert!(
+        text.contains(
+            "ledger_rpc_calls_total{method=\"/arouter.ledger.v1.AuditService/GetHead\"} 3"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "ledger_rpc_latency_seconds_count{method=\"/arouter.ledger.v1.AuditService/GetHead\"} 3"
+    ));
+    assert!(text.contains("# TYPE ledger_appends_total counter"));
+    for projection in ["balances", "keys", "directory", "activity"] {
+        assert!(
+            text.contains(&format!(
+                "ledger_projection_lag_events{{projection=\"{projection}\"}} 0"
+            )),
+            "{text}"
+        );
+    }
+    assert!(ledgerd.terminate().success());
+}

@@ -57,6 +57,8 @@ pub struct Ledgerd {
     child: Child,
     /// Where it serves gRPC.
     pub address: SocketAddr,
+    /// Where it serves Prometheus metrics (`GET /metrics`).
+    pub metrics_address: SocketAddr,
     /// Its credentials file and key-hash secret live here (removed on drop).
     secrets_dir: PathBuf,
     /// One token per caller kind, minted before start: dashboard, gateway, identity, support,
@@ -97,6 +99,7 @@ impl Ledgerd {
     /// Starts `ledgerd serve` and waits until its health service answers SERVING.
     pub async fn start(options: &LedgerdOptions) -> Ledgerd {
         let address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let metrics_address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let secrets_dir =
             std::env::temp_dir().join(format!("ledgerd-secrets-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&secrets_dir).expect("a secrets dir");
@@ -116,6 +119,8 @@ impl Ledgerd {
             .arg("1")
             .arg("--listen")
             .arg(address.to_string())
+            .arg("--metrics-listen")
+            .arg(metrics_address.to_string())
             .arg("--data-dir")
             .arg(&options.data_dir)
             .env_remove("DATABASE_URL")
@@ -127,6 +132,7 @@ impl Ledgerd {
         let mut ledgerd = Ledgerd {
             child,
             address,
+            metrics_address,
             secrets_dir,
             tokens,
         };
@@ -206,6 +212,28 @@ impl Ledgerd {
     /// Typed clients acting as `kind` (with `actor` in `x-actor-id` for dashboard and support).
     pub async fn clients(&self, kind: &str, actor: Option<uuid::Uuid>) -> Clients {
         Clients::new(self.channel().await, self.token(kind), actor)
+    }
+
+    /// The Prometheus text `GET /metrics` returns.
+    pub async fn scrape_metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.metrics_address)
+            .await
+            .expect("the metrics endpoint accepts connections");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: ledgerd\r\n\r\n")
+            .await
+            .expect("the request is sent");
+        let mut response = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            stream.read_to_string(&mut response),
+        )
+        .await
+        .expect("the metrics endpoint answers in time")
+        .expect("the response is text");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        response
     }
 
     /// Sends SIGTERM and waits for a clean exit.

@@ -56,7 +56,7 @@ pub enum Command {
     Transfer(TransferArgs),
     /// Support: set an organization's member limit (1..=10000, at least the member count).
     SetMemberLimit(SetMemberLimitArgs),
-    /// A user's personal account and organizations (read model: may be UNIMPLEMENTED).
+    /// A user's personal account and organizations (the account switcher read model).
     Accounts(UserArgs),
     /// An account's balance, holds and totals.
     Balance(AccountArgs),
@@ -76,7 +76,7 @@ pub enum Command {
     Checkpoint(CheckpointCommand),
     /// Audit: an account's balance as of a position or a time (replay of its stream).
     BalanceAsOf(BalanceAsOfArgs),
-    /// Audit: compare every read model with a fresh fold of the log (may be UNIMPLEMENTED).
+    /// Audit: compare every read model with a fresh fold of the log.
     Consistency,
 }
 

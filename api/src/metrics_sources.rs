@@ -1,0 +1,133 @@
+//! What `/metrics` samples besides the RPCs: the appender's group commit and the projections'
+//! progress in this process and lag against the log.
+
+use std::pin::Pin;
+
+use ledger_eventstore::Appender;
+use ledger_projections::RuntimeMetrics;
+use sqlx::PgPool;
+
+use crate::metrics::{Gauge, GaugeSource};
+
+/// A source of the ledger's own gauges, sampled at each scrape.
+pub fn ledger_gauges(appender: Appender, projections: RuntimeMetrics, pool: PgPool) -> GaugeSource {
+    Box::new(move || {
+        let (appender, projections, pool) = (appender.clone(), projections.clone(), pool.clone());
+        Box::pin(async move { sample(&appender, &projections, &pool).await })
+            as Pin<Box<dyn Future<Output = Vec<Gauge>> + Send>>
+    })
+}
+
+fn counter(name: &'static str, help: &'static str, value: u64) -> Gauge {
+    Gauge {
+        name,
+        help,
+        counter: true,
+        samples: vec![(Vec::new(), value as f64)],
+    }
+}
+
+async fn sample(appender: &Appender, projections: &RuntimeMetrics, pool: &PgPool) -> Vec<Gauge> {
+    let stats = appender.stats();
+    let mut gauges = vec![
+        counter(
+            "ledger_append_transactions_total",
+            "Append transactions (one per group-commit batch).",
+            stats.transactions,
+        ),
+        counter(
+            "ledger_appends_total",
+            "Commands handed to the appender; divided by transactions, the batch size.",
+            stats.appends,
+        ),
+        counter(
+            "ledger_appended_events_total",
+            "Events written.",
+            stats.events,
+        ),
+        counter(
+            "ledger_append_failed_transactions_total",
+            "Append transactions that failed as a whole.",
+            stats.failed_transactions,
+        ),
+    ];
+    let runners = projections.snapshot();
+    let per_projection =
+        |name, help, counter: bool, value: &dyn Fn(&ledger_projections::MetricsSnapshot) -> f64| {
+            Gauge {
+                name,
+                help,
+                counter,
+                samples: runners
+                    .iter()
+                    .map(|m| {
+                        (
+                            vec![("projection", m.projection.name().to_owned())],
+                            value(m),
+                        )
+                    })
+                    .collect(),
+            }
+        };
+    gauges.push(per_projection(
+        "ledger_projection_events_applied_total",
+        "Events applied by this process.",
+        true,
+        &|m| m.events_applied as f64,
+    ));
+    gauges.push(per_projection(
+        "ledger_projection_errors_total",
+        "Failed projection batches and lost locks in this process.",
+        true,
+        &|m| m.errors as f64,
+    ));
+    gauges.push(per_projection(
+        "ledger_projection_active",
+        "1 where this process is the projection's active runner.",
+        false,
+        &|m| f64::from(u8::from(m.active)),
+    ));
+    gauges.push(per_projection(
+        "ledger_projection_last_batch_seconds",
+        "Duration of the last batch this process committed.",
+        false,
+        &|m| m.last_batch.as_secs_f64(),
+    ));
+    // Lag is the database's view, the same whichever process runs the projection.
+    match ledger_projections::statuses(pool).await {
+        Ok(statuses) => {
+            let lag =
+                |name, help, value: &dyn Fn(&ledger_projections::ProjectionStatus) -> i64| Gauge {
+                    name,
+                    help,
+                    counter: false,
+                    samples: statuses
+                        .iter()
+                        .map(|s| {
+                            (
+                                vec![("projection", s.projection.name().to_owned())],
+                                value(s) as f64,
+                            )
+                        })
+                        .collect(),
+                };
+            gauges.push(lag(
+                "ledger_projection_position",
+                "The projection's checkpoint.",
+                &|s| s.position,
+            ));
+            gauges.push(lag(
+                "ledger_projection_lag_events",
+                "Events in the log not yet applied.",
+                &|s| s.lag_events,
+            ));
+            gauges.push(lag(
+                "ledger_projection_lag_ms",
+                "Age of the oldest event not yet applied.",
+                &|s| s.lag_ms,
+            ));
+        }
+        Err(error) => tracing::warn!(%error, "projection status unavailable for /metrics"),
+    }
+    gauges
+}
