@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::batch::write_batch;
+use crate::batch::{WriterMemory, write_batch};
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, AppendRequest};
 use crate::prepare::PreparedAppend;
@@ -87,6 +87,7 @@ impl Appender {
             receiver,
             counters: Arc::clone(&counters),
             last_recorded_at: DateTime::<Utc>::MIN_UTC,
+            memory: WriterMemory::default(),
         };
         let task = tokio::spawn(writer.run());
         (Appender { queue, counters }, task)
@@ -121,6 +122,7 @@ struct Writer {
     receiver: mpsc::Receiver<Pending>,
     counters: Arc<Counters>,
     last_recorded_at: DateTime<Utc>,
+    memory: WriterMemory,
 }
 
 impl Writer {
@@ -165,7 +167,7 @@ impl Writer {
             .appends
             .fetch_add(appends.len() as u64, Ordering::Relaxed);
         let recorded_at = self.next_recorded_at();
-        match write_batch(&self.pool, &appends, recorded_at).await {
+        match write_batch(&self.pool, &appends, recorded_at, &mut self.memory).await {
             Ok(answers) => {
                 let written: usize = answers
                     .iter()

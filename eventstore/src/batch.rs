@@ -63,25 +63,126 @@ struct BatchState {
     claims: HashSet<(String, String)>,
 }
 
+/// What a writer remembers of the log between its own batches.
+///
+/// While the head is where this writer left it, no other writer (another `ledgerd`) has
+/// appended since, so the remembered stream versions are exact and the batch need not read
+/// them again. Command ids and claims are not remembered (there are too many): such a batch
+/// relies on their primary keys, and is judged again against a full read when a key is
+/// violated or when it refuses any request (a refused request may be a retry whose stored
+/// outcome is the right answer).
+#[derive(Debug, Default)]
+pub(crate) struct WriterMemory {
+    head: Option<i64>,
+    versions: HashMap<String, i64>,
+}
+
+/// Most stream versions a writer remembers; past it the memory starts afresh.
+const MAX_REMEMBERED_STREAMS: usize = 100_000;
+
+impl WriterMemory {
+    fn forget(&mut self) {
+        self.head = None;
+        self.versions.clear();
+    }
+
+    fn remember(&mut self, state: &BatchState) {
+        if self.versions.len() + state.stream_positions.len() > MAX_REMEMBERED_STREAMS {
+            self.versions.clear();
+        }
+        for stream_id in state.stream_positions.keys() {
+            self.versions
+                .insert(stream_id.clone(), state.versions[stream_id]);
+        }
+        self.head = Some(state.position);
+    }
+}
+
+/// Why an attempt at a batch did not commit.
+enum Failure {
+    /// Judging on the writer's memory alone may have given a wrong answer (a key was violated,
+    /// or a request was refused); nothing was written, and the batch must be judged again
+    /// against everything read from the log.
+    StaleMemory,
+    /// The transaction failed.
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        Failure::Store(error.into())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Store(error)
+    }
+}
+
 /// Writes a batch in one transaction and answers each request. An `Err` means the transaction
 /// itself failed and nothing of the batch was written.
 ///
-/// Four round trips whatever the batch size: `BEGIN`, the head lock, one read of everything the
-/// batch's requests are judged against, one statement writing all rows, and `COMMIT`. The read
-/// must follow the lock in its own statement: a statement's snapshot is taken when it starts,
-/// so reads sharing a statement with the lock wait would miss the batch that held it.
+/// At most five round trips whatever the batch size: `BEGIN`, the head lock, one read of what
+/// the batch's requests are judged against (skipped when the writer's memory covers it), one
+/// statement writing all rows, and `COMMIT`. The read must follow the lock in its own
+/// statement: a statement's snapshot is taken when it starts, so reads sharing a statement
+/// with the lock wait would miss the batch that held it.
 pub(crate) async fn write_batch(
     pool: &PgPool,
     batch: &[PreparedAppend],
     recorded_at: DateTime<Utc>,
+    memory: &mut WriterMemory,
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+    let first = attempt(pool, batch, recorded_at, memory, true).await;
+    let outcome = match first {
+        Err(Failure::StaleMemory) => attempt(pool, batch, recorded_at, memory, false).await,
+        other => other,
+    };
+    outcome.map_err(|failure| {
+        memory.forget();
+        match failure {
+            Failure::Store(error) => error,
+            Failure::StaleMemory => {
+                StoreError::Malformed("a batch judged on a full read broke a key".into())
+            }
+        }
+    })
+}
+
+async fn attempt(
+    pool: &PgPool,
+    batch: &[PreparedAppend],
+    recorded_at: DateTime<Utc>,
+    memory: &mut WriterMemory,
+    trust_memory: bool,
+) -> Result<Vec<Result<AppendOutcome, StoreError>>, Failure> {
     let mut tx = pool.begin().await?;
     let (position, hash) = lock_head(&mut tx).await?;
-    let known = load_known(&mut tx, batch).await?;
+    let trusted = trust_memory && memory.head == Some(position);
+    if !trusted {
+        memory.forget();
+    }
+    let batch_streams: HashSet<&str> = batch
+        .iter()
+        .flat_map(|append| append.streams.iter().map(|s| s.stream_id.as_str()))
+        .collect();
+    let unknown = batch_streams
+        .iter()
+        .copied()
+        .filter(|stream| !memory.versions.contains_key(*stream))
+        .collect();
+    let known = load_known(&mut tx, batch, unknown, !trusted).await?;
+    let mut versions = known.versions;
+    for stream in batch_streams {
+        if let Some(version) = memory.versions.get(stream) {
+            versions.insert(stream.to_owned(), *version);
+        }
+    }
     let mut state = BatchState {
         position,
         hash,
-        versions: known.versions,
+        versions,
         stream_positions: HashMap::new(),
         commands: known.commands,
         claims: known.claims,
@@ -91,15 +192,39 @@ pub(crate) async fn write_batch(
         .iter()
         .map(|append| judge(append, &mut state, &mut rows, recorded_at))
         .collect();
+    if trusted && answers.iter().any(Result::is_err) {
+        // A refused request may be the retry of a command already in the log, whose stored
+        // outcome is the right answer: only a full read can tell.
+        tx.rollback().await?;
+        return Err(Failure::StaleMemory);
+    }
     if rows.command_ids.is_empty() {
         // Only retries and refusals: nothing to write.
         tx.rollback().await?;
         return Ok(answers);
     }
     rows.set_streams(&state);
-    write_rows(&mut tx, &rows, recorded_at, state.position, &state.hash).await?;
+    match write_rows(&mut tx, &rows, recorded_at, state.position, &state.hash).await {
+        Err(StoreError::Database(error)) if trusted && breaks_remembered_key(&error) => {
+            return Err(Failure::StaleMemory);
+        }
+        written => written?,
+    }
     tx.commit().await?;
+    memory.remember(&state);
     Ok(answers)
+}
+
+/// Whether the write failed on a key the writer does not remember: a command id or a claim.
+fn breaks_remembered_key(error: &sqlx::Error) -> bool {
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    database.code().as_deref() == Some("23505")
+        && matches!(
+            database.constraint(),
+            Some("commands_pkey" | "unique_claims_pkey")
+        )
 }
 
 /// Judges one request against the batch so far and, if it is accepted, adds its rows.

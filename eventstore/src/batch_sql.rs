@@ -33,25 +33,40 @@ pub(crate) struct Known {
     pub(crate) claims: HashSet<(String, String)>,
 }
 
-/// Reads, in one statement, the versions of the batch's streams, its command ids already
-/// recorded and its claims already made.
+/// Reads, in one statement, the versions of `streams` and, when `with_commands_and_claims`,
+/// the batch's command ids already recorded and its claims already made. Reads nothing when
+/// there is nothing to ask.
 #[tracing::instrument(skip_all, err)]
 pub(crate) async fn load_known(
     conn: &mut PgConnection,
     batch: &[PreparedAppend],
+    streams: HashSet<&str>,
+    with_commands_and_claims: bool,
 ) -> Result<Known, StoreError> {
-    let streams: Vec<&str> = batch
-        .iter()
-        .flat_map(|append| append.streams.iter().map(|s| s.stream_id.as_str()))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let commands: Vec<Uuid> = batch.iter().map(|append| append.command_id).collect();
-    let (scopes, values): (Vec<&str>, Vec<&str>) = batch
-        .iter()
-        .flat_map(|append| append.claims.iter())
-        .map(|claim| (claim.scope.as_str(), claim.value.as_str()))
-        .unzip();
+    let mut known = Known {
+        versions: HashMap::new(),
+        commands: HashMap::new(),
+        claims: HashSet::new(),
+    };
+    if streams.is_empty() && !with_commands_and_claims {
+        return Ok(known);
+    }
+    let streams: Vec<&str> = streams.into_iter().collect();
+    let (commands, scopes, values): (Vec<Uuid>, Vec<&str>, Vec<&str>) = if with_commands_and_claims
+    {
+        let (scopes, values) = batch
+            .iter()
+            .flat_map(|append| append.claims.iter())
+            .map(|claim| (claim.scope.as_str(), claim.value.as_str()))
+            .unzip();
+        (
+            batch.iter().map(|append| append.command_id).collect(),
+            scopes,
+            values,
+        )
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
     let rows = sqlx::query(
         "SELECT 'stream' AS kind, stream_id AS key, version, \
                 NULL::bytea AS request_hash, NULL::jsonb AS result, NULL::text AS value \
@@ -71,11 +86,6 @@ pub(crate) async fn load_known(
     .bind(&values)
     .fetch_all(conn)
     .await?;
-    let mut known = Known {
-        versions: HashMap::new(),
-        commands: HashMap::new(),
-        claims: HashSet::new(),
-    };
     for row in &rows {
         let kind: &str = row.try_get("kind")?;
         let key: String = row.try_get("key")?;

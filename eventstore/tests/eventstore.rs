@@ -616,3 +616,27 @@ async fn the_embedded_default_keeps_the_log_across_a_restart() {
     server.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+#[tokio::test]
+async fn a_retry_that_no_version_check_would_catch_still_gets_its_first_outcome() {
+    // The writer skips reading what it already knows; a retry appending "anywhere" must
+    // still be recognized by its command id, not appended again.
+    let store = store().await;
+    let appender = appender(&store.pool);
+    let command = one_stream("account-a", ExpectedVersion::Any, 1);
+    let first = appender.append(command.clone()).await.unwrap();
+    appender
+        .append(one_stream("account-a", ExpectedVersion::Any, 1))
+        .await
+        .unwrap();
+    let again = appender.append(command).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(head(&store.pool).await.unwrap().position, 2);
+    assert_eq!(
+        read_stream(&store.pool, "account-a", 1, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
