@@ -2,33 +2,15 @@
 //! auditors do.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 
 use crate::ledgerd::Ledgerd;
 
-/// The `ledgerctl` binary of this build, built first if needed (as `ledgerd::binary` does).
+/// The `ledgerctl` binary of this build, built first if needed.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary knows its path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binaries live in target/<profile>/deps");
-        let release = profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "ledger-api", "--bin", "ledgerctl"]);
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building ledgerctl failed");
-        profile_dir.join("ledgerctl")
-    })
+    BINARY.get_or_init(|| crate::binaries::path("ledgerctl"))
 }
 
 /// What one `ledgerctl` run printed and how it exited.

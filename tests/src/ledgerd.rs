@@ -18,30 +18,10 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-/// The `ledgerd` binary of this build, built first if needed (cargo builds a package's binaries
-/// only for that package's own tests, and these tests live in another package).
+/// The `ledgerd` binary of this build, built first if needed.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary knows its path");
-        // target/<profile>/deps/blackbox-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binaries live in target/<profile>/deps");
-        let release = profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "ledger-api", "--bin", "ledgerd"]);
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building ledgerd failed");
-        profile_dir.join("ledgerd")
-    })
+    BINARY.get_or_init(|| crate::binaries::path("ledgerd"))
 }
 
 /// A free loopback port (bound, read and released).

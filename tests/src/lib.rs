@@ -1,5 +1,6 @@
 //! Support for the black-box tests: build and run the real `ledgerd` (and `ledgerctl`), talk
 //! to it over gRPC.
 
+pub mod binaries;
 pub mod ledgerctl;
 pub mod ledgerd;
