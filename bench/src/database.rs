@@ -47,7 +47,8 @@ impl Server {
             .execute(&mut admin)
             .await?;
         admin.close().await?;
-        let url = with_database(&self.admin_url, &name)?;
+        let url = ledger_pgembed::with_database(&self.admin_url, &name)
+            .ok_or_else(|| anyhow::anyhow!("DATABASE_URL is not a postgres:// URL"))?;
         let pool = PgPool::connect(&url).await?;
         ledger_eventstore::migrate(&pool).await?;
         pool.close().await;
@@ -87,21 +88,4 @@ impl BenchDatabase {
         .await?;
         Ok(())
     }
-}
-
-/// The same server URL with another database name.
-fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{database}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    Ok(out)
 }

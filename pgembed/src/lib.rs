@@ -37,3 +37,4 @@ pub use binaries::PgBinaries;
 pub use cluster::EmbeddedPostgres;
 pub use config::EmbeddedConfig;
 pub use error::EmbeddedError;
+pub use sql::with_database;

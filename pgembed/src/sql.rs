@@ -88,7 +88,7 @@ pub(crate) async fn drop_database(
 /// Replaces the database of a `postgres://…/db?params` URL by `db`.
 ///
 /// Returns `None` when `url` is not a URL with a `://` scheme.
-pub(crate) fn with_database(url: &str, db: &str) -> Option<String> {
+pub fn with_database(url: &str, db: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
