@@ -11,6 +11,7 @@ pub mod input;
 pub mod metrics;
 pub mod metrics_sources;
 pub mod pb;
+pub mod pdf;
 pub mod personal;
 pub mod secrets;
 pub mod server;

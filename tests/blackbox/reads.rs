@@ -428,7 +428,7 @@ async fn the_feed_analytics_and_ledger_agree_with_the_commands_and_stay_within_t
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_switcher_invitations_export_status_and_consistency_check_are_served() {
+async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_check_are_served() {
     let w = world().await;
 
     // The account switcher.
@@ -546,19 +546,46 @@ async fn the_switcher_invitations_export_status_and_consistency_check_are_served
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[0].starts_with("position,"));
     assert!(lines[1].contains("gen-3"));
-    let pdf = w
+    // The PDF report: a real PDF (read back with a PDF library) with the summary by model,
+    // member and key before the records.
+    let record: Vec<&str> = lines[1].split(',').collect();
+    let (key_id, user_id, model) = (record[3], record[4], record[6]);
+    let mut stream = w
         .alice
         .activity
         .clone()
         .export_activity(pb::ExportActivityRequest {
             account_id: w.org_account.clone(),
-            min_position: 0,
+            min_position: w.last,
             format: pb::ExportFormat::Pdf.into(),
             filter: None,
         })
         .await
-        .unwrap_err();
-    assert_eq!(pdf.code(), Code::Unimplemented);
+        .unwrap()
+        .into_inner();
+    let mut pdf = Vec::new();
+    let mut content_type = String::new();
+    while let Some(chunk) = stream.message().await.unwrap() {
+        if content_type.is_empty() {
+            content_type = chunk.content_type.clone();
+        }
+        pdf.extend(chunk.data);
+    }
+    assert_eq!(content_type, "application/pdf");
+    let document = lopdf::Document::load_mem(&pdf).expect("a well-formed PDF");
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    let text = document.extract_text(&pages).expect("the PDF's text");
+    for expected in [
+        "By model",
+        "By member",
+        "By key",
+        "3 requests",
+        model,
+        user_id,
+        key_id,
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
 
     // Projection status and the consistency check (auditor).
     let auditor = w.env.ledgerd.clients("auditor", None).await;

@@ -1,6 +1,7 @@
-//! CSV exports of the activity feed and of analytics, streamed in chunks of at most 64 KiB.
-//! The caller is authorised and the projection awaited before the stream starts; the feed is
-//! then read page by page (500 rows) while the client consumes. PDF is not offered yet.
+//! Exports of the activity feed and of analytics, as CSV or PDF, streamed in chunks of at most
+//! 64 KiB. The caller is authorised and the projection awaited before the stream starts. CSV
+//! reads the feed page by page (500 rows) while the client consumes; a PDF needs every row for
+//! its summary, so it is bounded to [`MAX_PDF_RECORDS`] records.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +17,11 @@ use tonic::codegen::BoxStream;
 use super::activity::{feed_filter, item};
 use super::analytics::{Analytics, analytics_request};
 use super::projected::{authorize_account, caught_up};
+use super::report;
 use crate::app::App;
 use crate::error::AppError;
 use crate::pb;
+use crate::pdf;
 
 /// Largest chunk sent.
 const CHUNK: usize = 64 * 1024;
@@ -26,6 +29,10 @@ const CHUNK: usize = 64 * 1024;
 const FEED_PAGE: u32 = 500;
 /// The MIME type of CSV exports.
 const CSV: &str = "text/csv; charset=utf-8";
+/// The MIME type of PDF exports.
+const PDF: &str = "application/pdf";
+/// Most records a PDF report holds (about 250 pages); larger periods are exported as CSV.
+pub const MAX_PDF_RECORDS: usize = 20_000;
 
 const ACTIVITY_HEADER: &str = "position,finished_at,started_at,key_id,user_id,generation_id,\
     model,provider,prompt_tokens,completion_tokens,reasoning_tokens,cached_tokens,cost,\
@@ -33,12 +40,17 @@ const ACTIVITY_HEADER: &str = "position,finished_at,started_at,key_id,user_id,ge
 const ANALYTICS_HEADER: &str = "bucket_start,group,spend,requests,prompt_tokens,\
     completion_tokens,reasoning_tokens,cached_tokens\n";
 
-fn format(value: i32) -> Result<(), AppError> {
+/// The formats an export can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Pdf,
+}
+
+fn format(value: i32) -> Result<Format, AppError> {
     match pb::ExportFormat::try_from(value) {
-        Ok(pb::ExportFormat::Csv) => Ok(()),
-        Ok(pb::ExportFormat::Pdf) => Err(AppError::Unimplemented(
-            "PDF exports are not available yet; ask for EXPORT_FORMAT_CSV",
-        )),
+        Ok(pb::ExportFormat::Csv) => Ok(Format::Csv),
+        Ok(pb::ExportFormat::Pdf) => Ok(Format::Pdf),
         _ => Err(AppError::invalid("format", "must be CSV or PDF")),
     }
 }
@@ -111,37 +123,49 @@ fn analytics_line(row: &pb::AnalyticsRow) -> String {
     )
 }
 
-/// Sends CSV text in chunks of at most [`CHUNK`] bytes; the first carries the content type.
+/// Sends an export in chunks of at most [`CHUNK`] bytes; the first carries the content type.
 struct Sender {
     tx: mpsc::Sender<Result<pb::ExportChunk, Status>>,
-    buffer: String,
+    buffer: Vec<u8>,
+    content_type: &'static str,
     first: bool,
 }
 
 impl Sender {
-    fn new(tx: mpsc::Sender<Result<pb::ExportChunk, Status>>, header: &str) -> Self {
+    fn new(
+        tx: mpsc::Sender<Result<pb::ExportChunk, Status>>,
+        content_type: &'static str,
+        header: &str,
+    ) -> Self {
         Sender {
             tx,
-            buffer: header.to_owned(),
+            buffer: header.as_bytes().to_vec(),
+            content_type,
             first: true,
         }
     }
 
     /// Adds a line; sends full chunks. `false` once the client has gone.
     async fn line(&mut self, line: &str) -> bool {
-        self.buffer.push_str(line);
+        self.buffer.extend_from_slice(line.as_bytes());
         if self.buffer.len() >= CHUNK {
             return self.flush().await;
         }
         true
     }
 
+    /// Sends a whole document.
+    async fn document(mut self, bytes: Vec<u8>) {
+        self.buffer = bytes;
+        self.flush().await;
+    }
+
     async fn flush(&mut self) -> bool {
-        let bytes = std::mem::take(&mut self.buffer).into_bytes();
+        let bytes = std::mem::take(&mut self.buffer);
         for piece in bytes.chunks(CHUNK) {
             let chunk = pb::ExportChunk {
                 content_type: if self.first {
-                    CSV.to_owned()
+                    self.content_type.to_owned()
                 } else {
                     String::new()
                 },
@@ -160,14 +184,15 @@ impl Sender {
     }
 }
 
-/// `ExportActivity`: the filtered feed, newest first, as CSV.
+/// `ExportActivity`: the filtered feed, newest first, as CSV, or as a PDF report with a summary
+/// by model, member and key before the records.
 pub async fn export_activity(
     app: &Arc<App>,
     caller: &Caller,
     req: &pb::ExportActivityRequest,
     budget: Duration,
 ) -> Result<BoxStream<pb::ExportChunk>, AppError> {
-    format(req.format)?;
+    let format = format(req.format)?;
     let filter = feed_filter(req.filter.as_ref())?;
     let (account, _) = authorize_account(
         app,
@@ -180,8 +205,22 @@ pub async fn export_activity(
     caught_up(&app.pool, Projection::Activity, req.min_position, budget).await?;
     let (tx, rx) = mpsc::channel(4);
     let app = Arc::clone(app);
+    if format == Format::Pdf {
+        tokio::spawn(async move {
+            let out = Sender::new(tx, PDF, "");
+            match feed_for_report(&app, account.as_uuid(), &filter).await {
+                Ok(items) => {
+                    let title = format!("ARouter activity, account {account}");
+                    let lines = report::activity(&account.to_string(), &items);
+                    out.document(pdf::document(&title, &lines)).await;
+                }
+                Err(error) => out.fail(error).await,
+            }
+        });
+        return Ok(Box::pin(ReceiverStream::new(rx)));
+    }
     tokio::spawn(async move {
-        let mut out = Sender::new(tx, ACTIVITY_HEADER);
+        let mut out = Sender::new(tx, CSV, ACTIVITY_HEADER);
         let mut cursor: Option<String> = None;
         loop {
             let page = match activity(
@@ -211,14 +250,38 @@ pub async fn export_activity(
     Ok(Box::pin(ReceiverStream::new(rx)))
 }
 
-/// `ExportAnalytics`: the analytics rows of the period as CSV.
+/// Every record of the filtered feed, newest first, refused beyond [`MAX_PDF_RECORDS`].
+async fn feed_for_report(
+    app: &App,
+    account: uuid::Uuid,
+    filter: &ledger_projections::models::activity::feed::ActivityFilter,
+) -> Result<Vec<pb::ActivityItem>, AppError> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = activity(&app.pool, account, filter, cursor.as_deref(), FEED_PAGE).await?;
+        items.extend(page.rows.iter().map(item));
+        if items.len() > MAX_PDF_RECORDS {
+            return Err(AppError::invalid(
+                "filter",
+                "more than 20,000 records for a PDF report: narrow the period or export CSV",
+            ));
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// `ExportAnalytics`: the analytics rows of the period as CSV, or as a PDF report.
 pub async fn export_analytics(
     app: &Arc<App>,
     caller: &Caller,
     req: &pb::ExportAnalyticsRequest,
     budget: Duration,
 ) -> Result<BoxStream<pb::ExportChunk>, AppError> {
-    format(req.format)?;
+    let format = format(req.format)?;
     let query = analytics_request(
         req.granularity,
         req.group_by,
@@ -235,8 +298,14 @@ pub async fn export_analytics(
     )
     .await?;
     let (tx, rx) = mpsc::channel(4);
+    if format == Format::Pdf {
+        let title = format!("ARouter usage analytics, account {}", req.account_id);
+        let lines = report::analytics(&req.account_id, &rows);
+        tokio::spawn(Sender::new(tx, PDF, "").document(pdf::document(&title, &lines)));
+        return Ok(Box::pin(ReceiverStream::new(rx)));
+    }
     tokio::spawn(async move {
-        let mut out = Sender::new(tx, ANALYTICS_HEADER);
+        let mut out = Sender::new(tx, CSV, ANALYTICS_HEADER);
         for row in &rows {
             if !out.line(&analytics_line(row)).await {
                 return;

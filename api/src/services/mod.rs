@@ -13,6 +13,7 @@ pub mod organizations;
 pub mod projected;
 pub mod readmodels;
 pub mod reads;
+pub mod report;
 pub mod settings;
 pub mod support;
 pub mod users;
