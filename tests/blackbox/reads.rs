@@ -519,27 +519,7 @@ async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_che
     assert_eq!(member.code(), Code::PermissionDenied);
 
     // The CSV export of the feed: a header and one line per usage record.
-    let mut stream = w
-        .alice
-        .activity
-        .clone()
-        .export_activity(pb::ExportActivityRequest {
-            account_id: w.org_account.clone(),
-            min_position: w.last,
-            format: pb::ExportFormat::Csv.into(),
-            filter: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut csv = Vec::new();
-    let mut content_type = String::new();
-    while let Some(chunk) = stream.message().await.unwrap() {
-        if content_type.is_empty() {
-            content_type = chunk.content_type.clone();
-        }
-        csv.extend(chunk.data);
-    }
+    let (content_type, csv) = export_activity(&w, pb::ExportFormat::Csv).await;
     assert!(content_type.starts_with("text/csv"));
     let csv = String::from_utf8(csv).unwrap();
     let lines: Vec<_> = csv.lines().collect();
@@ -550,27 +530,7 @@ async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_che
     // member and key before the records.
     let record: Vec<&str> = lines[1].split(',').collect();
     let (key_id, user_id, model) = (record[3], record[4], record[6]);
-    let mut stream = w
-        .alice
-        .activity
-        .clone()
-        .export_activity(pb::ExportActivityRequest {
-            account_id: w.org_account.clone(),
-            min_position: w.last,
-            format: pb::ExportFormat::Pdf.into(),
-            filter: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut pdf = Vec::new();
-    let mut content_type = String::new();
-    while let Some(chunk) = stream.message().await.unwrap() {
-        if content_type.is_empty() {
-            content_type = chunk.content_type.clone();
-        }
-        pdf.extend(chunk.data);
-    }
+    let (content_type, pdf) = export_activity(&w, pb::ExportFormat::Pdf).await;
     assert_eq!(content_type, "application/pdf");
     let document = lopdf::Document::load_mem(&pdf).expect("a well-formed PDF");
     let pages: Vec<u32> = document.get_pages().keys().copied().collect();
@@ -620,4 +580,31 @@ async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_che
         .await
         .unwrap_err();
     assert_eq!(not_auditor.code(), Code::PermissionDenied);
+}
+
+/// The whole organization feed exported in `format`: the first chunk's content type and the
+/// bytes of every chunk.
+async fn export_activity(w: &World, format: pb::ExportFormat) -> (String, Vec<u8>) {
+    let mut stream = w
+        .alice
+        .activity
+        .clone()
+        .export_activity(pb::ExportActivityRequest {
+            account_id: w.org_account.clone(),
+            min_position: w.last,
+            format: format.into(),
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut bytes = Vec::new();
+    let mut content_type = String::new();
+    while let Some(chunk) = stream.message().await.unwrap() {
+        if content_type.is_empty() {
+            content_type = chunk.content_type.clone();
+        }
+        bytes.extend(chunk.data);
+    }
+    (content_type, bytes)
 }
