@@ -12,6 +12,7 @@ mod error;
 mod hash;
 mod model;
 mod prepare;
+mod privileges;
 mod read;
 mod snapshot;
 mod verify;
@@ -24,6 +25,7 @@ pub use model::{
     AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, Head, NewEvent, RecordedEvent,
     StreamAppend, StreamVersion, UniqueClaim, limits,
 };
+pub use privileges::{LOG_GRANTS, grant_log_privileges};
 pub use read::{find_command, head, read_all, read_stream, stream_version};
 pub use snapshot::{Snapshot, load_snapshot, save_snapshot};
 pub use verify::{
