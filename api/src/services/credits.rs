@@ -5,6 +5,7 @@ use ledger_domain::text::PaymentReference;
 use ledger_domain::{AccountId, Action, Credits};
 use tonic::{Request, Response, Status};
 
+use super::command_response;
 use super::ledger::ledger_entries;
 use super::projected::wait_budget;
 use super::reads::{account_context, allow};
@@ -44,9 +45,7 @@ impl pb::credits_service_server::CreditsService for CreditsApi {
                     .app
                     .account_command(&cx, "PurchaseCredits", &req, command_id, account, command)
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )

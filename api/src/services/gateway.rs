@@ -9,6 +9,7 @@ use ledger_domain::{AccountId, Action, AuthContext, Credits, DomainError, HoldId
 use tokio::task::JoinSet;
 use tonic::{Request, Response, Status};
 
+use super::command_response;
 use super::credits::account_id;
 use super::keys::status_pb;
 use super::reads::allow;
@@ -239,9 +240,7 @@ impl pb::gateway_service_server::GatewayService for Gateway {
                     .app
                     .account_command(&cx, "VoidHold", &req, command_id, account, command)
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )

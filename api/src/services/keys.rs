@@ -7,6 +7,7 @@ use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
 use ledger_domain::{Action, DomainError, KeyId, LimitPeriod};
 use tonic::{Request, Response, Status};
 
+use super::command_response;
 use super::credits::account_id;
 use super::reads::{account_context, allow};
 use super::{Shared, answer, command_id, now};
@@ -83,9 +84,7 @@ impl Keys {
                     .app
                     .account_command(&cx, rpc, &req, command_id, account, command)
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )
@@ -161,9 +160,7 @@ impl pb::keys_service_server::KeysService for Keys {
                     .app
                     .account_command(&cx, "RenameKey", &req, command_id, account, command)
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )
@@ -189,9 +186,7 @@ impl pb::keys_service_server::KeysService for Keys {
                     .app
                     .account_command(&cx, "ChangeKeyLimit", &req, command_id, account, command)
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )

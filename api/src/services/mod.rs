@@ -125,3 +125,11 @@ impl App {
 pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
+
+/// The reply of every command RPC: the log position the command reached (pass it as
+/// `min_position` to read your own write).
+pub(crate) fn command_response(done: crate::app::Executed) -> crate::pb::CommandResponse {
+    crate::pb::CommandResponse {
+        position: done.position,
+    }
+}

@@ -15,6 +15,7 @@ use ledger_domain::{
 };
 use tonic::{Request, Response, Status};
 
+use super::command_response;
 use super::reads::{allow, organization_context};
 use super::{Shared, answer, command_id, now};
 use crate::app::Decided;
@@ -40,12 +41,6 @@ pub fn role_pb(role: Role) -> pb::Role {
     match role {
         Role::Admin => pb::Role::Admin,
         Role::Member => pb::Role::Member,
-    }
-}
-
-fn position(done: crate::app::Executed) -> pb::CommandResponse {
-    pb::CommandResponse {
-        position: done.position,
     }
 }
 
@@ -121,7 +116,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                     .app
                     .organization_command(&cx, "RenameOrganization", &req, command_id, org, command)
                     .await?;
-                Ok(position(done))
+                Ok(command_response(done))
             }
             .await,
         )
@@ -153,7 +148,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                         command,
                     )
                     .await?;
-                Ok(position(done))
+                Ok(command_response(done))
             }
             .await,
         )
@@ -251,7 +246,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                     .app
                     .organization_command(&cx, "RevokeInvitation", &req, command_id, org, command)
                     .await?;
-                Ok(position(done))
+                Ok(command_response(done))
             }
             .await,
         )
@@ -315,7 +310,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                         },
                     )
                     .await?;
-                Ok(position(done))
+                Ok(command_response(done))
             }
             .await,
         )
@@ -355,7 +350,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                         },
                     )
                     .await?;
-                Ok(position(done))
+                Ok(command_response(done))
             }
             .await,
         )
@@ -381,7 +376,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                     .app
                     .organization_command(&cx, "ChangeMemberRole", &req, command_id, org, command)
                     .await?;
-                Ok(position(done))
+                Ok(command_response(done))
             }
             .await,
         )
@@ -416,7 +411,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                         },
                     )
                     .await?;
-                Ok(position(done))
+                Ok(command_response(done))
             }
             .await,
         )

@@ -5,6 +5,7 @@ use ledger_domain::text::{CompanyName, PaymentMethodReference, PostalAddress, Ta
 use ledger_domain::{Action, DomainError, Email, Event, OrganizationId};
 use tonic::{Request, Response, Status};
 
+use super::command_response;
 use super::reads::{allow, organization_context};
 use super::{Shared, answer, command_id, now};
 use crate::app::Decided;
@@ -75,9 +76,7 @@ impl pb::settings_service_server::SettingsService for Settings {
                     .app
                     .organization_command(&cx, "SetPrivacySettings", &req, command_id, org, command)
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )
@@ -158,9 +157,7 @@ impl pb::settings_service_server::SettingsService for Settings {
                         },
                     )
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )

@@ -8,6 +8,7 @@ use ledger_domain::text::{TicketReference, TransferReason};
 use ledger_domain::{Credits, OrganizationId, TransferId};
 use tonic::{Request, Response, Status};
 
+use super::command_response;
 use super::credits::account_id;
 use super::{Shared, answer, command_id, now};
 use crate::app::Decided;
@@ -72,9 +73,7 @@ impl pb::support_service_server::SupportService for Support {
                         },
                     )
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )
@@ -103,9 +102,7 @@ impl pb::support_service_server::SupportService for Support {
                     .app
                     .organization_command(&cx, "SetMemberLimit", &req, command_id, org, command)
                     .await?;
-                Ok(pb::CommandResponse {
-                    position: done.position,
-                })
+                Ok(command_response(done))
             }
             .await,
         )
