@@ -59,6 +59,15 @@ pub struct Config {
     #[arg(long, env = "LEDGER_KEY_HASH_SECRET_FILE", global = true)]
     pub key_hash_secret_file: Option<PathBuf>,
 
+    /// Serve gRPC over TLS with this certificate chain (PEM). Needs --tls-key. Without both,
+    /// gRPC is plaintext: keep it on a private network or loopback.
+    #[arg(long, env = "LEDGER_TLS_CERT", requires = "tls_key", global = true)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "LEDGER_TLS_KEY", requires = "tls_cert", global = true)]
+    pub tls_key: Option<PathBuf>,
+
     /// Largest request message accepted, in bytes.
     #[arg(long, env = "LEDGER_MAX_REQUEST_BYTES", default_value_t = 1 << 20, global = true)]
     pub max_request_bytes: usize,

@@ -8,10 +8,11 @@ use ledger_projections::{ProjectionRuntime, RuntimeConfig};
 
 use crate::metrics::{self, Metrics};
 use crate::metrics_sources::ledger_gauges;
+use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::app::{App, expiry};
 use crate::auth::{Credentials, add_credential};
@@ -58,6 +59,7 @@ pub async fn serve(
     pool: PgPool,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let tls = tls_config(config)?;
     let credentials = Arc::new(Credentials::load(Some(config.credentials_path()))?);
     let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
     let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
@@ -112,8 +114,12 @@ pub async fn serve(
             s::new($imp).max_decoding_message_size(max)
         }};
     }
-    tracing::info!(%address, "ledgerd serving gRPC");
-    Server::builder()
+    tracing::info!(%address, tls = tls.is_some(), "ledgerd serving gRPC");
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    builder
         .layer(metrics.layer())
         .timeout(Duration::from_millis(config.request_timeout_ms.max(1)))
         .concurrency_limit_per_connection(config.concurrency_per_connection.max(1))
@@ -204,4 +210,16 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// The server's TLS settings from `--tls-cert` and `--tls-key` (clap requires both or neither).
+fn tls_config(config: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let identity = Identity::from_pem(read(cert)?, read(key)?);
+    Ok(Some(ServerTlsConfig::new().identity(identity)))
 }

@@ -14,3 +14,4 @@ mod lifecycle;
 mod reads;
 mod server;
 mod settings;
+mod tls;

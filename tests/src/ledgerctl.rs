@@ -45,7 +45,7 @@ pub async fn run(ledgerd: &Ledgerd, token: &str, staff: Option<uuid::Uuid>, args
     let mut command = tokio::process::Command::new(binary());
     command
         .args(args)
-        .env("LEDGER_SERVER", format!("http://{}", ledgerd.address))
+        .env("LEDGER_SERVER", ledgerd.url())
         .env("LEDGER_TOKEN", token)
         .env_remove("LEDGER_STAFF_ID")
         .stdin(Stdio::null())

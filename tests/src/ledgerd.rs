@@ -13,7 +13,7 @@ use ledger_api::pb;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -44,6 +44,18 @@ pub struct Ledgerd {
     /// One token per caller kind, minted before start: dashboard, gateway, identity, support,
     /// auditor.
     tokens: HashMap<&'static str, String>,
+    /// How clients reach it over TLS, when it serves TLS.
+    tls: Option<ClientTlsConfig>,
+}
+
+/// The files of a TLS-serving `ledgerd`: its certificate and key, and the CA clients trust.
+pub struct TlsFiles<'a> {
+    /// `--tls-cert`: a certificate for `localhost`.
+    pub cert: &'a Path,
+    /// `--tls-key`.
+    pub key: &'a Path,
+    /// The CA certificate (PEM) that signed `cert`.
+    pub ca_pem: &'a [u8],
 }
 
 /// The caller kinds a credential can be minted for.
@@ -78,6 +90,16 @@ pub struct LedgerdOptions {
 impl Ledgerd {
     /// Starts `ledgerd serve` and waits until its health service answers SERVING.
     pub async fn start(options: &LedgerdOptions) -> Ledgerd {
+        Self::start_serving(options, None).await
+    }
+
+    /// Starts `ledgerd serve` over TLS (`--tls-cert`, `--tls-key`); clients of this harness
+    /// connect with `https://localhost` trusting `tls.ca_pem`.
+    pub async fn start_tls(options: &LedgerdOptions, tls: &TlsFiles<'_>) -> Ledgerd {
+        Self::start_serving(options, Some(tls)).await
+    }
+
+    async fn start_serving(options: &LedgerdOptions, tls: Option<&TlsFiles<'_>>) -> Ledgerd {
         let address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let metrics_address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let secrets_dir =
@@ -108,6 +130,13 @@ impl Ledgerd {
         if let Some(url) = &options.database_url {
             command.env("DATABASE_URL", url);
         }
+        if let Some(tls) = tls {
+            command
+                .arg("--tls-cert")
+                .arg(tls.cert)
+                .arg("--tls-key")
+                .arg(tls.key);
+        }
         let child = command.spawn().expect("ledgerd starts");
         let mut ledgerd = Ledgerd {
             child,
@@ -115,6 +144,11 @@ impl Ledgerd {
             metrics_address,
             secrets_dir,
             tokens,
+            tls: tls.map(|tls| {
+                ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(tls.ca_pem))
+                    .domain_name("localhost")
+            }),
         };
         ledgerd.wait_until_serving(Duration::from_secs(60)).await;
         ledgerd
@@ -129,10 +163,23 @@ impl Ledgerd {
     }
 
     fn endpoint(&self) -> Endpoint {
-        Channel::from_shared(format!("http://{}", self.address))
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let endpoint = Channel::from_shared(format!("{scheme}://{}", self.address))
             .expect("a valid URI")
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(30));
+        match &self.tls {
+            Some(tls) => endpoint
+                .tls_config(tls.clone())
+                .expect("a valid client TLS configuration"),
+            None => endpoint,
+        }
+    }
+
+    /// The address clients dial: `https://…` when it serves TLS.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     /// The overall health status it reports.

@@ -26,6 +26,10 @@ pub struct Cli {
         help_heading = GLOBAL
     )]
     pub server: String,
+    /// The CA certificate (PEM) that signed ledgerd's TLS certificate, for an `https://`
+    /// --server. Without it an `https://` server is refused: there are no system roots to trust.
+    #[arg(long, global = true, env = "LEDGER_TLS_CA", help_heading = GLOBAL)]
+    pub tls_ca: Option<std::path::PathBuf>,
     /// The bearer token of a support or auditor credential (`ledgerd credentials add`).
     /// Prefer the environment variable: command lines are visible to other local users.
     /// Never printed.

@@ -1,11 +1,12 @@
 //! The connection to `ledgerd`: the channel and the credentials every call carries.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::cli::CliError;
 use crate::pb;
@@ -98,11 +99,24 @@ pub struct Clients {
     pub orgs: pb::organizations_service_client::OrganizationsServiceClient<Authed>,
 }
 
-/// Connects to `server` (bounded connect time; streams are not time-limited).
-pub async fn connect(server: &str, auth: Auth) -> Result<Clients, CliError> {
-    let endpoint = Endpoint::from_shared(server.to_owned())
+/// Connects to `server` (bounded connect time; streams are not time-limited), over TLS
+/// trusting `tls_ca` when the address is `https://`.
+pub async fn connect(server: &str, tls_ca: Option<&Path>, auth: Auth) -> Result<Clients, CliError> {
+    let mut endpoint = Endpoint::from_shared(server.to_owned())
         .map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT);
+    if server.starts_with("https://") {
+        let Some(ca) = tls_ca else {
+            return Err(CliError::Usage(
+                "an https:// --server needs --tls-ca (the CA that signed its certificate)".into(),
+            ));
+        };
+        let pem = std::fs::read(ca)
+            .map_err(|e| CliError::Connect(format!("--tls-ca {}: {e}", ca.display())))?;
+        endpoint = endpoint
+            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+            .map_err(|e| CliError::Usage(format!("--tls-ca {}: {}", ca.display(), chain(&e))))?;
+    }
     let channel = endpoint
         .connect()
         .await

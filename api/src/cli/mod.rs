@@ -75,7 +75,7 @@ pub async fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let out = Output { json: cli.json };
     let auth = connect::Auth::new(cli.token.as_ref(), cli.staff_id)?;
-    let mut clients = connect::connect(&cli.server, auth).await?;
+    let mut clients = connect::connect(&cli.server, cli.tls_ca.as_deref(), auth).await?;
     let c = &mut clients;
     match cli.command {
         Command::Transfer(a) => support::transfer(c, &out, a).await,
