@@ -15,3 +15,4 @@ mod reads;
 mod server;
 mod settings;
 mod tls;
+mod validation;
