@@ -6,6 +6,7 @@
 mod api_rules;
 mod audit;
 mod common;
+mod faults;
 mod gateway;
 mod journey;
 mod ledgerctl;
