@@ -25,7 +25,7 @@ pub fn binary() -> &'static Path {
 }
 
 /// Two free loopback addresses: gRPC and metrics.
-fn free_address() -> (SocketAddr, SocketAddr) {
+fn free_addresses() -> (SocketAddr, SocketAddr) {
     (
         ([127, 0, 0, 1], free_port()).into(),
         ([127, 0, 0, 1], free_port()).into(),
@@ -121,7 +121,7 @@ pub struct LedgerdOptions {
 impl Ledgerd {
     /// Starts `ledgerd serve` and waits until its health service answers SERVING.
     pub async fn start(options: &LedgerdOptions) -> Ledgerd {
-        Self::spawn(options.clone(), Arc::new(Secrets::mint()), free_address()).await
+        Self::spawn(options.clone(), Arc::new(Secrets::mint()), free_addresses()).await
     }
 
     /// Starts a second `ledgerd` on the same database with the same credentials and key-hash
@@ -130,7 +130,7 @@ impl Ledgerd {
         Self::spawn(
             self.options.clone(),
             Arc::clone(&self.secrets),
-            free_address(),
+            free_addresses(),
         )
         .await
     }
