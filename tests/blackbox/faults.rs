@@ -207,11 +207,83 @@ async fn ledgerd_rides_out_postgresql_restarts_with_unavailable_and_no_wrong_ans
         tally.retries,
         tally.read_errors
     );
+    // The background tasks came back too: the hold-expiry task expires a hold with a TTL of
+    // one second, and the projections LISTEN again (not only poll).
+    assert_a_short_hold_expires(&ledgerd, &target).await;
+    assert_listening(&url).await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     assert_nothing_lost(&ledgerd, &pool, &target, &tally).await;
     pool.close().await;
     ledgerd.terminate();
     pg.stop().await.unwrap();
+}
+
+/// Places a hold with a TTL of one second and waits until the hold-expiry task has expired it.
+async fn assert_a_short_hold_expires(ledgerd: &Ledgerd, target: &Target) {
+    ledgerd
+        .clients("gateway", None)
+        .await
+        .gateway
+        .place_hold(pb::PlaceHoldRequest {
+            command_id: id(),
+            account_id: target.account.clone(),
+            key_id: target.key.clone(),
+            hold_id: id(),
+            estimate: "0.01".into(),
+            ttl_s: 1,
+        })
+        .await
+        .unwrap();
+    let mut credits = ledgerd
+        .clients("dashboard", Some(target.admin))
+        .await
+        .credits;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let balance = credits
+            .get_account_balance(pb::GetAccountBalanceRequest {
+                account_id: target.account.clone(),
+                min_position: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if balance.open_holds == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the hold-expiry task did not expire the hold after the restarts"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until a session on the database LISTENs on the log's channel (the projections'
+/// wake-up hint reconnected after the restarts).
+async fn assert_listening(url: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN \"' || $1 || '\"%'",
+        )
+        .bind(ledger_eventstore::NOTIFY_CHANNEL)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if listening > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no session LISTENs on the log's channel after the restarts"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = conn.close().await;
 }
 
 /// Each projection's checkpoint, in name order, read on a connection of its own (the test's
