@@ -139,11 +139,19 @@ pub enum Action {
     ReadPrivacy,
     /// Stream, export and verify the event log.
     ReadEventLog,
+    /// Erase a user's personal data (email, contacts); the log keeps only ids.
+    EraseUser,
+    /// Read an account's ledger postings (money in and out, with counterparts).
+    ReadLedgerEntries,
+    /// Read an organization's pending invitations.
+    ReadInvitations,
+    /// Read a user's personal account and organizations (the account switcher).
+    ReadUserAccounts,
 }
 
 impl Action {
     /// Every action, for tables and tests.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 36] = [
         Self::RegisterUser,
         Self::VerifyEmail,
         Self::CreateOrganization,
@@ -176,6 +184,10 @@ impl Action {
         Self::ReadBilling,
         Self::ReadPrivacy,
         Self::ReadEventLog,
+        Self::EraseUser,
+        Self::ReadLedgerEntries,
+        Self::ReadInvitations,
+        Self::ReadUserAccounts,
     ];
 }
 
@@ -273,6 +285,8 @@ enum Need {
     OwnerOrAdmin,
     OwnerOrMember,
     OwnerOrAdminOrKeyCreator,
+    /// The user whose personal account it is; organizations are the wrong resource.
+    PersonalOwner,
 }
 
 fn dashboard_need(action: Action) -> Option<Need> {
@@ -285,9 +299,13 @@ fn dashboard_need(action: Action) -> Option<Need> {
         | A::RemoveMember
         | A::ChangeRole
         | A::SetPrivacySettings
-        | A::SetBillingSettings => Need::OrgAdmin,
+        | A::SetBillingSettings
+        | A::ReadInvitations => Need::OrgAdmin,
         A::LeaveOrganization | A::ReadMembers => Need::OrgMember,
-        A::PurchaseCredits | A::ReadBilling | A::ReadPrivacy => Need::OwnerOrAdmin,
+        A::PurchaseCredits | A::ReadBilling | A::ReadPrivacy | A::ReadLedgerEntries => {
+            Need::OwnerOrAdmin
+        }
+        A::ReadUserAccounts => Need::PersonalOwner,
         A::CreateKey | A::ReadBalance | A::ReadActivity | A::ReadAnalytics | A::ListKeys => {
             Need::OwnerOrMember
         }
@@ -309,10 +327,13 @@ fn kind_allowed(kind: CallerKind, action: Action) -> bool {
             | A::ReadBilling
             | A::ReadPrivacy
             | A::ReadEventLog
+            | A::ReadLedgerEntries
+            | A::ReadInvitations
+            | A::ReadUserAccounts
     );
     match kind {
         CallerKind::Dashboard => dashboard_need(action).is_some(),
-        CallerKind::Identity => matches!(action, A::RegisterUser | A::VerifyEmail),
+        CallerKind::Identity => matches!(action, A::RegisterUser | A::VerifyEmail | A::EraseUser),
         CallerKind::Gateway => matches!(
             action,
             A::PlaceHold
@@ -322,7 +343,12 @@ fn kind_allowed(kind: CallerKind, action: Action) -> bool {
                 | A::AuthenticateKey
                 | A::ReadPrivacy
         ),
-        CallerKind::Support => read || matches!(action, A::TransferCredits | A::SetMemberLimit),
+        CallerKind::Support => {
+            read || matches!(
+                action,
+                A::TransferCredits | A::SetMemberLimit | A::EraseUser
+            )
+        }
         CallerKind::Auditor => read,
         CallerKind::System => matches!(action, A::ExpireHold),
     }
@@ -335,6 +361,7 @@ fn check_need(need: Need, ctx: &AuthContext) -> Result<(), Denial> {
         (Need::OrgAdmin | Need::OrgMember, Scope::PersonalAccount { .. }) => {
             Err(Denial::WrongResource)
         }
+        (Need::PersonalOwner, Scope::Organization { .. }) => Err(Denial::WrongResource),
         (_, Scope::PersonalAccount { is_owner: true }) => Ok(()),
         (_, Scope::PersonalAccount { is_owner: false }) => Err(Denial::NotAccountOwner),
         (_, Scope::Organization { role: None }) => Err(Denial::NotAMember),

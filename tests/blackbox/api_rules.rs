@@ -6,33 +6,13 @@ use ledger_tests::ledgerd::Ledgerd;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::common::{Env, assert_bad_field, id, reason};
+use crate::common::{Env, assert_bad_field, id, reason, register_verified};
 
 /// Registers and verifies a user, creates an organization; returns (user, org, org account).
 pub async fn user_with_organization(ledgerd: &Ledgerd) -> (Uuid, String, String) {
     let user = Uuid::new_v4();
     let identity = ledgerd.clients("identity", None).await;
-    identity
-        .users
-        .clone()
-        .register_user(pb::RegisterUserRequest {
-            command_id: id(),
-            user_id: user.to_string(),
-            personal_account_id: String::new(),
-            email: format!("{user}@example.test"),
-        })
-        .await
-        .unwrap();
-    identity
-        .users
-        .clone()
-        .verify_email(pb::VerifyEmailRequest {
-            command_id: id(),
-            user_id: user.to_string(),
-            email: format!("{user}@example.test"),
-        })
-        .await
-        .unwrap();
+    register_verified(&identity, user, &format!("{user}@example.test")).await;
     let org = id();
     let created = ledgerd
         .clients("dashboard", Some(user))

@@ -2,7 +2,7 @@
 
 use ledger_api::pb;
 use ledger_pgembed::testing::{TestDatabase, fresh_database};
-use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions};
+use ledger_tests::ledgerd::{Clients, Ledgerd, LedgerdOptions};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -34,6 +34,40 @@ impl Env {
     pub async fn head(&self) -> i64 {
         ledger_eventstore::head(&self.pool).await.unwrap().position
     }
+}
+
+/// Registers `user` with `email` and verifies the address, as the identity service does;
+/// returns the personal account id.
+pub async fn register_verified(identity: &Clients, user: Uuid, email: &str) -> String {
+    let personal = register(identity, user, email).await;
+    identity
+        .users
+        .clone()
+        .verify_email(pb::VerifyEmailRequest {
+            command_id: id(),
+            user_id: user.to_string(),
+            email: email.into(),
+        })
+        .await
+        .unwrap();
+    personal
+}
+
+/// Registers `user` with `email` (not verified); returns the personal account id.
+pub async fn register(identity: &Clients, user: Uuid, email: &str) -> String {
+    identity
+        .users
+        .clone()
+        .register_user(pb::RegisterUserRequest {
+            command_id: id(),
+            user_id: user.to_string(),
+            personal_account_id: String::new(),
+            email: email.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .personal_account_id
 }
 
 /// A fresh id as a string.

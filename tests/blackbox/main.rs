@@ -5,6 +5,7 @@
 
 mod api_rules;
 mod audit;
+mod authz;
 mod common;
 mod faults;
 mod gateway;

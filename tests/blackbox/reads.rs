@@ -6,7 +6,7 @@ use ledger_api::pb;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::common::{Env, assert_bad_field, id, usage};
+use crate::common::{Env, assert_bad_field, id, register_verified, usage};
 
 /// A decimal string as an integer number of 10⁻¹⁰ units (enough for costs).
 fn units(text: &str) -> i128 {
@@ -49,27 +49,7 @@ async fn world() -> World {
         (b, "bob@example.test"),
         (c, "carol@example.test"),
     ] {
-        identity
-            .users
-            .clone()
-            .register_user(pb::RegisterUserRequest {
-                command_id: id(),
-                user_id: user.to_string(),
-                personal_account_id: String::new(),
-                email: email.into(),
-            })
-            .await
-            .unwrap();
-        identity
-            .users
-            .clone()
-            .verify_email(pb::VerifyEmailRequest {
-                command_id: id(),
-                user_id: user.to_string(),
-                email: email.into(),
-            })
-            .await
-            .unwrap();
+        register_verified(&identity, user, email).await;
     }
     let alice = env.ledgerd.clients("dashboard", Some(a)).await;
     let bob = env.ledgerd.clients("dashboard", Some(b)).await;

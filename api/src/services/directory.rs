@@ -19,11 +19,11 @@ use crate::input;
 use crate::pb;
 use crate::personal;
 
-/// Authorises reading `user_id`'s accounts: the policy's `ReadBalance` on the user's personal
-/// account (the user themself, support, auditors).
+/// Authorises reading `user_id`'s accounts (`ReadUserAccounts`: the user themself, support,
+/// auditors).
 fn allow_user(caller: &Caller, user_id: UserId) -> Result<(), AppError> {
     let context = AuthContext::personal(caller.user() == Some(user_id));
-    allow(caller, Action::ReadBalance, &context)
+    allow(caller, Action::ReadUserAccounts, &context)
 }
 
 /// `GetUserAccount`: the user's personal account and registration.
@@ -84,7 +84,7 @@ pub async fn user_organizations(
 }
 
 /// `ListInvitations`: pending, unexpired invitations, oldest first. Authorised as
-/// `ReadBilling` on the organization (admins, support, auditors); the invited address is shown
+/// `ReadInvitations` on the organization (admins, support, auditors); the invited address is shown
 /// to dashboard admins only.
 pub async fn invitations(
     app: &App,
@@ -101,7 +101,7 @@ pub async fn invitations(
     let state = app.organization(org).await?;
     allow(
         caller,
-        Action::ReadBilling,
+        Action::ReadInvitations,
         &organization_context(&state, caller)?,
     )?;
     caught_up(&app.pool, Projection::Directory, req.min_position, budget).await?;

@@ -97,10 +97,12 @@ fn check_batch(len: usize) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Runs batch items concurrently (so they share group commits) and answers in order.
+/// Runs batch items concurrently (so they share group commits) and answers in order. A caller
+/// who may not do `action` at all is refused for the whole batch, before any item runs.
 async fn run_batch<T, F, Fut>(
     app: &Arc<App>,
     cx: CallContext,
+    action: Action,
     items: Vec<T>,
     id_of: fn(&T) -> String,
     run: F,
@@ -110,6 +112,7 @@ where
     F: Fn(Arc<App>, CallContext, T) -> Fut,
     Fut: std::future::Future<Output = Result<i64, AppError>> + Send + 'static,
 {
+    allow(&cx.caller, action, &AuthContext::GLOBAL)?;
     check_batch(items.len())?;
     let mut tasks = JoinSet::new();
     for (index, item) in items.into_iter().enumerate() {
@@ -269,6 +272,7 @@ impl pb::gateway_service_server::GatewayService for Gateway {
             run_batch(
                 &self.0.app,
                 cx,
+                Action::SettleHold,
                 items,
                 |i| i.command_id.clone(),
                 |app, cx, item| async move { settle(&app, &cx, &item).await },
@@ -287,6 +291,7 @@ impl pb::gateway_service_server::GatewayService for Gateway {
             run_batch(
                 &self.0.app,
                 cx,
+                Action::RecordUsage,
                 items,
                 |i| i.command_id.clone(),
                 |app, cx, item| async move { record(&app, &cx, &item).await },

@@ -42,7 +42,7 @@ fn posting(entry: &Entry) -> pb::LedgerEntry {
     }
 }
 
-/// Authorises (`ReadBilling`: the owner, organization admins, support, auditors), waits for
+/// Authorises (`ReadLedgerEntries`: the owner, organization admins, support, auditors), waits for
 /// `min_position`, and answers one page in position order. `from` / `to` filter the page's
 /// entries by time, so a page may hold fewer entries than `page_size` (follow
 /// `next_page_token` until it is empty).
@@ -60,7 +60,7 @@ pub async fn ledger_entries(
         caller,
         "account_id",
         &req.account_id,
-        Action::ReadBilling,
+        Action::ReadLedgerEntries,
     )
     .await?;
     caught_up(&app.pool, Projection::Balances, req.min_position, budget).await?;

@@ -1,14 +1,15 @@
 //! `UsersService`: registration, email verification, personal-data erasure.
 
 use ledger_domain::user::{RegisterUser, VerifyEmail, register, verify_email};
-use ledger_domain::{AccountId, Caller, Email, UserId};
+use ledger_domain::{AccountId, Action, AuthContext, Email, UserId};
 use tonic::{Request, Response, Status};
 
 use super::directory::{user_account, user_organizations};
 use super::projected::wait_budget;
+use super::reads::allow;
 use super::{Shared, answer, command_id, now};
 use crate::app::Decided;
-use crate::error::{AppError, AtField};
+use crate::error::AtField;
 use crate::input;
 use crate::pb;
 use crate::personal;
@@ -115,13 +116,7 @@ impl pb::users_service_server::UsersService for Users {
         let req = request.into_inner();
         answer(
             async {
-                // The policy has no action for erasure yet (see docs/api.md): identity and
-                // support only.
-                if !matches!(cx.caller, Caller::Identity | Caller::Support { .. }) {
-                    return Err(AppError::Forbidden(
-                        "only the identity service and support erase personal data",
-                    ));
-                }
+                allow(&cx.caller, Action::EraseUser, &AuthContext::GLOBAL)?;
                 let user = input::id("user_id", &req.user_id, UserId::from_uuid)?;
                 let rows_erased = personal::erase_user(&self.0.app.pool, user).await?;
                 tracing::info!(%user, rows_erased, caller = cx.kind_name(), "personal data erased");

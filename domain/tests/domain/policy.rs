@@ -65,6 +65,10 @@ ReadMembers         ok ok N  W  ok ok K  K  K
 ReadBilling         ok A  N  ok ok ok K  K  K
 ReadPrivacy         ok A  N  ok ok ok ok K  K
 ReadEventLog        K  K  K  K  ok ok K  K  K
+EraseUser           K  K  K  K  ok K  K  ok K
+ReadLedgerEntries   ok A  N  ok ok ok K  K  K
+ReadInvitations     ok A  N  W  ok ok K  K  K
+ReadUserAccounts    W  W  W  ok ok ok K  K  K
 ";
 
 fn parse_action(name: &str) -> Action {
