@@ -158,6 +158,18 @@ impl EmbeddedPostgres {
         Ok(created)
     }
 
+    /// Restarts the server (`pg_ctl restart -m fast`, same port and settings) and waits until
+    /// it accepts connections again. Every open session is cut: the fault-injection tests use
+    /// it to show that clients of the database recover by themselves.
+    ///
+    /// # Errors
+    /// [`EmbeddedError::CommandFailed`] when `pg_ctl` fails or times out;
+    /// [`EmbeddedError::NotReady`] when the server does not accept connections in time.
+    pub async fn restart(&self) -> Result<(), EmbeddedError> {
+        self.server.restart().await?;
+        self.server.wait_ready(&self.database_url("postgres")).await
+    }
+
     /// Stops the server (`pg_ctl stop -m fast`) and waits until it has exited. This also
     /// stops a server that [`EmbeddedPostgres::start`] reused.
     ///

@@ -141,6 +141,32 @@ impl Server {
         Ok(())
     }
 
+    /// Restarts the server with `pg_ctl restart -m fast` (every session is cut, in-flight
+    /// transactions roll back), waiting until it is up again. `pg_ctl` starts it with the
+    /// options of the previous start (kept in `postmaster.opts`), so port and settings stay.
+    pub(crate) async fn restart(&self) -> Result<(), EmbeddedError> {
+        let timeout_s = STARTUP_TIMEOUT.as_secs().to_string();
+        let log = self.log_file();
+        // `-l` as at start: without it the new postmaster would inherit our piped stdout and
+        // `pg_ctl`'s output would never end.
+        let args = [
+            "restart".as_ref(),
+            "-D".as_ref(),
+            self.data_dir.as_os_str(),
+            "-m".as_ref(),
+            "fast".as_ref(),
+            "-l".as_ref(),
+            log.as_os_str(),
+            "-w".as_ref(),
+            "-t".as_ref(),
+            timeout_s.as_ref(),
+            "-s".as_ref(),
+        ];
+        tracing::info!(dir = %self.data_dir.display(), "restarting PostgreSQL");
+        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args).await?;
+        Ok(())
+    }
+
     /// Waits until `url` accepts a connection, for at most [`STARTUP_TIMEOUT`].
     pub(crate) async fn wait_ready(&self, url: &str) -> Result<(), EmbeddedError> {
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;

@@ -183,3 +183,37 @@ async fn fresh_databases_are_distinct_empty_and_dropped_afterwards() {
     admin.close().await.expect("close admin");
     drop(conn);
 }
+
+#[tokio::test]
+async fn a_restart_cuts_open_sessions_and_keeps_the_port_and_the_data() {
+    let tmp = TempDir::new("pgembed-test");
+    let pg = EmbeddedPostgres::start(EmbeddedConfig::new(tmp.0.join("data")).durable(false))
+        .await
+        .expect("start");
+    let port = pg.port();
+    let mut conn = PgConnection::connect(&pg.database_url("postgres"))
+        .await
+        .expect("connect");
+    sqlx::query("CREATE TABLE kept (id INT PRIMARY KEY)")
+        .execute(&mut conn)
+        .await
+        .expect("create table");
+
+    pg.restart().await.expect("restart");
+
+    let cut = sqlx::query("SELECT 1").execute(&mut conn).await;
+    assert!(
+        cut.is_err(),
+        "a session from before the restart still works"
+    );
+    let mut conn = PgConnection::connect(&pg.database_url("postgres"))
+        .await
+        .expect("the same URL (port) accepts connections again");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM kept")
+        .fetch_one(&mut conn)
+        .await
+        .expect("the table survived");
+    assert_eq!((rows, pg.port()), (0, port));
+    conn.close().await.expect("close");
+    pg.stop().await.expect("stop");
+}

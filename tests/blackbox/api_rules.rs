@@ -2,19 +2,19 @@
 //! nothing appended, and authentication of callers.
 
 use ledger_api::pb;
+use ledger_tests::ledgerd::Ledgerd;
 use tonic::Code;
 use uuid::Uuid;
 
 use crate::common::{Env, assert_bad_field, id, reason, register_verified};
 
 /// Registers and verifies a user, creates an organization; returns (user, org, org account).
-pub async fn user_with_organization(env: &Env) -> (Uuid, String, String) {
+pub async fn user_with_organization(ledgerd: &Ledgerd) -> (Uuid, String, String) {
     let user = Uuid::new_v4();
-    let identity = env.ledgerd.clients("identity", None).await;
+    let identity = ledgerd.clients("identity", None).await;
     register_verified(&identity, user, &format!("{user}@example.test")).await;
     let org = id();
-    let created = env
-        .ledgerd
+    let created = ledgerd
         .clients("dashboard", Some(user))
         .await
         .orgs
@@ -34,7 +34,7 @@ pub async fn user_with_organization(env: &Env) -> (Uuid, String, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retried_command_gets_the_same_reply_and_appends_once_and_a_reuse_is_refused() {
     let env = Env::start().await;
-    let (user, _org, account) = user_with_organization(&env).await;
+    let (user, _org, account) = user_with_organization(&env.ledgerd).await;
     let mut credits = env.ledgerd.clients("dashboard", Some(user)).await.credits;
     let request = pb::PurchaseCreditsRequest {
         command_id: id(),
@@ -116,7 +116,7 @@ async fn a_retried_command_gets_the_same_reply_and_appends_once_and_a_reuse_is_r
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_input_is_refused_naming_the_field_and_appends_nothing() {
     let env = Env::start().await;
-    let (user, org, account) = user_with_organization(&env).await;
+    let (user, org, account) = user_with_organization(&env.ledgerd).await;
     let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
     let head = env.head().await;
 

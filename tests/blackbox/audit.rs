@@ -14,7 +14,7 @@ use crate::gateway::funded_key;
 #[tokio::test(flavor = "multi_thread")]
 async fn of_many_concurrent_holds_on_one_balance_exactly_the_affordable_ones_succeed() {
     let env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env).await; // 100 credits
+    let (user, _org, account, key) = funded_key(&env.ledgerd).await; // 100 credits
     let gateway = env.ledgerd.clients("gateway", None).await.gateway;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..40 {
@@ -65,7 +65,7 @@ async fn of_many_concurrent_holds_on_one_balance_exactly_the_affordable_ones_suc
 #[tokio::test(flavor = "multi_thread")]
 async fn auditors_stream_the_log_replay_balances_and_verify_the_chain() {
     let env = Env::start().await;
-    let (_user, _org, account, _key) = funded_key(&env).await;
+    let (_user, _org, account, _key) = funded_key(&env.ledgerd).await;
     let mut audit = env.ledgerd.clients("auditor", None).await.audit;
     let head = audit
         .get_head(pb::GetHeadRequest {})

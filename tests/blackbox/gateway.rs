@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
+use ledger_tests::ledgerd::Ledgerd;
 use tonic::Code;
 use uuid::Uuid;
 
@@ -10,9 +11,9 @@ use crate::api_rules::user_with_organization;
 use crate::common::{Env, id, usage};
 
 /// An organization with 100 credits and one key: (admin, org, account, key id).
-pub async fn funded_key(env: &Env) -> (Uuid, String, String, String) {
-    let (user, org, account) = user_with_organization(env).await;
-    let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
+pub async fn funded_key(ledgerd: &Ledgerd) -> (Uuid, String, String, String) {
+    let (user, org, account) = user_with_organization(ledgerd).await;
+    let dashboard = ledgerd.clients("dashboard", Some(user)).await;
     dashboard
         .credits
         .clone()
@@ -44,7 +45,7 @@ pub async fn funded_key(env: &Env) -> (Uuid, String, String, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_usage_batch_answers_each_item_with_its_own_result() {
     let env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env).await;
+    let (user, _org, account, key) = funded_key(&env.ledgerd).await;
     let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
     let item = |generation: &str, cost: &str| pb::RecordUsageRequest {
         command_id: id(),
@@ -101,7 +102,7 @@ async fn a_usage_batch_answers_each_item_with_its_own_result() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hold_past_its_ttl_is_expired_by_the_system_and_the_expiry_is_in_the_log() {
     let env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env).await;
+    let (user, _org, account, key) = funded_key(&env.ledgerd).await;
     let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
     gateway
         .place_hold(pb::PlaceHoldRequest {
@@ -149,7 +150,7 @@ async fn a_hold_past_its_ttl_is_expired_by_the_system_and_the_expiry_is_in_the_l
 #[tokio::test(flavor = "multi_thread")]
 async fn erasing_a_user_removes_personal_data_and_leaves_the_log_untouched() {
     let env = Env::start().await;
-    let (user, _org, _account) = user_with_organization(&env).await;
+    let (user, _org, _account) = user_with_organization(&env.ledgerd).await;
     let head = env.head().await;
     let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
     let refused = dashboard
@@ -190,7 +191,7 @@ async fn erasing_a_user_removes_personal_data_and_leaves_the_log_untouched() {
 #[tokio::test(flavor = "multi_thread")]
 async fn key_authentication_is_served_from_memory() {
     let env = Env::start().await;
-    let (user, _org, account, _key) = funded_key(&env).await;
+    let (user, _org, account, _key) = funded_key(&env.ledgerd).await;
     let created = env
         .ledgerd
         .clients("dashboard", Some(user))

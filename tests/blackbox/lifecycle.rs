@@ -12,7 +12,7 @@ use crate::gateway::funded_key;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_is_renamed_limited_disabled_enabled_and_deleted_for_good() {
     let env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env).await;
+    let (user, _org, account, key) = funded_key(&env.ledgerd).await;
     let mut keys = env.ledgerd.clients("dashboard", Some(user)).await.keys;
     let cmd = |key: &str| pb::KeyCommandRequest {
         command_id: id(),
@@ -102,7 +102,7 @@ async fn a_key_is_renamed_limited_disabled_enabled_and_deleted_for_good() {
 #[tokio::test(flavor = "multi_thread")]
 async fn admins_manage_invitations_roles_and_members_and_support_raises_the_limit() {
     let env = Env::start().await;
-    let (admin, org, account) = user_with_organization(&env).await;
+    let (admin, org, account) = user_with_organization(&env.ledgerd).await;
     let identity = env.ledgerd.clients("identity", None).await;
     let member = Uuid::new_v4();
     identity
@@ -273,7 +273,7 @@ async fn admins_manage_invitations_roles_and_members_and_support_raises_the_limi
 #[tokio::test(flavor = "multi_thread")]
 async fn a_voided_hold_releases_its_credits_and_cannot_be_settled() {
     let env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env).await;
+    let (user, _org, account, key) = funded_key(&env.ledgerd).await;
     let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
     let hold = id();
     gateway

@@ -11,7 +11,7 @@ use crate::gateway::funded_key;
 #[tokio::test(flavor = "multi_thread")]
 async fn billing_contacts_live_outside_the_log_and_members_cannot_read_billing() {
     let env = Env::start().await;
-    let (admin, org, _account) = user_with_organization(&env).await;
+    let (admin, org, _account) = user_with_organization(&env.ledgerd).await;
     let mut settings = env.ledgerd.clients("dashboard", Some(admin)).await.settings;
     settings
         .set_billing_settings(pb::SetBillingSettingsRequest {
@@ -85,7 +85,7 @@ async fn billing_contacts_live_outside_the_log_and_members_cannot_read_billing()
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_identical_retries_all_get_the_first_reply() {
     let env = Env::start().await;
-    let (_user, _org, account, key) = funded_key(&env).await;
+    let (_user, _org, account, key) = funded_key(&env.ledgerd).await;
     let gateway = env.ledgerd.clients("gateway", None).await.gateway;
     let request = pb::PlaceHoldRequest {
         command_id: id(),
@@ -117,7 +117,7 @@ async fn concurrent_identical_retries_all_get_the_first_reply() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broken_database_answers_unavailable_without_details() {
     let env = Env::start().await;
-    let (user, _org, account) = user_with_organization(&env).await;
+    let (user, _org, account) = user_with_organization(&env.ledgerd).await;
     sqlx::query("ALTER TABLE streams RENAME TO streams_sabotaged")
         .execute(&env.pool)
         .await
@@ -142,7 +142,7 @@ async fn a_broken_database_answers_unavailable_without_details() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_identical_purchases_are_billed_once_and_the_account_stays_usable() {
     let env = Env::start().await;
-    let (user, _org, account) = user_with_organization(&env).await;
+    let (user, _org, account) = user_with_organization(&env.ledgerd).await;
     let credits = env.ledgerd.clients("dashboard", Some(user)).await.credits;
     let request = pb::PurchaseCreditsRequest {
         command_id: id(),

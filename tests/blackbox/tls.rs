@@ -58,17 +58,15 @@ async fn ledgerd_serves_tls_to_clients_that_trust_its_ca_and_to_ledgerctl() {
     let dir = std::env::temp_dir().join(format!("ledgerd-tls-{}", uuid::Uuid::new_v4()));
     let files = pki(&dir);
     let database = fresh_database().await.unwrap();
-    let ledgerd = Ledgerd::start_tls(
-        &LedgerdOptions {
-            database_url: Some(database.url().to_owned()),
-            data_dir: dir.join("unused"),
-        },
-        &TlsFiles {
-            cert: &files.cert,
-            key: &files.key,
-            ca_pem: &files.ca_pem,
-        },
-    )
+    let ledgerd = Ledgerd::start(&LedgerdOptions {
+        database_url: Some(database.url().to_owned()),
+        data_dir: dir.join("unused"),
+        tls: Some(TlsFiles {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+            ca_pem: files.ca_pem.clone(),
+        }),
+    })
     .await;
 
     // A client trusting the CA is served, with credentials, like any other.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
@@ -24,6 +24,14 @@ pub fn binary() -> &'static Path {
     BINARY.get_or_init(|| crate::binaries::path("ledgerd"))
 }
 
+/// Two free loopback addresses: gRPC and metrics.
+fn free_addresses() -> (SocketAddr, SocketAddr) {
+    (
+        ([127, 0, 0, 1], free_port()).into(),
+        ([127, 0, 0, 1], free_port()).into(),
+    )
+}
+
 /// A free loopback port (bound, read and released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -39,23 +47,45 @@ pub struct Ledgerd {
     pub address: SocketAddr,
     /// Where it serves Prometheus metrics (`GET /metrics`).
     pub metrics_address: SocketAddr,
-    /// Its credentials file and key-hash secret live here (removed on drop).
-    secrets_dir: PathBuf,
-    /// One token per caller kind, minted before start: dashboard, gateway, identity, support,
-    /// auditor.
-    tokens: HashMap<&'static str, String>,
-    /// How clients reach it over TLS, when it serves TLS.
-    tls: Option<ClientTlsConfig>,
+    /// Its credentials and key-hash secret, shared with processes started beside it.
+    secrets: Arc<Secrets>,
+    /// How it was started, for a restart.
+    options: LedgerdOptions,
 }
 
-/// The files of a TLS-serving `ledgerd`: its certificate and key, and the CA clients trust.
-pub struct TlsFiles<'a> {
-    /// `--tls-cert`: a certificate for `localhost`.
-    pub cert: &'a Path,
-    /// `--tls-key`.
-    pub key: &'a Path,
-    /// The CA certificate (PEM) that signed `cert`.
-    pub ca_pem: &'a [u8],
+/// A credentials file and a key-hash secret in a directory of their own (removed when the
+/// last process using them is dropped), and one token per caller kind minted into the file:
+/// dashboard, gateway, identity, support, auditor.
+struct Secrets {
+    dir: PathBuf,
+    tokens: HashMap<&'static str, String>,
+}
+
+impl Secrets {
+    fn mint() -> Secrets {
+        let dir = std::env::temp_dir().join(format!("ledgerd-secrets-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("a secrets dir");
+        let credentials = dir.join("credentials.json");
+        let tokens = KINDS
+            .iter()
+            .map(|kind| (*kind, mint(&credentials, kind, &format!("test-{kind}"))))
+            .collect();
+        Secrets { dir, tokens }
+    }
+
+    fn credentials_file(&self) -> PathBuf {
+        self.dir.join("credentials.json")
+    }
+
+    fn key_hash_secret_file(&self) -> PathBuf {
+        self.dir.join("key-hash.secret")
+    }
+}
+
+impl Drop for Secrets {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// The caller kinds a credential can be minted for.
@@ -80,43 +110,76 @@ pub fn mint(credentials_file: &Path, kind: &str, name: &str) -> String {
 }
 
 /// How to start `ledgerd`.
+#[derive(Debug, Clone)]
 pub struct LedgerdOptions {
     /// `DATABASE_URL`; `None` lets ledgerd start its embedded PostgreSQL.
     pub database_url: Option<String>,
     /// `--data-dir` for the embedded PostgreSQL.
     pub data_dir: PathBuf,
+    /// Serve over TLS with these files; clients of this harness then dial `https://`.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The files of a TLS-serving `ledgerd`: its certificate and key, and the CA clients trust.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// `--tls-cert`: a certificate for `localhost`.
+    pub cert: PathBuf,
+    /// `--tls-key`.
+    pub key: PathBuf,
+    /// The CA certificate (PEM) that signed `cert`.
+    pub ca_pem: Vec<u8>,
 }
 
 impl Ledgerd {
     /// Starts `ledgerd serve` and waits until its health service answers SERVING.
     pub async fn start(options: &LedgerdOptions) -> Ledgerd {
-        Self::start_serving(options, None).await
+        Self::spawn(options.clone(), Arc::new(Secrets::mint()), free_addresses()).await
     }
 
-    /// Starts `ledgerd serve` over TLS (`--tls-cert`, `--tls-key`); clients of this harness
-    /// connect with `https://localhost` trusting `tls.ca_pem`.
-    pub async fn start_tls(options: &LedgerdOptions, tls: &TlsFiles<'_>) -> Ledgerd {
-        Self::start_serving(options, Some(tls)).await
+    /// Starts a second `ledgerd` on the same database with the same credentials and key-hash
+    /// secret (as a second replica in production), on ports of its own.
+    pub async fn start_beside(&self) -> Ledgerd {
+        Self::spawn(
+            self.options.clone(),
+            Arc::clone(&self.secrets),
+            free_addresses(),
+        )
+        .await
     }
 
-    async fn start_serving(options: &LedgerdOptions, tls: Option<&TlsFiles<'_>>) -> Ledgerd {
-        let address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let metrics_address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let secrets_dir =
-            std::env::temp_dir().join(format!("ledgerd-secrets-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&secrets_dir).expect("a secrets dir");
-        let credentials = secrets_dir.join("credentials.json");
-        let tokens = KINDS
-            .iter()
-            .map(|kind| (*kind, mint(&credentials, kind, &format!("test-{kind}"))))
-            .collect();
+    async fn spawn(
+        options: LedgerdOptions,
+        secrets: Arc<Secrets>,
+        (address, metrics_address): (SocketAddr, SocketAddr),
+    ) -> Ledgerd {
+        let child = Self::command(&options, &secrets, address, metrics_address)
+            .spawn()
+            .expect("ledgerd starts");
+        let mut ledgerd = Ledgerd {
+            child,
+            address,
+            metrics_address,
+            secrets,
+            options,
+        };
+        ledgerd.wait_until_serving(Duration::from_secs(60)).await;
+        ledgerd
+    }
+
+    fn command(
+        options: &LedgerdOptions,
+        secrets: &Secrets,
+        address: SocketAddr,
+        metrics_address: SocketAddr,
+    ) -> Command {
         let mut command = Command::new(binary());
         command
             .arg("serve")
             .arg("--credentials-file")
-            .arg(&credentials)
+            .arg(secrets.credentials_file())
             .arg("--key-hash-secret-file")
-            .arg(secrets_dir.join("key-hash.secret"))
+            .arg(secrets.key_hash_secret_file())
             .arg("--hold-expiry-interval-s")
             .arg("1")
             .arg("--listen")
@@ -130,28 +193,44 @@ impl Ledgerd {
         if let Some(url) = &options.database_url {
             command.env("DATABASE_URL", url);
         }
-        if let Some(tls) = tls {
+        if let Some(tls) = &options.tls {
             command
                 .arg("--tls-cert")
-                .arg(tls.cert)
+                .arg(&tls.cert)
                 .arg("--tls-key")
-                .arg(tls.key);
+                .arg(&tls.key);
         }
-        let child = command.spawn().expect("ledgerd starts");
-        let mut ledgerd = Ledgerd {
-            child,
-            address,
-            metrics_address,
-            secrets_dir,
-            tokens,
-            tls: tls.map(|tls| {
-                ClientTlsConfig::new()
-                    .ca_certificate(Certificate::from_pem(tls.ca_pem))
-                    .domain_name("localhost")
-            }),
-        };
-        ledgerd.wait_until_serving(Duration::from_secs(60)).await;
-        ledgerd
+        command
+    }
+
+    /// Kills the process with SIGKILL, as a crash would (no shutdown, no flushing), and
+    /// reaps it.
+    pub fn kill(&mut self) -> ExitStatus {
+        // `Child::kill` sends SIGKILL on Unix.
+        self.child.kill().expect("SIGKILL was delivered");
+        self.child.wait().expect("ledgerd is reaped")
+    }
+
+    /// Starts the process again (after [`Ledgerd::kill`]) on the same ports, database,
+    /// credentials and key-hash secret, and waits until it serves. Clients made before keep
+    /// working: their channels reconnect.
+    pub async fn restart(&mut self) {
+        assert!(
+            self.child
+                .try_wait()
+                .expect("the child can be polled")
+                .is_some(),
+            "restart only a stopped ledgerd"
+        );
+        self.child = Self::command(
+            &self.options,
+            &self.secrets,
+            self.address,
+            self.metrics_address,
+        )
+        .spawn()
+        .expect("ledgerd starts again");
+        self.wait_until_serving(Duration::from_secs(60)).await;
     }
 
     /// A gRPC channel to it, with bounded connect and call times so a test cannot hang.
@@ -163,14 +242,17 @@ impl Ledgerd {
     }
 
     fn endpoint(&self) -> Endpoint {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let endpoint = Channel::from_shared(format!("{scheme}://{}", self.address))
+        let endpoint = Channel::from_shared(self.url())
             .expect("a valid URI")
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30));
-        match &self.tls {
+        match &self.options.tls {
             Some(tls) => endpoint
-                .tls_config(tls.clone())
+                .tls_config(
+                    ClientTlsConfig::new()
+                        .ca_certificate(Certificate::from_pem(&tls.ca_pem))
+                        .domain_name("localhost"),
+                )
                 .expect("a valid client TLS configuration"),
             None => endpoint,
         }
@@ -178,7 +260,11 @@ impl Ledgerd {
 
     /// The address clients dial: `https://…` when it serves TLS.
     pub fn url(&self) -> String {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let scheme = if self.options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}", self.address)
     }
 
@@ -220,7 +306,8 @@ impl Ledgerd {
 
     /// The token minted for a caller kind at start.
     pub fn token(&self, kind: &str) -> &str {
-        self.tokens
+        self.secrets
+            .tokens
             .get(kind)
             .map(String::as_str)
             .expect("a known caller kind")
@@ -233,7 +320,7 @@ impl Ledgerd {
 
     /// The credentials file it reads (tests edit it to revoke a credential).
     pub fn credentials_file(&self) -> PathBuf {
-        self.secrets_dir.join("credentials.json")
+        self.secrets.credentials_file()
     }
 
     /// Typed clients acting as `kind` (with `actor` in `x-actor-id` for dashboard and support).
@@ -277,7 +364,6 @@ impl Ledgerd {
 
 impl Drop for Ledgerd {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.secrets_dir);
         // A test that failed half-way must not leave a server behind.
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
