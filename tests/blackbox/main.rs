@@ -11,5 +11,6 @@ mod journey;
 mod ledgerctl;
 mod lifecycle;
 mod reads;
+mod runtime_role;
 mod server;
 mod settings;

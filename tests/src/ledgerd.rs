@@ -68,11 +68,17 @@ pub fn mint(credentials_file: &Path, kind: &str, name: &str) -> String {
 }
 
 /// How to start `ledgerd`.
+#[derive(Debug, Clone, Default)]
 pub struct LedgerdOptions {
     /// `DATABASE_URL`; `None` lets ledgerd start its embedded PostgreSQL.
     pub database_url: Option<String>,
     /// `--data-dir` for the embedded PostgreSQL.
     pub data_dir: PathBuf,
+    /// When set, ledgerd's stdout and stderr go to this file (created or truncated) and it logs
+    /// at debug level (`RUST_LOG=debug`); otherwise they are the test's.
+    pub output_file: Option<PathBuf>,
+    /// More flags after `serve` (e.g. `--no-migrate`).
+    pub serve_args: Vec<String>,
 }
 
 impl Ledgerd {
@@ -107,6 +113,17 @@ impl Ledgerd {
             .stdin(Stdio::null());
         if let Some(url) = &options.database_url {
             command.env("DATABASE_URL", url);
+        }
+        command.args(&options.serve_args);
+        if let Some(path) = &options.output_file {
+            let file = std::fs::File::create(path).expect("the output file can be created");
+            let copy = file
+                .try_clone()
+                .expect("the output file handle can be shared");
+            command
+                .env("RUST_LOG", "debug")
+                .stdout(Stdio::from(file))
+                .stderr(Stdio::from(copy));
         }
         let child = command.spawn().expect("ledgerd starts");
         let mut ledgerd = Ledgerd {
