@@ -10,6 +10,7 @@ mod gateway;
 mod journey;
 mod ledgerctl;
 mod lifecycle;
+mod races;
 mod reads;
 mod runtime_role;
 mod server;
