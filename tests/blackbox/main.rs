@@ -13,5 +13,6 @@ mod lifecycle;
 mod races;
 mod reads;
 mod runtime_role;
+mod secrets;
 mod server;
 mod settings;
