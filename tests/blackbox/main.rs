@@ -16,3 +16,4 @@ mod runtime_role;
 mod secrets;
 mod server;
 mod settings;
+mod tenants;
