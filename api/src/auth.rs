@@ -98,7 +98,10 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // Every byte is folded in before the one comparison; black_box keeps the optimizer from
+    // turning the fold back into an early-exit comparison.
+    std::hint::black_box(difference) == 0
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -265,4 +268,40 @@ pub fn add_credential(path: &Path, kind: CredentialKind, name: &str) -> anyhow::
     std::fs::write(&tmp, serde_json::to_string_pretty(&list)?)?;
     std::fs::rename(&tmp, path)?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_comparison_depends_on_every_byte() {
+        let token = digest("lt_example");
+        assert!(constant_time_eq(&token, &token));
+        for position in [0, 15, 31] {
+            let mut other = token;
+            other[position] ^= 0x01;
+            assert!(!constant_time_eq(&token, &other), "byte {position}");
+        }
+    }
+
+    #[test]
+    fn every_credential_is_compared_and_the_match_is_found_wherever_it_is() {
+        let path = std::env::temp_dir().join(format!("credentials-{}.json", Uuid::new_v4()));
+        let tokens: Vec<String> = [CredentialKind::Auditor, CredentialKind::Gateway]
+            .into_iter()
+            .map(|kind| add_credential(&path, kind, "test").unwrap())
+            .collect();
+        let credentials = Credentials::load(Some(path.clone())).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            credentials.find(&digest(&tokens[1])),
+            Some(CredentialKind::Gateway)
+        );
+        assert_eq!(
+            credentials.find(&digest(&tokens[0])),
+            Some(CredentialKind::Auditor)
+        );
+        assert_eq!(credentials.find(&digest("lt_unknown")), None);
+    }
 }

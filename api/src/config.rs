@@ -99,6 +99,11 @@ pub struct Config {
     )]
     pub hold_expiry_interval_s: u64,
 
+    /// Serve without applying migrations: for a run-time database role that has no DDL rights
+    /// (the owner runs `ledgerd migrate` first). Start-up fails if a migration is pending.
+    #[arg(long, env = "LEDGER_NO_MIGRATE", global = true)]
+    pub no_migrate: bool,
+
     /// What to do; serving is the default.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -107,7 +112,8 @@ pub struct Config {
 /// What `ledgerd` does.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
-    /// Apply database migrations, then serve gRPC until SIGTERM or Ctrl-C.
+    /// Apply database migrations (unless --no-migrate), then serve gRPC until SIGTERM or
+    /// Ctrl-C.
     Serve,
     /// Apply database migrations and exit.
     Migrate,

@@ -37,7 +37,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config).await?;
     let outcome = match config.command.clone().unwrap_or(Command::Serve) {
         Command::Migrate => migrate(&database).await,
-        Command::Serve => match migrate(&database).await {
+        Command::Serve => match prepare_schema(&config, &database).await {
             Ok(()) => serve(&config, database.pool.clone(), shutdown_signal()).await,
             Err(error) => Err(error),
         },
@@ -50,6 +50,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 async fn migrate(database: &Database) -> anyhow::Result<()> {
     ledger_eventstore::migrate(&database.pool).await?;
     tracing::info!("database migrations applied");
+    Ok(())
+}
+
+/// Brings the schema up to date before serving, or with `--no-migrate` only checks that it is:
+/// a run-time role without DDL rights cannot migrate, and must not serve an older schema.
+async fn prepare_schema(config: &Config, database: &Database) -> anyhow::Result<()> {
+    if !config.no_migrate {
+        return migrate(database).await;
+    }
+    let pending = ledger_eventstore::pending_migrations(&database.pool).await?;
+    anyhow::ensure!(
+        pending.is_empty(),
+        "--no-migrate: the database lacks migrations {pending:?}; run `ledgerd migrate` as the \
+         schema's owner first"
+    );
+    tracing::info!("schema up to date; migrations left to the owner (--no-migrate)");
     Ok(())
 }
 

@@ -25,7 +25,7 @@ pub use model::{
     AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, Head, NewEvent, RecordedEvent,
     StreamAppend, StreamVersion, UniqueClaim, limits,
 };
-pub use privileges::{LOG_GRANTS, grant_log_privileges};
+pub use privileges::{LOG_GRANTS, SERVICE_GRANTS, grant_log_privileges, grant_service_privileges};
 pub use read::{find_command, head, read_all, read_stream, stream_version};
 pub use snapshot::{Snapshot, load_snapshot, save_snapshot};
 pub use verify::{
@@ -40,4 +40,26 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), StoreError> {
     MIGRATOR.run(pool).await?;
     Ok(())
+}
+
+/// The versions of the embedded migrations the database has not applied successfully (all of
+/// them on a database that was never migrated), in order.
+pub async fn pending_migrations(pool: &sqlx::PgPool) -> Result<Vec<i64>, StoreError> {
+    let history: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+            .fetch_one(pool)
+            .await?;
+    let applied: Vec<i64> = match history {
+        Some(_) => {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    Ok(MIGRATOR
+        .iter()
+        .map(|migration| migration.version)
+        .filter(|version| !applied.contains(version))
+        .collect())
 }

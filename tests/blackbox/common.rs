@@ -16,13 +16,19 @@ pub struct Env {
 
 impl Env {
     pub async fn start() -> Env {
+        Env::start_with(|_| {}).await
+    }
+
+    /// Starts ledgerd with options adjusted by `configure` (the database is set already).
+    pub async fn start_with(configure: impl FnOnce(&mut LedgerdOptions)) -> Env {
         let database = fresh_database().await.unwrap();
-        let ledgerd = Ledgerd::start(&LedgerdOptions {
+        let mut options = LedgerdOptions {
             database_url: Some(database.url().to_owned()),
             data_dir: std::env::temp_dir().join(format!("ledgerd-unused-{}", Uuid::new_v4())),
-            tls: None,
-        })
-        .await;
+            ..Default::default()
+        };
+        configure(&mut options);
+        let ledgerd = Ledgerd::start(&options).await;
         let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
         Env {
             ledgerd,
@@ -69,6 +75,17 @@ pub async fn register(identity: &Clients, user: Uuid, email: &str) -> String {
         .unwrap()
         .into_inner()
         .personal_account_id
+}
+
+/// A decimal string as an integer number of 10⁻¹⁰ units (enough for costs).
+pub fn units(text: &str) -> i128 {
+    let negative = text.starts_with('-');
+    let text = text.trim_start_matches('-');
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let fraction = format!("{fraction:0<10}");
+    let value =
+        whole.parse::<i128>().unwrap() * 10_i128.pow(10) + fraction.parse::<i128>().unwrap();
+    if negative { -value } else { value }
 }
 
 /// A fresh id as a string.
@@ -124,4 +141,139 @@ pub fn assert_bad_field(status: &Status, field: &str) {
         .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
         .unwrap_or_default();
     assert_eq!(fields, vec![field.to_owned()], "{status:?}");
+}
+
+/// Registers a user with `email` (verified) through the identity service; returns the user and
+/// the personal account.
+pub async fn registered_user(ledgerd: &Ledgerd, email: &str) -> (Uuid, String) {
+    let user = Uuid::new_v4();
+    let mut users = ledgerd.clients("identity", None).await.users;
+    let registered = users
+        .register_user(pb::RegisterUserRequest {
+            command_id: id(),
+            user_id: user.to_string(),
+            personal_account_id: String::new(),
+            email: email.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    users
+        .verify_email(pb::VerifyEmailRequest {
+            command_id: id(),
+            user_id: user.to_string(),
+            email: email.into(),
+        })
+        .await
+        .unwrap();
+    (user, registered.personal_account_id)
+}
+
+/// `admin` creates an organization; returns (organization, its account).
+pub async fn organization(ledgerd: &Ledgerd, admin: Uuid, name: &str) -> (String, String) {
+    let org = id();
+    let created = ledgerd
+        .clients("dashboard", Some(admin))
+        .await
+        .orgs
+        .create_organization(pb::CreateOrganizationRequest {
+            command_id: id(),
+            organization_id: org.clone(),
+            account_id: String::new(),
+            name: name.into(),
+            details: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (org, created.account_id)
+}
+
+/// `admin` invites `email` as a member of `org` and `user` accepts.
+pub async fn join(ledgerd: &Ledgerd, admin: Uuid, org: &str, user: Uuid, email: &str) {
+    let invitation = id();
+    ledgerd
+        .clients("dashboard", Some(admin))
+        .await
+        .orgs
+        .invite_member(pb::InviteMemberRequest {
+            command_id: id(),
+            organization_id: org.to_owned(),
+            invitation_id: invitation.clone(),
+            email: email.into(),
+            role: pb::Role::Member.into(),
+            expires_in_s: None,
+        })
+        .await
+        .unwrap();
+    ledgerd
+        .clients("dashboard", Some(user))
+        .await
+        .orgs
+        .accept_invitation(pb::AcceptInvitationRequest {
+            command_id: id(),
+            organization_id: org.to_owned(),
+            invitation_id: invitation,
+        })
+        .await
+        .unwrap();
+}
+
+/// `buyer` purchases `amount` credits for `account`.
+pub async fn purchase(ledgerd: &Ledgerd, buyer: Uuid, account: &str, amount: &str) {
+    ledgerd
+        .clients("dashboard", Some(buyer))
+        .await
+        .credits
+        .purchase_credits(pb::PurchaseCreditsRequest {
+            command_id: id(),
+            account_id: account.to_owned(),
+            amount: amount.into(),
+            payment_reference: "pay_race".into(),
+        })
+        .await
+        .unwrap();
+}
+
+/// `creator` creates a key under `account`, with an optional lifetime spend limit.
+pub async fn key(
+    ledgerd: &Ledgerd,
+    creator: Uuid,
+    account: &str,
+    limit: Option<&str>,
+) -> pb::CreateKeyResponse {
+    ledgerd
+        .clients("dashboard", Some(creator))
+        .await
+        .keys
+        .create_key(pb::CreateKeyRequest {
+            command_id: id(),
+            account_id: account.to_owned(),
+            key_id: id(),
+            name: "key".into(),
+            limit: limit.map(|amount| pb::KeyLimit {
+                amount: amount.into(),
+                reset: pb::LimitPeriod::Lifetime.into(),
+            }),
+            expires_at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Asserts that the auditor's walk of the whole chain finds it intact.
+pub async fn assert_chain_verifies(ledgerd: &Ledgerd) {
+    let verified = ledgerd
+        .clients("auditor", None)
+        .await
+        .audit
+        .verify_chain(pb::VerifyChainRequest {
+            from_position: 1,
+            to_position: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(verified.ok, "{verified:?}");
 }

@@ -152,7 +152,7 @@ async fn ledgerd_rides_out_postgresql_restarts_with_unavailable_and_no_wrong_ans
     let ledgerd = Ledgerd::start(&LedgerdOptions {
         database_url: Some(url.clone()),
         data_dir: cluster.dir.join("ledgerd"),
-        tls: None,
+        ..Default::default()
     })
     .await;
     let target = target(&ledgerd).await;

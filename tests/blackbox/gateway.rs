@@ -8,7 +8,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::api_rules::user_with_organization;
-use crate::common::{Env, id, usage};
+use crate::common::{Env, assert_chain_verifies, id, usage};
 
 /// An organization with 100 credits and one key: (admin, org, account, key id).
 pub async fn funded_key(ledgerd: &Ledgerd) -> (Uuid, String, String, String) {
@@ -150,9 +150,24 @@ async fn a_hold_past_its_ttl_is_expired_by_the_system_and_the_expiry_is_in_the_l
 #[tokio::test(flavor = "multi_thread")]
 async fn erasing_a_user_removes_personal_data_and_leaves_the_log_untouched() {
     let env = Env::start().await;
-    let (user, _org, _account) = user_with_organization(&env.ledgerd).await;
-    let head = env.head().await;
+    let (user, org, _account) = user_with_organization(&env.ledgerd).await;
+    let email = format!("{user}@example.test");
     let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
+    // The user's address is also a billing contact of the organization, beside another one.
+    dashboard
+        .settings
+        .clone()
+        .set_billing_settings(pb::SetBillingSettingsRequest {
+            command_id: id(),
+            organization_id: org.clone(),
+            settings: Some(pb::BillingSettings {
+                contacts: vec![email.clone(), "finance@example.test".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let before = ledger_eventstore::head(&env.pool).await.unwrap();
     let refused = dashboard
         .users
         .clone()
@@ -173,14 +188,46 @@ async fn erasing_a_user_removes_personal_data_and_leaves_the_log_untouched() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(erased.rows_erased, 1);
+    assert_eq!(
+        erased.rows_erased, 2,
+        "the email row and one billing profile"
+    );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_emails WHERE user_id = $1")
         .bind(user)
         .fetch_one(&env.pool)
         .await
         .unwrap();
     assert_eq!(left, 0);
-    assert_eq!(env.head().await, head);
+    let contacts = dashboard
+        .settings
+        .clone()
+        .get_billing_settings(pb::GetBillingSettingsRequest {
+            organization_id: org,
+            min_position: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contacts;
+    assert_eq!(contacts, ["finance@example.test"]);
+    let anywhere: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM user_emails WHERE email = $1) \
+              + (SELECT count(*) FROM invitation_emails WHERE email = $1) \
+              + (SELECT count(*) FROM billing_profiles WHERE $1 = ANY(contacts))",
+    )
+    .bind(&email)
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        anywhere, 0,
+        "the address is gone from every personal-data table"
+    );
+
+    // The log is untouched: same head, same hash, and the chain verifies.
+    let after = ledger_eventstore::head(&env.pool).await.unwrap();
+    assert_eq!((after.position, after.hash), (before.position, before.hash));
+    assert_chain_verifies(&env.ledgerd).await;
     let emails: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE payload LIKE '%@%'")
         .fetch_one(&env.pool)
         .await

@@ -6,18 +6,7 @@ use ledger_api::pb;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::common::{Env, assert_bad_field, id, register_verified, usage};
-
-/// A decimal string as an integer number of 10⁻¹⁰ units (enough for costs).
-fn units(text: &str) -> i128 {
-    let negative = text.starts_with('-');
-    let text = text.trim_start_matches('-');
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let fraction = format!("{fraction:0<10}");
-    let value =
-        whole.parse::<i128>().unwrap() * 10_i128.pow(10) + fraction.parse::<i128>().unwrap();
-    if negative { -value } else { value }
-}
+use crate::common::{Env, assert_bad_field, id, register_verified, units, usage};
 
 fn ts(seconds: i64) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds, nanos: 0 }

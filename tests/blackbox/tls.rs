@@ -66,6 +66,7 @@ async fn ledgerd_serves_tls_to_clients_that_trust_its_ca_and_to_ledgerctl() {
             key: files.key.clone(),
             ca_pem: files.ca_pem.clone(),
         }),
+        ..Default::default()
     })
     .await;
 

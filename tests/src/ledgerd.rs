@@ -110,12 +110,17 @@ pub fn mint(credentials_file: &Path, kind: &str, name: &str) -> String {
 }
 
 /// How to start `ledgerd`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LedgerdOptions {
     /// `DATABASE_URL`; `None` lets ledgerd start its embedded PostgreSQL.
     pub database_url: Option<String>,
     /// `--data-dir` for the embedded PostgreSQL.
     pub data_dir: PathBuf,
+    /// When set, ledgerd's stdout and stderr go to this file (created or truncated) and it logs
+    /// at debug level (`RUST_LOG=debug`); otherwise they are the test's.
+    pub output_file: Option<PathBuf>,
+    /// More flags after `serve` (e.g. `--no-migrate`).
+    pub serve_args: Vec<String>,
     /// Serve over TLS with these files; clients of this harness then dial `https://`.
     pub tls: Option<TlsFiles>,
 }
@@ -199,6 +204,22 @@ impl Ledgerd {
                 .arg(&tls.cert)
                 .arg("--tls-key")
                 .arg(&tls.key);
+        }
+        command.args(&options.serve_args);
+        if let Some(path) = &options.output_file {
+            // Appended to, so a restarted process adds to what the first one wrote.
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("the output file can be opened");
+            let copy = file
+                .try_clone()
+                .expect("the output file handle can be shared");
+            command
+                .env("RUST_LOG", "debug")
+                .stdout(Stdio::from(file))
+                .stderr(Stdio::from(copy));
         }
         command
     }

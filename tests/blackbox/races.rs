@@ -1,0 +1,305 @@
+//! A bank-style race through the real gRPC server: 200 concurrent support transfers and gateway
+//! holds against balances and key limits that can afford only some of them.
+//!
+//! What is conserved: purchases bring money in from the `external` book and usage takes it out
+//! to the `revenue` book; transfers only move it between customer accounts. So after the race
+//! and the settlements, the customer balances sum to purchases − usage, the double-entry read
+//! model has `external` = −purchases, `revenue` = usage, `transfers` = 0, and every book
+//! together sums to zero.
+
+use std::collections::HashMap;
+
+use ledger_api::pb;
+use tonic::Status;
+use uuid::Uuid;
+
+use crate::common::{Env, id, join, key, organization, purchase, reason, registered_user, units};
+
+/// Users with a personal account each, all members of the transfer target.
+const USERS: usize = 5;
+/// Credits bought for each personal account.
+const PERSONAL_FUNDS: &str = "10";
+/// Each personal account faces this many transfers and this many holds, of 2.50 each: 4 of the
+/// 16 fit into 10 credits, whichever arrive first.
+const PER_PERSONAL_ACCOUNT_EACH: usize = 8;
+const PERSONAL_AMOUNT: &str = "2.50";
+/// The hold account: 100 credits, 100 holds of 4 on an unlimited key: 25 fit.
+const HOLD_ACCOUNT_FUNDS: &str = "100";
+const HOLD_ACCOUNT_HOLDS: usize = 100;
+/// The transfer target also has 1000 credits and a key limited to 12 for its lifetime: of 20
+/// holds of 4, 3 fit the limit while the balance covers them all.
+const TARGET_FUNDS: &str = "1000";
+const LIMITED_KEY_HOLDS: usize = 20;
+const LIMITED_KEY_LIMIT: &str = "12";
+const HOLD_AMOUNT: &str = "4";
+/// What each successful hold is settled for afterwards.
+const SETTLED_COST: &str = "1.5";
+
+/// Which balance a racing command contends for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Contended {
+    Personal(usize),
+    HoldAccount,
+    LimitedKey,
+}
+
+/// One racing command's outcome, and the hold it placed (account, hold id).
+struct Outcome {
+    contended: Contended,
+    result: Result<(), Status>,
+    hold: Option<(String, String)>,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_200_concurrent_transfers_and_holds_exactly_the_affordable_succeed_and_money_is_conserved()
+ {
+    let env = Env::start().await;
+    let mut users = Vec::new();
+    for n in 0..USERS {
+        let email = format!("racer{n}@example.test");
+        let (user, personal) = registered_user(&env.ledgerd, &email).await;
+        users.push((user, personal, email));
+    }
+    let admin = users[0].0;
+    let (target_org, target_account) = organization(&env.ledgerd, admin, "Target").await;
+    for (user, _, email) in &users[1..] {
+        join(&env.ledgerd, admin, &target_org, *user, email).await;
+    }
+    let (_hold_org, hold_account) = organization(&env.ledgerd, admin, "Holds").await;
+    let mut personal_keys = Vec::new();
+    for (user, personal, _) in &users {
+        purchase(&env.ledgerd, *user, personal, PERSONAL_FUNDS).await;
+        personal_keys.push(key(&env.ledgerd, *user, personal, None).await.key_id);
+    }
+    purchase(&env.ledgerd, admin, &hold_account, HOLD_ACCOUNT_FUNDS).await;
+    purchase(&env.ledgerd, admin, &target_account, TARGET_FUNDS).await;
+    let unlimited_key = key(&env.ledgerd, admin, &hold_account, None).await.key_id;
+    let limited_key = key(
+        &env.ledgerd,
+        admin,
+        &target_account,
+        Some(LIMITED_KEY_LIMIT),
+    )
+    .await
+    .key_id;
+
+    let support = env.ledgerd.clients("support", Some(Uuid::new_v4())).await;
+    let gateway = env.ledgerd.clients("gateway", None).await;
+    let mut racers = tokio::task::JoinSet::new();
+    let mut hold = |contended: Contended, account: &str, key: &str, estimate: &str| {
+        let mut gateway = gateway.gateway.clone();
+        let (account, hold_id) = (account.to_owned(), id());
+        let request = pb::PlaceHoldRequest {
+            command_id: id(),
+            account_id: account.clone(),
+            key_id: key.to_owned(),
+            hold_id: hold_id.clone(),
+            estimate: estimate.into(),
+            ttl_s: 600,
+        };
+        racers.spawn(async move {
+            let result = gateway.place_hold(request).await.map(drop);
+            let hold = result.is_ok().then_some((account, hold_id));
+            Outcome {
+                contended,
+                result,
+                hold,
+            }
+        });
+    };
+    for (n, (_, personal, _)) in users.iter().enumerate() {
+        for _ in 0..PER_PERSONAL_ACCOUNT_EACH {
+            hold(
+                Contended::Personal(n),
+                personal,
+                &personal_keys[n],
+                PERSONAL_AMOUNT,
+            );
+        }
+    }
+    for _ in 0..HOLD_ACCOUNT_HOLDS {
+        hold(
+            Contended::HoldAccount,
+            &hold_account,
+            &unlimited_key,
+            HOLD_AMOUNT,
+        );
+    }
+    for _ in 0..LIMITED_KEY_HOLDS {
+        hold(
+            Contended::LimitedKey,
+            &target_account,
+            &limited_key,
+            HOLD_AMOUNT,
+        );
+    }
+    for (n, (_, personal, _)) in users.iter().enumerate() {
+        for _ in 0..PER_PERSONAL_ACCOUNT_EACH {
+            let mut support = support.support.clone();
+            let request = pb::TransferCreditsRequest {
+                command_id: id(),
+                transfer_id: String::new(),
+                from_account_id: personal.clone(),
+                to_account_id: target_account.clone(),
+                amount: PERSONAL_AMOUNT.into(),
+                reason: "race".into(),
+                ticket: "SUP-RACE".into(),
+            };
+            racers.spawn(async move {
+                Outcome {
+                    contended: Contended::Personal(n),
+                    result: support.transfer_credits(request).await.map(drop),
+                    hold: None,
+                }
+            });
+        }
+    }
+    assert_eq!(racers.len(), 200);
+
+    // Tally: successes per contended balance, refusal reasons per contended balance.
+    let mut succeeded: HashMap<Contended, usize> = HashMap::new();
+    let mut refusals: HashMap<Contended, Vec<String>> = HashMap::new();
+    let mut transfers_out = [0_i128; USERS];
+    let mut holds = Vec::new();
+    while let Some(outcome) = racers.join_next().await {
+        let outcome = outcome.unwrap();
+        match outcome.result {
+            Ok(()) => {
+                *succeeded.entry(outcome.contended.clone()).or_default() += 1;
+                match (outcome.hold, outcome.contended) {
+                    (Some(hold), _) => holds.push(hold),
+                    (None, Contended::Personal(n)) => transfers_out[n] += units(PERSONAL_AMOUNT),
+                    (None, other) => panic!("a transfer contended for {other:?}"),
+                }
+            }
+            Err(status) => refusals.entry(outcome.contended).or_default().push(format!(
+                "{:?}/{}",
+                status.code(),
+                reason(&status)
+            )),
+        }
+    }
+    let insufficient = "FailedPrecondition/INSUFFICIENT_CREDITS";
+    for n in 0..USERS {
+        let who = Contended::Personal(n);
+        assert_eq!(succeeded.get(&who), Some(&4), "personal account {n}");
+        assert_eq!(
+            refusals[&who],
+            vec![insufficient; 12],
+            "personal account {n}"
+        );
+    }
+    assert_eq!(succeeded.get(&Contended::HoldAccount), Some(&25));
+    assert_eq!(refusals[&Contended::HoldAccount], vec![insufficient; 75]);
+    assert_eq!(succeeded.get(&Contended::LimitedKey), Some(&3));
+    assert_eq!(
+        refusals[&Contended::LimitedKey],
+        vec!["FailedPrecondition/KEY_LIMIT_REACHED"; 17]
+    );
+
+    // Balances: nothing below zero, holds and transfers exactly as counted.
+    let dashboard = |user| env.ledgerd.clients("dashboard", Some(user));
+    let balance = |account: &str| pb::GetAccountBalanceRequest {
+        account_id: account.to_owned(),
+        min_position: 0,
+    };
+    let mut transferred_in = 0;
+    for (n, (user, personal, _)) in users.iter().enumerate() {
+        let b = dashboard(*user)
+            .await
+            .credits
+            .get_account_balance(balance(personal))
+            .await
+            .unwrap()
+            .into_inner();
+        let held = units(PERSONAL_AMOUNT) * i128::from(b.open_holds);
+        assert_eq!(units(&b.balance), units(PERSONAL_FUNDS) - transfers_out[n]);
+        assert_eq!(units(&b.total_transferred_out), transfers_out[n]);
+        assert_eq!(units(&b.held), held);
+        assert_eq!(units(&b.available), 0, "10 credits, all spoken for");
+        transferred_in += transfers_out[n];
+    }
+    let mut admin_credits = dashboard(admin).await.credits;
+    let holds_account = admin_credits
+        .get_account_balance(balance(&hold_account))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (holds_account.balance.as_str(), holds_account.held.as_str()),
+        ("100", "100")
+    );
+    assert_eq!(units(&holds_account.available), 0);
+    let target = admin_credits
+        .get_account_balance(balance(&target_account))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(units(&target.balance), units(TARGET_FUNDS) + transferred_in);
+    assert_eq!(units(&target.total_transferred_in), transferred_in);
+    assert_eq!(units(&target.held), units(LIMITED_KEY_LIMIT));
+
+    // Settle every hold at once; then check conservation against the double-entry read model.
+    let mut settlements = tokio::task::JoinSet::new();
+    for (n, (account, hold_id)) in holds.iter().enumerate() {
+        let mut gateway = gateway.gateway.clone();
+        let request = pb::SettleHoldRequest {
+            command_id: id(),
+            account_id: account.clone(),
+            hold_id: hold_id.clone(),
+            usage: Some(crate::common::usage(&format!("race-{n}"), SETTLED_COST)),
+        };
+        settlements.spawn(async move { gateway.settle_hold(request).await });
+    }
+    let mut head = 0;
+    while let Some(settled) = settlements.join_next().await {
+        head = head.max(settled.unwrap().unwrap().into_inner().position);
+    }
+    let purchased =
+        units(PERSONAL_FUNDS) * USERS as i128 + units(HOLD_ACCOUNT_FUNDS) + units(TARGET_FUNDS);
+    let used = units(SETTLED_COST) * holds.len() as i128;
+    let mut customer_total = 0;
+    let mut accounts: Vec<(Uuid, String)> = users.iter().map(|u| (u.0, u.1.clone())).collect();
+    accounts.push((admin, hold_account.clone()));
+    accounts.push((admin, target_account.clone()));
+    for (owner, account) in &accounts {
+        let b = dashboard(*owner)
+            .await
+            .credits
+            .get_account_balance(balance(account))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((b.held.as_str(), b.open_holds), ("0", 0));
+        assert!(units(&b.balance) >= 0, "{account}: {}", b.balance);
+        customer_total += units(&b.balance);
+    }
+    assert_eq!(customer_total, purchased - used);
+
+    // Wait until the balances projection has applied the last settlement, then read its books.
+    admin_credits
+        .list_ledger_entries(pb::ListLedgerEntriesRequest {
+            account_id: hold_account.clone(),
+            min_position: head,
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let books: Vec<(String, String)> = sqlx::query_as(
+        "SELECT account, sum(amount)::text FROM ledger_entries GROUP BY account ORDER BY account",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .unwrap();
+    let books: HashMap<String, i128> = books
+        .into_iter()
+        .map(|(book, sum)| (book, units(&sum)))
+        .collect();
+    assert_eq!(books["external"], -purchased);
+    assert_eq!(books["revenue"], used);
+    assert_eq!(books.get("transfers").copied().unwrap_or(0), 0);
+    let customer_books: i128 = accounts.iter().map(|(_, account)| books[account]).sum();
+    assert_eq!(customer_books, customer_total);
+    assert_eq!(books.values().sum::<i128>(), 0, "every book together");
+}

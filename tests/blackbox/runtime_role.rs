@@ -1,0 +1,209 @@
+//! `ledgerd serve --no-migrate` as a database role without DDL rights: the owner migrates and
+//! grants, the service runs a journey, and the role can neither rewrite the log nor switch its
+//! immutability triggers off.
+
+use std::process::{Command, Stdio};
+
+use ledger_api::pb;
+use ledger_pgembed::testing::fresh_database;
+use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, binary, migrate};
+use uuid::Uuid;
+
+use crate::common::{
+    assert_chain_verifies, id, key, organization, purchase, registered_user, usage,
+};
+
+/// `url` with its user replaced by `role` (`postgres://user@host:port/db`).
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}@{host}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable_triggers() {
+    let database = fresh_database().await.unwrap();
+    let owner = sqlx::PgPool::connect(database.url()).await.unwrap();
+
+    // Without the schema, --no-migrate refuses to start instead of serving errors.
+    let refused = Command::new(binary())
+        .args(["serve", "--no-migrate", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", database.url())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("ledgerd migrate"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    assert!(migrate(database.url()).success());
+    let role = format!("ledger_rt_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN")))
+        .execute(&owner)
+        .await
+        .unwrap();
+    ledger_eventstore::grant_service_privileges(&owner, &role)
+        .await
+        .unwrap();
+    // A table a migration adds without a grant would fail at run time only: catch it here.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(&owner)
+    .await
+    .unwrap();
+    let granted: Vec<&str> = ledger_eventstore::LOG_GRANTS
+        .iter()
+        .chain(&ledger_eventstore::SERVICE_GRANTS)
+        .map(|(table, _)| *table)
+        .collect();
+    for table in &tables {
+        assert!(granted.contains(&table.as_str()), "{table} has no grant");
+    }
+    let role_url = as_role(database.url(), &role);
+
+    let ledgerd = Ledgerd::start(&LedgerdOptions {
+        database_url: Some(role_url.clone()),
+        data_dir: std::env::temp_dir().join(format!("ledgerd-unused-{}", Uuid::new_v4())),
+        serve_args: vec!["--no-migrate".into()],
+        ..Default::default()
+    })
+    .await;
+    let head = journey(&ledgerd).await;
+
+    let runtime = sqlx::PgPool::connect(&role_url).await.unwrap();
+    // The read models kept up (projections run as the role) and erasure works as the role.
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT max(position) FROM projection_checkpoints")
+            .fetch_one(&runtime)
+            .await
+            .unwrap();
+    assert!(applied >= Some(head), "{applied:?} of {head}");
+
+    // The role cannot rewrite history, with the triggers on or off, nor switch them off.
+    let rewrites = [
+        "UPDATE events SET payload = '{}'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+        "DELETE FROM commands",
+        "UPDATE unique_claims SET value = 'x'",
+    ];
+    for statement in rewrites
+        .iter()
+        .chain(&["ALTER TABLE events DISABLE TRIGGER USER"])
+    {
+        let error = sqlx::query(sqlx::AssertSqlSafe(*statement))
+            .execute(&runtime)
+            .await
+            .expect_err(statement);
+        let text = error.to_string();
+        assert!(
+            text.contains("permission denied") || text.contains("must be owner"),
+            "{statement}: {text}"
+        );
+    }
+    sqlx::query("ALTER TABLE events DISABLE TRIGGER USER")
+        .execute(&owner)
+        .await
+        .unwrap();
+    for statement in rewrites {
+        let error = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&runtime)
+            .await
+            .expect_err(statement);
+        assert!(
+            error.to_string().contains("permission denied"),
+            "{statement} with the triggers off: {error}"
+        );
+    }
+    sqlx::query("ALTER TABLE events ENABLE TRIGGER USER")
+        .execute(&owner)
+        .await
+        .unwrap();
+    // Nor can it create tables (it could not have migrated).
+    let error = sqlx::query("CREATE TABLE intruder (x int)")
+        .execute(&runtime)
+        .await
+        .expect_err("no CREATE on the schema");
+    assert!(error.to_string().contains("permission denied"), "{error}");
+    runtime.close().await;
+
+    assert_chain_verifies(&ledgerd).await;
+    assert!(ledgerd.terminate().success());
+    for cleanup in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
+        sqlx::query(sqlx::AssertSqlSafe(cleanup))
+            .execute(&owner)
+            .await
+            .unwrap();
+    }
+    owner.close().await;
+}
+
+/// Registration to settlement and erasure, with a read of the read models: returns the position
+/// of the settlement.
+async fn journey(ledgerd: &Ledgerd) -> i64 {
+    let email = format!("{}@example.test", Uuid::new_v4());
+    let (user, _) = registered_user(ledgerd, &email).await;
+    let (_org, account) = organization(ledgerd, user, "Runtime").await;
+    purchase(ledgerd, user, &account, "10").await;
+    let key = key(ledgerd, user, &account, None).await;
+    let mut gateway = ledgerd.clients("gateway", None).await.gateway;
+    gateway
+        .authenticate_key(pb::AuthenticateKeyRequest {
+            secret: key.secret,
+            min_position: 0,
+        })
+        .await
+        .unwrap();
+    let hold = id();
+    gateway
+        .place_hold(pb::PlaceHoldRequest {
+            command_id: id(),
+            account_id: account.clone(),
+            key_id: key.key_id,
+            hold_id: hold.clone(),
+            estimate: "1".into(),
+            ttl_s: 60,
+        })
+        .await
+        .unwrap();
+    let settled = gateway
+        .settle_hold(pb::SettleHoldRequest {
+            command_id: id(),
+            account_id: account.clone(),
+            hold_id: hold,
+            usage: Some(usage("gen-runtime", "0.5")),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // A read served from the read models once they reached the settlement.
+    let entries = ledgerd
+        .clients("dashboard", Some(user))
+        .await
+        .credits
+        .list_ledger_entries(pb::ListLedgerEntriesRequest {
+            account_id: account,
+            min_position: settled.position,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(entries.entries.len(), 2, "the purchase and the usage");
+    let erased = ledgerd
+        .clients("identity", None)
+        .await
+        .users
+        .erase_user(pb::EraseUserRequest {
+            user_id: user.to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(erased.rows_erased, 1);
+    settled.position
+}
