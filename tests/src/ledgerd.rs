@@ -78,6 +78,12 @@ pub struct LedgerdOptions {
 impl Ledgerd {
     /// Starts `ledgerd serve` and waits until its health service answers SERVING.
     pub async fn start(options: &LedgerdOptions) -> Ledgerd {
+        Ledgerd::start_with_env(options, &[]).await
+    }
+
+    /// [`Ledgerd::start`] with extra environment variables for the child (its `LEDGER_*`
+    /// settings, `RUST_LOG`).
+    pub async fn start_with_env(options: &LedgerdOptions, env: &[(&str, &str)]) -> Ledgerd {
         let address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let metrics_address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let secrets_dir =
@@ -108,6 +114,7 @@ impl Ledgerd {
         if let Some(url) = &options.database_url {
             command.env("DATABASE_URL", url);
         }
+        command.envs(env.iter().copied());
         let child = command.spawn().expect("ledgerd starts");
         let mut ledgerd = Ledgerd {
             child,
@@ -169,6 +176,11 @@ impl Ledgerd {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The child's process id (the benchmark reads its memory from `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The token minted for a caller kind at start.
