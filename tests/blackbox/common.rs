@@ -20,6 +20,7 @@ impl Env {
         let ledgerd = Ledgerd::start(&LedgerdOptions {
             database_url: Some(database.url().to_owned()),
             data_dir: std::env::temp_dir().join(format!("ledgerd-unused-{}", Uuid::new_v4())),
+            key_hash_secret_file: None,
         })
         .await;
         let pool = sqlx::PgPool::connect(database.url()).await.unwrap();

@@ -22,6 +22,7 @@ async fn ledgerd_serves_health_on_database_url_and_stops_on_sigterm() {
     let ledgerd = Ledgerd::start(&LedgerdOptions {
         database_url: Some(database.url().to_owned()),
         data_dir: data_dir.clone(),
+        key_hash_secret_file: None,
     })
     .await;
     assert_eq!(ledgerd.health().await, ServingStatus::Serving);
@@ -38,6 +39,7 @@ async fn without_database_url_ledgerd_runs_its_own_postgres_and_keeps_its_data()
     let options = LedgerdOptions {
         database_url: None,
         data_dir: data_dir.clone(),
+        key_hash_secret_file: None,
     };
     let ledgerd = Ledgerd::start(&options).await;
     assert_eq!(ledgerd.health().await, ServingStatus::Serving);
@@ -62,6 +64,7 @@ async fn metrics_count_rpcs_and_report_the_appender_and_projection_lag() {
     let ledgerd = Ledgerd::start(&LedgerdOptions {
         database_url: Some(database.url().to_owned()),
         data_dir,
+        key_hash_secret_file: None,
     })
     .await;
     let auditor = ledgerd.clients("auditor", None).await;

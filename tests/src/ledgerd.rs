@@ -73,6 +73,9 @@ pub struct LedgerdOptions {
     pub database_url: Option<String>,
     /// `--data-dir` for the embedded PostgreSQL.
     pub data_dir: PathBuf,
+    /// `--key-hash-secret-file`; `None` gives the server its own fresh secret. Replicas that
+    /// share a database must share it too, or a key created through one is unknown to the other.
+    pub key_hash_secret_file: Option<PathBuf>,
 }
 
 impl Ledgerd {
@@ -100,7 +103,12 @@ impl Ledgerd {
             .arg("--credentials-file")
             .arg(&credentials)
             .arg("--key-hash-secret-file")
-            .arg(secrets_dir.join("key-hash.secret"))
+            .arg(
+                options
+                    .key_hash_secret_file
+                    .clone()
+                    .unwrap_or_else(|| secrets_dir.join("key-hash.secret")),
+            )
             .arg("--hold-expiry-interval-s")
             .arg("1")
             .arg("--listen")
@@ -181,6 +189,11 @@ impl Ledgerd {
     /// The child's process id (the benchmark reads its memory from `/proc/<pid>/status`).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The key-hash secret file it uses when none was given (created at its start).
+    pub fn own_key_hash_secret_file(&self) -> PathBuf {
+        self.secrets_dir.join("key-hash.secret")
     }
 
     /// The token minted for a caller kind at start.

@@ -24,14 +24,18 @@ impl Cluster {
         replicas: usize,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Cluster> {
-        let mut started = Vec::new();
+        let mut started: Vec<Ledgerd> = Vec::new();
         let mut channels = Vec::new();
         for _ in 0..replicas.max(1) {
+            // Replicas hash key secrets with the first one's secret: with a secret each, a key
+            // created through one replica would be unknown to the others.
+            let shared_secret = started.first().map(Ledgerd::own_key_hash_secret_file);
             let ledgerd = Ledgerd::start_with_env(
                 &LedgerdOptions {
                     database_url: Some(database_url.to_owned()),
                     data_dir: std::env::temp_dir()
                         .join(format!("ledger-bench-unused-{}", uuid::Uuid::new_v4())),
+                    key_hash_secret_file: shared_secret,
                 },
                 env,
             )

@@ -61,7 +61,7 @@ pub struct SuiteOptions {
     /// Where results folders are written.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
     pub results_dir: PathBuf,
-    /// The report whose generated section is rewritten; nothing is rewritten when empty.
+    /// The report whose generated section is rewritten (`/dev/null` for none).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/BENCHMARKS.md"))]
     pub report: PathBuf,
 }
@@ -307,13 +307,11 @@ fn write(results: &Results, started_at: &chrono::DateTime<chrono::Utc>) -> anyho
     std::fs::write(folder.join("report.md"), &markdown)?;
     println!("\n{markdown}");
     println!("results in {}", folder.display());
-    if !results.options.report.as_os_str().is_empty() {
-        report::rewrite_generated_section(&results.options.report, &markdown)?;
-        println!(
-            "report section rewritten in {}",
-            results.options.report.display()
-        );
-    }
+    report::rewrite_generated_section(&results.options.report, &markdown)?;
+    println!(
+        "report section rewritten in {}",
+        results.options.report.display()
+    );
     Ok(())
 }
 
