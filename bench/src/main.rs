@@ -3,6 +3,7 @@
 
 mod appender;
 mod database;
+mod e2e;
 mod pgbench;
 
 use std::time::Duration;
@@ -35,6 +36,10 @@ enum Benchmark {
         #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]
         callers: Vec<usize>,
     },
+    /// The end-to-end suite: pgbench baselines, then the gateway, hot, batched, read and mixed
+    /// workloads over gRPC against real ledgerd processes; writes a results folder and the
+    /// generated section of docs/BENCHMARKS.md.
+    Suite(e2e::suite::SuiteOptions),
 }
 
 #[tokio::main]
@@ -45,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
     let database = server.fresh_database().await?;
     let outcome = match args.benchmark {
         Benchmark::Appender { callers } => appender::run(&database, duration, &callers).await,
+        Benchmark::Suite(options) => e2e::suite::run(&database, duration, options).await,
     };
     database.drop_database().await?;
     server.close().await?;

@@ -15,7 +15,7 @@ const HUNDRED_ROWS: &str =
     "INSERT INTO bench_rows (payload) SELECT repeat('x', 400) FROM generate_series(1, 100);\n";
 
 /// What pgbench measured.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Baseline {
     /// Transactions per second.
     pub tps: f64,

@@ -6,17 +6,20 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The directory holding this build's binaries, after building every binary of `ledger-api`
-/// once per test process (a no-op when they are up to date).
+/// once per process (a no-op when they are up to date).
 fn profile_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary knows its path");
-        // target/<profile>/deps/blackbox-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binaries live in target/<profile>/deps")
-            .to_path_buf();
+        let exe = std::env::current_exe().expect("the running binary knows its path");
+        // Tests run from target/<profile>/deps/blackbox-<hash>, the benchmark from
+        // target/<profile>/ledger-bench.
+        let parent = exe.parent().expect("binaries live in target/<profile>");
+        let profile_dir = if parent.file_name().is_some_and(|name| name == "deps") {
+            parent.parent().expect("deps lives in target/<profile>")
+        } else {
+            parent
+        }
+        .to_path_buf();
         let release = profile_dir
             .file_name()
             .is_some_and(|name| name == "release");

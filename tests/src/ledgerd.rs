@@ -121,6 +121,8 @@ pub struct LedgerdOptions {
     pub output_file: Option<PathBuf>,
     /// More flags after `serve` (e.g. `--no-migrate`).
     pub serve_args: Vec<String>,
+    /// More environment variables for the child (its `LEDGER_*` settings, `RUST_LOG`).
+    pub env: Vec<(String, String)>,
     /// Serve over TLS with these files; clients of this harness then dial `https://`.
     pub tls: Option<TlsFiles>,
 }
@@ -206,6 +208,7 @@ impl Ledgerd {
                 .arg(&tls.key);
         }
         command.args(&options.serve_args);
+        command.envs(options.env.iter().map(|(name, value)| (name, value)));
         if let Some(path) = &options.output_file {
             // Appended to, so a restarted process adds to what the first one wrote.
             let file = std::fs::OpenOptions::new()
@@ -323,6 +326,11 @@ impl Ledgerd {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The child's process id (the benchmark reads its memory from `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The token minted for a caller kind at start.

@@ -1,0 +1,12 @@
+//! The end-to-end suite: real `ledgerd` processes driven over gRPC by the workloads the inference
+//! gateway and the dashboard produce, beside pgbench baselines from the same run.
+
+mod cluster;
+mod driver;
+mod plot;
+mod population;
+mod recorder;
+mod report;
+pub mod suite;
+mod watch;
+mod workloads;

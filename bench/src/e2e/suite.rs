@@ -1,0 +1,328 @@
+//! The end-to-end suite: pgbench baselines, then every workload against real `ledgerd`
+//! processes on the same PostgreSQL, in one run; the results go to a report.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::cluster::Cluster;
+use super::driver::{Pace, drive};
+use super::population::populate;
+use super::recorder::{Summary, percentile_ms};
+use super::watch::{self, LagSample, MemorySample};
+use super::workloads::Workloads;
+use super::{plot, report};
+use crate::database::BenchDatabase;
+use crate::pgbench::{self, Baseline};
+
+/// Share of the gateway's closed-loop maximum offered as the open-loop rate for its latency.
+const GATEWAY_LATENCY_SHARE: f64 = 0.8;
+/// How long projections get to catch up between phases.
+const CATCH_UP_WITHIN: Duration = Duration::from_secs(60);
+/// Unrecorded gateway load before the first phase (fills caches, opens connections).
+const WARM_UP: Duration = Duration::from_secs(3);
+
+/// How to run the suite.
+#[derive(Debug, Clone, clap::Args, Serialize)]
+pub struct SuiteOptions {
+    /// Organizations the spread workloads bill.
+    #[arg(long, default_value_t = 1000)]
+    pub organizations: usize,
+    /// API keys per organization.
+    #[arg(long, default_value_t = 2)]
+    pub keys_per_org: usize,
+    /// API keys of the hot organization.
+    #[arg(long, default_value_t = 100)]
+    pub hot_keys: usize,
+    /// Concurrent callers of the closed-loop workloads (gateway, hot, mixed).
+    #[arg(long, default_value_t = 64)]
+    pub callers: usize,
+    /// Concurrent callers of the batched workload (each sends 100 records per call).
+    #[arg(long, default_value_t = 8)]
+    pub batch_callers: usize,
+    /// Arrival rate of the read workload, requests per second.
+    #[arg(long, default_value_t = 5000.0)]
+    pub read_rate: f64,
+    /// ledgerd replicas sharing the load on the one database.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+    /// Minutes of mixed load after the phases, watching ledgerd's memory (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub memory_minutes: u64,
+    /// Database connections of each ledgerd (`LEDGER_DB_MAX_CONNECTIONS`); its default if unset.
+    #[arg(long)]
+    pub db_max_connections: Option<u32>,
+    /// Only these phases (gateway, hot, batched, read, mixed); all when empty.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Where results folders are written.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    pub results_dir: PathBuf,
+    /// The report whose generated section is rewritten (`/dev/null` for none).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/BENCHMARKS.md"))]
+    pub report: PathBuf,
+}
+
+/// The pgbench baselines of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baselines {
+    /// Single-row inserts, 1 client.
+    pub single_1: Baseline,
+    /// Single-row inserts, 32 clients.
+    pub single_32: Baseline,
+    /// 100-row inserts, 32 clients.
+    pub hundred_32: Baseline,
+}
+
+/// One measured phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    /// Its name in the report.
+    pub name: String,
+    /// How load arrived.
+    pub pace: Pace,
+    /// Throughput and latency.
+    pub summary: Summary,
+    /// Projection lag sampled during it.
+    pub lag: Vec<LagSample>,
+    /// 99th percentile of the lag samples, ms.
+    pub lag_p99_ms: f64,
+    /// How long projections took to apply the whole log after the phase (`None`: not within
+    /// a minute).
+    pub catch_up_ms: Option<u64>,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    /// When it started (UTC, RFC 3339).
+    pub started_at: String,
+    /// The command line.
+    pub command: String,
+    /// `/proc/loadavg` before the run.
+    pub load_before: String,
+    /// `/proc/loadavg` after the run.
+    pub load_after: String,
+    /// The options.
+    pub options: SuiteOptions,
+    /// Seconds each phase ran.
+    pub seconds: u64,
+    /// pgbench on the same server.
+    pub baselines: Baselines,
+    /// Seconds it took to create the organizations and keys through the API.
+    pub setup_s: f64,
+    /// The phases in order.
+    pub phases: Vec<Phase>,
+    /// ledgerd's memory over the whole run (summed over replicas).
+    pub memory: Vec<MemorySample>,
+}
+
+/// Runs the suite on `database` and writes its results folder and report.
+pub async fn run(
+    database: &BenchDatabase,
+    duration: Duration,
+    options: SuiteOptions,
+) -> anyhow::Result<()> {
+    let started_at = chrono::Utc::now();
+    let load_before = loadavg();
+    println!("baselines: pgbench, {} s each", duration.as_secs());
+    pgbench::prepare(database).await?;
+    let baselines = Baselines {
+        single_1: pgbench::single_row(database, 1, duration).await?,
+        single_32: pgbench::single_row(database, 32, duration).await?,
+        hundred_32: pgbench::hundred_rows(database, 32, duration).await?,
+    };
+    println!("{baselines:?}");
+
+    let connections = options.db_max_connections.map(|n| n.to_string());
+    let mut env = vec![("RUST_LOG", "warn")];
+    if let Some(connections) = &connections {
+        env.push(("LEDGER_DB_MAX_CONNECTIONS", connections.as_str()));
+    }
+    let cluster = Arc::new(Cluster::start(&database.url, options.replicas, &env).await?);
+    let memory = watch::memory(cluster.pids());
+    println!(
+        "populating: {} organizations × {} keys, and a hot one with {} keys",
+        options.organizations, options.keys_per_org, options.hot_keys
+    );
+    let population = populate(
+        &cluster,
+        options.organizations,
+        options.keys_per_org,
+        options.hot_keys,
+    )
+    .await?;
+    let setup_s = population.setup.as_secs_f64();
+    println!("populated in {setup_s:.1} s");
+    let workloads = Workloads::new(&cluster, population);
+    let auditor = cluster.clients("auditor", None, 0);
+    let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
+    let closed = Pace::Closed {
+        callers: options.callers,
+    };
+
+    let mut phases = Vec::new();
+    let mut runner = PhaseRunner {
+        auditor: &auditor,
+        phases: &mut phases,
+        duration,
+    };
+    let w = workloads.clone();
+    drive(closed, WARM_UP, move |n| w.clone().gateway_request(n)).await;
+    if wanted("gateway") {
+        let w = workloads.clone();
+        let max = runner
+            .phase("gateway", closed, move |n| w.clone().gateway_request(n))
+            .await;
+        let w = workloads.clone();
+        let per_s = (max.ops_per_s * GATEWAY_LATENCY_SHARE).max(1.0);
+        runner
+            .phase("gateway at 80% of max", Pace::Open { per_s }, move |n| {
+                w.clone().gateway_request(n)
+            })
+            .await;
+    }
+    if wanted("hot") {
+        let w = workloads.clone();
+        runner
+            .phase("hot", closed, move |n| w.clone().hot_request(n))
+            .await;
+    }
+    if wanted("batched") {
+        let w = workloads.clone();
+        let pace = Pace::Closed {
+            callers: options.batch_callers,
+        };
+        runner
+            .phase("batched", pace, move |n| w.clone().usage_batch(n))
+            .await;
+    }
+    if wanted("read") {
+        let w = workloads.clone();
+        let pace = Pace::Open {
+            per_s: options.read_rate,
+        };
+        runner.phase("read", pace, move |n| w.clone().read(n)).await;
+    }
+    if wanted("mixed") {
+        let w = workloads.clone();
+        runner
+            .phase("mixed", closed, move |n| w.clone().mixed(n))
+            .await;
+    }
+    if options.memory_minutes > 0 {
+        let w = workloads.clone();
+        runner.duration = Duration::from_secs(options.memory_minutes * 60);
+        runner
+            .phase("mixed, long (memory)", closed, move |n| w.clone().mixed(n))
+            .await;
+    }
+    let memory = memory.stop().await;
+    drop(workloads);
+    drop(auditor);
+    if let Ok(cluster) = Arc::try_unwrap(cluster) {
+        cluster.terminate();
+    }
+
+    let results = Results {
+        started_at: started_at.to_rfc3339(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        load_before,
+        load_after: loadavg(),
+        options,
+        seconds: duration.as_secs(),
+        baselines,
+        setup_s,
+        phases,
+        memory,
+    };
+    write(&results, &started_at)
+}
+
+/// Runs phases one after another and keeps their results.
+struct PhaseRunner<'a> {
+    auditor: &'a ledger_tests::ledgerd::Clients,
+    phases: &'a mut Vec<Phase>,
+    duration: Duration,
+}
+
+impl PhaseRunner<'_> {
+    /// Runs one phase with the lag sampler beside it, then waits for projections to catch up.
+    async fn phase<F, Fut>(&mut self, name: &str, pace: Pace, operation: F) -> Summary
+    where
+        F: Fn(u64) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<u32, tonic::Status>> + Send + 'static,
+    {
+        println!("{name}: {pace:?} for {} s", self.duration.as_secs());
+        let lag = watch::projection_lag(self.auditor.clone());
+        let summary = drive(pace, self.duration, operation).await;
+        let lag = lag.stop().await;
+        let catch_up = watch::until_caught_up(self.auditor, CATCH_UP_WITHIN).await;
+        let mut lags: Vec<u32> = lag
+            .iter()
+            .map(|s| u32::try_from(s.lag_ms.max(0).saturating_mul(1000)).unwrap_or(u32::MAX))
+            .collect();
+        lags.sort_unstable();
+        let phase = Phase {
+            name: name.to_owned(),
+            pace,
+            summary: summary.clone(),
+            lag_p99_ms: percentile_ms(&lags, 0.99),
+            lag,
+            catch_up_ms: catch_up.map(|d| d.as_millis() as u64),
+        };
+        println!(
+            "  {:.0} ops/s, {:.0} rows/s, p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, errors {}, lag p99 {:.0} ms",
+            summary.ops_per_s,
+            summary.items_per_s,
+            summary.p50_ms,
+            summary.p99_ms,
+            summary.p999_ms,
+            summary.errors,
+            phase.lag_p99_ms
+        );
+        for example in &summary.error_examples {
+            println!("  error: {example}");
+        }
+        self.phases.push(phase);
+        summary
+    }
+}
+
+/// Writes `results.json`, `timeline.svg` and `report.md` into a new results folder, and the
+/// report into the generated section of the benchmarks document.
+fn write(results: &Results, started_at: &chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    let folder_name = started_at.format("%Y-%m-%dT%H-%M-%SZ").to_string();
+    let folder = results.options.results_dir.join(&folder_name);
+    std::fs::create_dir_all(&folder)?;
+    std::fs::write(
+        folder.join("results.json"),
+        serde_json::to_string_pretty(results)?,
+    )?;
+    std::fs::write(folder.join("timeline.svg"), plot::timeline(results))?;
+    let markdown = report::markdown(results, &format!("../bench/results/{folder_name}"));
+    std::fs::write(folder.join("report.md"), &markdown)?;
+    println!("\n{markdown}");
+    println!("results in {}", folder.display());
+    report::rewrite_generated_section(&results.options.report, &markdown)?;
+    println!(
+        "report section rewritten in {}",
+        results.options.report.display()
+    );
+    Ok(())
+}
+
+/// The load averages, as `/proc/loadavg` gives them.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
