@@ -147,26 +147,9 @@ pub fn assert_bad_field(status: &Status, field: &str) {
 /// the personal account.
 pub async fn registered_user(ledgerd: &Ledgerd, email: &str) -> (Uuid, String) {
     let user = Uuid::new_v4();
-    let mut users = ledgerd.clients("identity", None).await.users;
-    let registered = users
-        .register_user(pb::RegisterUserRequest {
-            command_id: id(),
-            user_id: user.to_string(),
-            personal_account_id: String::new(),
-            email: email.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    users
-        .verify_email(pb::VerifyEmailRequest {
-            command_id: id(),
-            user_id: user.to_string(),
-            email: email.into(),
-        })
-        .await
-        .unwrap();
-    (user, registered.personal_account_id)
+    let identity = ledgerd.clients("identity", None).await;
+    let personal = register_verified(&identity, user, email).await;
+    (user, personal)
 }
 
 /// `admin` creates an organization; returns (organization, its account).
