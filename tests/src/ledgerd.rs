@@ -116,7 +116,7 @@ pub struct LedgerdOptions {
     pub database_url: Option<String>,
     /// `--data-dir` for the embedded PostgreSQL.
     pub data_dir: PathBuf,
-    /// When set, ledgerd's stdout and stderr go to this file (created or truncated) and it logs
+    /// When set, ledgerd's stdout and stderr go to this file (created or appended to) and it logs
     /// at debug level (`RUST_LOG=debug`); otherwise they are the test's.
     pub output_file: Option<PathBuf>,
     /// More flags after `serve` (e.g. `--no-migrate`).
