@@ -5,7 +5,7 @@ use ledger_api::pb;
 use ledger_tests::ledgerctl::{Run, run};
 use uuid::Uuid;
 
-use crate::common::{Env, id};
+use crate::common::{Env, id, register_verified};
 
 /// A member with 50 credits on their personal account and an organization they administer.
 struct Member {
@@ -19,28 +19,7 @@ async fn member_with_personal_credits(env: &Env) -> Member {
     let user = Uuid::new_v4();
     let identity = env.ledgerd.clients("identity", None).await;
     let email = format!("{user}@example.test");
-    let registered = identity
-        .users
-        .clone()
-        .register_user(pb::RegisterUserRequest {
-            command_id: id(),
-            user_id: user.to_string(),
-            personal_account_id: String::new(),
-            email: email.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    identity
-        .users
-        .clone()
-        .verify_email(pb::VerifyEmailRequest {
-            command_id: id(),
-            user_id: user.to_string(),
-            email,
-        })
-        .await
-        .unwrap();
+    let personal = register_verified(&identity, user, &email).await;
     let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
     let org = id();
     let created = dashboard
@@ -61,7 +40,7 @@ async fn member_with_personal_credits(env: &Env) -> Member {
         .clone()
         .purchase_credits(pb::PurchaseCreditsRequest {
             command_id: id(),
-            account_id: registered.personal_account_id.clone(),
+            account_id: personal.clone(),
             amount: "50".into(),
             payment_reference: "pay_personal".into(),
         })
@@ -69,7 +48,7 @@ async fn member_with_personal_credits(env: &Env) -> Member {
         .unwrap();
     Member {
         user,
-        personal: registered.personal_account_id,
+        personal,
         org,
         org_account: created.account_id,
     }

@@ -6,7 +6,7 @@ use ledger_api::pb;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::common::{Env, assert_bad_field, id, register_verified, units, usage};
+use crate::common::{Env, assert_bad_field, id, join, register_verified, units, usage};
 
 fn ts(seconds: i64) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds, nanos: 0 }
@@ -59,29 +59,7 @@ async fn world() -> World {
         .unwrap()
         .into_inner()
         .account_id;
-    let invitation = id();
-    alice
-        .orgs
-        .clone()
-        .invite_member(pb::InviteMemberRequest {
-            command_id: id(),
-            organization_id: org.clone(),
-            invitation_id: invitation.clone(),
-            email: "bob@example.test".into(),
-            role: pb::Role::Member.into(),
-            expires_in_s: None,
-        })
-        .await
-        .unwrap();
-    bob.orgs
-        .clone()
-        .accept_invitation(pb::AcceptInvitationRequest {
-            command_id: id(),
-            organization_id: org.clone(),
-            invitation_id: invitation,
-        })
-        .await
-        .unwrap();
+    join(&env.ledgerd, a, &org, b, "bob@example.test").await;
     alice
         .credits
         .clone()
