@@ -99,6 +99,17 @@ pub struct Config {
     )]
     pub hold_expiry_interval_s: u64,
 
+    /// How long a projection runner lets new events gather before applying them, in
+    /// milliseconds: fewer, larger read-model transactions for at most this much more lag.
+    #[arg(
+        long,
+        env = "LEDGER_PROJECTION_GATHER_MS",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u64).range(0..=1_000),
+        global = true
+    )]
+    pub projection_gather_ms: u64,
+
     /// Serve without applying migrations: for a run-time database role that has no DDL rights
     /// (the owner runs `ledgerd migrate` first). Start-up fails if a migration is pending.
     #[arg(long, env = "LEDGER_NO_MIGRATE", global = true)]

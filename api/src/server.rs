@@ -83,8 +83,11 @@ pub async fn serve(
     let (stop_expiry, stop_rx) = tokio::sync::watch::channel(false);
     // The read models: one runner per projection (active where it holds the projection's
     // lock), stopped by the same signal as the expiry task.
-    let projections =
-        ProjectionRuntime::spawn(pool.clone(), RuntimeConfig::default(), stop_rx.clone());
+    let projection_config = RuntimeConfig {
+        gather: Duration::from_millis(config.projection_gather_ms),
+        ..RuntimeConfig::default()
+    };
+    let projections = ProjectionRuntime::spawn(pool.clone(), projection_config, stop_rx.clone());
     let metrics = Metrics::default();
     let metrics_task = match config.metrics_listen {
         Some(address) => {

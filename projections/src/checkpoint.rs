@@ -30,22 +30,35 @@ pub async fn checkpoint<'e>(executor: impl PgExecutor<'e>, projection: Projectio
     Ok(position.unwrap_or(0))
 }
 
-/// Locks the checkpoint row for the rest of the transaction and returns its position.
+/// Locks the checkpoint row for the rest of the transaction and returns its position (one
+/// round trip once the row exists, which is every step but a projection's first).
 pub(crate) async fn lock_checkpoint(
     conn: &mut PgConnection,
     projection: Projection,
 ) -> Result<i64> {
+    if let Some(position) = select_checkpoint_for_update(conn, projection).await? {
+        return Ok(position);
+    }
     sqlx::query(
         "INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
     )
     .bind(projection.name())
     .execute(&mut *conn)
     .await?;
-    let position: i64 = sqlx::query_scalar(
+    select_checkpoint_for_update(conn, projection)
+        .await?
+        .ok_or_else(|| sqlx::Error::RowNotFound.into())
+}
+
+async fn select_checkpoint_for_update(
+    conn: &mut PgConnection,
+    projection: Projection,
+) -> Result<Option<i64>> {
+    let position = sqlx::query_scalar(
         "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
     )
     .bind(projection.name())
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(position)
 }

@@ -117,6 +117,9 @@ impl Runner {
                 _ = tokio::time::sleep(self.config.poll_interval) => {}
                 _ = shutdown.changed() => {}
             }
+            if !self.config.gather.is_zero() {
+                self.pause(self.config.gather).await;
+            }
             // The lock is only ours while its connection lives: check before applying more.
             sqlx::query("SELECT 1").execute(&mut lock).await?;
         }

@@ -20,6 +20,10 @@ pub struct RuntimeConfig {
     pub batch_size: i64,
     /// How often a runner looks for new events without a notification (the safety net).
     pub poll_interval: Duration,
+    /// How long a runner lets events gather after a notification before applying them: each
+    /// projection transaction then carries this long's appends instead of one group commit's,
+    /// at the price of this much more projection lag.
+    pub gather: Duration,
     /// How often a standby process tries to take a projection's lock.
     pub lock_retry: Duration,
     /// Pause after a failed batch before retrying.
@@ -35,6 +39,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             batch_size: 5_000,
             poll_interval: Duration::from_millis(500),
+            gather: Duration::from_millis(20),
             lock_retry: Duration::from_secs(1),
             error_backoff: Duration::from_secs(1),
             projections: Projection::ALL.to_vec(),
