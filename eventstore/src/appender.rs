@@ -17,6 +17,7 @@ use crate::batch::{WriterMemory, write_batch};
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, AppendRequest};
 use crate::prepare::PreparedAppend;
+use crate::watch::WriterWatch;
 
 /// Bounds of the group commit.
 #[derive(Debug, Clone)]
@@ -74,6 +75,7 @@ struct Pending {
 pub struct Appender {
     queue: mpsc::Sender<Pending>,
     counters: Arc<Counters>,
+    watch: Arc<WriterWatch>,
 }
 
 impl Appender {
@@ -81,6 +83,7 @@ impl Appender {
     pub fn spawn(pool: PgPool, config: AppenderConfig) -> (Appender, JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
+        let watch = Arc::new(WriterWatch::default());
         let writer = Writer {
             pool,
             config,
@@ -88,9 +91,17 @@ impl Appender {
             counters: Arc::clone(&counters),
             last_recorded_at: DateTime::<Utc>::MIN_UTC,
             memory: WriterMemory::default(),
+            watch: Arc::clone(&watch),
         };
         let task = tokio::spawn(writer.run());
-        (Appender { queue, counters }, task)
+        (
+            Appender {
+                queue,
+                counters,
+                watch,
+            },
+            task,
+        )
     }
 
     /// Appends one command's events atomically and returns where they landed. A retry with the
@@ -103,6 +114,11 @@ impl Appender {
             .await
             .map_err(|_| StoreError::AppenderStopped)?;
         answer.await.map_err(|_| StoreError::AppenderStopped)?
+    }
+
+    /// What the writer has seen of other writers (to know when a cached state is current).
+    pub fn watch(&self) -> &WriterWatch {
+        &self.watch
     }
 
     /// The counters so far.
@@ -123,6 +139,7 @@ struct Writer {
     counters: Arc<Counters>,
     last_recorded_at: DateTime<Utc>,
     memory: WriterMemory,
+    watch: Arc<WriterWatch>,
 }
 
 impl Writer {
@@ -167,7 +184,15 @@ impl Writer {
             .appends
             .fetch_add(appends.len() as u64, Ordering::Relaxed);
         let recorded_at = self.next_recorded_at();
-        match write_batch(&self.pool, &appends, recorded_at, &mut self.memory).await {
+        match write_batch(
+            &self.pool,
+            &appends,
+            recorded_at,
+            &mut self.memory,
+            &self.watch,
+        )
+        .await
+        {
             Ok(answers) => {
                 let written: usize = answers
                     .iter()

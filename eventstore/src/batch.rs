@@ -16,6 +16,7 @@ use crate::error::StoreError;
 use crate::hash::{canonical_bytes, chain_hash};
 use crate::model::{AppendOutcome, StreamVersion};
 use crate::prepare::PreparedAppend;
+use crate::watch::WriterWatch;
 
 /// Rows accumulated for the batch's multi-row inserts.
 #[derive(Default)]
@@ -133,10 +134,11 @@ pub(crate) async fn write_batch(
     batch: &[PreparedAppend],
     recorded_at: DateTime<Utc>,
     memory: &mut WriterMemory,
+    watch: &WriterWatch,
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
-    let first = attempt(pool, batch, recorded_at, memory, true).await;
+    let first = attempt(pool, batch, recorded_at, memory, watch, true).await;
     let outcome = match first {
-        Err(Failure::StaleMemory) => attempt(pool, batch, recorded_at, memory, false).await,
+        Err(Failure::StaleMemory) => attempt(pool, batch, recorded_at, memory, watch, false).await,
         other => other,
     };
     outcome.map_err(|failure| {
@@ -155,11 +157,14 @@ async fn attempt(
     batch: &[PreparedAppend],
     recorded_at: DateTime<Utc>,
     memory: &mut WriterMemory,
+    watch: &WriterWatch,
     trust_memory: bool,
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, Failure> {
     let mut tx = pool.begin().await?;
     let (position, hash) = lock_head(&mut tx).await?;
-    let trusted = trust_memory && memory.head == Some(position);
+    let unmoved = memory.head == Some(position);
+    watch.observe(!unmoved);
+    let trusted = trust_memory && unmoved;
     if !trusted {
         memory.forget();
     }
@@ -236,7 +241,10 @@ fn judge(
 ) -> Result<AppendOutcome, StoreError> {
     if let Some((request_hash, outcome)) = state.commands.get(&append.command_id) {
         return if *request_hash == append.request_hash {
-            Ok(outcome.clone())
+            Ok(AppendOutcome {
+                replayed: true,
+                ..outcome.clone()
+            })
         } else {
             Err(StoreError::CommandIdReused {
                 command_id: append.command_id,
@@ -318,6 +326,7 @@ fn judge(
         event_count: append.event_count() as i64,
         streams,
         reply: append.reply.clone(),
+        replayed: false,
     };
     for claim in &append.claims {
         state

@@ -16,6 +16,7 @@ mod privileges;
 mod read;
 mod snapshot;
 mod verify;
+mod watch;
 
 pub use appender::{Appender, AppenderConfig, AppenderStats};
 pub use batch_sql::NOTIFY_CHANNEL;
@@ -31,6 +32,7 @@ pub use snapshot::{Snapshot, load_snapshot, save_snapshot};
 pub use verify::{
     Break, BreakReason, CheckpointStatus, Verification, verify_checkpoint, verify_range,
 };
+pub use watch::WriterWatch;
 
 /// The schema migrations of the whole service (event log and read models), embedded in the
 /// binary so that `ledgerd` and the tests apply exactly the same SQL.

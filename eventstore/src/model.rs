@@ -140,6 +140,10 @@ pub struct AppendOutcome {
     pub streams: Vec<StreamVersion>,
     /// The caller's reply, as stored with the command.
     pub reply: serde_json::Value,
+    /// Whether this is the stored outcome of an earlier request with the same command id and
+    /// nothing was appended now. Not stored: the stored outcome is the first one.
+    #[serde(skip)]
+    pub replayed: bool,
 }
 
 /// An event as the log holds it.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger_eventstore::{
-    AppendRequest, Appender, AppenderConfig, BreakReason, CheckpointStatus, EventMetadata,
-    ExpectedVersion, NewEvent, StoreError, StreamAppend, UniqueClaim, head, read_all, read_stream,
-    verify_checkpoint, verify_range,
+    AppendOutcome, AppendRequest, Appender, AppenderConfig, BreakReason, CheckpointStatus,
+    EventMetadata, ExpectedVersion, NewEvent, StoreError, StreamAppend, UniqueClaim, head,
+    read_all, read_stream, verify_checkpoint, verify_range,
 };
 use ledger_pgembed::testing::{TestDatabase, fresh_database};
 use serde_json::json;
@@ -463,7 +463,17 @@ async fn a_retried_command_gets_its_first_outcome_and_appends_once() {
         event.event_id = Uuid::new_v4();
     }
     let again = appender.append(command.clone()).await.unwrap();
-    assert_eq!(first, again);
+    assert!(
+        !first.replayed && again.replayed,
+        "only the retry is a replay"
+    );
+    assert_eq!(
+        AppendOutcome {
+            replayed: false,
+            ..again.clone()
+        },
+        first
+    );
     assert_eq!(again.reply["hold_id"], "h-1");
     assert_eq!(head(&store.pool).await.unwrap().position, 2);
 
@@ -630,7 +640,14 @@ async fn a_retry_that_no_version_check_would_catch_still_gets_its_first_outcome(
         .await
         .unwrap();
     let again = appender.append(command).await.unwrap();
-    assert_eq!(first, again);
+    assert!(again.replayed);
+    assert_eq!(
+        AppendOutcome {
+            replayed: false,
+            ..again
+        },
+        first
+    );
     assert_eq!(head(&store.pool).await.unwrap().position, 2);
     assert_eq!(
         read_stream(&store.pool, "account-a", 1, 10)

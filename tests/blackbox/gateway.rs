@@ -8,7 +8,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::api_rules::user_with_organization;
-use crate::common::{Env, assert_chain_verifies, id, usage};
+use crate::common::{Env, assert_chain_verifies, id, reason, usage};
 
 /// An organization with 100 credits and one key: (admin, org, account, key id).
 pub async fn funded_key(ledgerd: &Ledgerd) -> (Uuid, String, String, String) {
@@ -273,4 +273,204 @@ async fn key_authentication_is_served_from_memory() {
     println!("AuthenticateKey round trip over gRPC (debug build): p50 {p50:?}, p99 {p99:?}");
     // Generous: a shared 2-core machine and a debug build; the benchmark measures the real one.
     assert!(p99 < Duration::from_millis(25), "p99 {p99:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_process_answers_authentication_with_what_another_process_wrote() {
+    // A ledgerd trusts its cached account states for AuthenticateKey while its own writer sees
+    // no other writer append. Here `first` bills one organization without pause (its writer
+    // checks the head many times a second) while `second` disables a key of another
+    // organization: `first` must notice the foreign append and answer from the log.
+    let env = Env::start().await;
+    let second = env.ledgerd.start_beside().await;
+    let (_, _, busy_account, busy_key) = funded_key(&env.ledgerd).await;
+    let (user, _, account, _) = funded_key(&env.ledgerd).await;
+    let created = env
+        .ledgerd
+        .clients("dashboard", Some(user))
+        .await
+        .keys
+        .create_key(pb::CreateKeyRequest {
+            command_id: id(),
+            account_id: account.clone(),
+            key_id: id(),
+            name: "to disable".into(),
+            limit: None,
+            expires_at: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
+    let authenticate = pb::AuthenticateKeyRequest {
+        min_position: 0,
+        secret: created.secret.clone(),
+    };
+    gateway
+        .authenticate_key(authenticate.clone())
+        .await
+        .unwrap();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let billing = {
+        let (stop, mut billing) = (stop.clone(), gateway.clone());
+        tokio::spawn(async move {
+            let mut billed = 0_u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                billing
+                    .record_usage(pb::RecordUsageRequest {
+                        command_id: id(),
+                        account_id: busy_account.clone(),
+                        key_id: busy_key.clone(),
+                        usage: Some(usage(&id(), "0.001")),
+                    })
+                    .await
+                    .unwrap();
+                billed += 1;
+            }
+            billed
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    second
+        .clients("dashboard", Some(user))
+        .await
+        .keys
+        .disable_key(pb::KeyCommandRequest {
+            command_id: id(),
+            account_id: account,
+            key_id: created.key_id,
+        })
+        .await
+        .unwrap();
+    let disabled_at = Instant::now();
+    let seen = loop {
+        match gateway.authenticate_key(authenticate.clone()).await {
+            Err(status) if status.code() == Code::FailedPrecondition => {
+                break disabled_at.elapsed();
+            }
+            Ok(_) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            disabled_at.elapsed() < Duration::from_secs(5),
+            "the busy process still authenticates a key the other one disabled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let billed = billing.await.unwrap();
+    println!("the busy process (billed {billed} requests) saw the disabled key after {seen:?}");
+    assert!(billed > 10, "the first process was not kept busy: {billed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retried_gateway_commands_get_their_first_answer_and_append_nothing() {
+    // Gateway commands do not look their command id up before deciding: a retry is recognised
+    // by its failing decision (the hold exists, is settled) or by the append itself (a usage
+    // record decides again and the log answers with the stored outcome).
+    let env = Env::start().await;
+    let (admin, _, account, key) = funded_key(&env.ledgerd).await;
+    let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
+    let hold_id = id();
+    let place = pb::PlaceHoldRequest {
+        command_id: id(),
+        account_id: account.clone(),
+        key_id: key.clone(),
+        hold_id: hold_id.clone(),
+        estimate: "2".into(),
+        ttl_s: 60,
+    };
+    let settle = pb::SettleHoldRequest {
+        command_id: id(),
+        account_id: account.clone(),
+        hold_id,
+        usage: Some(usage(&id(), "1.5")),
+    };
+    let record = pb::RecordUsageRequest {
+        command_id: id(),
+        account_id: account.clone(),
+        key_id: key.clone(),
+        usage: Some(usage(&id(), "0.25")),
+    };
+    let placed = gateway
+        .place_hold(place.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let settled = gateway
+        .settle_hold(settle.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let recorded = gateway
+        .record_usage(record.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let head = env.head().await;
+    assert_eq!(recorded.position, head);
+    for _ in 0..2 {
+        assert_eq!(
+            gateway
+                .place_hold(place.clone())
+                .await
+                .unwrap()
+                .into_inner(),
+            placed
+        );
+        assert_eq!(
+            gateway
+                .settle_hold(settle.clone())
+                .await
+                .unwrap()
+                .into_inner(),
+            settled
+        );
+        assert_eq!(
+            gateway
+                .record_usage(record.clone())
+                .await
+                .unwrap()
+                .into_inner(),
+            recorded
+        );
+    }
+    assert_eq!(env.head().await, head, "the retries appended nothing");
+
+    let reused = gateway
+        .record_usage(pb::RecordUsageRequest {
+            usage: Some(usage(&id(), "0.5")),
+            ..record
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), Code::AlreadyExists);
+    assert_eq!(reason(&reused), "COMMAND_ID_REUSED");
+    let reused = gateway
+        .settle_hold(pb::SettleHoldRequest {
+            usage: Some(usage(&id(), "1")),
+            ..settle
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&reused), "COMMAND_ID_REUSED");
+    assert_eq!(env.head().await, head);
+
+    let balance = env
+        .ledgerd
+        .clients("dashboard", Some(admin))
+        .await
+        .credits
+        .get_account_balance(pb::GetAccountBalanceRequest {
+            account_id: account,
+            min_position: head,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        balance.balance, "98.25",
+        "100 - 1.5 - 0.25, each billed once"
+    );
 }

@@ -6,10 +6,32 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ledger_eventstore::WriterWatch;
+
 struct Entry<S> {
     used: u64,
     loaded_at: Instant,
+    /// The writer's check count (see [`WriterWatch`]) the state was known current at; `None`
+    /// once it is known stale.
+    current_at_check: Option<u64>,
     state: Arc<S>,
+}
+
+impl<S> Entry<S> {
+    fn is_fresh(&self, max_age: Duration, watch: &WriterWatch) -> bool {
+        self.loaded_at.elapsed() < max_age
+            || self
+                .current_at_check
+                .and_then(|check| watch.unmoved_since(check))
+                .is_some_and(|at| at.elapsed() < max_age)
+    }
+
+    fn mark_stale(&mut self) {
+        self.current_at_check = None;
+        self.loaded_at = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .unwrap_or(self.loaded_at);
+    }
 }
 
 /// Folded states by stream id.
@@ -56,23 +78,31 @@ impl<S: Versioned> StateCache<S> {
         })
     }
 
-    /// The cached state of a stream if it was brought up to date less than `max_age` ago.
-    pub fn get_fresh(&self, stream: &str, max_age: Duration) -> Option<Arc<S>> {
+    /// The cached state of a stream if it was brought up to date less than `max_age` ago, or
+    /// if `watch` vouches that it was still current less than `max_age` ago (no other writer
+    /// appended since it was brought up to date).
+    pub fn get_fresh(
+        &self,
+        stream: &str,
+        max_age: Duration,
+        watch: &WriterWatch,
+    ) -> Option<Arc<S>> {
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
         inner
             .entries
             .get_mut(stream)
-            .filter(|entry| entry.loaded_at.elapsed() < max_age)
+            .filter(|entry| entry.is_fresh(max_age, watch))
             .map(|entry| {
                 entry.used = tick;
                 Arc::clone(&entry.state)
             })
     }
 
-    /// Keeps `state` (just brought up to date) unless a newer version is cached already.
-    pub fn put(&self, stream: &str, state: Arc<S>) {
+    /// Keeps `state`, read from the log after the writer's check `check`, unless a newer
+    /// version is cached already.
+    pub fn put(&self, stream: &str, state: Arc<S>, check: u64) {
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
@@ -80,6 +110,7 @@ impl<S: Versioned> StateCache<S> {
             if entry.state.version() <= state.version() {
                 entry.state = state;
                 entry.loaded_at = Instant::now();
+                entry.current_at_check = Some(check);
             }
             entry.used = tick;
             return;
@@ -99,19 +130,22 @@ impl<S: Versioned> StateCache<S> {
             Entry {
                 used: tick,
                 loaded_at: Instant::now(),
+                current_at_check: Some(check),
                 state,
             },
         );
     }
 
-    /// Folds events this process just committed into the cached state, if it is exactly at the
-    /// version they were appended after (else the entry is only marked stale). The cache then
-    /// holds the stream's committed state without a read.
+    /// Folds events this process just committed, in an append queued after the writer's check
+    /// `check`, into the cached state if it is exactly at the version they were appended after
+    /// (else the entry is only marked stale). The cache then holds the stream's committed state
+    /// without a read.
     pub fn advance<E>(
         &self,
         stream: &str,
         expected_version: u64,
         events: &[E],
+        check: u64,
         fold: impl Fn(&mut S, &E) -> bool,
     ) where
         S: Clone,
@@ -124,12 +158,11 @@ impl<S: Versioned> StateCache<S> {
             let state = Arc::make_mut(&mut entry.state);
             if events.iter().all(|event| fold(state, event)) {
                 entry.loaded_at = Instant::now();
+                entry.current_at_check = Some(check);
                 return;
             }
         }
-        entry.loaded_at = Instant::now()
-            .checked_sub(Duration::from_secs(3600))
-            .unwrap_or(entry.loaded_at);
+        entry.mark_stale();
     }
 
     /// Drops a stream's entry if it is ahead of `version`, the stream's version in the log
@@ -169,13 +202,13 @@ mod tests {
     #[test]
     fn the_least_recently_used_stream_is_evicted_and_older_versions_never_replace_newer() {
         let cache = StateCache::new(2);
-        cache.put("a", Arc::new(1u64));
-        cache.put("b", Arc::new(1u64));
+        cache.put("a", Arc::new(1u64), 0);
+        cache.put("b", Arc::new(1u64), 0);
         assert!(cache.get("a").is_some());
-        cache.put("c", Arc::new(1u64));
+        cache.put("c", Arc::new(1u64), 0);
         assert!(cache.get("b").is_none());
-        cache.put("a", Arc::new(5u64));
-        cache.put("a", Arc::new(3u64));
+        cache.put("a", Arc::new(5u64), 0);
+        cache.put("a", Arc::new(3u64), 0);
         assert_eq!(cache.get("a").as_deref(), Some(&5));
     }
 
@@ -187,15 +220,16 @@ mod tests {
             true
         };
         let fresh = Duration::from_secs(60);
-        cache.put("a", Arc::new(3u64));
-        cache.advance("a", 3, &[1, 1], fold);
-        assert_eq!(cache.get_fresh("a", fresh).as_deref(), Some(&5));
-        cache.advance("a", 3, &[1], fold);
+        let watch = WriterWatch::default();
+        cache.put("a", Arc::new(3u64), 0);
+        cache.advance("a", 3, &[1, 1], 0, fold);
+        assert_eq!(cache.get_fresh("a", fresh, &watch).as_deref(), Some(&5));
+        cache.advance("a", 3, &[1], 0, fold);
         assert_eq!(
             cache.get("a").as_deref(),
             Some(&5),
             "not at version 3: unchanged"
         );
-        assert!(cache.get_fresh("a", fresh).is_none(), "but stale");
+        assert!(cache.get_fresh("a", fresh, &watch).is_none(), "but stale");
     }
 }

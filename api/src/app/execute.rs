@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use ledger_domain::{
     Decision, DomainError, ExpectedVersion, GenerationId, HoldId, InvitationId, KeyId,
@@ -126,29 +127,6 @@ fn to_request(
     }
 }
 
-/// Whether `outcome` is the result of appending `decision` (each written stream ended at its
-/// expected version plus its events), rather than a stored outcome of an earlier request.
-fn is_outcome_of(decision: &Decision, outcome: &ledger_eventstore::AppendOutcome) -> bool {
-    let expected_events: usize = decision.changes.iter().map(|c| c.events.len()).sum();
-    if usize::try_from(outcome.event_count).ok() != Some(expected_events) {
-        return false;
-    }
-    decision
-        .changes
-        .iter()
-        .filter(|c| !c.events.is_empty())
-        .all(|change| {
-            let before = match change.expected {
-                ExpectedVersion::NoStream => 0,
-                ExpectedVersion::Exact(n) => n,
-            };
-            let after = before + u64::try_from(change.events.len()).unwrap_or(u64::MAX);
-            outcome.streams.iter().any(|s| {
-                s.stream_id == change.stream && u64::try_from(s.version).ok() == Some(after)
-            })
-        })
-}
-
 /// The domain error a taken unique claim stands for.
 fn claim_error(scope: &str, value: &str) -> AppError {
     let tail = value.rsplit_once('/').map_or(value, |(_, t)| t);
@@ -170,10 +148,23 @@ fn claim_error(scope: &str, value: &str) -> AppError {
     )
 }
 
+/// How a command learns that it is the retry of one already recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RetryCheck {
+    /// Look the command id up before deciding: for decide steps that write outside the log
+    /// (personal data), which must not run again for a retry.
+    BeforeDeciding,
+    /// Let the append tell: the store answers a recorded command id with its stored outcome
+    /// and appends nothing. One database round trip less per command; for decide steps that
+    /// only read and decide.
+    AtAppend,
+}
+
 impl App {
-    /// Runs a command: answers a retry from the stored outcome, otherwise decides (again after
-    /// each conflict, at most [`MAX_ATTEMPTS`] times) and appends, holding the per-stream
-    /// locks of `streams` (the streams it is expected to write) meanwhile.
+    /// Runs a command: answers a retry from the stored outcome (looked up before deciding),
+    /// otherwise decides (again after each conflict, at most [`MAX_ATTEMPTS`] times) and
+    /// appends, holding the per-stream locks of `streams` (the streams it is expected to
+    /// write) meanwhile.
     pub async fn execute<'a, F>(
         &'a self,
         cx: &CallContext,
@@ -187,38 +178,84 @@ impl App {
         F: Fn() -> BoxFuture<'a, Result<Decided, AppError>>,
     {
         let hash = request_hash(cx, rpc, &message.encode_to_vec());
-        if let Some(found) = self.replay(command_id, hash).await? {
-            return Ok(found);
+        self.run(
+            cx,
+            rpc,
+            command_id,
+            hash,
+            streams,
+            RetryCheck::BeforeDeciding,
+            decide,
+        )
+        .await
+    }
+
+    /// [`App::execute`] for a command whose decide step only reads and decides (no writes
+    /// outside the log): a retry is recognised by the append itself, or by a look-up when the
+    /// decision fails, so the common case costs no look-up.
+    pub async fn execute_pure<'a, F>(
+        &'a self,
+        cx: &CallContext,
+        rpc: &str,
+        message: &impl prost::Message,
+        command_id: Uuid,
+        streams: &[String],
+        decide: F,
+    ) -> Result<Executed, AppError>
+    where
+        F: Fn() -> BoxFuture<'a, Result<Decided, AppError>>,
+    {
+        let hash = request_hash(cx, rpc, &message.encode_to_vec());
+        self.run(
+            cx,
+            rpc,
+            command_id,
+            hash,
+            streams,
+            RetryCheck::AtAppend,
+            decide,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run<'a, F>(
+        &'a self,
+        cx: &CallContext,
+        rpc: &str,
+        command_id: Uuid,
+        hash: [u8; 32],
+        streams: &[String],
+        retry_check: RetryCheck,
+        decide: F,
+    ) -> Result<Executed, AppError>
+    where
+        F: Fn() -> BoxFuture<'a, Result<Decided, AppError>>,
+    {
+        if retry_check == RetryCheck::BeforeDeciding {
+            if let Some(found) = self.replay(command_id, hash).await? {
+                return Ok(found);
+            }
         }
         let _guards = self.locks.lock(streams).await;
         let mut last_conflict: Option<(String, String)> = None;
         for _ in 0..MAX_ATTEMPTS {
             let decided = match decide().await {
                 Ok(decided) => decided,
-                Err(error @ AppError::Domain(_)) => {
-                    // An identical request racing this one may have been recorded meanwhile
-                    // (e.g. the hold it placed now makes this decision fail): answer as it was.
-                    return match self.replay(command_id, hash).await? {
-                        Some(found) => Ok(found),
-                        None => Err(error),
-                    };
+                Err(error) => {
+                    // The request may have been recorded already (a retry, or an identical
+                    // request racing this one), which is why its decision now fails (e.g. the
+                    // hold it placed exists): answer as it was answered then.
+                    return self.replay_or(command_id, hash, error).await;
                 }
-                Err(error) => return Err(error),
             };
             let request = to_request(cx, command_id, hash, &decided);
-            match self.appender.append(request).await {
+            match self.append(request, decided.decision).await? {
                 Ok(outcome) => {
-                    // The store answers an identical request recorded meanwhile with its stored
-                    // outcome: then these events were not appended and must not reach the cache.
-                    let appended = is_outcome_of(&decided.decision, &outcome);
-                    if appended {
-                        self.keys.record(decided.decision.events());
-                        self.advance(&decided.decision);
-                    }
                     return Ok(Executed {
                         position: outcome.last_position,
                         reply: outcome.reply,
-                        replayed: !appended,
+                        replayed: outcome.replayed,
                     });
                 }
                 Err(StoreError::Conflict {
@@ -226,7 +263,7 @@ impl App {
                     expected,
                     actual,
                 }) => {
-                    self.forget_if_ahead(&stream_id, actual);
+                    self.states.forget_if_ahead(&stream_id, actual);
                     // A decision that twice expects a stream not to exist, which does, names a
                     // new id that is taken (e.g. a caller-chosen account id): retrying cannot help.
                     let conflict = (stream_id, expected);
@@ -241,16 +278,60 @@ impl App {
                 }
                 Err(StoreError::CommandIdReused { .. }) => {
                     // A concurrent identical request may have won the race.
-                    return match self.replay(command_id, hash).await? {
-                        Some(found) => Ok(found),
-                        None => Err(AppError::CommandIdReused),
-                    };
+                    return self
+                        .replay_or(command_id, hash, AppError::CommandIdReused)
+                        .await;
                 }
                 Err(other) => return Err(other.into()),
             }
         }
         tracing::warn!(rpc, %command_id, "command gave up after repeated conflicts");
         Err(AppError::Contended)
+    }
+
+    /// Appends a decided command and, when its events were appended (not a retry answered from
+    /// the stored outcome), folds them into the cached states and the key index. Both run in a
+    /// task of their own, so a caller that goes away mid-append cannot leave the cache behind
+    /// the log (the writer's watch would then vouch for a stale state).
+    async fn append(
+        &self,
+        request: AppendRequest,
+        decision: Decision,
+    ) -> Result<Result<ledger_eventstore::AppendOutcome, StoreError>, AppError> {
+        let appender = self.appender.clone();
+        let states = Arc::clone(&self.states);
+        let keys = Arc::clone(&self.keys);
+        // Before queueing: the states this append produces are current as of this check.
+        let check = appender.watch().checks();
+        let task = tokio::spawn(async move {
+            let result = appender.append(request).await;
+            if matches!(&result, Ok(outcome) if !outcome.replayed) {
+                keys.record(decision.events());
+                states.advance(&decision, check);
+            }
+            result
+        });
+        task.await
+            .map_err(|error| AppError::Internal(format!("append task failed: {error}")))
+    }
+
+    /// The stored outcome of `command_id` if it was recorded with this request, else `error`
+    /// (or [`AppError::CommandIdReused`] if it was recorded with another request).
+    async fn replay_or(
+        &self,
+        command_id: Uuid,
+        hash: [u8; 32],
+        error: AppError,
+    ) -> Result<Executed, AppError> {
+        match self.replay(command_id, hash).await {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => Err(error),
+            Err(AppError::CommandIdReused) => Err(AppError::CommandIdReused),
+            Err(lookup) => {
+                tracing::warn!(error = %lookup, %command_id, "retry look-up failed; answering the decision's error");
+                Err(error)
+            }
+        }
     }
 
     async fn replay(&self, command_id: Uuid, hash: [u8; 32]) -> Result<Option<Executed>, AppError> {

@@ -134,6 +134,8 @@ impl App {
         stream: &str,
     ) -> Result<Arc<S>, AppError> {
         let mut state = cache.get(stream).unwrap_or_default();
+        // Before the read: the state is current as of this check (see `WriterWatch`).
+        let check = self.appender.watch().checks();
         loop {
             let from = i64::try_from(state.version()).unwrap_or(i64::MAX) + 1;
             let events = read_stream(&self.pool, stream, from, MAX_READ_LIMIT).await?;
@@ -150,14 +152,14 @@ impl App {
         }
         // Streams that do not exist are not cached: random ids cannot evict live state.
         if state.version() > 0 {
-            cache.put(stream, Arc::clone(&state));
+            cache.put(stream, Arc::clone(&state), check);
         }
         Ok(state)
     }
 
     /// A user's state (empty if not registered).
     pub async fn user(&self, id: UserId) -> Result<Arc<UserState>, AppError> {
-        self.load(&self.users, &id.stream()).await
+        self.load(&self.states.users, &id.stream()).await
     }
 
     /// An organization's state (empty if not created).
@@ -165,19 +167,24 @@ impl App {
         &self,
         id: OrganizationId,
     ) -> Result<Arc<OrganizationState>, AppError> {
-        self.load(&self.organizations, &id.stream()).await
+        self.load(&self.states.organizations, &id.stream()).await
     }
 
     /// An account's state and key labels (empty if not opened).
     pub async fn account(&self, id: AccountId) -> Result<Arc<AccountView>, AppError> {
-        self.load(&self.accounts, &id.stream()).await
+        self.load(&self.states.accounts, &id.stream()).await
     }
 
-    /// An account's state for `AuthenticateKey`: the cached state if it was brought up to
-    /// date less than [`AUTH_STATE_MAX_AGE`] ago (no database round trip), else loaded. The
-    /// answer is advisory; holds are always decided on the stream's current state.
+    /// An account's state for `AuthenticateKey`: the cached state if it was known current less
+    /// than [`AUTH_STATE_MAX_AGE`] ago (brought up to date then, or vouched for by this
+    /// process's writer having seen no other writer append since), else loaded. The answer is
+    /// advisory; holds are always decided on the stream's current state.
     pub async fn account_for_auth(&self, id: AccountId) -> Result<Arc<AccountView>, AppError> {
-        match self.accounts.get_fresh(&id.stream(), AUTH_STATE_MAX_AGE) {
+        let fresh =
+            self.states
+                .accounts
+                .get_fresh(&id.stream(), AUTH_STATE_MAX_AGE, self.appender.watch());
+        match fresh {
             Some(view) => Ok(view),
             None => self.account(id).await,
         }

@@ -33,12 +33,47 @@ pub struct App {
     /// The server's key-hash secret.
     pub hasher: KeyHasher,
     /// Secret hash → (account, key).
-    pub keys: keyindex::KeyIndex,
+    pub keys: Arc<keyindex::KeyIndex>,
     /// Per-stream locks of this process.
     pub locks: locks::StreamLocks,
+    states: Arc<States>,
+}
+
+/// The cached aggregate states; shared with the append tasks, which outlive their callers.
+struct States {
     users: StateCache<UserState>,
     organizations: StateCache<OrganizationState>,
     accounts: StateCache<AccountView>,
+}
+
+impl States {
+    /// Brings the cached states of the streams a command appended to (queued after the
+    /// writer's check `check`) up to the committed version, or marks them stale when the cache
+    /// was elsewhere.
+    fn advance(&self, decision: &ledger_domain::Decision, check: u64) {
+        use ledger_domain::ExpectedVersion;
+        use load::Fold;
+        for change in decision.changes.iter().filter(|c| !c.events.is_empty()) {
+            let expected = match change.expected {
+                ExpectedVersion::NoStream => 0,
+                ExpectedVersion::Exact(n) => n,
+            };
+            let (stream, events) = (&change.stream, &change.events);
+            self.users
+                .advance(stream, expected, events, check, |s, e| s.fold(e).is_ok());
+            self.organizations
+                .advance(stream, expected, events, check, |s, e| s.fold(e).is_ok());
+            self.accounts
+                .advance(stream, expected, events, check, |s, e| s.fold(e).is_ok());
+        }
+    }
+
+    /// Drops cached state of `stream` that is ahead of its version in the log.
+    fn forget_if_ahead(&self, stream: &str, version: i64) {
+        self.users.forget_if_ahead(stream, version);
+        self.organizations.forget_if_ahead(stream, version);
+        self.accounts.forget_if_ahead(stream, version);
+    }
 }
 
 impl App {
@@ -53,39 +88,14 @@ impl App {
             pool,
             appender,
             hasher,
-            keys,
+            keys: Arc::new(keys),
             locks: locks::StreamLocks::default(),
-            users: StateCache::new(CACHE_CAPACITY),
-            organizations: StateCache::new(CACHE_CAPACITY),
-            accounts: StateCache::new(CACHE_CAPACITY),
+            states: Arc::new(States {
+                users: StateCache::new(CACHE_CAPACITY),
+                organizations: StateCache::new(CACHE_CAPACITY),
+                accounts: StateCache::new(CACHE_CAPACITY),
+            }),
         }))
-    }
-
-    /// Brings the cached states of the streams a command appended to up to the committed
-    /// version (or marks them stale when the cache was elsewhere).
-    pub fn advance(&self, decision: &ledger_domain::Decision) {
-        use ledger_domain::ExpectedVersion;
-        use load::Fold;
-        for change in decision.changes.iter().filter(|c| !c.events.is_empty()) {
-            let expected = match change.expected {
-                ExpectedVersion::NoStream => 0,
-                ExpectedVersion::Exact(n) => n,
-            };
-            let (stream, events) = (&change.stream, &change.events);
-            self.users
-                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
-            self.organizations
-                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
-            self.accounts
-                .advance(stream, expected, events, |s, e| s.fold(e).is_ok());
-        }
-    }
-
-    /// Drops cached state of `stream` that is ahead of its version in the log.
-    pub fn forget_if_ahead(&self, stream: &str, version: i64) {
-        self.users.forget_if_ahead(stream, version);
-        self.organizations.forget_if_ahead(stream, version);
-        self.accounts.forget_if_ahead(stream, version);
     }
 
     /// An account's cached state as it is, without reading the log (the first attempt of a
@@ -94,7 +104,7 @@ impl App {
         &self,
         id: ledger_domain::AccountId,
     ) -> Result<Arc<AccountView>, crate::error::AppError> {
-        match self.accounts.get(&id.stream()) {
+        match self.states.accounts.get(&id.stream()) {
             Some(view) => Ok(view),
             None => self.account(id).await,
         }
@@ -102,6 +112,6 @@ impl App {
 
     /// Every cached account (for the hold-expiry scan).
     pub fn cached_accounts(&self) -> Vec<Arc<AccountView>> {
-        self.accounts.all()
+        self.states.accounts.all()
     }
 }

@@ -73,7 +73,7 @@ impl App {
     ) -> Result<Executed, AppError> {
         let command = &command;
         let attempts = &AtomicUsize::new(0);
-        self.execute(cx, rpc, message, command_id, &[account_id.stream()], || {
+        self.execute_pure(cx, rpc, message, command_id, &[account_id.stream()], || {
             Box::pin(async move {
                 // First attempt on the cached state (the hot path: no read); after a conflict,
                 // read the stream's tail.
@@ -104,7 +104,7 @@ impl App {
         command: OrganizationCommand,
     ) -> Result<Executed, AppError> {
         let command = &command;
-        self.execute(
+        self.execute_pure(
             cx,
             rpc,
             message,
