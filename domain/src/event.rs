@@ -43,10 +43,23 @@ macro_rules! event_enum {
             /// Reads a payload in the current schema; `None` if the type is not of this enum.
             pub fn from_current_payload(
                 event_type: &str,
-                payload: serde_json::Value,
+                payload: &serde_json::Value,
+            ) -> Option<Result<Self, serde_json::Error>> {
+                use serde::Deserialize as _;
+                match event_type {
+                    $( $type_name => Some(<$ty>::deserialize(payload).map(Self::$variant)), )+
+                    _ => None,
+                }
+            }
+
+            /// Reads a payload in the current schema straight from its JSON text; `None` if
+            /// the type is not of this enum.
+            pub fn from_current_json(
+                event_type: &str,
+                json: &str,
             ) -> Option<Result<Self, serde_json::Error>> {
                 match event_type {
-                    $( $type_name => Some(serde_json::from_value(payload).map(Self::$variant)), )+
+                    $( $type_name => Some(serde_json::from_str(json).map(Self::$variant)), )+
                     _ => None,
                 }
             }
@@ -118,6 +131,51 @@ impl Event {
         schema_version: u16,
         payload: serde_json::Value,
     ) -> Result<Self, UpcastError> {
+        let current = Self::check_version(event_type, schema_version)?;
+        let payload = upcast(event_type, schema_version, current, payload)?;
+        let decoded = UserEvent::from_current_payload(event_type, &payload)
+            .map(|r| r.map(Self::User))
+            .or_else(|| {
+                OrganizationEvent::from_current_payload(event_type, &payload)
+                    .map(|r| r.map(Self::Organization))
+            })
+            .or_else(|| {
+                AccountEvent::from_current_payload(event_type, &payload)
+                    .map(|r| r.map(Self::Account))
+            });
+        Self::decoded(event_type, decoded)
+    }
+
+    /// [`Event::from_stored`] from the payload's JSON text: an event in the current schema
+    /// (nearly all of them) is deserialised straight from the text, without building a JSON
+    /// tree first; an older one goes through the upcaster.
+    pub fn from_stored_json(
+        event_type: &str,
+        schema_version: u16,
+        json: &str,
+    ) -> Result<Self, UpcastError> {
+        let current = Self::check_version(event_type, schema_version)?;
+        if schema_version < current {
+            let payload = serde_json::from_str(json).map_err(|e| UpcastError::Malformed {
+                event_type: event_type.to_owned(),
+                reason: e.to_string(),
+            })?;
+            return Self::from_stored(event_type, schema_version, payload);
+        }
+        let decoded = UserEvent::from_current_json(event_type, json)
+            .map(|r| r.map(Self::User))
+            .or_else(|| {
+                OrganizationEvent::from_current_json(event_type, json)
+                    .map(|r| r.map(Self::Organization))
+            })
+            .or_else(|| {
+                AccountEvent::from_current_json(event_type, json).map(|r| r.map(Self::Account))
+            });
+        Self::decoded(event_type, decoded)
+    }
+
+    /// The current version of `event_type`, if `schema_version` can be read as it.
+    fn check_version(event_type: &str, schema_version: u16) -> Result<u16, UpcastError> {
         let current = Self::current_version(event_type)
             .ok_or_else(|| UpcastError::UnknownType(event_type.to_owned()))?;
         if schema_version == 0 || schema_version > current {
@@ -127,19 +185,18 @@ impl Event {
                 current,
             });
         }
-        let payload = upcast(event_type, schema_version, current, payload)?;
-        let malformed = |e: serde_json::Error| UpcastError::Malformed {
-            event_type: event_type.to_owned(),
-            reason: e.to_string(),
-        };
-        if let Some(result) = UserEvent::from_current_payload(event_type, payload.clone()) {
-            return result.map(Self::User).map_err(malformed);
-        }
-        if let Some(result) = OrganizationEvent::from_current_payload(event_type, payload.clone()) {
-            return result.map(Self::Organization).map_err(malformed);
-        }
-        match AccountEvent::from_current_payload(event_type, payload) {
-            Some(result) => result.map(Self::Account).map_err(malformed),
+        Ok(current)
+    }
+
+    fn decoded(
+        event_type: &str,
+        decoded: Option<Result<Self, serde_json::Error>>,
+    ) -> Result<Self, UpcastError> {
+        match decoded {
+            Some(result) => result.map_err(|e| UpcastError::Malformed {
+                event_type: event_type.to_owned(),
+                reason: e.to_string(),
+            }),
             None => Err(UpcastError::UnknownType(event_type.to_owned())),
         }
     }

@@ -145,8 +145,7 @@ pub(crate) fn decode(events: &[RecordedEvent]) -> Result<Vec<Applied>> {
             };
             let version = u16::try_from(recorded.schema_version)
                 .map_err(|_| fail(format!("schema version {}", recorded.schema_version)))?;
-            let payload = recorded.payload_json().map_err(|e| fail(e.to_string()))?;
-            let event = Event::from_stored(&recorded.event_type, version, payload)
+            let event = Event::from_stored_json(&recorded.event_type, version, &recorded.payload)
                 .map_err(|e| fail(e.to_string()))?;
             Ok(Applied {
                 position: recorded.position,

@@ -118,12 +118,9 @@ impl Fold for AccountView {
 
 /// Decodes a stored event into a domain event (upcasting older versions).
 pub fn decode(recorded: &RecordedEvent) -> Result<Event, AppError> {
-    let payload = recorded
-        .payload_json()
-        .map_err(|e| AppError::Internal(format!("position {}: {e}", recorded.position)))?;
     let version = u16::try_from(recorded.schema_version)
         .map_err(|_| AppError::Internal(format!("position {}: bad version", recorded.position)))?;
-    Event::from_stored(&recorded.event_type, version, payload)
+    Event::from_stored_json(&recorded.event_type, version, &recorded.payload)
         .map_err(|e| AppError::Internal(format!("position {}: {e}", recorded.position)))
 }
 

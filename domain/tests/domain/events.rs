@@ -189,6 +189,18 @@ fn every_event_round_trips_through_its_stored_form() {
         let back = Event::from_stored(event.event_type(), event.schema_version(), payload.clone())
             .unwrap();
         assert_eq!(back, event, "{}", event.event_type());
+        let from_text = Event::from_stored_json(
+            event.event_type(),
+            event.schema_version(),
+            &payload.to_string(),
+        )
+        .unwrap();
+        assert_eq!(
+            from_text,
+            event,
+            "{} from its JSON text",
+            event.event_type()
+        );
         assert_eq!(
             Event::current_version(event.event_type()),
             Some(event.schema_version())
@@ -235,7 +247,12 @@ fn a_version_1_hold_placed_payload_is_upcast_to_version_2() {
         "ttl_s": 60,
         "at": "2026-01-05T01:00:00Z",
     });
-    let event = Event::from_stored("account.hold_placed", 1, v1).unwrap();
+    let event = Event::from_stored("account.hold_placed", 1, v1.clone()).unwrap();
+    assert_eq!(
+        Event::from_stored_json("account.hold_placed", 1, &v1.to_string()),
+        Ok(event.clone()),
+        "the text path upcasts too"
+    );
     assert_eq!(
         event,
         Event::Account(hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "2.5", t(1)))
@@ -269,9 +286,29 @@ fn unknown_types_future_versions_and_malformed_payloads_are_refused() {
     let mut bad = Event::Account(purchased(ORG_ACCOUNT, "1", ALICE)).to_payload();
     bad["amount"] = serde_json::json!("-1");
     assert!(matches!(
-        Event::from_stored("account.credits_purchased", 1, bad),
+        Event::from_stored("account.credits_purchased", 1, bad.clone()),
         Err(UpcastError::Malformed { .. })
     ));
+    let kind = |result: Result<Event, UpcastError>| match result {
+        Err(UpcastError::UnknownType(_)) => "unknown type",
+        Err(UpcastError::UnsupportedVersion { .. }) => "unsupported version",
+        Err(UpcastError::Malformed { .. }) => "malformed",
+        Ok(_) => "ok",
+    };
+    let bad = bad.to_string();
+    for (event_type, version, json, expected) in [
+        ("account.nope", 1, "{}", "unknown type"),
+        ("account.opened", 2, "{}", "unsupported version"),
+        ("account.opened", 1, "{}", "malformed"),
+        ("account.opened", 1, "not json", "malformed"),
+        ("account.credits_purchased", 1, bad.as_str(), "malformed"),
+    ] {
+        assert_eq!(
+            kind(Event::from_stored_json(event_type, version, json)),
+            expected,
+            "{event_type} v{version} {json}"
+        );
+    }
 }
 
 #[test]
