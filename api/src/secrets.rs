@@ -88,6 +88,33 @@ impl KeyHasher {
         hex::encode(mac(&self.key, &[secret.as_bytes()]))
     }
 
+    /// A fingerprint of the secret (an HMAC of a fixed label under it), to tell whether two
+    /// processes hash with the same secret without revealing it.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&mac(&self.key, &[b"key-hash-secret-fingerprint"])[..16])
+    }
+
+    /// Records this secret's fingerprint in the database on first start, and refuses a
+    /// database whose API keys were hashed with another secret: their keys would all be
+    /// unknown here, and keys created here unknown to the other processes.
+    pub async fn check_database(&self, pool: &sqlx::PgPool) -> anyhow::Result<()> {
+        let mine = self.fingerprint();
+        sqlx::query("INSERT INTO key_hash_secret (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(&mine)
+            .execute(pool)
+            .await?;
+        let recorded: String = sqlx::query_scalar("SELECT fingerprint FROM key_hash_secret")
+            .fetch_one(pool)
+            .await?;
+        anyhow::ensure!(
+            recorded == mine,
+            "the key-hash secret differs from the one this database's API keys were hashed \
+             with (fingerprint {mine}, the database's {recorded}): start every ledgerd on this \
+             database with the same --key-hash-secret-file"
+        );
+        Ok(())
+    }
+
     /// The display prefix of a secret.
     pub fn prefix(secret: &str) -> String {
         secret.chars().take(PREFIX_CHARS).collect()

@@ -78,6 +78,7 @@ pub async fn serve(
     let tls = tls_config(config)?;
     let credentials = Arc::new(Credentials::load(Some(config.credentials_path()))?);
     let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
+    hasher.check_database(&pool).await?;
     let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
     let app = App::start(pool.clone(), appender, hasher).await?;
     let (stop_expiry, stop_rx) = tokio::sync::watch::channel(false);

@@ -20,9 +20,10 @@ pub const LOG_GRANTS: [(&str, &str); 6] = [
 
 /// The other tables `ledgerd serve` uses, and what it does to them: the read models and their
 /// checkpoints (`migrations/0002_read_models.sql`), the erasable personal data
-/// (`0003_personal_data.sql`), and the migration history, read to refuse a schema that
-/// `ledgerd migrate` has not brought up to date.
-pub const SERVICE_GRANTS: [(&str, &str); 16] = [
+/// (`0003_personal_data.sql`), the key-hash secret's fingerprint (`0004_key_hash_secret.sql`),
+/// and the migration history, read to refuse a schema that `ledgerd migrate` has not brought
+/// up to date.
+pub const SERVICE_GRANTS: [(&str, &str); 17] = [
     ("projection_checkpoints", READ_WRITE),
     ("account_balances", READ_WRITE),
     ("open_holds", READ_WRITE),
@@ -38,6 +39,7 @@ pub const SERVICE_GRANTS: [(&str, &str); 16] = [
     ("user_emails", READ_WRITE),
     ("invitation_emails", READ_WRITE),
     ("billing_profiles", READ_WRITE),
+    ("key_hash_secret", "SELECT, INSERT"),
     ("_sqlx_migrations", "SELECT"),
 ];
 

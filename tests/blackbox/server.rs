@@ -1,7 +1,7 @@
 //! `ledgerd` starts, migrates, serves health and stops cleanly, with or without DATABASE_URL.
 
 use ledger_pgembed::testing::fresh_database;
-use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, migrate};
+use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, binary, migrate};
 use tonic_health::pb::health_check_response::ServingStatus;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,4 +96,39 @@ async fn metrics_count_rpcs_and_report_the_appender_and_projection_lag() {
         );
     }
     assert!(ledgerd.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_ledgerd_with_another_key_hash_secret_refuses_to_start() {
+    // Replicas must hash API keys with one secret; a replica with its own would answer
+    // UNKNOWN_KEY for every key created through the others.
+    let database = fresh_database().await.unwrap();
+    let first = Ledgerd::start(&LedgerdOptions {
+        database_url: Some(database.url().to_owned()),
+        data_dir: std::env::temp_dir().join(format!("ledgerd-unused-{}", uuid::Uuid::new_v4())),
+        ..Default::default()
+    })
+    .await;
+    let beside = first.start_beside().await;
+    assert_eq!(
+        beside.health().await,
+        ServingStatus::Serving,
+        "same secret: serves"
+    );
+
+    let elsewhere = std::env::temp_dir().join(format!("ledgerd-other-{}", uuid::Uuid::new_v4()));
+    let refused = std::process::Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&elsewhere)
+        .arg("--key-hash-secret-file")
+        .arg(elsewhere.join("another.secret"))
+        .env("DATABASE_URL", database.url())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&elsewhere);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("--key-hash-secret-file"), "{stderr}");
+    assert_eq!(first.health().await, ServingStatus::Serving);
 }
