@@ -19,6 +19,11 @@ use crate::model::{AppendOutcome, AppendRequest};
 use crate::prepare::PreparedAppend;
 use crate::watch::WriterWatch;
 
+/// How often an idle writer reads the head to learn whether another writer appended (see
+/// [`WriterWatch`]): a few cheap reads a second keep this process's cached states vouched for
+/// between bursts of appends.
+pub const IDLE_CHECK_EVERY: Duration = Duration::from_millis(100);
+
 /// Bounds of the group commit.
 #[derive(Debug, Clone)]
 pub struct AppenderConfig {
@@ -148,9 +153,13 @@ impl Writer {
         loop {
             let first = match carried.take() {
                 Some(pending) => pending,
-                None => match self.receiver.recv().await {
-                    Some(pending) => pending,
-                    None => return,
+                None => match tokio::time::timeout(IDLE_CHECK_EVERY, self.receiver.recv()).await {
+                    Ok(Some(pending)) => pending,
+                    Ok(None) => return,
+                    Err(_idle) => {
+                        self.check_head_while_idle().await;
+                        continue;
+                    }
                 },
             };
             let mut events = first.append.event_count();
@@ -217,6 +226,18 @@ impl Writer {
                     let _ = reply.send(Err(StoreError::Unavailable));
                 }
             }
+        }
+    }
+
+    /// Tells the watch whether another writer appended since this writer's last batch, by a
+    /// plain read of the head. A failed read tells nothing; the watch then ages.
+    async fn check_head_while_idle(&self) {
+        let before = std::time::Instant::now();
+        match crate::read::head(&self.pool).await {
+            Ok(head) => self
+                .watch
+                .observe_at(self.memory.head() != Some(head.position), before),
+            Err(error) => tracing::debug!(%error, "idle head check failed"),
         }
     }
 

@@ -82,6 +82,11 @@ pub(crate) struct WriterMemory {
 const MAX_REMEMBERED_STREAMS: usize = 100_000;
 
 impl WriterMemory {
+    /// Where this writer left the head, if it remembers.
+    pub(crate) fn head(&self) -> Option<i64> {
+        self.head
+    }
+
     fn forget(&mut self) {
         self.head = None;
         self.versions.clear();

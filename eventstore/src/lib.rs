@@ -18,7 +18,7 @@ mod snapshot;
 mod verify;
 mod watch;
 
-pub use appender::{Appender, AppenderConfig, AppenderStats};
+pub use appender::{Appender, AppenderConfig, AppenderStats, IDLE_CHECK_EVERY};
 pub use batch_sql::NOTIFY_CHANNEL;
 pub use error::StoreError;
 pub use hash::{GENESIS_HASH, canonical_bytes, chain_hash};

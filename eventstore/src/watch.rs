@@ -54,11 +54,18 @@ impl WriterWatch {
 
     /// Records a check made now, with the head lock held. Only the writer task calls it.
     pub(crate) fn observe(&self, moved: bool) {
+        self.observe_at(moved, Instant::now());
+    }
+
+    /// Records a check that saw the head as committed at `at` or later (an idle writer's read
+    /// of the head, without the lock, started after `at`). Only the writer task calls it.
+    pub(crate) fn observe_at(&self, moved: bool, at: Instant) {
         let number = self.checks.load(Ordering::SeqCst) + 1;
         if moved {
             self.last_moved.store(number, Ordering::SeqCst);
         }
-        let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let since_start = at.saturating_duration_since(self.started);
+        let micros = u64::try_from(since_start.as_micros()).unwrap_or(u64::MAX);
         self.latest_at_micros.store(micros, Ordering::SeqCst);
         self.checks.store(number, Ordering::SeqCst);
     }

@@ -338,8 +338,8 @@ async fn a_busy_process_answers_authentication_with_what_another_process_wrote()
         .keys
         .disable_key(pb::KeyCommandRequest {
             command_id: id(),
-            account_id: account,
-            key_id: created.key_id,
+            account_id: account.clone(),
+            key_id: created.key_id.clone(),
         })
         .await
         .unwrap();
@@ -362,6 +362,41 @@ async fn a_busy_process_answers_authentication_with_what_another_process_wrote()
     let billed = billing.await.unwrap();
     println!("the busy process (billed {billed} requests) saw the disabled key after {seen:?}");
     assert!(billed > 10, "the first process was not kept busy: {billed}");
+
+    // Idle, `first` keeps its watch recent by reading the head; it must see `second` enable
+    // the key again all the same.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    gateway
+        .authenticate_key(authenticate.clone())
+        .await
+        .unwrap_err();
+    second
+        .clients("dashboard", Some(user))
+        .await
+        .keys
+        .enable_key(pb::KeyCommandRequest {
+            command_id: id(),
+            account_id: account,
+            key_id: created.key_id,
+        })
+        .await
+        .unwrap();
+    let enabled_at = Instant::now();
+    while gateway
+        .authenticate_key(authenticate.clone())
+        .await
+        .is_err()
+    {
+        assert!(
+            enabled_at.elapsed() < Duration::from_secs(5),
+            "the idle process still refuses a key the other one enabled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!(
+        "the idle process saw the key enabled after {:?}",
+        enabled_at.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
