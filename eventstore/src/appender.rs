@@ -230,14 +230,17 @@ impl Writer {
     }
 
     /// Tells the watch whether another writer appended since this writer's last batch, by a
-    /// plain read of the head. A failed read tells nothing; the watch then ages.
+    /// plain read of the head. A failed or slow read tells nothing (the watch then ages) and
+    /// holds the writer back at most a few check intervals.
     async fn check_head_while_idle(&self) {
         let before = std::time::Instant::now();
-        match crate::read::head(&self.pool).await {
-            Ok(head) => self
+        let read = tokio::time::timeout(5 * IDLE_CHECK_EVERY, crate::read::head(&self.pool));
+        match read.await {
+            Ok(Ok(head)) => self
                 .watch
                 .observe_at(self.memory.head() != Some(head.position), before),
-            Err(error) => tracing::debug!(%error, "idle head check failed"),
+            Ok(Err(error)) => tracing::debug!(%error, "idle head check failed"),
+            Err(_elapsed) => tracing::debug!("idle head check timed out"),
         }
     }
 

@@ -41,17 +41,18 @@ async fn without_database_url_ledgerd_runs_its_own_postgres_and_keeps_its_data()
         data_dir: data_dir.clone(),
         ..Default::default()
     };
-    let ledgerd = Ledgerd::start(&options).await;
+    let mut ledgerd = Ledgerd::start(&options).await;
     assert_eq!(ledgerd.health().await, ServingStatus::Serving);
-    assert!(ledgerd.terminate().success());
+    assert!(ledgerd.stop().success());
     let pid_file = data_dir.join("pgdata").join("postmaster.pid");
     assert!(
         !pid_file.exists(),
         "the embedded PostgreSQL was stopped on shutdown"
     );
 
-    // The second start finds the cluster initialised and the schema in place.
-    let ledgerd = Ledgerd::start(&options).await;
+    // The second start (same secrets, as a restart in production) finds the cluster
+    // initialised and the schema in place.
+    ledgerd.restart().await;
     assert_eq!(ledgerd.health().await, ServingStatus::Serving);
     assert!(ledgerd.terminate().success());
     let _ = std::fs::remove_dir_all(&data_dir);

@@ -381,6 +381,12 @@ impl Ledgerd {
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn terminate(mut self) -> ExitStatus {
+        self.stop()
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit, keeping the handle (and the secrets)
+    /// for [`Ledgerd::restart`].
+    pub fn stop(&mut self) -> ExitStatus {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
