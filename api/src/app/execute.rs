@@ -177,17 +177,9 @@ impl App {
     where
         F: Fn() -> BoxFuture<'a, Result<Decided, AppError>>,
     {
-        let hash = request_hash(cx, rpc, &message.encode_to_vec());
-        self.run(
-            cx,
-            rpc,
-            command_id,
-            hash,
-            streams,
-            RetryCheck::BeforeDeciding,
-            decide,
-        )
-        .await
+        let retry_check = RetryCheck::BeforeDeciding;
+        self.run(cx, rpc, message, command_id, streams, retry_check, decide)
+            .await
     }
 
     /// [`App::execute`] for a command whose decide step only reads and decides (no writes
@@ -205,17 +197,9 @@ impl App {
     where
         F: Fn() -> BoxFuture<'a, Result<Decided, AppError>>,
     {
-        let hash = request_hash(cx, rpc, &message.encode_to_vec());
-        self.run(
-            cx,
-            rpc,
-            command_id,
-            hash,
-            streams,
-            RetryCheck::AtAppend,
-            decide,
-        )
-        .await
+        let retry_check = RetryCheck::AtAppend;
+        self.run(cx, rpc, message, command_id, streams, retry_check, decide)
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -223,8 +207,8 @@ impl App {
         &'a self,
         cx: &CallContext,
         rpc: &str,
+        message: &impl prost::Message,
         command_id: Uuid,
-        hash: [u8; 32],
         streams: &[String],
         retry_check: RetryCheck,
         decide: F,
@@ -232,6 +216,7 @@ impl App {
     where
         F: Fn() -> BoxFuture<'a, Result<Decided, AppError>>,
     {
+        let hash = request_hash(cx, rpc, &message.encode_to_vec());
         if retry_check == RetryCheck::BeforeDeciding {
             if let Some(found) = self.replay(command_id, hash).await? {
                 return Ok(found);
