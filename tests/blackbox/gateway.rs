@@ -8,7 +8,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::api_rules::user_with_organization;
-use crate::common::{Env, assert_chain_verifies, id, reason, usage};
+use crate::common::{Env, assert_chain_verifies, id, key, reason, usage};
 
 /// An organization with 100 credits and one key: (admin, org, account, key id).
 pub async fn funded_key(ledgerd: &Ledgerd) -> (Uuid, String, String, String) {
@@ -285,22 +285,7 @@ async fn a_busy_process_answers_authentication_with_what_another_process_wrote()
     let second = env.ledgerd.start_beside().await;
     let (_, _, busy_account, busy_key) = funded_key(&env.ledgerd).await;
     let (user, _, account, _) = funded_key(&env.ledgerd).await;
-    let created = env
-        .ledgerd
-        .clients("dashboard", Some(user))
-        .await
-        .keys
-        .create_key(pb::CreateKeyRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            key_id: id(),
-            name: "to disable".into(),
-            limit: None,
-            expires_at: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let created = key(&env.ledgerd, user, &account, None).await;
     let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
     let authenticate = pb::AuthenticateKeyRequest {
         min_position: 0,
