@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::batch::{WriterMemory, write_batch};
+use crate::chain::{Settled, Ticket};
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, AppendRequest};
 use crate::prepare::PreparedAppend;
@@ -112,13 +113,26 @@ impl Appender {
     /// Appends one command's events atomically and returns where they landed. A retry with the
     /// same command id and request hash returns the first outcome and appends nothing.
     pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        let append = PreparedAppend::new(request)?;
+        self.enqueue(request, None).await?.outcome().await
+    }
+
+    /// Hands an append to the writer and returns as soon as it is queued. With `after`, the
+    /// append was decided on the state another queued append of this process leaves: it is
+    /// refused ([`StoreError::PredecessorFailed`]) unless that one commits first. Appends are
+    /// judged in the order they were queued.
+    pub async fn enqueue(
+        &self,
+        request: AppendRequest,
+        after: Option<Ticket>,
+    ) -> Result<Queued, StoreError> {
+        let append = PreparedAppend::new(request, after)?;
+        let ticket = append.ticket.clone();
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending { append, reply })
             .await
             .map_err(|_| StoreError::AppenderStopped)?;
-        answer.await.map_err(|_| StoreError::AppenderStopped)?
+        Ok(Queued { ticket, answer })
     }
 
     /// What the writer has seen of other writers (to know when a cached state is current).
@@ -134,6 +148,24 @@ impl Appender {
             events: self.counters.events.load(Ordering::Relaxed),
             failed_transactions: self.counters.failed_transactions.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// An append the writer has in its queue.
+pub struct Queued {
+    ticket: Ticket,
+    answer: oneshot::Receiver<Result<AppendOutcome, StoreError>>,
+}
+
+impl Queued {
+    /// Its ticket: to chain later appends after it, or to wait until it is settled.
+    pub fn ticket(&self) -> &Ticket {
+        &self.ticket
+    }
+
+    /// Waits for the writer's answer.
+    pub async fn outcome(self) -> Result<AppendOutcome, StoreError> {
+        self.answer.await.map_err(|_| StoreError::AppenderStopped)?
     }
 }
 
@@ -203,12 +235,15 @@ impl Writer {
         .await
         {
             Ok(answers) => {
-                let written: usize = answers
-                    .iter()
-                    .zip(&appends)
-                    .filter(|(answer, _)| answer.is_ok())
-                    .map(|(_, append)| append.event_count())
-                    .sum();
+                let mut written = 0;
+                for (append, answer) in appends.iter().zip(&answers) {
+                    // A retry answered from its stored outcome appended nothing.
+                    let appended = matches!(answer, Ok(outcome) if !outcome.replayed);
+                    if appended {
+                        written += append.event_count();
+                    }
+                    settle(append, appended);
+                }
                 self.counters
                     .events
                     .fetch_add(written as u64, Ordering::Relaxed);
@@ -222,6 +257,9 @@ impl Writer {
                     .failed_transactions
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, events, "append batch failed; callers may retry");
+                for append in &appends {
+                    settle(append, false);
+                }
                 for reply in replies {
                     let _ = reply.send(Err(StoreError::Unavailable));
                 }
@@ -251,4 +289,14 @@ impl Writer {
         self.last_recorded_at = now.max(self.last_recorded_at);
         self.last_recorded_at
     }
+}
+
+/// Settles an append's ticket before the next batch is judged, so that appends chained after it
+/// are judged on the verdict.
+fn settle(append: &PreparedAppend, appended: bool) {
+    append.ticket.settle(if appended {
+        Settled::Committed
+    } else {
+        Settled::Failed
+    });
 }

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::batch_sql::{load_known, lock_head, write_rows};
+use crate::chain::Settled;
 use crate::error::StoreError;
 use crate::hash::{canonical_bytes, chain_hash};
 use crate::model::{AppendOutcome, StreamVersion};
@@ -62,6 +63,8 @@ struct BatchState {
     stream_positions: HashMap<String, i64>,
     commands: HashMap<Uuid, ([u8; 32], AppendOutcome)>,
     claims: HashSet<(String, String)>,
+    /// Tickets of the appends accepted so far in this batch (they commit with it).
+    accepted: HashSet<u64>,
 }
 
 /// What a writer remembers of the log between its own batches.
@@ -196,6 +199,7 @@ async fn attempt(
         stream_positions: HashMap::new(),
         commands: known.commands,
         claims: known.claims,
+        accepted: HashSet::new(),
     };
     let mut rows = BatchRows::default();
     let answers: Vec<_> = batch
@@ -255,6 +259,13 @@ fn judge(
                 command_id: append.command_id,
             })
         };
+    }
+    if let Some(after) = &append.after {
+        let committed =
+            after.settled() == Some(Settled::Committed) || state.accepted.contains(&after.id());
+        if !committed {
+            return Err(StoreError::PredecessorFailed);
+        }
     }
     for stream in &append.streams {
         let current = state.versions.get(&stream.stream_id).copied().unwrap_or(0);
@@ -349,5 +360,6 @@ fn judge(
     state
         .commands
         .insert(append.command_id, (append.request_hash, outcome.clone()));
+    state.accepted.insert(append.ticket.id());
     Ok(outcome)
 }

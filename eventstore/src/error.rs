@@ -32,6 +32,11 @@ pub enum StoreError {
         /// The claimed value.
         value: String,
     },
+    /// The append was chained after another append of this process (decided on the state it
+    /// leaves) and that append did not commit. Nothing was appended. Reload the stream, decide
+    /// again and retry with the same command id.
+    #[error("the append this one was decided after did not commit")]
+    PredecessorFailed,
     /// The request breaks a limit of the log (sizes, counts, empty names). Nothing was
     /// appended. A programming error of the caller: fix the request.
     #[error("invalid append request: {0}")]

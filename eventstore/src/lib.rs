@@ -8,6 +8,7 @@
 mod appender;
 mod batch;
 mod batch_sql;
+mod chain;
 mod error;
 mod hash;
 mod model;
@@ -18,8 +19,9 @@ mod snapshot;
 mod verify;
 mod watch;
 
-pub use appender::{Appender, AppenderConfig, AppenderStats, IDLE_CHECK_EVERY};
+pub use appender::{Appender, AppenderConfig, AppenderStats, IDLE_CHECK_EVERY, Queued};
 pub use batch_sql::NOTIFY_CHANNEL;
+pub use chain::{Settled, Ticket};
 pub use error::StoreError;
 pub use hash::{GENESIS_HASH, canonical_bytes, chain_hash};
 pub use model::{

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
+use crate::chain::Ticket;
 use crate::error::StoreError;
 use crate::model::{AppendRequest, ExpectedVersion, UniqueClaim, limits};
 
@@ -18,6 +19,10 @@ pub(crate) struct PreparedAppend {
     pub(crate) claims: Vec<UniqueClaim>,
     pub(crate) reply: serde_json::Value,
     pub(crate) event_count: usize,
+    /// Where this append stands, for the writer to settle.
+    pub(crate) ticket: Ticket,
+    /// The append this one was decided after, which must have committed first.
+    pub(crate) after: Option<Ticket>,
 }
 
 #[derive(Debug)]
@@ -38,7 +43,7 @@ pub(crate) struct PreparedEvent {
 impl PreparedAppend {
     /// Checks the request against the log's limits and renders its JSON, outside the writer so
     /// that the one serialized transaction does as little as possible.
-    pub(crate) fn new(request: AppendRequest) -> Result<Self, StoreError> {
+    pub(crate) fn new(request: AppendRequest, after: Option<Ticket>) -> Result<Self, StoreError> {
         let invalid = |what: String| Err(StoreError::InvalidRequest(what));
         if request.streams.is_empty() {
             return invalid("an append names at least one stream".into());
@@ -134,6 +139,8 @@ impl PreparedAppend {
             claims: request.claims,
             reply: request.reply,
             event_count,
+            ticket: Ticket::new(),
+            after,
         })
     }
 

@@ -218,6 +218,26 @@ pub async fn purchase(ledgerd: &Ledgerd, buyer: Uuid, account: &str, amount: &st
         .unwrap();
 }
 
+/// `reader`'s view of `account`'s balance, once the projection has reached `min_position`.
+pub async fn balance(
+    ledgerd: &Ledgerd,
+    reader: Uuid,
+    account: &str,
+    min_position: i64,
+) -> pb::GetAccountBalanceResponse {
+    ledgerd
+        .clients("dashboard", Some(reader))
+        .await
+        .credits
+        .get_account_balance(pb::GetAccountBalanceRequest {
+            account_id: account.to_owned(),
+            min_position,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// `creator` creates a key under `account`, with an optional lifetime spend limit.
 pub async fn key(
     ledgerd: &Ledgerd,

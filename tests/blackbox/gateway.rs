@@ -8,7 +8,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::api_rules::user_with_organization;
-use crate::common::{Env, assert_chain_verifies, id, key, reason, usage};
+use crate::common::{Env, assert_chain_verifies, balance, id, key, reason, units, usage};
 
 /// An organization with 100 credits and one key: (admin, org, account, key id).
 pub async fn funded_key(ledgerd: &Ledgerd) -> (Uuid, String, String, String) {
@@ -78,18 +78,7 @@ async fn a_usage_batch_answers_each_item_with_its_own_result() {
             .any(|r| r.reason == "GENERATION_ALREADY_RECORDED")
     );
 
-    let balance = env
-        .ledgerd
-        .clients("dashboard", Some(user))
-        .await
-        .credits
-        .get_account_balance(pb::GetAccountBalanceRequest {
-            account_id: account,
-            min_position: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let balance = balance(&env.ledgerd, user, &account, 0).await;
     assert_eq!(balance.total_used, "5");
 
     let empty = gateway
@@ -477,20 +466,82 @@ async fn retried_gateway_commands_get_their_first_answer_and_append_nothing() {
     assert_eq!(reason(&reused), "COMMAND_ID_REUSED");
     assert_eq!(env.head().await, head);
 
-    let balance = env
-        .ledgerd
-        .clients("dashboard", Some(admin))
-        .await
-        .credits
-        .get_account_balance(pb::GetAccountBalanceRequest {
-            account_id: account,
-            min_position: head,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let balance = balance(&env.ledgerd, admin, &account, head).await;
     assert_eq!(
         balance.balance, "98.25",
         "100 - 1.5 - 0.25, each billed once"
     );
+}
+
+/// A counter of `ledgerd`'s metrics.
+async fn counter(ledgerd: &Ledgerd, name: &str) -> u64 {
+    let text = ledgerd.scrape_metrics().await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_commands_on_one_account_share_group_commits_and_bill_exactly() {
+    // Commands on one account are decided one after another, but each is queued without
+    // waiting for the previous one to commit: 64 at once must not take 64 transactions.
+    const COMMANDS: usize = 64;
+    let env = Env::start().await;
+    let (admin, _, account, key) = funded_key(&env.ledgerd).await;
+    let gateway = env.ledgerd.clients("gateway", None).await.gateway;
+    let transactions_before = counter(&env.ledgerd, "ledger_append_transactions_total").await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(COMMANDS));
+    let mut commands = tokio::task::JoinSet::new();
+    for n in 0..COMMANDS {
+        let (mut gateway, barrier) = (gateway.clone(), barrier.clone());
+        let (account, key) = (account.clone(), key.clone());
+        commands.spawn(async move {
+            barrier.wait().await;
+            if n % 2 == 0 {
+                let recorded = gateway.record_usage(pb::RecordUsageRequest {
+                    command_id: id(),
+                    account_id: account,
+                    key_id: key,
+                    usage: Some(usage(&id(), "0.25")),
+                });
+                recorded.await.map(|r| r.into_inner().position)
+            } else {
+                let placed = gateway.place_hold(pb::PlaceHoldRequest {
+                    command_id: id(),
+                    account_id: account,
+                    key_id: key,
+                    hold_id: id(),
+                    estimate: "1".into(),
+                    ttl_s: 600,
+                });
+                placed.await.map(|p| p.into_inner().position)
+            }
+        });
+    }
+    let mut positions = std::collections::BTreeSet::new();
+    while let Some(done) = commands.join_next().await {
+        positions.insert(done.unwrap().unwrap());
+    }
+    let transactions =
+        counter(&env.ledgerd, "ledger_append_transactions_total").await - transactions_before;
+    println!("{COMMANDS} commands on one account took {transactions} transactions");
+    assert_eq!(
+        positions.len(),
+        COMMANDS,
+        "each command has its own position"
+    );
+    assert!(
+        transactions * 4 <= COMMANDS as u64,
+        "{COMMANDS} commands on one account took {transactions} transactions"
+    );
+    let last = *positions.last().unwrap();
+    let balance = balance(&env.ledgerd, admin, &account, last).await;
+    let half = COMMANDS / 2;
+    assert_eq!(
+        units(&balance.balance),
+        units("100") - units("0.25") * half as i128
+    );
+    assert_eq!(units(&balance.held), units("1") * half as i128);
+    assert_eq!(balance.open_holds as usize, half);
+    assert_chain_verifies(&env.ledgerd).await;
 }

@@ -8,7 +8,8 @@ use ledger_domain::{
     Decision, DomainError, ExpectedVersion, GenerationId, HoldId, InvitationId, KeyId,
 };
 use ledger_eventstore::{
-    AppendRequest, EventMetadata, NewEvent, StoreError, StreamAppend, UniqueClaim, find_command,
+    AppendOutcome, AppendRequest, EventMetadata, NewEvent, StoreError, StreamAppend, UniqueClaim,
+    find_command,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -77,7 +78,7 @@ fn expected(version: ExpectedVersion) -> ledger_eventstore::ExpectedVersion {
     }
 }
 
-fn to_request(
+pub(super) fn to_request(
     cx: &CallContext,
     command_id: Uuid,
     hash: [u8; 32],
@@ -146,6 +147,14 @@ fn claim_error(scope: &str, value: &str) -> AppError {
         || AppError::Internal(format!("unexpected claim conflict on {scope}")),
         AppError::Domain,
     )
+}
+
+/// What follows an attempt's append.
+pub(super) enum AfterAppend {
+    /// The command's result.
+    Done(Executed),
+    /// Decide again.
+    Retry,
 }
 
 /// How a command learns that it is the retry of one already recorded.
@@ -222,7 +231,13 @@ impl App {
                 return Ok(found);
             }
         }
-        let _guards = self.locks.lock(streams).await;
+        let mut guards = self.locks.lock(streams).await;
+        // This command decides on the log, not on a queued tail: let the tails commit first.
+        for guard in &mut guards {
+            if let Some(tail) = guard.take() {
+                tail.ticket.wait_settled().await;
+            }
+        }
         let mut last_conflict: Option<(String, String)> = None;
         for _ in 0..MAX_ATTEMPTS {
             let decided = match decide().await {
@@ -235,43 +250,59 @@ impl App {
                 }
             };
             let request = to_request(cx, command_id, hash, &decided);
-            match self.append(request, decided.decision).await? {
-                Ok(outcome) => {
-                    return Ok(Executed {
-                        position: outcome.last_position,
-                        reply: outcome.reply,
-                        replayed: outcome.replayed,
-                    });
-                }
-                Err(StoreError::Conflict {
-                    stream_id,
-                    expected,
-                    actual,
-                }) => {
-                    self.states.forget_if_ahead(&stream_id, actual);
-                    // A decision that twice expects a stream not to exist, which does, names a
-                    // new id that is taken (e.g. a caller-chosen account id): retrying cannot help.
-                    let conflict = (stream_id, expected);
-                    if conflict.1 == "NoStream" && last_conflict.as_ref() == Some(&conflict) {
-                        return Err(AppError::IdTaken(conflict.0));
-                    }
-                    last_conflict = Some(conflict);
-                    continue;
-                }
-                Err(StoreError::ClaimTaken { scope, value }) => {
-                    return Err(claim_error(&scope, &value));
-                }
-                Err(StoreError::CommandIdReused { .. }) => {
-                    // A concurrent identical request may have won the race.
-                    return self
-                        .replay_or(command_id, hash, AppError::CommandIdReused)
-                        .await;
-                }
-                Err(other) => return Err(other.into()),
+            let answer = self.append(request, decided.decision).await?;
+            match self
+                .after_append(answer, command_id, hash, &mut last_conflict)
+                .await?
+            {
+                AfterAppend::Done(executed) => return Ok(executed),
+                AfterAppend::Retry => {}
             }
         }
         tracing::warn!(rpc, %command_id, "command gave up after repeated conflicts");
         Err(AppError::Contended)
+    }
+
+    /// What the writer's answer to an attempt means for the command: its result, or another
+    /// attempt (the streams moved, or the append it was chained after did not commit).
+    /// `last_conflict` is the previous attempt's conflict, if any.
+    pub(super) async fn after_append(
+        &self,
+        answer: Result<AppendOutcome, StoreError>,
+        command_id: Uuid,
+        hash: [u8; 32],
+        last_conflict: &mut Option<(String, String)>,
+    ) -> Result<AfterAppend, AppError> {
+        match answer {
+            Ok(outcome) => Ok(AfterAppend::Done(Executed {
+                position: outcome.last_position,
+                reply: outcome.reply,
+                replayed: outcome.replayed,
+            })),
+            Err(StoreError::Conflict {
+                stream_id,
+                expected,
+                actual,
+            }) => {
+                self.states.forget_if_ahead(&stream_id, actual);
+                // A decision that twice expects a stream not to exist, which does, names a new
+                // id that is taken (e.g. a caller-chosen account id): retrying cannot help.
+                let conflict = (stream_id, expected);
+                if conflict.1 == "NoStream" && last_conflict.as_ref() == Some(&conflict) {
+                    return Err(AppError::IdTaken(conflict.0));
+                }
+                *last_conflict = Some(conflict);
+                Ok(AfterAppend::Retry)
+            }
+            Err(StoreError::PredecessorFailed) => Ok(AfterAppend::Retry),
+            Err(StoreError::ClaimTaken { scope, value }) => Err(claim_error(&scope, &value)),
+            // A concurrent identical request may have won the race.
+            Err(StoreError::CommandIdReused { .. }) => self
+                .replay_or(command_id, hash, AppError::CommandIdReused)
+                .await
+                .map(AfterAppend::Done),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Appends a decided command and, when its events were appended (not a retry answered from
@@ -282,7 +313,7 @@ impl App {
         &self,
         request: AppendRequest,
         decision: Decision,
-    ) -> Result<Result<ledger_eventstore::AppendOutcome, StoreError>, AppError> {
+    ) -> Result<Result<AppendOutcome, StoreError>, AppError> {
         let appender = self.appender.clone();
         let states = Arc::clone(&self.states);
         let keys = Arc::clone(&self.keys);
@@ -302,7 +333,7 @@ impl App {
 
     /// The stored outcome of `command_id` if it was recorded with this request, else `error`
     /// (or [`AppError::CommandIdReused`] if it was recorded with another request).
-    async fn replay_or(
+    pub(super) async fn replay_or(
         &self,
         command_id: Uuid,
         hash: [u8; 32],

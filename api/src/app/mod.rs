@@ -7,6 +7,7 @@ pub mod expiry;
 pub mod keyindex;
 pub mod load;
 pub mod locks;
+mod pipeline;
 
 use std::sync::Arc;
 

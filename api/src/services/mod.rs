@@ -19,7 +19,6 @@ pub mod support;
 pub mod users;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use ledger_domain::account::{AccountCommand, decide as decide_account};
@@ -61,7 +60,8 @@ pub fn command_id(text: &str) -> Result<Uuid, AppError> {
 }
 
 impl App {
-    /// Runs a command on one account (with its organization read for dashboard callers).
+    /// Runs a command on one account, pipelined (with its organization read for dashboard
+    /// callers).
     pub async fn account_command(
         &self,
         cx: &CallContext,
@@ -72,16 +72,8 @@ impl App {
         command: AccountCommand,
     ) -> Result<Executed, AppError> {
         let command = &command;
-        let attempts = &AtomicUsize::new(0);
-        self.execute_pure(cx, rpc, message, command_id, &[account_id.stream()], || {
+        self.execute_on_account(cx, rpc, message, command_id, account_id, |view| {
             Box::pin(async move {
-                // First attempt on the cached state (the hot path: no read); after a conflict,
-                // read the stream's tail.
-                let view = if attempts.fetch_add(1, Ordering::Relaxed) == 0 {
-                    self.account_cached(account_id).await?
-                } else {
-                    self.account(account_id).await?
-                };
                 let org = match cx.caller.user() {
                     Some(_) => self.owner_organization(&view).await?,
                     None => None,

@@ -1,0 +1,216 @@
+//! Account commands, pipelined: a command on an account decides on the state the previous
+//! command of this process leaves, queues its append chained after that one, and lets go of
+//! the account's lock as soon as the append is queued, not when it commits. Many commands on
+//! one busy account (the gateway's hot organization) then share a group commit instead of
+//! taking one commit each.
+//!
+//! The writer refuses an append whose predecessor did not commit, so a command never lands on
+//! events that are not in the log; it is then decided again, on the log, without chaining.
+
+use std::sync::Arc;
+
+use ledger_domain::{AccountId, Decision};
+use ledger_eventstore::{AppendOutcome, AppendRequest, Settled, StoreError, Ticket};
+use uuid::Uuid;
+
+use super::App;
+use super::execute::{AfterAppend, BoxFuture, Decided, Executed, MAX_ATTEMPTS};
+use super::execute::{request_hash, to_request};
+use super::load::{AccountView, Fold};
+use super::locks::StreamGuard;
+use crate::auth::CallContext;
+use crate::error::AppError;
+
+/// The last append this process queued on an account, and the state it leaves.
+#[derive(Clone)]
+pub struct Tail {
+    /// The account's state with the append's events folded in.
+    pub state: Arc<AccountView>,
+    /// Where the append stands.
+    pub ticket: Ticket,
+}
+
+/// What a command decides on.
+struct Basis {
+    view: Arc<AccountView>,
+    /// The queued append `view` includes, when it is not committed yet (or not known to be).
+    after: Option<Ticket>,
+}
+
+/// Where a decided command's append goes in the stream's pipeline.
+struct Chained {
+    stream: String,
+    /// The append it was decided after, if that one is not known to have committed.
+    after: Option<Ticket>,
+    /// The state the append leaves.
+    after_decision: Arc<AccountView>,
+}
+
+impl App {
+    /// Runs a command on one account stream, pipelined (see the module). `decide` gets the
+    /// state to decide on. Retries and idempotency are as in [`App::execute_pure`]: the decide
+    /// step must only read and decide.
+    pub async fn execute_on_account<'a, F>(
+        &'a self,
+        cx: &CallContext,
+        rpc: &str,
+        message: &impl prost::Message,
+        command_id: Uuid,
+        account: AccountId,
+        decide: F,
+    ) -> Result<Executed, AppError>
+    where
+        F: Fn(Arc<AccountView>) -> BoxFuture<'a, Result<Decided, AppError>>,
+    {
+        let hash = request_hash(cx, rpc, &message.encode_to_vec());
+        let stream = account.stream();
+        // After a failed attempt, decide on the log rather than on queued appends.
+        let mut chain = true;
+        let mut last_conflict = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let guard = self.lock_account(&stream).await;
+            let basis = self.basis(account, &guard, chain).await?;
+            let decided = match decide(Arc::clone(&basis.view)).await {
+                Ok(decided) => decided,
+                Err(error) => {
+                    // A refusal decided on events not yet committed stands only if they commit.
+                    if let Some(after) = &basis.after
+                        && after.wait_settled().await == Settled::Failed
+                    {
+                        chain = false;
+                        continue;
+                    }
+                    drop(guard);
+                    // It may be the retry of a request already recorded: see `App::run`.
+                    return self.replay_or(command_id, hash, error).await;
+                }
+            };
+            let after_decision = leaves(&basis.view, &stream, &decided.decision)?;
+            let request = to_request(cx, command_id, hash, &decided);
+            let queue = Chained {
+                stream: stream.clone(),
+                after: basis.after,
+                after_decision,
+            };
+            let answer = self
+                .append_chained(guard, request, decided.decision, queue)
+                .await?;
+            match self
+                .after_append(answer, command_id, hash, &mut last_conflict)
+                .await?
+            {
+                AfterAppend::Done(executed) => return Ok(executed),
+                AfterAppend::Retry => chain = false,
+            }
+        }
+        tracing::warn!(rpc, %command_id, "command gave up after repeated conflicts");
+        Err(AppError::Contended)
+    }
+
+    async fn lock_account(&self, stream: &str) -> StreamGuard {
+        let mut guards = self.locks.lock(&[stream.to_owned()]).await;
+        guards.pop().expect("one stream locked")
+    }
+
+    /// The state to decide on: the tail's when chaining and the tail may still commit, else
+    /// the committed state (cached on a first attempt; read from the log after a failure,
+    /// once the tail is settled).
+    async fn basis(
+        &self,
+        account: AccountId,
+        tail: &Option<Tail>,
+        chain: bool,
+    ) -> Result<Basis, AppError> {
+        match tail {
+            Some(tail) if chain && tail.ticket.settled() != Some(Settled::Failed) => Ok(Basis {
+                view: Arc::clone(&tail.state),
+                after: Some(tail.ticket.clone()),
+            }),
+            Some(_) | None if chain => Ok(Basis {
+                view: self.account_cached(account).await?,
+                after: None,
+            }),
+            Some(tail) => {
+                tail.ticket.wait_settled().await;
+                Ok(Basis {
+                    view: self.account(account).await?,
+                    after: None,
+                })
+            }
+            None => Ok(Basis {
+                view: self.account(account).await?,
+                after: None,
+            }),
+        }
+    }
+
+    /// Queues the append chained after `after`, makes it the stream's tail, lets go of the
+    /// stream's lock, and waits for the writer's answer. All of it runs in a task of its own,
+    /// so a caller that goes away cannot leave the tail, the cache or the key index behind.
+    async fn append_chained(
+        &self,
+        mut guard: StreamGuard,
+        request: AppendRequest,
+        decision: Decision,
+        chained: Chained,
+    ) -> Result<Result<AppendOutcome, StoreError>, AppError> {
+        let appender = self.appender.clone();
+        let states = Arc::clone(&self.states);
+        let keys = Arc::clone(&self.keys);
+        let Chained {
+            stream,
+            after,
+            after_decision,
+        } = chained;
+        // Before queueing: the state this append leaves is current as of this check.
+        let check = appender.watch().checks();
+        let task = tokio::spawn(async move {
+            let queued = match appender.enqueue(request, after).await {
+                Ok(queued) => queued,
+                Err(error) => return Err(error),
+            };
+            *guard = Some(Tail {
+                state: Arc::clone(&after_decision),
+                ticket: queued.ticket().clone(),
+            });
+            drop(guard);
+            let result = queued.outcome().await;
+            if matches!(&result, Ok(outcome) if !outcome.replayed) {
+                keys.record(decision.events());
+                states.accounts.put(&stream, after_decision, check);
+            }
+            result
+        });
+        task.await
+            .map_err(|error| AppError::Internal(format!("append task failed: {error}")))
+    }
+}
+
+/// The account's state once `decision`'s events are folded into `view`. An account command
+/// appends to its own stream only (it may name others as preconditions, e.g. the membership
+/// of the dashboard user acting on an organization's account).
+fn leaves(
+    view: &Arc<AccountView>,
+    stream: &str,
+    decision: &Decision,
+) -> Result<Arc<AccountView>, AppError> {
+    if let Some(other) = decision
+        .changes
+        .iter()
+        .find(|c| c.stream != stream && !c.events.is_empty())
+    {
+        return Err(AppError::Internal(format!(
+            "an account command decided to append to {}",
+            other.stream
+        )));
+    }
+    let events = decision.events_for(stream);
+    if events.is_empty() {
+        return Ok(Arc::clone(view));
+    }
+    let mut state = AccountView::clone(view);
+    for event in events {
+        state.fold(event)?;
+    }
+    Ok(Arc::new(state))
+}
