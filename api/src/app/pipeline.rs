@@ -67,7 +67,10 @@ impl App {
         // After a failed attempt, decide on the log rather than on queued appends.
         let mut chain = true;
         let mut last_conflict = None;
-        for _ in 0..MAX_ATTEMPTS {
+        // Attempts that met another command's append: a predecessor failing only costs the
+        // one attempt that chained on it (chaining stops then), so it is not counted.
+        let mut conflicts = 0;
+        while conflicts < MAX_ATTEMPTS {
             let guard = self.lock_account(&stream).await;
             let basis = self.basis(account, &guard, chain).await?;
             let decided = match decide(Arc::clone(&basis.view)).await {
@@ -95,12 +98,16 @@ impl App {
             let answer = self
                 .append_chained(guard, request, decided.decision, queue)
                 .await?;
+            let predecessor_failed = matches!(answer, Err(StoreError::PredecessorFailed));
             match self
                 .after_append(answer, command_id, hash, &mut last_conflict)
                 .await?
             {
                 AfterAppend::Done(executed) => return Ok(executed),
-                AfterAppend::Retry => chain = false,
+                AfterAppend::Retry => {
+                    chain = false;
+                    conflicts += usize::from(!predecessor_failed);
+                }
             }
         }
         tracing::warn!(rpc, %command_id, "command gave up after repeated conflicts");
