@@ -292,7 +292,7 @@ impl Writer {
 }
 
 /// Settles an append's ticket before the next batch is judged, so that appends chained after it
-/// are judged on the verdict.
+/// are judged on the verdict (an unsettled ticket is settled `Failed` when its append is dropped).
 fn settle(append: &PreparedAppend, appended: bool) {
     append.ticket.settle(if appended {
         Settled::Committed

@@ -33,8 +33,8 @@ struct Link {
 pub enum Settled {
     /// Its events are in the log, appended by this request.
     Committed,
-    /// Nothing of it was appended: refused, answered from a stored outcome, or its
-    /// transaction failed.
+    /// Not known to have appended anything: refused, answered from a stored outcome, its
+    /// transaction failed (or lost the answer to its `COMMIT`), or it was dropped unjudged.
     Failed,
 }
 
@@ -76,14 +76,24 @@ impl Ticket {
         }
     }
 
-    /// Records the writer's verdict and wakes whoever waits. Only the writer calls it, once.
+    /// Whether both are the ticket of the same append.
+    pub fn is(&self, other: &Ticket) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Records the verdict, unless one was recorded already, and wakes whoever waits.
     pub(crate) fn settle(&self, settled: Settled) {
         let state = match settled {
             Settled::Committed => COMMITTED,
             Settled::Failed => FAILED,
         };
-        self.0.state.store(state, Ordering::Release);
-        self.0.settled.notify_waiters();
+        let first =
+            self.0
+                .state
+                .compare_exchange(QUEUED, state, Ordering::AcqRel, Ordering::Acquire);
+        if first.is_ok() {
+            self.0.settled.notify_waiters();
+        }
     }
 }
 
@@ -102,7 +112,13 @@ mod tests {
         tokio::task::yield_now().await;
         ticket.settle(Settled::Failed);
         assert_eq!(waiter.await.unwrap(), Settled::Failed);
-        assert_eq!(ticket.wait_settled().await, Settled::Failed);
+        ticket.settle(Settled::Committed);
+        assert_eq!(
+            ticket.wait_settled().await,
+            Settled::Failed,
+            "the first verdict stays"
+        );
         assert_ne!(Ticket::new().id(), ticket.id());
+        assert!(ticket.is(&ticket.clone()) && !ticket.is(&Ticket::new()));
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
-use crate::chain::Ticket;
+use crate::chain::{Settled, Ticket};
 use crate::error::StoreError;
 use crate::model::{AppendRequest, ExpectedVersion, UniqueClaim, limits};
 
@@ -150,6 +150,48 @@ impl PreparedAppend {
     }
 }
 
+impl Drop for PreparedAppend {
+    /// An append dropped before the writer judged it (the writer stopped) committed nothing:
+    /// whoever waits on its ticket must not wait forever. A no-op once the writer settled it.
+    fn drop(&mut self) {
+        self.ticket.settle(Settled::Failed);
+    }
+}
+
 fn render<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|error| StoreError::InvalidRequest(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventMetadata, StreamAppend};
+
+    #[test]
+    fn an_append_dropped_before_the_writer_judged_it_is_settled_failed() {
+        let command_id = Uuid::nil();
+        let request = AppendRequest {
+            command_id,
+            request_hash: [0; 32],
+            metadata: EventMetadata {
+                caller_kind: "test".into(),
+                actor_id: None,
+                command_id,
+                correlation_id: command_id,
+                causation_id: None,
+            },
+            streams: vec![StreamAppend {
+                stream_id: "account-a".into(),
+                expected: ExpectedVersion::Any,
+                events: vec![],
+            }],
+            claims: vec![],
+            reply: serde_json::Value::Null,
+        };
+        let append = PreparedAppend::new(request, None).unwrap();
+        let ticket = append.ticket.clone();
+        assert_eq!(ticket.settled(), None);
+        drop(append);
+        assert_eq!(ticket.settled(), Some(Settled::Failed));
+    }
 }

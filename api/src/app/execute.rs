@@ -232,10 +232,12 @@ impl App {
             }
         }
         let mut guards = self.locks.lock(streams).await;
-        // This command decides on the log, not on a queued tail: let the tails commit first.
+        // This command decides on the log, not on a queued tail: let the tails settle first
+        // (and keep them until they have, should this caller go away meanwhile).
         for guard in &mut guards {
-            if let Some(tail) = guard.take() {
-                tail.ticket.wait_settled().await;
+            if let Some(ticket) = guard.as_ref().map(|tail| tail.ticket.clone()) {
+                ticket.wait_settled().await;
+                **guard = None;
             }
         }
         let mut last_conflict: Option<(String, String)> = None;

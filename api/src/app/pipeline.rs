@@ -5,7 +5,7 @@
 //! taking one commit each.
 //!
 //! The writer refuses an append whose predecessor did not commit, so a command never lands on
-//! events that are not in the log; it is then decided again, on the log, without chaining.
+//! events that are not in the log; it is then decided again on the log, without chaining.
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use ledger_eventstore::{AppendOutcome, AppendRequest, Settled, StoreError, Ticke
 use uuid::Uuid;
 
 use super::App;
+use super::cache::Versioned;
 use super::execute::{AfterAppend, BoxFuture, Decided, Executed, MAX_ATTEMPTS};
 use super::execute::{request_hash, to_request};
 use super::load::{AccountView, Fold};
@@ -76,6 +77,8 @@ impl App {
             let decided = match decide(Arc::clone(&basis.view)).await {
                 Ok(decided) => decided,
                 Err(error) => {
+                    // A refusal queues nothing: the stream need not wait for it.
+                    drop(guard);
                     // A refusal decided on events not yet committed stands only if they commit.
                     if let Some(after) = &basis.after
                         && after.wait_settled().await == Settled::Failed
@@ -83,7 +86,6 @@ impl App {
                         chain = false;
                         continue;
                     }
-                    drop(guard);
                     // It may be the retry of a request already recorded: see `App::run`.
                     return self.replay_or(command_id, hash, error).await;
                 }
@@ -119,41 +121,45 @@ impl App {
         guards.pop().expect("one stream locked")
     }
 
-    /// The state to decide on: the tail's when chaining and the tail may still commit, else
-    /// the committed state (cached on a first attempt; read from the log after a failure,
-    /// once the tail is settled).
+    /// The state to decide on. While chaining: the state a still-queued tail leaves; a committed
+    /// tail's, unless the cache has seen the stream further (another process appended and a
+    /// read brought it in); with no tail, the cached state. Otherwise (after a failure, the
+    /// tail's or this command's): the log, once the tail is settled.
     async fn basis(
         &self,
         account: AccountId,
         tail: &Option<Tail>,
         chain: bool,
     ) -> Result<Basis, AppError> {
-        match tail {
-            Some(tail) if chain && tail.ticket.settled() != Some(Settled::Failed) => Ok(Basis {
+        let stream = account.stream();
+        let logged = |view| Basis { view, after: None };
+        match tail.as_ref().map(|tail| (tail, tail.ticket.settled())) {
+            Some((tail, None)) if chain => Ok(Basis {
                 view: Arc::clone(&tail.state),
                 after: Some(tail.ticket.clone()),
             }),
-            Some(_) | None if chain => Ok(Basis {
-                view: self.account_cached(account).await?,
-                after: None,
-            }),
-            Some(tail) => {
-                tail.ticket.wait_settled().await;
-                Ok(Basis {
-                    view: self.account(account).await?,
-                    after: None,
-                })
+            Some((tail, Some(Settled::Committed))) if chain => {
+                let view = match self.states.accounts.get(&stream) {
+                    Some(cached) if cached.version() > tail.state.version() => cached,
+                    _ => Arc::clone(&tail.state),
+                };
+                Ok(logged(view))
             }
-            None => Ok(Basis {
-                view: self.account(account).await?,
-                after: None,
-            }),
+            None if chain => Ok(logged(self.account_cached(account).await?)),
+            Some((tail, _)) => {
+                tail.ticket.wait_settled().await;
+                Ok(logged(self.account(account).await?))
+            }
+            None => Ok(logged(self.account(account).await?)),
         }
     }
 
     /// Queues the append chained after `after`, makes it the stream's tail, lets go of the
-    /// stream's lock, and waits for the writer's answer. All of it runs in a task of its own,
-    /// so a caller that goes away cannot leave the tail, the cache or the key index behind.
+    /// stream's lock, and waits for the writer's answer; once committed, the state it leaves is
+    /// cached and the tail, if still this append's and the lock free, dropped (the cache holds
+    /// the same). All of it runs in a task of its own, so a caller that goes away cannot leave
+    /// the tail, the cache or the key index behind. A failed append stays the tail: the next
+    /// command sees it failed and reads the log.
     async fn append_chained(
         &self,
         mut guard: StreamGuard,
@@ -176,15 +182,22 @@ impl App {
                 Ok(queued) => queued,
                 Err(error) => return Err(error),
             };
+            let ticket = queued.ticket().clone();
             *guard = Some(Tail {
                 state: Arc::clone(&after_decision),
-                ticket: queued.ticket().clone(),
+                ticket: ticket.clone(),
             });
+            let slot = Arc::clone(StreamGuard::mutex(&guard));
             drop(guard);
             let result = queued.outcome().await;
             if matches!(&result, Ok(outcome) if !outcome.replayed) {
                 keys.record(decision.events());
                 states.accounts.put(&stream, after_decision, check);
+                if let Ok(mut tail) = slot.try_lock()
+                    && tail.as_ref().is_some_and(|tail| tail.ticket.is(&ticket))
+                {
+                    *tail = None;
+                }
             }
             result
         });
