@@ -23,7 +23,6 @@ use crate::auth::CallContext;
 use crate::error::AppError;
 
 /// The last append this process queued on an account, and the state it leaves.
-#[derive(Clone)]
 pub struct Tail {
     /// The account's state with the append's events folded in.
     pub state: Arc<AccountView>,
@@ -73,7 +72,7 @@ impl App {
         let mut conflicts = 0;
         while conflicts < MAX_ATTEMPTS {
             let guard = self.lock_account(&stream).await;
-            let basis = self.basis(account, &guard, chain).await?;
+            let basis = self.basis(account, &stream, &guard, chain).await?;
             let decided = match decide(Arc::clone(&basis.view)).await {
                 Ok(decided) => decided,
                 Err(error) => {
@@ -128,10 +127,10 @@ impl App {
     async fn basis(
         &self,
         account: AccountId,
+        stream: &str,
         tail: &Option<Tail>,
         chain: bool,
     ) -> Result<Basis, AppError> {
-        let stream = account.stream();
         let logged = |view| Basis { view, after: None };
         match tail.as_ref().map(|tail| (tail, tail.ticket.settled())) {
             Some((tail, None)) if chain => Ok(Basis {
@@ -139,7 +138,7 @@ impl App {
                 after: Some(tail.ticket.clone()),
             }),
             Some((tail, Some(Settled::Committed))) if chain => {
-                let view = match self.states.accounts.get(&stream) {
+                let view = match self.states.accounts.get(stream) {
                     Some(cached) if cached.version() > tail.state.version() => cached,
                     _ => Arc::clone(&tail.state),
                 };
