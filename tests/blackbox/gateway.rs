@@ -286,8 +286,10 @@ async fn a_busy_process_answers_authentication_with_what_another_process_wrote()
         .unwrap();
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let billed_so_far = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let billing = {
         let (stop, mut billing) = (stop.clone(), gateway.clone());
+        let billed_so_far = billed_so_far.clone();
         tokio::spawn(async move {
             let mut billed = 0_u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -301,11 +303,20 @@ async fn a_busy_process_answers_authentication_with_what_another_process_wrote()
                     .await
                     .unwrap();
                 billed += 1;
+                billed_so_far.store(billed, std::sync::atomic::Ordering::Relaxed);
             }
             billed
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Busy first (a count, not a time: a loaded machine bills slowly).
+    let busy_since = Instant::now();
+    while billed_so_far.load(std::sync::atomic::Ordering::Relaxed) < 20 {
+        assert!(
+            busy_since.elapsed() < Duration::from_secs(30),
+            "the first process does not bill"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     second
         .clients("dashboard", Some(user))
         .await
