@@ -159,60 +159,23 @@ pub(super) enum AfterAppend {
 
 /// How a command learns that it is the retry of one already recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RetryCheck {
+pub enum RetryCheck {
     /// Look the command id up before deciding: for decide steps that write outside the log
     /// (personal data), which must not run again for a retry.
     BeforeDeciding,
     /// Let the append tell: the store answers a recorded command id with its stored outcome
-    /// and appends nothing. One database round trip less per command; for decide steps that
-    /// only read and decide.
+    /// and appends nothing (and a decision that fails looks the id up). One database round
+    /// trip less per command; for decide steps that only read and decide.
     AtAppend,
 }
 
 impl App {
-    /// Runs a command: answers a retry from the stored outcome (looked up before deciding),
-    /// otherwise decides (again after each conflict, at most [`MAX_ATTEMPTS`] times) and
+    /// Runs a command: answers a retry from its stored outcome (recognised as `retry_check`
+    /// says), otherwise decides (again after each conflict, at most [`MAX_ATTEMPTS`] times) and
     /// appends, holding the per-stream locks of `streams` (the streams it is expected to
     /// write) meanwhile.
-    pub async fn execute<'a, F>(
-        &'a self,
-        cx: &CallContext,
-        rpc: &str,
-        message: &impl prost::Message,
-        command_id: Uuid,
-        streams: &[String],
-        decide: F,
-    ) -> Result<Executed, AppError>
-    where
-        F: Fn() -> BoxFuture<'a, Result<Decided, AppError>>,
-    {
-        let retry_check = RetryCheck::BeforeDeciding;
-        self.run(cx, rpc, message, command_id, streams, retry_check, decide)
-            .await
-    }
-
-    /// [`App::execute`] for a command whose decide step only reads and decides (no writes
-    /// outside the log): a retry is recognised by the append itself, or by a look-up when the
-    /// decision fails, so the common case costs no look-up.
-    pub async fn execute_pure<'a, F>(
-        &'a self,
-        cx: &CallContext,
-        rpc: &str,
-        message: &impl prost::Message,
-        command_id: Uuid,
-        streams: &[String],
-        decide: F,
-    ) -> Result<Executed, AppError>
-    where
-        F: Fn() -> BoxFuture<'a, Result<Decided, AppError>>,
-    {
-        let retry_check = RetryCheck::AtAppend;
-        self.run(cx, rpc, message, command_id, streams, retry_check, decide)
-            .await
-    }
-
     #[allow(clippy::too_many_arguments)]
-    async fn run<'a, F>(
+    pub async fn execute<'a, F>(
         &'a self,
         cx: &CallContext,
         rpc: &str,

@@ -10,7 +10,7 @@ use ledger_domain::account::{AccountCommand, decide};
 use ledger_domain::{AccountId, Caller, HoldId};
 use uuid::Uuid;
 
-use super::{App, Decided};
+use super::{App, Decided, RetryCheck};
 use crate::auth::CallContext;
 
 /// Most holds expired per tick (bounded work).
@@ -88,6 +88,7 @@ async fn expire(
         &message,
         command_id,
         &[account_id.stream()],
+        RetryCheck::BeforeDeciding,
         || {
             Box::pin(async move {
                 let view = app.account(account_id).await?;

@@ -17,7 +17,7 @@ use ledger_eventstore::Appender;
 use sqlx::PgPool;
 
 pub use cache::StateCache;
-pub use execute::{Decided, Executed};
+pub use execute::{Decided, Executed, RetryCheck};
 pub use load::{AccountView, KeyLabel};
 
 use crate::secrets::KeyHasher;

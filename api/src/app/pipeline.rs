@@ -48,7 +48,7 @@ struct Chained {
 
 impl App {
     /// Runs a command on one account stream, pipelined (see the module). `decide` gets the
-    /// state to decide on. Retries and idempotency are as in [`App::execute_pure`]: the decide
+    /// state to decide on. Retries are recognised as with [`RetryCheck::AtAppend`]: the decide
     /// step must only read and decide.
     pub async fn execute_on_account<'a, F>(
         &'a self,
@@ -85,7 +85,7 @@ impl App {
                         chain = false;
                         continue;
                     }
-                    // It may be the retry of a request already recorded: see `App::run`.
+                    // It may be the retry of a request already recorded: see `App::execute`.
                     return self.replay_or(command_id, hash, error).await;
                 }
             };

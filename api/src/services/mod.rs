@@ -27,7 +27,7 @@ use ledger_domain::{AccountId, OrganizationId};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::app::{App, Decided, Executed};
+use crate::app::{App, Decided, Executed, RetryCheck};
 use crate::auth::{CallContext, Credentials};
 use crate::error::AppError;
 
@@ -96,12 +96,13 @@ impl App {
         command: OrganizationCommand,
     ) -> Result<Executed, AppError> {
         let command = &command;
-        self.execute_pure(
+        self.execute(
             cx,
             rpc,
             message,
             command_id,
             &[organization_id.stream()],
+            RetryCheck::AtAppend,
             || {
                 Box::pin(async move {
                     let state = self.organization(organization_id).await?;

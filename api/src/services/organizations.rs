@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 use super::command_response;
 use super::reads::{allow, organization_context};
 use super::{Shared, answer, command_id, now};
-use crate::app::Decided;
+use crate::app::{Decided, RetryCheck};
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -71,19 +71,27 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                 let reply = serde_json::json!({ "account_id": cmd.account_id });
                 let reply = &reply;
                 let done = app
-                    .execute(cx, "CreateOrganization", &req, command_id, &[], || {
-                        Box::pin(async move {
-                            let state = app.organization(cmd.organization_id).await?;
-                            let creator = match cx.caller.user() {
-                                Some(user) => app.user(user).await?,
-                                None => Arc::new(UserState::default()),
-                            };
-                            Ok(Decided {
-                                decision: create(&state, &creator, &cx.caller, cmd)?,
-                                reply: reply.clone(),
+                    .execute(
+                        cx,
+                        "CreateOrganization",
+                        &req,
+                        command_id,
+                        &[],
+                        RetryCheck::BeforeDeciding,
+                        || {
+                            Box::pin(async move {
+                                let state = app.organization(cmd.organization_id).await?;
+                                let creator = match cx.caller.user() {
+                                    Some(user) => app.user(user).await?,
+                                    None => Arc::new(UserState::default()),
+                                };
+                                Ok(Decided {
+                                    decision: create(&state, &creator, &cx.caller, cmd)?,
+                                    reply: reply.clone(),
+                                })
                             })
-                        })
-                    })
+                        },
+                    )
                     .await?;
                 Ok(pb::CreateOrganizationResponse {
                     position: done.position,
@@ -183,6 +191,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                         &req,
                         command_id,
                         &[org.stream()],
+                        RetryCheck::BeforeDeciding,
                         || {
                             Box::pin(async move {
                                 let state = app.organization(org).await?;
@@ -274,6 +283,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                         &req,
                         command_id,
                         &[org.stream()],
+                        RetryCheck::BeforeDeciding,
                         || {
                             Box::pin(async move {
                                 let Some(user_id) = cx.caller.user() else {
@@ -339,6 +349,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                         &req,
                         command_id,
                         &[org.stream()],
+                        RetryCheck::BeforeDeciding,
                         || {
                             Box::pin(async move {
                                 let state = app.organization(org).await?;
@@ -402,6 +413,7 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
                         &req,
                         command_id,
                         &[org.stream()],
+                        RetryCheck::BeforeDeciding,
                         || {
                             Box::pin(async move {
                                 let state = app.organization(org).await?;

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::command_response;
 use super::reads::{allow, organization_context};
 use super::{Shared, answer, command_id, now};
-use crate::app::Decided;
+use crate::app::{Decided, RetryCheck};
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -137,6 +137,7 @@ impl pb::settings_service_server::SettingsService for Settings {
                         &req,
                         command_id,
                         &[org.stream()],
+                        RetryCheck::BeforeDeciding,
                         || {
                             Box::pin(async move {
                                 let state = app.organization(org).await?;

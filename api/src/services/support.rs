@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use super::command_response;
 use super::credits::account_id;
 use super::{Shared, answer, command_id, now};
-use crate::app::Decided;
+use crate::app::{Decided, RetryCheck};
 use crate::error::AtField;
 use crate::input;
 use crate::pb;
@@ -52,6 +52,7 @@ impl pb::support_service_server::SupportService for Support {
                         &req,
                         command_id,
                         &[cmd.from.stream(), cmd.to.stream()],
+                        RetryCheck::BeforeDeciding,
                         || {
                             Box::pin(async move {
                                 let source = app.account(cmd.from).await?;

@@ -8,7 +8,7 @@ use super::directory::{user_account, user_organizations};
 use super::projected::wait_budget;
 use super::reads::allow;
 use super::{Shared, answer, command_id, now};
-use crate::app::Decided;
+use crate::app::{Decided, RetryCheck};
 use crate::error::AtField;
 use crate::input;
 use crate::pb;
@@ -43,17 +43,26 @@ impl pb::users_service_server::UsersService for Users {
                 let reply = serde_json::json!({ "personal_account_id": cmd.personal_account_id });
                 let reply = &reply;
                 let done = app
-                    .execute(&cx, "RegisterUser", &req, command_id, &[], || {
-                        Box::pin(async move {
-                            let state = app.user(cmd.user_id).await?;
-                            let decision = register(&state, &cx.caller, cmd)?;
-                            personal::register_email(&app.pool, cmd.user_id, &cmd.email).await?;
-                            Ok(Decided {
-                                decision,
-                                reply: reply.clone(),
+                    .execute(
+                        &cx,
+                        "RegisterUser",
+                        &req,
+                        command_id,
+                        &[],
+                        RetryCheck::BeforeDeciding,
+                        || {
+                            Box::pin(async move {
+                                let state = app.user(cmd.user_id).await?;
+                                let decision = register(&state, &cx.caller, cmd)?;
+                                personal::register_email(&app.pool, cmd.user_id, &cmd.email)
+                                    .await?;
+                                Ok(Decided {
+                                    decision,
+                                    reply: reply.clone(),
+                                })
                             })
-                        })
-                    })
+                        },
+                    )
                     .await?;
                 Ok(pb::RegisterUserResponse {
                     position: done.position,
@@ -90,6 +99,7 @@ impl pb::users_service_server::UsersService for Users {
                         &req,
                         command_id,
                         &[cmd.user_id.stream()],
+                        RetryCheck::BeforeDeciding,
                         || {
                             Box::pin(async move {
                                 let state = app.user(cmd.user_id).await?;
