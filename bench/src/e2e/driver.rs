@@ -68,28 +68,57 @@ where
         }
         Pace::Open { per_s } => {
             let interval = Duration::from_secs_f64(1.0 / per_s.max(1.0));
-            let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-            for n in 0u64.. {
-                let due = start + interval.mul_f64(n as f64);
-                if due >= deadline {
-                    break;
-                }
-                tokio::time::sleep_until(due.into()).await;
-                let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                    break;
-                };
-                let (operation, recorder) = (operation.clone(), recorder.clone());
-                tasks.spawn(async move {
-                    match operation(n).await {
-                        Ok(items) => recorder.succeeded(due, items),
-                        Err(status) => recorder.failed(&status),
-                    }
-                    drop(permit);
-                });
-                while tasks.try_join_next().is_some() {}
-            }
+            dispatch_open_loop(interval, start, deadline, operation, recorder.clone()).await;
         }
     }
     while tasks.join_next().await.is_some() {}
     recorder.summary(duration)
+}
+
+/// Sends `operation(n)` when it is due, every `interval` from `start` until `deadline`, and waits
+/// for every reply. The dispatcher runs on a thread of its own and sleeps with the operating
+/// system's timer: tokio's timer rounds every sleep up to the next millisecond, which at
+/// thousands of requests per second would release them in bursts, up to a millisecond late,
+/// and charge that lateness to the server.
+async fn dispatch_open_loop<F, Fut>(
+    interval: Duration,
+    start: Instant,
+    deadline: Instant,
+    operation: Arc<F>,
+    recorder: Arc<Recorder>,
+) where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<u32, tonic::Status>> + Send + 'static,
+{
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let runtime = tokio::runtime::Handle::current();
+    let permits = Arc::clone(&in_flight);
+    let dispatcher = tokio::task::spawn_blocking(move || {
+        for n in 0u64.. {
+            let due = start + interval.mul_f64(n as f64);
+            if due >= deadline {
+                break;
+            }
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let Ok(permit) = runtime.block_on(Arc::clone(&permits).acquire_owned()) else {
+                break;
+            };
+            let (operation, recorder) = (Arc::clone(&operation), Arc::clone(&recorder));
+            runtime.spawn(async move {
+                match operation(n).await {
+                    Ok(items) => recorder.succeeded(due, items),
+                    Err(status) => recorder.failed(&status),
+                }
+                drop(permit);
+            });
+        }
+    });
+    if let Err(error) = dispatcher.await {
+        eprintln!("open-loop dispatcher failed: {error}");
+    }
+    // Every permit back: every request sent has been answered.
+    let all = u32::try_from(MAX_IN_FLIGHT).unwrap_or(u32::MAX);
+    drop(in_flight.acquire_many(all).await);
 }
