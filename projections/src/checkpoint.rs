@@ -115,10 +115,24 @@ pub async fn apply_next_batch_in(
     })
 }
 
+/// Begins a projection batch's transaction, whose commit does not wait for its WAL flush.
+///
+/// A read model is derived from the log, and its checkpoint commits in the same transaction: a
+/// crash of PostgreSQL that loses a batch's commit loses the checkpoint with it, and the batch
+/// is applied again from the log, whose own commits (the appender's) are flushed before they
+/// are answered. So the projections leave the flushes to the appender instead of queueing for
+/// them beside it. `SET LOCAL` ends with the transaction: the pooled connection, which the
+/// appender may use next, stays durable.
+pub async fn begin_batch(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    Ok(pool
+        .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+        .await?)
+}
+
 /// One step: the next batch applied and checkpointed in one committed transaction.
 #[tracing::instrument(skip_all, fields(projection = %projection), err)]
 pub async fn step(pool: &PgPool, projection: Projection, max_events: i64) -> Result<StepOutcome> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_batch(pool).await?;
     let outcome = apply_next_batch_in(&mut tx, projection, max_events).await?;
     if outcome.events == 0 {
         tx.rollback().await?;

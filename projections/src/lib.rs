@@ -22,7 +22,7 @@ mod runtime;
 mod status;
 
 pub use check::{CheckReport, Difference, check, check_all};
-pub use checkpoint::{StepOutcome, apply_next_batch_in, checkpoint, step};
+pub use checkpoint::{StepOutcome, apply_next_batch_in, begin_batch, checkpoint, step};
 pub use error::{ProjectionError, Result};
 pub use metrics::MetricsSnapshot;
 pub use models::MAX_PAGE_SIZE;

@@ -1,8 +1,11 @@
 //! A batch interrupted before its commit leaves nothing behind: after restart every event is
 //! applied exactly once.
 
-use ledger_projections::{Projection, apply_next_batch_in, check_all, checkpoint, step};
-use sqlx::Acquire;
+use ledger_projections::{
+    Projection, apply_next_batch_in, begin_batch, check_all, checkpoint, step,
+};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Acquire, PgPool};
 
 use crate::support::{World, db};
 
@@ -54,5 +57,45 @@ async fn a_batch_interrupted_before_commit_is_applied_exactly_once_after_restart
             report.differences
         );
         assert_eq!(report.position, head);
+    }
+}
+
+/// A projection's commit need not wait for its WAL flush (a lost batch is applied again from
+/// the log), but the setting must not outlive the batch: the pool is the appender's too, and a
+/// money commit answered before its flush could be lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projection_batch_commits_unflushed_and_leaves_its_pooled_connection_durable() {
+    let db = db().await;
+    let mut world = World::new(db.appender.clone(), 7).await;
+    world.run(20).await;
+    let one = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*db.pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let setting = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(setting(one.clone()).await, "on", "the server's default");
+
+    let mut tx = begin_batch(&one).await.unwrap();
+    let inside: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(inside, "off");
+    tx.commit().await.unwrap();
+    assert_eq!(setting(one.clone()).await, "on", "after a batch's commit");
+
+    for projection in Projection::ALL {
+        assert!(step(&one, projection, 1_000).await.unwrap().events > 0);
+        assert_eq!(
+            setting(one.clone()).await,
+            "on",
+            "after a {projection} step"
+        );
     }
 }
