@@ -6,12 +6,13 @@
 //! that fails is answered with its own error and the others go on.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::batch_sql::{load_known, lock_head, write_rows};
+use crate::batch_sql::{Known, load_known, lock_head, write_rows};
 use crate::chain::Settled;
 use crate::error::StoreError;
 use crate::hash::{canonical_bytes, chain_hash};
@@ -77,7 +78,8 @@ struct BatchState {
 /// outcome is the right answer).
 #[derive(Debug, Default)]
 pub(crate) struct WriterMemory {
-    head: Option<i64>,
+    /// Position and hash of the head where this writer left it.
+    head: Option<(i64, [u8; 32])>,
     versions: HashMap<String, i64>,
 }
 
@@ -87,7 +89,7 @@ const MAX_REMEMBERED_STREAMS: usize = 100_000;
 impl WriterMemory {
     /// Where this writer left the head, if it remembers.
     pub(crate) fn head(&self) -> Option<i64> {
-        self.head
+        self.head.map(|(position, _)| position)
     }
 
     fn forget(&mut self) {
@@ -103,7 +105,7 @@ impl WriterMemory {
             self.versions
                 .insert(stream_id.clone(), state.versions[stream_id]);
         }
-        self.head = Some(state.position);
+        self.head = Some((state.position, state.hash));
     }
 }
 
@@ -132,11 +134,12 @@ impl From<StoreError> for Failure {
 /// Writes a batch in one transaction and answers each request. An `Err` means the transaction
 /// itself failed and nothing of the batch was written.
 ///
-/// At most five round trips whatever the batch size: `BEGIN`, the head lock, one read of what
-/// the batch's requests are judged against (skipped when the writer's memory covers it), one
-/// statement writing all rows, and `COMMIT`. The read must follow the lock in its own
-/// statement: a statement's snapshot is taken when it starts, so reads sharing a statement
-/// with the lock wait would miss the batch that held it.
+/// One round trip when the writer's memory covers every stream of the batch and no other writer
+/// appended since its previous batch (see [`on_memory`]). Otherwise at most five, whatever the
+/// batch size: `BEGIN`, the head lock, one read of what the batch's requests are judged against
+/// (skipped when the writer's memory covers it), one call writing all rows, and `COMMIT`. The
+/// read must follow the lock in its own statement: a statement's snapshot is taken when it
+/// starts, so reads sharing a statement with the lock wait would miss the batch that held it.
 pub(crate) async fn write_batch(
     pool: &PgPool,
     batch: &[PreparedAppend],
@@ -144,7 +147,11 @@ pub(crate) async fn write_batch(
     memory: &mut WriterMemory,
     watch: &WriterWatch,
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
-    let first = attempt(pool, batch, recorded_at, memory, watch, true).await;
+    let first = match on_memory(pool, batch, recorded_at, memory, watch).await {
+        Ok(None) => attempt(pool, batch, recorded_at, memory, watch, true).await,
+        Ok(Some(answers)) => Ok(answers),
+        Err(failure) => Err(failure),
+    };
     let outcome = match first {
         Err(Failure::StaleMemory) => attempt(pool, batch, recorded_at, memory, watch, false).await,
         other => other,
@@ -160,6 +167,61 @@ pub(crate) async fn write_batch(
     })
 }
 
+/// Judges the batch on the writer's memory alone and writes it with one call of `append_batch`
+/// in a transaction of its own, which takes the head's lock and writes only if the head is
+/// where this writer left it. `None`, having written nothing, when the memory does not cover
+/// every stream of the batch, or when another writer has appended since (the memory is then
+/// forgotten).
+async fn on_memory(
+    pool: &PgPool,
+    batch: &[PreparedAppend],
+    recorded_at: DateTime<Utc>,
+    memory: &mut WriterMemory,
+    watch: &WriterWatch,
+) -> Result<Option<Vec<Result<AppendOutcome, StoreError>>>, Failure> {
+    let Some((position, hash)) = memory.head else {
+        return Ok(None);
+    };
+    let mut versions = HashMap::new();
+    for stream in batch.iter().flat_map(|append| &append.streams) {
+        let Some(version) = memory.versions.get(&stream.stream_id) else {
+            return Ok(None);
+        };
+        versions.insert(stream.stream_id.clone(), *version);
+    }
+    let remembered = Known {
+        versions,
+        commands: HashMap::new(),
+        claims: HashSet::new(),
+    };
+    let (state, mut rows, answers) = judge_batch(batch, (position, hash), remembered, recorded_at);
+    if answers.iter().any(Result::is_err) {
+        // As in `attempt`: only a full read can tell a refusal from a retry.
+        return Err(Failure::StaleMemory);
+    }
+    if rows.command_ids.is_empty() {
+        return Ok(Some(answers));
+    }
+    rows.set_streams(&state);
+    // The call takes the head's lock after this instant: the head is known unmoved as of it.
+    let checked_at = Instant::now();
+    let new_head = (state.position, &state.hash);
+    match write_rows(pool, &rows, recorded_at, position, new_head).await {
+        Ok(true) => {}
+        Ok(false) => {
+            memory.forget();
+            return Ok(None);
+        }
+        Err(StoreError::Database(error)) if breaks_remembered_key(&error) => {
+            return Err(Failure::StaleMemory);
+        }
+        Err(error) => return Err(error.into()),
+    }
+    watch.observe_at(false, checked_at);
+    memory.remember(&state);
+    Ok(Some(answers))
+}
+
 async fn attempt(
     pool: &PgPool,
     batch: &[PreparedAppend],
@@ -170,7 +232,7 @@ async fn attempt(
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, Failure> {
     let mut tx = pool.begin().await?;
     let (position, hash) = lock_head(&mut tx).await?;
-    let unmoved = memory.head == Some(position);
+    let unmoved = memory.head == Some((position, hash));
     watch.observe(!unmoved);
     let trusted = trust_memory && unmoved;
     if !trusted {
@@ -185,27 +247,13 @@ async fn attempt(
         .copied()
         .filter(|stream| !memory.versions.contains_key(*stream))
         .collect();
-    let known = load_known(&mut tx, batch, unknown, !trusted).await?;
-    let mut versions = known.versions;
+    let mut known = load_known(&mut tx, batch, unknown, !trusted).await?;
     for stream in batch_streams {
         if let Some(version) = memory.versions.get(stream) {
-            versions.insert(stream.to_owned(), *version);
+            known.versions.insert(stream.to_owned(), *version);
         }
     }
-    let mut state = BatchState {
-        position,
-        hash,
-        versions,
-        stream_positions: HashMap::new(),
-        commands: known.commands,
-        claims: known.claims,
-        accepted: HashSet::new(),
-    };
-    let mut rows = BatchRows::default();
-    let answers: Vec<_> = batch
-        .iter()
-        .map(|append| judge(append, &mut state, &mut rows, recorded_at))
-        .collect();
+    let (state, mut rows, answers) = judge_batch(batch, (position, hash), known, recorded_at);
     if trusted && answers.iter().any(Result::is_err) {
         // A refused request may be the retry of a command already in the log, whose stored
         // outcome is the right answer: only a full read can tell.
@@ -218,15 +266,50 @@ async fn attempt(
         return Ok(answers);
     }
     rows.set_streams(&state);
-    match write_rows(&mut tx, &rows, recorded_at, state.position, &state.hash).await {
+    let new_head = (state.position, &state.hash);
+    match write_rows(&mut *tx, &rows, recorded_at, position, new_head).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(Failure::Store(StoreError::Malformed(
+                "the head moved while this transaction held its lock".into(),
+            )));
+        }
         Err(StoreError::Database(error)) if trusted && breaks_remembered_key(&error) => {
             return Err(Failure::StaleMemory);
         }
-        written => written?,
+        Err(error) => return Err(error.into()),
     }
     tx.commit().await?;
     memory.remember(&state);
     Ok(answers)
+}
+
+/// Judges every request of the batch in order, from the head and what is known of the log.
+fn judge_batch(
+    batch: &[PreparedAppend],
+    (position, hash): (i64, [u8; 32]),
+    known: Known,
+    recorded_at: DateTime<Utc>,
+) -> (
+    BatchState,
+    BatchRows,
+    Vec<Result<AppendOutcome, StoreError>>,
+) {
+    let mut state = BatchState {
+        position,
+        hash,
+        versions: known.versions,
+        stream_positions: HashMap::new(),
+        commands: known.commands,
+        claims: known.claims,
+        accepted: HashSet::new(),
+    };
+    let mut rows = BatchRows::default();
+    let answers = batch
+        .iter()
+        .map(|append| judge(append, &mut state, &mut rows, recorded_at))
+        .collect();
+    (state, rows, answers)
 }
 
 /// Whether the write failed on a key the writer does not remember: a command id or a claim.

@@ -1,10 +1,10 @@
 //! The SQL of a batch: the head lock, one read of what the batch is judged against, and one
-//! statement that writes every row.
+//! call of `append_batch` that writes every row.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, PgExecutor, Row};
 use uuid::Uuid;
 
 use crate::batch::BatchRows;
@@ -112,39 +112,24 @@ pub(crate) async fn load_known(
     Ok(known)
 }
 
-/// Writes the batch's events, stream heads, claims, commands and the new log head in one
-/// statement, and tells listeners the new head.
+/// Writes the batch's events, stream heads, claims, commands and the new log head with one call
+/// of `append_batch` (migration 0005), which tells listeners the new head. Returns `false`, having
+/// written nothing, when the head is not at `expected_head`. Run on a pool, the call is a
+/// transaction of its own; inside a transaction that holds the head's lock, it cannot miss.
 #[tracing::instrument(skip_all, fields(events = rows.positions.len()), err)]
-pub(crate) async fn write_rows(
-    conn: &mut PgConnection,
+pub(crate) async fn write_rows<'e>(
+    executor: impl PgExecutor<'e>,
     rows: &BatchRows,
     recorded_at: DateTime<Utc>,
-    head_position: i64,
-    head_hash: &[u8; 32],
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "WITH new_events AS ( \
-           INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
-                               schema_version, payload, metadata, recorded_at, prev_hash, hash) \
-           SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], \
-                                $6::integer[], $7::text[], $8::text[], $9::timestamptz[], \
-                                $10::bytea[], $11::bytea[])), \
-         new_streams AS ( \
-           INSERT INTO streams (stream_id, version, position) \
-           SELECT * FROM UNNEST($12::text[], $13::bigint[], $14::bigint[]) \
-           ON CONFLICT (stream_id) DO UPDATE \
-             SET version = EXCLUDED.version, position = EXCLUDED.position), \
-         new_claims AS ( \
-           INSERT INTO unique_claims (scope, value, position) \
-           SELECT * FROM UNNEST($15::text[], $16::text[], $17::bigint[])), \
-         new_commands AS ( \
-           INSERT INTO commands (command_id, request_hash, result, recorded_at) \
-           SELECT id, request_hash, result, $21 \
-           FROM UNNEST($18::uuid[], $19::bytea[], $20::jsonb[]) AS c(id, request_hash, result)), \
-         new_head AS ( \
-           UPDATE log_head SET position = $22, hash = $23) \
-         SELECT pg_notify($24, $22::text)",
+    expected_head: i64,
+    new_head: (i64, &[u8; 32]),
+) -> Result<bool, StoreError> {
+    let (new_position, new_hash) = new_head;
+    let written = sqlx::query_scalar(
+        "SELECT append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
     )
+    .bind(expected_head)
     .bind(&rows.positions)
     .bind(&rows.event_ids)
     .bind(&rows.stream_ids)
@@ -166,10 +151,10 @@ pub(crate) async fn write_rows(
     .bind(&rows.request_hashes)
     .bind(&rows.results)
     .bind(recorded_at)
-    .bind(head_position)
-    .bind(head_hash.as_slice())
+    .bind(new_position)
+    .bind(new_hash.as_slice())
     .bind(NOTIFY_CHANNEL)
-    .execute(conn)
+    .fetch_one(executor)
     .await?;
-    Ok(())
+    Ok(written)
 }

@@ -179,6 +179,60 @@ async fn conflicts_between_separate_writers_are_caught_by_the_database_too() {
 }
 
 #[tokio::test]
+async fn a_writer_whose_head_moved_under_its_memory_writes_after_the_other_writer() {
+    // A writer that remembers where it left the head writes its next batch in one call, which
+    // must write nothing when another writer has appended since: the batch then goes after it.
+    let store = store().await;
+    let (a, b) = (appender(&store.pool), appender(&store.pool));
+    let exact = |stream, version| one_stream(stream, ExpectedVersion::Exact(version), 1);
+    a.append(one_stream("account-a", ExpectedVersion::NoStream, 1))
+        .await
+        .unwrap();
+    let on_memory = a.append(exact("account-a", 1)).await.unwrap();
+    assert_eq!(on_memory.last_position, 2);
+    let checked = a.watch().checks();
+    assert!(a.watch().unmoved_since(checked).is_some());
+
+    let other = b
+        .append(one_stream("account-b", ExpectedVersion::NoStream, 2))
+        .await
+        .unwrap();
+    assert_eq!(other.last_position, 4);
+    let after_other = a.append(exact("account-a", 2)).await.unwrap();
+    assert_eq!(
+        (after_other.first_position, after_other.last_position),
+        (5, 5)
+    );
+    assert!(
+        a.watch().unmoved_since(checked).is_none(),
+        "the writer saw the other's appends"
+    );
+    // And the other way round: b's memory is stale now.
+    let back = b.append(exact("account-b", 2)).await.unwrap();
+    assert_eq!(back.first_position, 6);
+    let stale = a.append(exact("account-a", 2)).await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+
+    assert_eq!(head(&store.pool).await.unwrap().position, 6);
+    let positions: Vec<i64> = read_all(&store.pool, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6]);
+    assert!(
+        verify_range(&store.pool, 1, None, |_| {})
+            .await
+            .unwrap()
+            .is_intact()
+    );
+}
+
+#[tokio::test]
 async fn a_reader_tailing_the_log_never_sees_a_position_filled_later() {
     const WRITERS: usize = 4;
     const APPENDERS: usize = 16;
