@@ -1,17 +1,27 @@
--- One appender batch written by one call: the head lock, the rows and the new head.
+-- One appender batch written by one call: the head lock, the rows, the new head and, when the
+-- call is a transaction of its own, the commit.
 --
 -- The appender decides a batch's positions, versions and hashes before it writes, from the head
 -- it expects. When it remembers where it left the head (no other writer since), it calls this
--- function on its own, as one statement in its own transaction: a single round trip instead of
--- BEGIN, the lock, the write and COMMIT, and the head row stays locked only while the server
--- writes. The function takes the head's lock first, so batches still commit in position order,
--- and writes nothing when the head is not where the caller expected (another writer appended):
--- the caller then locks the head, reads what it must, and calls it again inside that
--- transaction. A key violated by the rows raises; the command ids go in first, so a retry of a
--- command already recorded fails on `commands_pkey`, and a claim already made on
--- `unique_claims_pkey`, before anything else.
-CREATE FUNCTION append_batch(
+-- procedure on its own (`p_commit`), as one statement that commits: a single round trip instead
+-- of BEGIN, the lock, the write and COMMIT, and the head row stays locked only while the server
+-- writes. The procedure takes the head's lock first, so batches still commit in position order,
+-- and writes nothing when the head (position and hash) is not where the caller expected
+-- (another writer appended): the caller then locks the head, reads what it must, and calls it
+-- again inside that transaction, which it commits itself (`p_commit` false).
+--
+-- Its own COMMIT is what makes the one-call write safe on a pooled connection that a cancelled
+-- BEGIN left inside a transaction: PostgreSQL refuses a procedure's COMMIT inside a transaction
+-- block (`invalid_transaction_termination`), so such a call never reports rows it did not
+-- commit.
+--
+-- A key violated by the rows raises; the command ids go in first, so a retry of a command
+-- already recorded fails on `commands_pkey`, and a claim already made on `unique_claims_pkey`,
+-- before anything else.
+CREATE PROCEDURE append_batch(
+    p_commit boolean,
     p_expected_head bigint,
+    p_expected_hash bytea,
     p_positions bigint[],
     p_event_ids uuid[],
     p_stream_ids text[],
@@ -35,12 +45,16 @@ CREATE FUNCTION append_batch(
     p_recorded_at timestamptz,
     p_new_head bigint,
     p_new_hash bytea,
-    p_channel text
-) RETURNS boolean LANGUAGE plpgsql AS $$
+    p_channel text,
+    INOUT p_written boolean DEFAULT NULL
+) LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM 1 FROM log_head WHERE position = p_expected_head FOR UPDATE;
+    PERFORM 1 FROM log_head
+        WHERE position = p_expected_head AND hash = p_expected_hash
+        FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN false;
+        p_written := false;
+        RETURN;
     END IF;
     INSERT INTO commands (command_id, request_hash, result, recorded_at)
     SELECT c.id, c.request_hash, c.result, p_recorded_at
@@ -58,6 +72,12 @@ BEGIN
         SET version = EXCLUDED.version, position = EXCLUDED.position;
     UPDATE log_head SET position = p_new_head, hash = p_new_hash;
     PERFORM pg_notify(p_channel, p_new_head::text);
-    RETURN true;
+    p_written := true;
+    IF p_commit THEN
+        COMMIT;
+    END IF;
 END;
 $$;
+
+-- Only the roles granted it may append (`ledger_eventstore::LOG_GRANTS`).
+REVOKE EXECUTE ON PROCEDURE append_batch FROM PUBLIC;

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::batch_sql::{Known, load_known, lock_head, write_rows};
+use crate::batch_sql::{
+    Known, Transaction, inside_open_transaction, load_known, lock_head, write_rows,
+};
 use crate::chain::Settled;
 use crate::error::StoreError;
 use crate::hash::{canonical_bytes, chain_hash};
@@ -132,7 +134,8 @@ impl From<StoreError> for Failure {
 }
 
 /// Writes a batch in one transaction and answers each request. An `Err` means the transaction
-/// itself failed and nothing of the batch was written.
+/// failed: nothing of the batch was written, unless the connection was lost while the
+/// transaction committed (a retry then gets the stored outcome).
 ///
 /// One round trip when the writer's memory covers every stream of the batch and no other writer
 /// appended since its previous batch (see [`on_memory`]). Otherwise at most five, whatever the
@@ -168,7 +171,7 @@ pub(crate) async fn write_batch(
 }
 
 /// Judges the batch on the writer's memory alone and writes it with one call of `append_batch`
-/// in a transaction of its own, which takes the head's lock and writes only if the head is
+/// that commits, which takes the head's lock and writes only if the head is
 /// where this writer left it. `None`, having written nothing, when the memory does not cover
 /// every stream of the batch, or when another writer has appended since (the memory is then
 /// forgotten).
@@ -203,10 +206,12 @@ async fn on_memory(
         return Ok(Some(answers));
     }
     rows.set_streams(&state);
+    let mut conn = pool.acquire().await?;
     // The call takes the head's lock after this instant: the head is known unmoved as of it.
     let checked_at = Instant::now();
-    let new_head = (state.position, &state.hash);
-    match write_rows(pool, &rows, recorded_at, position, new_head).await {
+    let (expected, new_head) = ((position, &hash), (state.position, &state.hash));
+    let own = Transaction::Own;
+    match write_rows(&mut *conn, own, &rows, recorded_at, expected, new_head).await {
         Ok(true) => {}
         Ok(false) => {
             memory.forget();
@@ -214,6 +219,14 @@ async fn on_memory(
         }
         Err(StoreError::Database(error)) if breaks_remembered_key(&error) => {
             return Err(Failure::StaleMemory);
+        }
+        Err(StoreError::Database(error)) if inside_open_transaction(&error) => {
+            // sqlx returns a connection to the pool inside a transaction when a task is
+            // cancelled while its BEGIN is answered, and the procedure could not commit there.
+            // End that transaction (with the rows), and write the batch the other way.
+            tracing::warn!("a pooled connection was left inside a transaction; rolled back");
+            sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+            return Ok(None);
         }
         Err(error) => return Err(error.into()),
     }
@@ -266,8 +279,9 @@ async fn attempt(
         return Ok(answers);
     }
     rows.set_streams(&state);
-    let new_head = (state.position, &state.hash);
-    match write_rows(&mut *tx, &rows, recorded_at, position, new_head).await {
+    let (expected, new_head) = ((position, &hash), (state.position, &state.hash));
+    let open = Transaction::Open;
+    match write_rows(&mut *tx, open, &rows, recorded_at, expected, new_head).await {
         Ok(true) => {}
         Ok(false) => {
             return Err(Failure::Store(StoreError::Malformed(

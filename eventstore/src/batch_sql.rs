@@ -1,5 +1,5 @@
 //! The SQL of a batch: the head lock, one read of what the batch is judged against, and one
-//! call of `append_batch` that writes every row.
+//! call of the procedure `append_batch` that writes every row.
 
 use std::collections::{HashMap, HashSet};
 
@@ -112,24 +112,35 @@ pub(crate) async fn load_known(
     Ok(known)
 }
 
+/// How a batch's write stands to its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transaction {
+    /// Inside a transaction that already holds the head's lock; the caller commits.
+    Open,
+    /// A transaction of its own: the call commits.
+    Own,
+}
+
 /// Writes the batch's events, stream heads, claims, commands and the new log head with one call
-/// of `append_batch` (migration 0005), which tells listeners the new head. Returns `false`, having
-/// written nothing, when the head is not at `expected_head`. Run on a pool, the call is a
-/// transaction of its own; inside a transaction that holds the head's lock, it cannot miss.
+/// of the procedure `append_batch` (migration 0005), which tells listeners the new head. Returns
+/// `false`, having written nothing, when the head is not at `expected_head` (position and hash).
 #[tracing::instrument(skip_all, fields(events = rows.positions.len()), err)]
 pub(crate) async fn write_rows<'e>(
     executor: impl PgExecutor<'e>,
+    transaction: Transaction,
     rows: &BatchRows,
     recorded_at: DateTime<Utc>,
-    expected_head: i64,
+    expected_head: (i64, &[u8; 32]),
     new_head: (i64, &[u8; 32]),
 ) -> Result<bool, StoreError> {
     let (new_position, new_hash) = new_head;
     let written = sqlx::query_scalar(
-        "SELECT append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+        "CALL append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                           $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, NULL)",
     )
-    .bind(expected_head)
+    .bind(transaction == Transaction::Own)
+    .bind(expected_head.0)
+    .bind(expected_head.1.as_slice())
     .bind(&rows.positions)
     .bind(&rows.event_ids)
     .bind(&rows.stream_ids)
@@ -157,4 +168,13 @@ pub(crate) async fn write_rows<'e>(
     .fetch_one(executor)
     .await?;
     Ok(written)
+}
+
+/// Whether `append_batch` could not commit because its connection was inside a transaction
+/// block (`invalid_transaction_termination`).
+pub(crate) fn inside_open_transaction(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|database| database.code())
+        .is_some_and(|code| code == "2D000")
 }

@@ -50,8 +50,8 @@ pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
     /// The transaction carrying this append failed as a whole (the cause is logged once by the
-    /// appender). It may have committed if the failure hit COMMIT itself: retry with the same
-    /// command id, which is safe.
+    /// appender). It may have committed if the connection was lost while it committed: retry
+    /// with the same command id, which is safe.
     #[error("the event log is unavailable")]
     Unavailable,
     /// A migration failed at start-up. Fix the database or the migration; do not serve.

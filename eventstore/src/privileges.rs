@@ -8,14 +8,16 @@ use sqlx::PgExecutor;
 
 use crate::error::StoreError;
 
-/// Each event-log table and what the run-time role may do to it.
-pub const LOG_GRANTS: [(&str, &str); 6] = [
+/// Each event-log table and what the run-time role may do to it, and the procedure that writes a
+/// batch (revoked from `PUBLIC` by its migration).
+pub const LOG_GRANTS: [(&str, &str); 7] = [
     ("events", "SELECT, INSERT"),
     ("commands", "SELECT, INSERT"),
     ("unique_claims", "SELECT, INSERT"),
     ("log_head", "SELECT, UPDATE"),
     ("streams", "SELECT, INSERT, UPDATE"),
     ("snapshots", "SELECT, INSERT, UPDATE, DELETE"),
+    ("PROCEDURE append_batch", "EXECUTE"),
 ];
 
 /// The other tables `ledgerd serve` uses, and what it does to them: the read models and their

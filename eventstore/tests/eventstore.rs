@@ -233,6 +233,49 @@ async fn a_writer_whose_head_moved_under_its_memory_writes_after_the_other_write
 }
 
 #[tokio::test]
+async fn a_batch_written_alone_on_a_connection_left_inside_a_transaction_still_commits() {
+    // sqlx can put a connection back in its pool inside a transaction (a task cancelled while
+    // its BEGIN is answered). A batch written in one call must not join that transaction: it
+    // would be answered as written and never commit.
+    let store = store().await;
+    let one = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*store.pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let appender = appender(&one);
+    appender
+        .append(one_stream("account-a", ExpectedVersion::NoStream, 1))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&one).await.unwrap();
+
+    let written = appender
+        .append(one_stream("account-a", ExpectedVersion::Exact(1), 1))
+        .await
+        .unwrap();
+    assert_eq!(written.last_position, 2);
+    assert_eq!(
+        head(&store.pool).await.unwrap().position,
+        2,
+        "committed: another connection sees it"
+    );
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&one)
+        .await
+        .unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
+        .bind(pid)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        state, "idle",
+        "the pooled connection is no longer inside a transaction"
+    );
+}
+
+#[tokio::test]
 async fn a_reader_tailing_the_log_never_sees_a_position_filled_later() {
     const WRITERS: usize = 4;
     const APPENDERS: usize = 16;
