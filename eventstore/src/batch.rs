@@ -211,7 +211,17 @@ async fn on_memory(
     let checked_at = Instant::now();
     let (expected, new_head) = ((position, &hash), (state.position, &state.hash));
     let own = Transaction::Own;
-    match write_rows(&mut *conn, own, &rows, recorded_at, expected, new_head).await {
+    let written = write_rows(&mut *conn, own, &rows, recorded_at, expected, new_head).await;
+    if written.is_err() {
+        // sqlx returns a connection to the pool inside a transaction when a task is cancelled
+        // while its BEGIN is answered; an error there leaves that transaction aborted, and the
+        // connection useless to its next user. End it. (In a transaction of its own the call
+        // has already rolled back, and this only draws a warning from the server.)
+        if let Err(error) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+            tracing::debug!(%error, "rollback after a failed batch call failed");
+        }
+    }
+    match written {
         Ok(true) => {}
         Ok(false) => {
             memory.forget();
@@ -221,11 +231,9 @@ async fn on_memory(
             return Err(Failure::StaleMemory);
         }
         Err(StoreError::Database(error)) if inside_open_transaction(&error) => {
-            // sqlx returns a connection to the pool inside a transaction when a task is
-            // cancelled while its BEGIN is answered, and the procedure could not commit there.
-            // End that transaction (with the rows), and write the batch the other way.
+            // The procedure could not commit inside such a transaction: write the batch the
+            // other way.
             tracing::warn!("a pooled connection was left inside a transaction; rolled back");
-            sqlx::query("ROLLBACK").execute(&mut *conn).await?;
             return Ok(None);
         }
         Err(error) => return Err(error.into()),

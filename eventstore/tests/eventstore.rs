@@ -244,12 +244,23 @@ async fn a_batch_written_alone_on_a_connection_left_inside_a_transaction_still_c
         .await
         .unwrap();
     let appender = appender(&one);
-    appender
-        .append(one_stream("account-a", ExpectedVersion::NoStream, 1))
+    // `Any`, so that its retry passes the writer's memory and reaches the key.
+    let first = one_stream("account-a", ExpectedVersion::Any, 1);
+    appender.append(first.clone()).await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&one)
         .await
         .unwrap();
-    sqlx::query("BEGIN").execute(&one).await.unwrap();
+    let idle = || async {
+        let state: String = sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        state == "idle"
+    };
 
+    sqlx::query("BEGIN").execute(&one).await.unwrap();
     let written = appender
         .append(one_stream("account-a", ExpectedVersion::Exact(1), 1))
         .await
@@ -260,19 +271,15 @@ async fn a_batch_written_alone_on_a_connection_left_inside_a_transaction_still_c
         2,
         "committed: another connection sees it"
     );
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&one)
-        .await
-        .unwrap();
-    let state: String = sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
-        .bind(pid)
-        .fetch_one(&store.pool)
-        .await
-        .unwrap();
-    assert_eq!(
-        state, "idle",
-        "the pooled connection is no longer inside a transaction"
-    );
+    assert!(idle().await, "the stray transaction is over");
+
+    // A retry breaks a key inside such a transaction, which the error aborts: the connection
+    // must still serve the full read that answers the retry.
+    sqlx::query("BEGIN").execute(&one).await.unwrap();
+    let again = appender.append(first).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(head(&store.pool).await.unwrap().position, 2);
+    assert!(idle().await, "the aborted transaction is over");
 }
 
 #[tokio::test]
