@@ -42,6 +42,12 @@ fn appender(pool: &PgPool) -> Appender {
     Appender::spawn(pool.clone(), AppenderConfig::default()).0
 }
 
+/// The whole log verifies: every hash chains from the one before it.
+async fn assert_chain_intact(pool: &PgPool) {
+    let report = verify_range(pool, 1, None, |_| {}).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+}
+
 fn event(n: usize) -> NewEvent {
     NewEvent {
         event_id: Uuid::new_v4(),
@@ -109,12 +115,7 @@ async fn appends_get_contiguous_positions_and_versions_and_read_back() {
     );
     let head = head(&store.pool).await.unwrap();
     assert_eq!((head.position, head.hash), (5, all[4].hash));
-    assert!(
-        verify_range(&store.pool, 1, None, |_| {})
-            .await
-            .unwrap()
-            .is_intact()
-    );
+    assert_chain_intact(&store.pool).await;
 }
 
 #[tokio::test]
@@ -224,12 +225,7 @@ async fn a_writer_whose_head_moved_under_its_memory_writes_after_the_other_write
         .map(|e| e.position)
         .collect();
     assert_eq!(positions, [1, 2, 3, 4, 5, 6]);
-    assert!(
-        verify_range(&store.pool, 1, None, |_| {})
-            .await
-            .unwrap()
-            .is_intact()
-    );
+    assert_chain_intact(&store.pool).await;
 }
 
 #[tokio::test]
@@ -335,12 +331,7 @@ async fn a_reader_tailing_the_log_never_sees_a_position_filled_later() {
         .unwrap();
     assert_eq!(seen.len(), EVENTS);
     assert_eq!(seen.iter().copied().collect::<HashSet<_>>(), written);
-    assert!(
-        verify_range(&store.pool, 1, None, |_| {})
-            .await
-            .unwrap()
-            .is_intact()
-    );
+    assert_chain_intact(&store.pool).await;
 }
 
 #[tokio::test]
@@ -720,12 +711,7 @@ async fn the_embedded_default_keeps_the_log_across_a_restart() {
     let events = read_all(&pool, 0, 100).await.unwrap();
     assert_eq!(events.len(), 3);
     assert_eq!(head(&pool).await.unwrap().position, written.last_position);
-    assert!(
-        verify_range(&pool, 1, None, |_| {})
-            .await
-            .unwrap()
-            .is_intact()
-    );
+    assert_chain_intact(&pool).await;
     pool.close().await;
     server.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&data_dir);
@@ -816,12 +802,7 @@ async fn a_runtime_role_appends_but_cannot_rewrite_the_log_even_with_the_trigger
         .await
         .unwrap();
     runtime.close().await;
-    assert!(
-        verify_range(&store.pool, 1, None, |_| {})
-            .await
-            .unwrap()
-            .is_intact()
-    );
+    assert_chain_intact(&store.pool).await;
     for cleanup in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
         sqlx::query(sqlx::AssertSqlSafe(cleanup))
             .execute(&store.pool)
