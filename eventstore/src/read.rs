@@ -50,6 +50,34 @@ pub async fn read_stream<'e>(
     rows.iter().map(decode_event).collect()
 }
 
+/// The tails of several streams in one round trip: for each `(stream, from_version)`, that
+/// stream's events from `from_version` on, at most `limit` of each, in position order. A
+/// stream that returns `limit` events may have more; read it on with [`read_stream`].
+#[tracing::instrument(skip_all, fields(streams = tails.len(), limit), err)]
+pub async fn read_stream_tails<'e>(
+    executor: impl PgExecutor<'e>,
+    tails: &[(&str, i64)],
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let (streams, from_versions): (Vec<&str>, Vec<i64>) = tails.iter().copied().unzip();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT tail.* FROM unnest($1::text[], $2::bigint[]) AS wanted(stream_id, from_version) \
+         CROSS JOIN LATERAL ( \
+             SELECT {EVENT_COLUMNS} FROM events \
+             WHERE events.stream_id = wanted.stream_id \
+               AND events.stream_version >= wanted.from_version \
+             ORDER BY events.stream_version LIMIT $3 \
+         ) AS tail \
+         ORDER BY tail.position"
+    )))
+    .bind(streams)
+    .bind(from_versions)
+    .bind(limit.clamp(1, limits::MAX_READ_LIMIT))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(decode_event).collect()
+}
+
 /// The current version of a stream (0 when it has no events).
 pub async fn stream_version<'e>(
     executor: impl PgExecutor<'e>,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ledger_eventstore::{
     AppendOutcome, AppendRequest, Appender, AppenderConfig, BreakReason, CheckpointStatus,
     EventMetadata, ExpectedVersion, NewEvent, Settled, StoreError, StreamAppend, UniqueClaim, head,
-    read_all, read_stream, verify_checkpoint, verify_range,
+    read_all, read_stream, read_stream_tails, verify_checkpoint, verify_range,
 };
 use ledger_pgembed::testing::{TestDatabase, fresh_database};
 use serde_json::json;
@@ -116,6 +116,41 @@ async fn appends_get_contiguous_positions_and_versions_and_read_back() {
     let head = head(&store.pool).await.unwrap();
     assert_eq!((head.position, head.hash), (5, all[4].hash));
     assert_chain_intact(&store.pool).await;
+}
+
+#[tokio::test]
+async fn the_tails_of_several_streams_come_back_in_one_read_each_from_its_own_version() {
+    let store = store().await;
+    let appender = appender(&store.pool);
+    for (stream, events) in [("account-a", 4), ("org-a", 3), ("account-b", 2)] {
+        appender
+            .append(one_stream(stream, ExpectedVersion::NoStream, events))
+            .await
+            .unwrap();
+    }
+    let tails = read_stream_tails(
+        &store.pool,
+        &[("account-a", 3), ("org-a", 1), ("no-such-stream", 1)],
+        2,
+    )
+    .await
+    .unwrap();
+    // Each stream from its own version, at most two of each, in position order; the stream
+    // not asked for and the stream without events add nothing.
+    assert_eq!(
+        tails
+            .iter()
+            .map(|e| (e.stream_id.as_str(), e.stream_version, e.position))
+            .collect::<Vec<_>>(),
+        [
+            ("account-a", 3, 3),
+            ("account-a", 4, 4),
+            ("org-a", 1, 5),
+            ("org-a", 2, 6)
+        ]
+    );
+    let one = read_stream(&store.pool, "org-a", 1, 2).await.unwrap();
+    assert_eq!(tails[2..], one[..]);
 }
 
 #[tokio::test]

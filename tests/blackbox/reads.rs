@@ -6,7 +6,10 @@ use ledger_api::pb;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::common::{Env, assert_bad_field, id, join, register_verified, units, usage};
+use crate::common::{
+    Env, assert_bad_field, balance, id, join, organization, purchase, register_verified,
+    registered_user, units, usage,
+};
 
 fn ts(seconds: i64) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds, nanos: 0 }
@@ -554,4 +557,59 @@ async fn export_activity(w: &World, format: pb::ExportFormat) -> (String, Vec<u8
         bytes.extend(chunk.data);
     }
     (content_type, bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_balance_read_answers_what_another_process_wrote_to_the_account_and_its_organization() {
+    // GetAccountBalance decides on the account's state and its organization's (membership),
+    // read together once the account is cached. Both must be current: here `second` writes
+    // each stream while `first` holds both cached.
+    let env = Env::start().await;
+    let second = env.ledgerd.start_beside().await;
+    let first = &env.ledgerd;
+    let (alice, _) = registered_user(first, "alice@example.test").await;
+    let (bob, _) = registered_user(first, "bob@example.test").await;
+    let (org, account) = organization(first, alice, "Acme").await;
+    join(first, alice, &org, bob, "bob@example.test").await;
+    purchase(first, alice, &account, "100").await;
+    for _ in 0..2 {
+        // The first read caches both states; the second reads both tails at once.
+        assert_eq!(
+            units(&balance(first, bob, &account, 0).await.balance),
+            units("100")
+        );
+    }
+
+    purchase(&second, alice, &account, "5").await;
+    assert_eq!(
+        units(&balance(first, bob, &account, 0).await.balance),
+        units("105")
+    );
+
+    second
+        .clients("dashboard", Some(alice))
+        .await
+        .orgs
+        .remove_member(pb::RemoveMemberRequest {
+            command_id: id(),
+            organization_id: org.clone(),
+            user_id: bob.to_string(),
+        })
+        .await
+        .unwrap();
+    let refused = first
+        .clients("dashboard", Some(bob))
+        .await
+        .credits
+        .get_account_balance(pb::GetAccountBalanceRequest {
+            account_id: account.clone(),
+            min_position: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert_eq!(
+        units(&balance(first, alice, &account, 0).await.balance),
+        units("105")
+    );
 }

@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ledger_domain::account::AccountState;
+use ledger_domain::account::{AccountOwner, AccountState};
 use ledger_domain::organization::OrganizationState;
 use ledger_domain::user::UserState;
 use ledger_domain::{AccountId, Event, KeyId, OrganizationId, UserId};
 use ledger_eventstore::limits::MAX_READ_LIMIT;
-use ledger_eventstore::{RecordedEvent, read_stream};
+use ledger_eventstore::{RecordedEvent, read_stream, read_stream_tails};
 
 use super::App;
-use super::cache::Versioned;
+use super::cache::{StateCache, Versioned};
 use crate::error::AppError;
 
 /// How stale the account state `AuthenticateKey` answers from may be.
@@ -124,34 +124,48 @@ pub fn decode(recorded: &RecordedEvent) -> Result<Event, AppError> {
         .map_err(|e| AppError::Internal(format!("position {}: {e}", recorded.position)))
 }
 
+/// Folds a stream's tail into `state`; false when the tail was a full page (more may follow).
+fn fold_tail<S: Fold>(state: &mut Arc<S>, tail: &[&RecordedEvent]) -> Result<bool, AppError> {
+    if !tail.is_empty() {
+        let folded = Arc::make_mut(state);
+        for recorded in tail {
+            folded.fold(&decode(recorded)?)?;
+        }
+    }
+    Ok(i64::try_from(tail.len()).unwrap_or(i64::MAX) < MAX_READ_LIMIT)
+}
+
+/// The first version after what `state` has folded.
+fn next_version<S: Versioned>(state: &S) -> i64 {
+    i64::try_from(state.version()).unwrap_or(i64::MAX) + 1
+}
+
+/// Keeps a loaded state, unless its stream does not exist: random ids cannot evict live state.
+fn keep<S: Versioned>(cache: &StateCache<S>, stream: &str, state: &Arc<S>, check: u64) {
+    if state.version() > 0 {
+        cache.put(stream, Arc::clone(state), check);
+    }
+}
+
 impl App {
-    async fn load<S: Fold>(
-        &self,
-        cache: &super::cache::StateCache<S>,
-        stream: &str,
-    ) -> Result<Arc<S>, AppError> {
-        let mut state = cache.get(stream).unwrap_or_default();
+    async fn load<S: Fold>(&self, cache: &StateCache<S>, stream: &str) -> Result<Arc<S>, AppError> {
+        let state = cache.get(stream).unwrap_or_default();
         // Before the read: the state is current as of this check (see `WriterWatch`).
         let check = self.appender.watch().checks();
-        loop {
-            let from = i64::try_from(state.version()).unwrap_or(i64::MAX) + 1;
-            let events = read_stream(&self.pool, stream, from, MAX_READ_LIMIT).await?;
-            let full = i64::try_from(events.len()).unwrap_or(0) == MAX_READ_LIMIT;
-            if !events.is_empty() {
-                let folded = Arc::make_mut(&mut state);
-                for recorded in &events {
-                    folded.fold(&decode(recorded)?)?;
-                }
-            }
-            if !full {
-                break;
-            }
-        }
-        // Streams that do not exist are not cached: random ids cannot evict live state.
-        if state.version() > 0 {
-            cache.put(stream, Arc::clone(&state), check);
-        }
+        let state = self.read_on(state, stream).await?;
+        keep(cache, stream, &state, check);
         Ok(state)
+    }
+
+    /// Folds the rest of `stream` into `state`, page by page.
+    async fn read_on<S: Fold>(&self, mut state: Arc<S>, stream: &str) -> Result<Arc<S>, AppError> {
+        loop {
+            let events =
+                read_stream(&self.pool, stream, next_version(&*state), MAX_READ_LIMIT).await?;
+            if fold_tail(&mut state, &events.iter().collect::<Vec<_>>())? {
+                return Ok(state);
+            }
+        }
     }
 
     /// A user's state (empty if not registered).
@@ -192,12 +206,61 @@ impl App {
         &self,
         view: &AccountView,
     ) -> Result<Option<Arc<OrganizationState>>, AppError> {
-        use ledger_domain::account::AccountOwner;
-        match view.state.account.as_ref().map(|a| a.owner) {
-            Some(AccountOwner::Organization { organization_id }) => {
-                Ok(Some(self.organization(organization_id).await?))
-            }
-            _ => Ok(None),
+        match owner_of(view) {
+            Some(organization_id) => Ok(Some(self.organization(organization_id).await?)),
+            None => Ok(None),
         }
+    }
+
+    /// An account's state and its owning organization's, both current. Once the account is
+    /// cached its owner is known (it never changes), so both tails are read in one round trip.
+    pub async fn account_and_owner(
+        &self,
+        id: AccountId,
+    ) -> Result<(Arc<AccountView>, Option<Arc<OrganizationState>>), AppError> {
+        let account_stream = id.stream();
+        let cached = self.states.accounts.get(&account_stream);
+        let Some(organization_id) = cached.as_deref().and_then(owner_of) else {
+            let view = self.account(id).await?;
+            let org = self.owner_organization(&view).await?;
+            return Ok((view, org));
+        };
+        let org_stream = organization_id.stream();
+        let mut view = cached.unwrap_or_default();
+        let mut org = self
+            .states
+            .organizations
+            .get(&org_stream)
+            .unwrap_or_default();
+        let check = self.appender.watch().checks();
+        let tails = read_stream_tails(
+            &self.pool,
+            &[
+                (&account_stream, next_version(&*view)),
+                (&org_stream, next_version(&*org)),
+            ],
+            MAX_READ_LIMIT,
+        )
+        .await?;
+        let (account_tail, org_tail): (Vec<&RecordedEvent>, Vec<&RecordedEvent>) = tails
+            .iter()
+            .partition(|recorded| recorded.stream_id == account_stream);
+        if !fold_tail(&mut view, &account_tail)? {
+            view = self.read_on(view, &account_stream).await?;
+        }
+        if !fold_tail(&mut org, &org_tail)? {
+            org = self.read_on(org, &org_stream).await?;
+        }
+        keep(&self.states.accounts, &account_stream, &view, check);
+        keep(&self.states.organizations, &org_stream, &org, check);
+        Ok((view, Some(org)))
+    }
+}
+
+/// The organization owning an account, if one does.
+fn owner_of(view: &AccountView) -> Option<OrganizationId> {
+    match view.state.account.as_ref().map(|a| a.owner) {
+        Some(AccountOwner::Organization { organization_id }) => Some(organization_id),
+        _ => None,
     }
 }

@@ -60,10 +60,9 @@ impl pb::credits_service_server::CreditsService for CreditsApi {
         let app = &*self.0.app;
         answer(
             async {
-                let view = app
-                    .account(account_id("account_id", &req.account_id)?)
+                let (view, org) = app
+                    .account_and_owner(account_id("account_id", &req.account_id)?)
                     .await?;
-                let org = app.owner_organization(&view).await?;
                 allow(
                     &cx.caller,
                     Action::ReadBalance,

@@ -232,10 +232,9 @@ impl pb::keys_service_server::KeysService for Keys {
         answer(
             async {
                 let key_id = key_id(&req.key_id)?;
-                let view = app
-                    .account(account_id("account_id", &req.account_id)?)
+                let (view, org) = app
+                    .account_and_owner(account_id("account_id", &req.account_id)?)
                     .await?;
-                let org = app.owner_organization(&view).await?;
                 let context = account_context(&view, org.as_deref(), &cx.caller)?;
                 let key = view
                     .state
@@ -267,10 +266,9 @@ impl pb::keys_service_server::KeysService for Keys {
         answer(
             async {
                 let (offset, size) = input::page(req.page_size, &req.page_token)?;
-                let view = app
-                    .account(account_id("account_id", &req.account_id)?)
+                let (view, org) = app
+                    .account_and_owner(account_id("account_id", &req.account_id)?)
                     .await?;
-                let org = app.owner_organization(&view).await?;
                 let context = account_context(&view, org.as_deref(), &cx.caller)?;
                 allow(&cx.caller, Action::ListKeys, &context)?;
                 let account = view

@@ -47,8 +47,7 @@ pub async fn authorize_account(
     action: Action,
 ) -> Result<(AccountId, AuthContext), AppError> {
     let id = account_id(field, text)?;
-    let view = app.account(id).await?;
-    let org = app.owner_organization(&view).await?;
+    let (view, org) = app.account_and_owner(id).await?;
     let context = account_context(&view, org.as_deref(), caller)?;
     allow(caller, action, &context)?;
     Ok((id, context))
