@@ -8,6 +8,7 @@ use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 
 use crate::error::Result;
 use crate::projection::{Projection, Schema, decode};
+use crate::recent::RecentEvents;
 
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,20 +79,24 @@ pub(crate) async fn write_checkpoint(
     Ok(())
 }
 
-/// Reads up to `max_events` after `after` and applies them to `schema` inside `tx`; returns
-/// the last position applied (`after` when there was nothing).
+/// Reads up to `max_events` after `after` (from `recent` where it has them, else from the log
+/// inside `tx`) and applies them to `schema` inside `tx`; returns the last position applied
+/// (`after` when there was nothing).
 pub(crate) async fn apply_after(
     tx: &mut Transaction<'_, Postgres>,
     projection: Projection,
     schema: &Schema,
     after: i64,
     max_events: i64,
+    recent: Option<&RecentEvents>,
 ) -> Result<i64> {
-    let recorded = ledger_eventstore::read_all(&mut **tx, after, max_events).await?;
-    let Some(last) = recorded.last().map(|e| e.position) else {
+    let events = match recent {
+        Some(recent) => recent.after(tx, after, max_events).await?,
+        None => decode(&ledger_eventstore::read_all(&mut **tx, after, max_events).await?)?,
+    };
+    let Some(last) = events.last().map(|e| e.position) else {
         return Ok(after);
     };
-    let events = decode(&recorded)?;
     projection.apply(tx, schema, &events).await?;
     Ok(last)
 }
@@ -103,8 +108,17 @@ pub async fn apply_next_batch_in(
     projection: Projection,
     max_events: i64,
 ) -> Result<StepOutcome> {
+    apply_next_batch_with(tx, projection, max_events, None).await
+}
+
+async fn apply_next_batch_with(
+    tx: &mut Transaction<'_, Postgres>,
+    projection: Projection,
+    max_events: i64,
+    recent: Option<&RecentEvents>,
+) -> Result<StepOutcome> {
     let from = lock_checkpoint(tx, projection).await?;
-    let to = apply_after(tx, projection, &Schema::live(), from, max_events).await?;
+    let to = apply_after(tx, projection, &Schema::live(), from, max_events, recent).await?;
     if to > from {
         write_checkpoint(tx, projection, to).await?;
     }
@@ -130,10 +144,20 @@ pub async fn begin_batch(pool: &PgPool) -> Result<Transaction<'static, Postgres>
 }
 
 /// One step: the next batch applied and checkpointed in one committed transaction.
-#[tracing::instrument(skip_all, fields(projection = %projection), err)]
 pub async fn step(pool: &PgPool, projection: Projection, max_events: i64) -> Result<StepOutcome> {
+    step_with(pool, projection, max_events, None).await
+}
+
+/// [`step`], taking events from `recent` where it has them.
+#[tracing::instrument(skip_all, fields(projection = %projection), err)]
+pub(crate) async fn step_with(
+    pool: &PgPool,
+    projection: Projection,
+    max_events: i64,
+    recent: Option<&RecentEvents>,
+) -> Result<StepOutcome> {
     let mut tx = begin_batch(pool).await?;
-    let outcome = apply_next_batch_in(&mut tx, projection, max_events).await?;
+    let outcome = apply_next_batch_with(&mut tx, projection, max_events, recent).await?;
     if outcome.events == 0 {
         tx.rollback().await?;
     } else {

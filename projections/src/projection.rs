@@ -1,6 +1,8 @@
 //! The projections: their names, their tables, their advisory-lock keys, and how a batch of
 //! decoded events is applied to them inside one transaction.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ledger_domain::Event;
 use ledger_eventstore::RecordedEvent;
@@ -79,7 +81,7 @@ impl Projection {
         self,
         tx: &mut Transaction<'_, Postgres>,
         schema: &Schema,
-        events: &[Applied],
+        events: &[Arc<Applied>],
     ) -> Result<()> {
         match self {
             Projection::Balances => balances::apply(tx, schema, events).await,
@@ -135,7 +137,7 @@ pub struct Applied {
 }
 
 /// Decodes recorded events; an undecodable event is an error (never skipped).
-pub(crate) fn decode(events: &[RecordedEvent]) -> Result<Vec<Applied>> {
+pub(crate) fn decode(events: &[RecordedEvent]) -> Result<Vec<Arc<Applied>>> {
     events
         .iter()
         .map(|recorded| {
@@ -147,11 +149,11 @@ pub(crate) fn decode(events: &[RecordedEvent]) -> Result<Vec<Applied>> {
                 .map_err(|_| fail(format!("schema version {}", recorded.schema_version)))?;
             let event = Event::from_stored_json(&recorded.event_type, version, &recorded.payload)
                 .map_err(|e| fail(e.to_string()))?;
-            Ok(Applied {
+            Ok(Arc::new(Applied {
                 position: recorded.position,
                 recorded_at: recorded.recorded_at,
                 event,
-            })
+            }))
         })
         .collect()
 }

@@ -84,7 +84,7 @@ pub async fn rebuild(
     let mut position = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let to = apply_after(&mut tx, projection, &side, position, batch).await?;
+        let to = apply_after(&mut tx, projection, &side, position, batch, None).await?;
         tx.commit().await?;
         let applied = to - position;
         position = to;
@@ -96,7 +96,7 @@ pub async fn rebuild(
     let mut tx = pool.begin().await?;
     let live = lock_checkpoint(&mut tx, projection).await?;
     while position < live {
-        position = apply_after(&mut tx, projection, &side, position, batch).await?;
+        position = apply_after(&mut tx, projection, &side, position, batch, None).await?;
     }
     write_checkpoint(&mut tx, projection, position).await?;
     sqlx::query(sql(format!(

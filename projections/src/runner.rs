@@ -9,10 +9,11 @@ use std::time::Instant;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
-use crate::checkpoint::step;
+use crate::checkpoint::step_with;
 use crate::error::Result;
 use crate::metrics::ProjectionMetrics;
 use crate::projection::Projection;
+use crate::recent::RecentEvents;
 use crate::runtime::RuntimeConfig;
 
 /// Everything one runner task needs.
@@ -21,6 +22,8 @@ pub(crate) struct Runner {
     pub(crate) projection: Projection,
     pub(crate) config: RuntimeConfig,
     pub(crate) metrics: Arc<ProjectionMetrics>,
+    /// The events this process's runners share once read; `None`: read the log alone.
+    pub(crate) recent: Option<Arc<RecentEvents>>,
     pub(crate) wake: watch::Receiver<i64>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
@@ -97,7 +100,8 @@ impl Runner {
                     return Ok(());
                 }
                 let started = Instant::now();
-                let outcome = step(&self.pool, self.projection, batch).await?;
+                let outcome =
+                    step_with(&self.pool, self.projection, batch, self.recent.as_deref()).await?;
                 if outcome.events > 0 {
                     self.metrics
                         .batch(outcome.events, outcome.to, started.elapsed());

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::metrics::{MetricsSnapshot, ProjectionMetrics};
 use crate::projection::Projection;
+use crate::recent::{DEFAULT_RECENT_EVENTS, RecentEvents};
 use crate::runner::{Runner, try_lock};
 
 /// Bounds and timings of the runtime.
@@ -32,6 +33,9 @@ pub struct RuntimeConfig {
     pub projections: Vec<Projection>,
     /// How often to prune the activity feed and hourly rollups; `None`: never.
     pub prune_interval: Option<Duration>,
+    /// How many of the newest events the runners of this process share once read and decoded
+    /// (0: each runner reads the log itself).
+    pub recent_events: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -44,6 +48,7 @@ impl Default for RuntimeConfig {
             error_backoff: Duration::from_secs(1),
             projections: Projection::ALL.to_vec(),
             prune_interval: Some(Duration::from_secs(3_600)),
+            recent_events: DEFAULT_RECENT_EVENTS,
         }
     }
 }
@@ -77,6 +82,8 @@ impl ProjectionRuntime {
             shutdown.clone(),
         ))];
         let mut metrics = Vec::new();
+        let recent =
+            (config.recent_events > 0).then(|| Arc::new(RecentEvents::new(config.recent_events)));
         for projection in config.projections.iter().copied() {
             let counters = Arc::new(ProjectionMetrics::new(projection));
             metrics.push(Arc::clone(&counters));
@@ -85,6 +92,7 @@ impl ProjectionRuntime {
                 projection,
                 config: config.clone(),
                 metrics: counters,
+                recent: recent.clone(),
                 wake: wake_rx.clone(),
                 shutdown: shutdown.clone(),
             };

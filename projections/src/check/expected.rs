@@ -2,6 +2,7 @@
 //! rows the tables hold.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::Event;
@@ -31,7 +32,7 @@ fn invariant(key: String, expected: String, actual: String, out: &mut Vec<Differ
     });
 }
 
-fn account_states(events: &[Applied]) -> BTreeMap<Uuid, AccountState> {
+fn account_states(events: &[Arc<Applied>]) -> BTreeMap<Uuid, AccountState> {
     let mut states: BTreeMap<Uuid, AccountState> = BTreeMap::new();
     for e in events {
         if let Event::Account(a) = &e.event {
@@ -46,7 +47,7 @@ fn account_states(events: &[Applied]) -> BTreeMap<Uuid, AccountState> {
 
 /// Balances (from the domain's `AccountState`), open holds and ledger entries.
 pub(crate) fn balances(
-    events: &[Applied],
+    events: &[Arc<Applied>],
     actual: Vec<Balance>,
     holds: Vec<OpenHoldRow>,
     entries: Vec<Entry>,
@@ -226,7 +227,7 @@ type DomainKey = (
 /// Keys: the projection's own fold for every column, and the domain's `Key` for the facts it
 /// keeps (creator, status, limit, expiry, spend per period).
 pub(crate) fn keys(
-    events: &[Applied],
+    events: &[Arc<Applied>],
     actual: Vec<ApiKey>,
     out: &mut Vec<Difference>,
 ) -> Result<()> {
@@ -293,7 +294,7 @@ pub(crate) fn keys(
 }
 
 /// Users, organizations, members and invitations, from the domain's states.
-pub(crate) fn directory(events: &[Applied], actual: DirectoryRows, out: &mut Vec<Difference>) {
+pub(crate) fn directory(events: &[Arc<Applied>], actual: DirectoryRows, out: &mut Vec<Difference>) {
     let mut users: BTreeMap<Uuid, UserState> = BTreeMap::new();
     let mut orgs: BTreeMap<Uuid, OrganizationState> = BTreeMap::new();
     for e in events {
@@ -409,7 +410,7 @@ pub(crate) fn directory(events: &[Applied], actual: DirectoryRows, out: &mut Vec
 /// The activity feed and both rollups. Feed rows the retention may have pruned, and hourly
 /// buckets older than the hourly retention, may be missing.
 pub(crate) fn activity(
-    events: &[Applied],
+    events: &[Arc<Applied>],
     rows: Vec<ActivityRow>,
     daily: Buckets,
     hourly: Buckets,
@@ -419,7 +420,7 @@ pub(crate) fn activity(
 ) {
     let want_rows: Vec<ActivityRow> = events
         .iter()
-        .filter_map(activity::row_of)
+        .filter_map(|e| activity::row_of(e))
         .map(|mut r| {
             r.started_at = micros(r.started_at);
             r.finished_at = micros(r.finished_at);

@@ -9,6 +9,7 @@ mod expected;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -90,7 +91,7 @@ pub(crate) fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
-async fn events_up_to(conn: &mut PgConnection, position: i64) -> Result<Vec<Applied>> {
+async fn events_up_to(conn: &mut PgConnection, position: i64) -> Result<Vec<Arc<Applied>>> {
     let mut all = Vec::new();
     let mut after = 0;
     while after < position {

@@ -2,6 +2,8 @@
 //! recorded usage, metadata only) and the usage rollups. A batch becomes one multi-row
 //! insert for the feed and one upsert per rollup table.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ledger_domain::Event;
 use ledger_domain::account::{AccountEvent, Usage, UsageStatus};
@@ -140,9 +142,9 @@ pub(crate) fn decode(row: &PgRow) -> Result<ActivityRow> {
 pub(crate) async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     schema: &Schema,
-    events: &[Applied],
+    events: &[Arc<Applied>],
 ) -> Result<()> {
-    let rows: Vec<ActivityRow> = events.iter().filter_map(row_of).collect();
+    let rows: Vec<ActivityRow> = events.iter().filter_map(|e| row_of(e)).collect();
     if rows.is_empty() {
         return Ok(());
     }

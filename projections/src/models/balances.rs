@@ -3,6 +3,7 @@
 //! writes each table back with one statement.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::Event;
@@ -322,7 +323,7 @@ impl BalanceFold {
 pub(crate) async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     schema: &Schema,
-    events: &[Applied],
+    events: &[Arc<Applied>],
 ) -> Result<()> {
     let mut accounts = HashSet::new();
     let mut holds = HashSet::new();

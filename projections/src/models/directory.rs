@@ -2,6 +2,8 @@
 //! each user's accounts (the account switcher). Users are written in bulk per batch;
 //! organization events are rare (administration), so each becomes one or two statements.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ledger_domain::organization::{
     DEFAULT_MEMBER_LIMIT, DEFAULT_RETENTION_DAYS, OrganizationEvent,
@@ -29,7 +31,7 @@ pub(crate) fn role_text(role: Role) -> &'static str {
 pub(crate) async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     schema: &Schema,
-    events: &[Applied],
+    events: &[Arc<Applied>],
 ) -> Result<()> {
     let mut registered: Vec<(Uuid, Uuid, DateTime<Utc>, i64)> = Vec::new();
     let mut verified: Vec<(Uuid, i64)> = Vec::new();

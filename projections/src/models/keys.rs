@@ -3,6 +3,7 @@
 //! `KeySpend`, so periods reset exactly as the domain decides), and upserts them at once.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::account::{AccountEvent, KeyLimit, KeyStatus, Usage};
@@ -330,7 +331,7 @@ fn touched_key(event: &AccountEvent) -> Option<Uuid> {
 pub(crate) async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     schema: &Schema,
-    events: &[Applied],
+    events: &[Arc<Applied>],
 ) -> Result<()> {
     let mut touched = HashSet::new();
     let mut any = false;

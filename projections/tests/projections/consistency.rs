@@ -1,7 +1,7 @@
 //! Random valid histories: every read model equals the fold of the log.
 
 use ledger_projections::models::{activity::feed, balances, directory::queries, keys, ledger};
-use ledger_projections::{ProjectionRuntime, check_all};
+use ledger_projections::{ProjectionRuntime, RuntimeConfig, check_all};
 use tokio::sync::watch;
 
 use crate::support::{World, caught_up, config, db};
@@ -26,7 +26,11 @@ async fn every_read_model_equals_the_fold_of_random_histories() {
         let (stop, shutdown) = watch::channel(false);
         let runtime = ProjectionRuntime::spawn(
             db.pool.clone(),
-            config(1 + (seed as i64 * 7) % 40),
+            RuntimeConfig {
+                // Shared windows smaller than a batch, about one, and far larger, and none.
+                recent_events: [0, 3, 50, 4_096][seed as usize % 4],
+                ..config(1 + (seed as i64 * 7) % 40)
+            },
             shutdown,
         );
         let mut world = World::new(db.appender.clone(), seed).await;

@@ -9,4 +9,5 @@ mod crash;
 mod feed_index;
 mod read_your_writes;
 mod rebuild;
+mod recent;
 mod takeover;

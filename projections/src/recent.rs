@@ -1,0 +1,121 @@
+//! The newest events of the log, read and decoded once for all the runners of this process.
+//!
+//! Every runner steps on its own (its own transaction and checkpoint), yet all of them are woken
+//! by the same commit and want the same positions within milliseconds of each other. Without
+//! this, each of the four read those events from PostgreSQL and decoded them again. Now the
+//! first runner to ask reads them and keeps them here, and the others take them from memory.
+//! That is sound because a position, once readable, never changes: positions are gapless in
+//! commit order and the log is append-only, so whoever read an event and whenever, it is the
+//! same event.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sqlx::PgConnection;
+
+use crate::error::Result;
+use crate::projection::{Applied, decode};
+
+/// Events kept by default: a few gather windows of the gateway's load, a few MiB at most.
+pub const DEFAULT_RECENT_EVENTS: usize = 4_096;
+
+/// A window of consecutive decoded events, the newest any runner of this process has read.
+pub struct RecentEvents {
+    capacity: usize,
+    window: Mutex<VecDeque<Arc<Applied>>>,
+    /// One read of the log at a time: runners woken together wait for the first one's read
+    /// instead of making their own.
+    reading: tokio::sync::Mutex<()>,
+}
+
+/// Where a runner's next events start, relative to the window.
+enum Place {
+    /// In the window (or right after it): take what it has, read the rest after it.
+    Within(Vec<Arc<Applied>>),
+    /// Before the window's first event: a runner catching up reads on its own.
+    Behind,
+}
+
+impl RecentEvents {
+    /// An empty window of at most `capacity` events (0 keeps nothing).
+    pub fn new(capacity: usize) -> Self {
+        RecentEvents {
+            capacity,
+            window: Mutex::new(VecDeque::new()),
+            reading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn window(&self) -> MutexGuard<'_, VecDeque<Arc<Applied>>> {
+        self.window.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Up to `max` events after position `after`, in position order: from the window where it
+    /// has them, the rest read with `conn` (and kept for the other runners).
+    pub async fn after(
+        &self,
+        conn: &mut PgConnection,
+        after: i64,
+        max: i64,
+    ) -> Result<Vec<Arc<Applied>>> {
+        let max = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
+        if let Place::Behind = self.place(after, 0) {
+            return read(conn, after, max).await;
+        }
+        let _turn = self.reading.lock().await;
+        // Another runner may have read what we want while we waited for our turn.
+        let Place::Within(mut events) = self.place(after, max) else {
+            return read(conn, after, max).await;
+        };
+        if events.len() < max {
+            let last = events.last().map_or(after, |e| e.position);
+            let fresh = read(conn, last, max - events.len()).await?;
+            self.keep(last, &fresh);
+            events.extend(fresh);
+        }
+        Ok(events)
+    }
+
+    /// What the window holds after `after` (at most `max`), or that `after` is behind it.
+    fn place(&self, after: i64, max: usize) -> Place {
+        let window = self.window();
+        let (Some(first), Some(last)) = (window.front(), window.back()) else {
+            return Place::Within(Vec::new());
+        };
+        if after + 1 < first.position {
+            return Place::Behind;
+        }
+        if after >= last.position {
+            return Place::Within(Vec::new());
+        }
+        let skip = usize::try_from(after + 1 - first.position).unwrap_or(usize::MAX);
+        Place::Within(window.iter().skip(skip).take(max).cloned().collect())
+    }
+
+    /// Adds `fresh`, read after position `last`, to the window: appended when it continues
+    /// the window, in place of it when the window is older.
+    fn keep(&self, last: i64, fresh: &[Arc<Applied>]) {
+        if fresh.is_empty() || self.capacity == 0 {
+            return;
+        }
+        let mut window = self.window();
+        let continues = window.back().is_none_or(|newest| newest.position == last);
+        if !continues {
+            if window.back().is_some_and(|newest| newest.position > last) {
+                // Only a runner behind the window reads before its end; it keeps nothing.
+                return;
+            }
+            window.clear();
+        }
+        window.extend(fresh.iter().cloned());
+        let excess = window.len().saturating_sub(self.capacity);
+        window.drain(..excess);
+    }
+}
+
+/// Reads and decodes up to `max` events after `after`.
+async fn read(conn: &mut PgConnection, after: i64, max: usize) -> Result<Vec<Arc<Applied>>> {
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let recorded = ledger_eventstore::read_all(&mut *conn, after, max).await?;
+    decode(&recorded)
+}
