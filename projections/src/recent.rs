@@ -28,14 +28,6 @@ pub struct RecentEvents {
     reading: tokio::sync::Mutex<()>,
 }
 
-/// Where a runner's next events start, relative to the window.
-enum Place {
-    /// In the window (or right after it): take what it has, read the rest after it.
-    Within(Vec<Arc<Applied>>),
-    /// Before the window's first event: a runner catching up reads on its own.
-    Behind,
-}
-
 impl RecentEvents {
     /// An empty window of at most `capacity` events (0 keeps nothing).
     pub fn new(capacity: usize) -> Self {
@@ -59,12 +51,12 @@ impl RecentEvents {
         max: i64,
     ) -> Result<Vec<Arc<Applied>>> {
         let max = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
-        if let Place::Behind = self.place(after, 0) {
+        if behind(&self.window(), after) {
             return read(conn, after, max).await;
         }
         let _turn = self.reading.lock().await;
         // Another runner may have read what we want while we waited for our turn.
-        let Place::Within(mut events) = self.place(after, max) else {
+        let Some(mut events) = self.held_after(after, max) else {
             return read(conn, after, max).await;
         };
         if events.len() < max {
@@ -76,41 +68,40 @@ impl RecentEvents {
         Ok(events)
     }
 
-    /// What the window holds after `after` (at most `max`), or that `after` is behind it.
-    fn place(&self, after: i64, max: usize) -> Place {
+    /// What the window holds after `after` (at most `max`); `None` when `after` is behind it.
+    fn held_after(&self, after: i64, max: usize) -> Option<Vec<Arc<Applied>>> {
         let window = self.window();
-        let (Some(first), Some(last)) = (window.front(), window.back()) else {
-            return Place::Within(Vec::new());
-        };
-        if after + 1 < first.position {
-            return Place::Behind;
+        if behind(&window, after) {
+            return None;
         }
-        if after >= last.position {
-            return Place::Within(Vec::new());
-        }
-        let skip = usize::try_from(after + 1 - first.position).unwrap_or(usize::MAX);
-        Place::Within(window.iter().skip(skip).take(max).cloned().collect())
+        let skip = window.front().map_or(0, |first| {
+            usize::try_from(after + 1 - first.position).unwrap_or(usize::MAX)
+        });
+        Some(window.iter().skip(skip).take(max).cloned().collect())
     }
 
     /// Adds `fresh`, read after position `last`, to the window: appended when it continues
-    /// the window, in place of it when the window is older.
+    /// the window, in place of it otherwise.
     fn keep(&self, last: i64, fresh: &[Arc<Applied>]) {
         if fresh.is_empty() || self.capacity == 0 {
             return;
         }
         let mut window = self.window();
-        let continues = window.back().is_none_or(|newest| newest.position == last);
-        if !continues {
-            if window.back().is_some_and(|newest| newest.position > last) {
-                // Only a runner behind the window reads before its end; it keeps nothing.
-                return;
-            }
+        // `fresh` is consecutive from `last + 1`: kept alone, it never leaves a gap either.
+        if window.back().is_some_and(|newest| newest.position != last) {
             window.clear();
         }
         window.extend(fresh.iter().cloned());
         let excess = window.len().saturating_sub(self.capacity);
         window.drain(..excess);
     }
+}
+
+/// Whether `after` is before the window's first event (a runner catching up).
+fn behind(window: &VecDeque<Arc<Applied>>, after: i64) -> bool {
+    window
+        .front()
+        .is_some_and(|first| after + 1 < first.position)
 }
 
 /// Reads and decodes up to `max` events after `after`.

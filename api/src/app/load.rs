@@ -220,13 +220,14 @@ impl App {
     ) -> Result<(Arc<AccountView>, Option<Arc<OrganizationState>>), AppError> {
         let account_stream = id.stream();
         let cached = self.states.accounts.get(&account_stream);
-        let Some(organization_id) = cached.as_deref().and_then(owner_of) else {
+        let Some((mut view, organization_id)) =
+            cached.and_then(|view| owner_of(&view).map(|org| (view, org)))
+        else {
             let view = self.account(id).await?;
             let org = self.owner_organization(&view).await?;
             return Ok((view, org));
         };
         let org_stream = organization_id.stream();
-        let mut view = cached.unwrap_or_default();
         let mut org = self
             .states
             .organizations
