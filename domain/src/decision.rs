@@ -4,7 +4,10 @@
 //! the state was at. A change with no events is a precondition only: the app appends the
 //! other changes only if that stream is still at `expected` (facts read from it still hold).
 
+use crate::error::DomainError;
 use crate::event::Event;
+use crate::ids::{AccountId, GenerationId, HoldId, InvitationId, KeyId, OrganizationId};
+use crate::text::SecretHash;
 
 /// The version a stream must be at for the append to succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,13 +29,85 @@ impl ExpectedVersion {
     }
 }
 
-/// A unique claim the store records atomically with the append and refuses twice.
+/// A unique claim the store records atomically with the append and refuses twice: a fact
+/// that may be recorded once only, whatever the command id (a billed generation, a hold id, a
+/// key, an invitation id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UniqueClaim {
-    /// The claim's scope, e.g. `"generation"`.
-    pub scope: &'static str,
-    /// The claimed value, e.g. `"{account_id}/{generation_id}"`.
-    pub value: String,
+pub enum UniqueClaim {
+    /// A generation id is billed once per account.
+    Generation {
+        /// The billed account.
+        account_id: AccountId,
+        /// The gateway's generation id.
+        generation_id: GenerationId,
+    },
+    /// A hold id is placed once per account.
+    Hold {
+        /// The held account.
+        account_id: AccountId,
+        /// The hold.
+        hold_id: HoldId,
+    },
+    /// A key id is created once.
+    Key(KeyId),
+    /// A secret hash belongs to one key.
+    KeySecretHash(SecretHash),
+    /// An invitation id is used once per organization, even after the state forgot it.
+    Invitation {
+        /// The inviting organization.
+        organization_id: OrganizationId,
+        /// The invitation.
+        invitation_id: InvitationId,
+    },
+}
+
+impl UniqueClaim {
+    /// The scope the store keeps the claim under (stable: stored with every claim).
+    pub fn scope(&self) -> &'static str {
+        match self {
+            Self::Generation { .. } => "generation",
+            Self::Hold { .. } => "hold",
+            Self::Key(_) => "key",
+            Self::KeySecretHash(_) => "key_secret_hash",
+            Self::Invitation { .. } => "invitation",
+        }
+    }
+
+    /// The claimed value as the store keeps it (stable: stored with every claim).
+    pub fn value(&self) -> String {
+        match self {
+            Self::Generation {
+                account_id,
+                generation_id,
+            } => format!("{account_id}/{generation_id}"),
+            Self::Hold {
+                account_id,
+                hold_id,
+            } => format!("{account_id}/{hold_id}"),
+            Self::Key(key_id) => key_id.to_string(),
+            Self::KeySecretHash(hash) => hash.as_str().to_owned(),
+            Self::Invitation {
+                organization_id,
+                invitation_id,
+            } => format!("{organization_id}/{invitation_id}"),
+        }
+    }
+
+    /// The refusal a command meets when the claim was made before: the fact is recorded
+    /// already. `None` for a secret hash, which only a broken secret derivation repeats.
+    pub fn already_made(&self) -> Option<DomainError> {
+        match self {
+            Self::Generation { generation_id, .. } => Some(DomainError::GenerationAlreadyRecorded(
+                generation_id.clone(),
+            )),
+            Self::Hold { hold_id, .. } => Some(DomainError::HoldAlreadyExists(*hold_id)),
+            Self::Key(key_id) => Some(DomainError::KeyAlreadyExists(*key_id)),
+            Self::Invitation { invitation_id, .. } => {
+                Some(DomainError::InvitationAlreadyExists(*invitation_id))
+            }
+            Self::KeySecretHash(_) => None,
+        }
+    }
 }
 
 /// The events for one stream.

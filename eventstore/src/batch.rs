@@ -377,7 +377,7 @@ fn judge(
         if !stream.expected.admits(current) {
             return Err(StoreError::Conflict {
                 stream_id: stream.stream_id.clone(),
-                expected: format!("{:?}", stream.expected),
+                expected: stream.expected,
                 actual: current,
             });
         }
@@ -387,10 +387,7 @@ fn judge(
             .claims
             .contains(&(claim.scope.clone(), claim.value.clone()))
         {
-            return Err(StoreError::ClaimTaken {
-                scope: claim.scope.clone(),
-                value: claim.value.clone(),
-            });
+            return Err(StoreError::ClaimTaken(claim.clone()));
         }
     }
 

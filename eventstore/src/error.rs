@@ -2,17 +2,19 @@
 
 use uuid::Uuid;
 
+use crate::model::{ExpectedVersion, UniqueClaim};
+
 /// What can go wrong appending to or reading the log.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A stream was not at the expected version: another command changed it first. Nothing was
     /// appended. Reload the stream, decide again and retry with the same command id.
-    #[error("stream {stream_id} is at version {actual}, expected {expected}")]
+    #[error("stream {stream_id} is at version {actual}, expected {expected:?}")]
     Conflict {
         /// The stream that moved.
         stream_id: String,
-        /// What the command expected, as text.
-        expected: String,
+        /// What the command expected.
+        expected: ExpectedVersion,
         /// Where the stream is.
         actual: i64,
     },
@@ -25,13 +27,8 @@ pub enum StoreError {
     },
     /// A unique claim was already made by an earlier event (e.g. a generation billed twice).
     /// Nothing was appended. Do not retry: the fact is already recorded.
-    #[error("{scope} {value} is already recorded")]
-    ClaimTaken {
-        /// The claim's scope.
-        scope: String,
-        /// The claimed value.
-        value: String,
-    },
+    #[error("{} {} is already recorded", .0.scope, .0.value)]
+    ClaimTaken(UniqueClaim),
     /// The append was chained after another append of this process (decided on the state it
     /// leaves) and that append did not commit. Nothing was appended. Reload the stream, decide
     /// again and retry with the same command id.

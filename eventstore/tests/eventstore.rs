@@ -657,7 +657,7 @@ async fn a_unique_claim_can_be_made_once() {
     for task in tasks {
         assert!(matches!(
             task.await.unwrap(),
-            Err(StoreError::ClaimTaken { ref scope, .. }) if scope == "generation"
+            Err(StoreError::ClaimTaken(ref claim)) if claim.scope == "generation"
         ));
     }
     assert_eq!(head(&store.pool).await.unwrap().position, 1);

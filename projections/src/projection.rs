@@ -141,14 +141,10 @@ pub(crate) fn decode(events: &[RecordedEvent]) -> Result<Vec<Arc<Applied>>> {
     events
         .iter()
         .map(|recorded| {
-            let fail = |reason: String| ProjectionError::Decode {
-                position: recorded.position,
-                reason,
-            };
-            let version = u16::try_from(recorded.schema_version)
-                .map_err(|_| fail(format!("schema version {}", recorded.schema_version)))?;
-            let event = Event::from_stored_json(&recorded.event_type, version, &recorded.payload)
-                .map_err(|e| fail(e.to_string()))?;
+            let event = ledger_codec::decode(recorded).map_err(|e| ProjectionError::Decode {
+                position: e.position,
+                reason: e.reason,
+            })?;
             Ok(Arc::new(Applied {
                 position: recorded.position,
                 recorded_at: recorded.recorded_at,

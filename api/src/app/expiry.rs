@@ -6,19 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use ledger_domain::account::{AccountCommand, decide};
 use ledger_domain::{AccountId, Caller, HoldId};
 use uuid::Uuid;
 
-use super::{App, Decided, RetryCheck};
+use super::App;
 use crate::auth::CallContext;
+use crate::commands::ExpireHold;
 
 /// Most holds expired per tick (bounded work).
 pub const MAX_EXPIRIES_PER_TICK: usize = 1_000;
-
-/// Namespace of the command ids of expiries (one deterministic id per hold, so two `ledgerd`
-/// instances expiring the same hold append it once).
-const EXPIRY_NAMESPACE: Uuid = Uuid::from_u128(0x6c65_6467_6572_2d65_7870_6972_792d_0001);
 
 /// Runs until `stop` fires.
 pub async fn run(app: Arc<App>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -72,39 +68,12 @@ async fn expire(
         caller: Caller::System,
         correlation_id: Uuid::new_v4(),
     };
-    let command_id = Uuid::new_v5(&EXPIRY_NAMESPACE, hold_id.as_uuid().as_bytes());
-    // The "request" is the hold itself: the same hold always hashes alike.
-    let message = prost_types::Any {
-        type_url: "arouter.ledger.v1/ExpireHold".into(),
-        value: [
-            &account_id.as_uuid().as_bytes()[..],
-            &hold_id.as_uuid().as_bytes()[..],
-        ]
-        .concat(),
+    let command = ExpireHold {
+        account: account_id,
+        hold: hold_id,
+        at: Utc::now(),
     };
-    app.execute(
-        &cx,
-        "ExpireHold",
-        &message,
-        command_id,
-        &[account_id.stream()],
-        RetryCheck::BeforeDeciding,
-        || {
-            Box::pin(async move {
-                let view = app.account(account_id).await?;
-                let command = AccountCommand::ExpireHold {
-                    hold_id,
-                    at: Utc::now(),
-                };
-                Ok(Decided::new(decide(
-                    &view.state,
-                    None,
-                    &Caller::System,
-                    &command,
-                )?))
-            })
-        },
-    )
-    .await
-    .map(|_| ())
+    app.run(&cx, command.command_id(), &command.message(), command)
+        .await
+        .map(|_| ())
 }

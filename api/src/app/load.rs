@@ -116,12 +116,9 @@ impl Fold for AccountView {
     }
 }
 
-/// Decodes a stored event into a domain event (upcasting older versions).
+/// Decodes a stored event into a domain event (through the one codec).
 pub fn decode(recorded: &RecordedEvent) -> Result<Event, AppError> {
-    let version = u16::try_from(recorded.schema_version)
-        .map_err(|_| AppError::Internal(format!("position {}: bad version", recorded.position)))?;
-    Event::from_stored_json(&recorded.event_type, version, &recorded.payload)
-        .map_err(|e| AppError::Internal(format!("position {}: {e}", recorded.position)))
+    ledger_codec::decode(recorded).map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// Folds a stream's tail into `state`; false when the tail was a full page (more may follow).
@@ -132,12 +129,12 @@ fn fold_tail<S: Fold>(state: &mut Arc<S>, tail: &[&RecordedEvent]) -> Result<boo
             folded.fold(&decode(recorded)?)?;
         }
     }
-    Ok(i64::try_from(tail.len()).unwrap_or(i64::MAX) < MAX_READ_LIMIT)
+    Ok(tail.len() < MAX_READ_LIMIT as usize)
 }
 
 /// The first version after what `state` has folded.
 fn next_version<S: Versioned>(state: &S) -> i64 {
-    i64::try_from(state.version()).unwrap_or(i64::MAX) + 1
+    ledger_codec::next_version(state.version())
 }
 
 /// Keeps a loaded state, unless its stream does not exist: random ids cannot evict live state.

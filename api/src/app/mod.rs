@@ -1,7 +1,9 @@
 //! The application layer: load aggregate state, decide with the domain, append through the
 //! group-commit appender, retry on conflicts, answer retries idempotently.
 
+pub mod authorized;
 mod cache;
+pub mod command;
 pub mod execute;
 pub mod expiry;
 pub mod keyindex;
@@ -16,8 +18,9 @@ use ledger_domain::user::UserState;
 use ledger_eventstore::Appender;
 use sqlx::PgPool;
 
+pub use authorized::{AccountInContext, allow};
 pub use cache::StateCache;
-pub use execute::{Decided, Executed, RetryCheck};
+pub use command::{Decided, Done, LedgerCommand, Loader, RetryCheck, Route};
 pub use load::{AccountView, KeyLabel};
 
 use crate::secrets::KeyHasher;

@@ -11,15 +11,13 @@ use std::sync::Arc;
 
 use ledger_domain::{AccountId, Decision};
 use ledger_eventstore::{AppendOutcome, AppendRequest, Settled, StoreError, Ticket};
-use uuid::Uuid;
 
 use super::App;
 use super::cache::Versioned;
-use super::execute::{AfterAppend, BoxFuture, Decided, Executed, MAX_ATTEMPTS};
-use super::execute::{request_hash, to_request};
+use super::command::{LedgerCommand, Loader};
+use super::execute::{AfterAppend, Call, Executed, MAX_ATTEMPTS, append_request};
 use super::load::{AccountView, Fold};
 use super::locks::StreamGuard;
-use crate::auth::CallContext;
 use crate::error::AppError;
 
 /// The last append this process queued on an account, and the state it leaves.
@@ -47,22 +45,15 @@ struct Chained {
 }
 
 impl App {
-    /// Runs a command on one account stream, pipelined (see the module). `decide` gets the
-    /// state to decide on. Retries are recognised as with [`RetryCheck::AtAppend`]: the decide
-    /// step must only read and decide.
-    pub async fn execute_on_account<'a, F>(
-        &'a self,
-        cx: &CallContext,
-        rpc: &str,
-        message: &impl prost::Message,
-        command_id: Uuid,
+    /// Runs a command on one account stream, pipelined (see the module). Retries are
+    /// recognised as with [`RetryCheck::AtAppend`](super::RetryCheck::AtAppend): the command
+    /// must only read and decide.
+    pub(super) async fn run_pipelined<C: LedgerCommand>(
+        &self,
+        call: &Call<'_>,
         account: AccountId,
-        decide: F,
-    ) -> Result<Executed, AppError>
-    where
-        F: Fn(Arc<AccountView>) -> BoxFuture<'a, Result<Decided, AppError>>,
-    {
-        let hash = request_hash(cx, rpc, &message.encode_to_vec());
+        command: &C,
+    ) -> Result<Executed, AppError> {
         let stream = account.stream();
         // After a failed attempt, decide on the log rather than on queued appends.
         let mut chain = true;
@@ -73,8 +64,9 @@ impl App {
         while conflicts < MAX_ATTEMPTS {
             let guard = self.lock_account(&stream).await;
             let basis = self.basis(account, &stream, &guard, chain).await?;
-            let decided = match decide(Arc::clone(&basis.view)).await {
-                Ok(decided) => decided,
+            let loader = Loader::new(self, Some((account, Arc::clone(&basis.view))));
+            let attempt = match self.attempt(command, call.cx, loader).await {
+                Ok(attempt) => attempt,
                 Err(error) => {
                     // A refusal queues nothing: the stream need not wait for it.
                     drop(guard);
@@ -85,23 +77,24 @@ impl App {
                         chain = false;
                         continue;
                     }
-                    // It may be the retry of a request already recorded: see `App::execute`.
-                    return self.replay_or(command_id, hash, error).await;
+                    // It may be the retry of a request already recorded: see `App::run_locked`.
+                    return self.replay_or(call, error).await;
                 }
             };
-            let after_decision = leaves(&basis.view, &stream, &decided.decision)?;
-            let request = to_request(cx, command_id, hash, &decided);
+            let after_decision = leaves(&basis.view, &stream, &attempt.decision)?;
+            let request = append_request(call, &attempt);
+            let claims = attempt.decision.unique_claims();
             let queue = Chained {
                 stream: stream.clone(),
                 after: basis.after,
                 after_decision,
             };
             let answer = self
-                .append_chained(guard, request, decided.decision, queue)
+                .append_chained(guard, request, attempt.decision, queue)
                 .await?;
             let predecessor_failed = matches!(answer, Err(StoreError::PredecessorFailed));
             match self
-                .after_append(answer, command_id, hash, &mut last_conflict)
+                .after_append(call, answer, &claims, &mut last_conflict)
                 .await?
             {
                 AfterAppend::Done(executed) => return Ok(executed),
@@ -111,7 +104,7 @@ impl App {
                 }
             }
         }
-        tracing::warn!(rpc, %command_id, "command gave up after repeated conflicts");
+        tracing::warn!(rpc = call.rpc, command_id = %call.command_id, "command gave up after repeated conflicts");
         Err(AppError::Contended)
     }
 

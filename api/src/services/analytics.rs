@@ -16,8 +16,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::projected::{authorize_account, caught_up};
-use super::reads::allow;
 use crate::app::App;
+use crate::app::allow;
 use crate::error::AppError;
 use crate::input;
 use crate::pb;

@@ -16,8 +16,8 @@ use tonic::{Request, Response, Status};
 use crate::app::load::decode;
 use crate::input;
 
-use super::reads::allow;
 use super::{Shared, answer};
+use crate::app::allow;
 use crate::error::AppError;
 use crate::pb;
 

@@ -5,11 +5,10 @@ use ledger_domain::text::PaymentReference;
 use ledger_domain::{AccountId, Action, Credits};
 use tonic::{Request, Response, Status};
 
-use super::command_response;
 use super::ledger::ledger_entries;
 use super::projected::wait_budget;
-use super::reads::{account_context, allow};
-use super::{Shared, answer, command_id, now};
+use super::{Shared, answer, now};
+use crate::commands::OnAccount;
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -28,27 +27,20 @@ impl pb::credits_service_server::CreditsService for CreditsApi {
         &self,
         request: Request<pb::PurchaseCreditsRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let account = account_id("account_id", &req.account_id)?;
+        self.0
+            .command(request, |req, _| {
                 let command = AccountCommand::PurchaseCredits {
                     amount: Credits::purchase(req.amount.as_str()).at("amount")?,
                     payment_reference: PaymentReference::parse(&req.payment_reference)
                         .at("payment_reference")?,
                     at: now(),
                 };
-                let done = self
-                    .0
-                    .app
-                    .account_command(&cx, "PurchaseCredits", &req, command_id, account, command)
-                    .await?;
-                Ok(command_response(done))
-            }
-            .await,
-        )
+                Ok(OnAccount::new(
+                    account_id("account_id", &req.account_id)?,
+                    command,
+                ))
+            })
+            .await
     }
 
     async fn get_account_balance(
@@ -60,14 +52,11 @@ impl pb::credits_service_server::CreditsService for CreditsApi {
         let app = &*self.0.app;
         answer(
             async {
-                let (view, org) = app
-                    .account_and_owner(account_id("account_id", &req.account_id)?)
-                    .await?;
-                allow(
-                    &cx.caller,
-                    Action::ReadBalance,
-                    &account_context(&view, org.as_deref(), &cx.caller)?,
-                )?;
+                let id = account_id("account_id", &req.account_id)?;
+                let view = app
+                    .authorized_account(&cx.caller, id, Action::ReadBalance)
+                    .await?
+                    .view;
                 let account = view
                     .state
                     .account
@@ -93,7 +82,7 @@ impl pb::credits_service_server::CreditsService for CreditsApi {
                     total_transferred_out: account.totals.transferred_out.normalize().to_string(),
                     total_used: account.totals.used.normalize().to_string(),
                     open_holds: u32::try_from(account.holds.len()).unwrap_or(u32::MAX),
-                    version: i64::try_from(view.state.version).unwrap_or(i64::MAX),
+                    version: ledger_codec::stored_version(view.state.version),
                 })
             }
             .await,

@@ -12,8 +12,7 @@ use ledger_projections::models::directory::queries::{
 
 use super::organizations::role_pb;
 use super::projected::{caught_up, page_size, token};
-use super::reads::{allow, organization_context};
-use crate::app::App;
+use crate::app::{App, allow};
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
@@ -98,12 +97,8 @@ pub async fn invitations(
         &req.organization_id,
         ledger_domain::OrganizationId::from_uuid,
     )?;
-    let state = app.organization(org).await?;
-    allow(
-        caller,
-        Action::ReadInvitations,
-        &organization_context(&state, caller)?,
-    )?;
+    app.authorized_org(caller, org, Action::ReadInvitations)
+        .await?;
     caught_up(&app.pool, Projection::Directory, req.min_position, budget).await?;
     let page = pending_invitations(
         &app.pool,

@@ -5,17 +5,17 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use ledger_domain::account::{AccountCommand, KeyStatus};
-use ledger_domain::{AccountId, Action, AuthContext, Credits, DomainError, HoldId, KeyId};
+use ledger_domain::{Action, AuthContext, Credits, DomainError, HoldId, KeyId};
 use tokio::task::JoinSet;
 use tonic::{Request, Response, Status};
 
-use super::command_response;
 use super::credits::account_id;
 use super::keys::status_pb;
-use super::reads::allow;
-use super::{Shared, answer, command_id, now};
+use super::{Shared, answer, now, submit};
 use crate::app::App;
+use crate::app::allow;
 use crate::auth::CallContext;
+use crate::commands::OnAccount;
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -35,16 +35,18 @@ fn key_id(text: &str) -> Result<KeyId, AppError> {
 }
 
 async fn settle(app: &App, cx: &CallContext, req: &pb::SettleHoldRequest) -> Result<i64, AppError> {
-    let command_id = command_id(&req.command_id)?;
-    let account = account_id("account_id", &req.account_id)?;
-    let command = AccountCommand::SettleHold {
-        hold_id: hold_id(&req.hold_id)?,
-        usage: input::usage("usage", req.usage.as_ref())?,
-        at: now(),
-    };
-    let done = app
-        .account_command(cx, "SettleHold", req, command_id, account, command)
-        .await?;
+    let done = submit(app, cx, req, |req, _| {
+        let command = AccountCommand::SettleHold {
+            hold_id: hold_id(&req.hold_id)?,
+            usage: input::usage("usage", req.usage.as_ref())?,
+            at: now(),
+        };
+        Ok(OnAccount::new(
+            account_id("account_id", &req.account_id)?,
+            command,
+        ))
+    })
+    .await?;
     Ok(done.position)
 }
 
@@ -53,16 +55,18 @@ async fn record(
     cx: &CallContext,
     req: &pb::RecordUsageRequest,
 ) -> Result<i64, AppError> {
-    let command_id = command_id(&req.command_id)?;
-    let account = account_id("account_id", &req.account_id)?;
-    let command = AccountCommand::RecordUsage {
-        key_id: key_id(&req.key_id)?,
-        usage: input::usage("usage", req.usage.as_ref())?,
-        at: now(),
-    };
-    let done = app
-        .account_command(cx, "RecordUsage", req, command_id, account, command)
-        .await?;
+    let done = submit(app, cx, req, |req, _| {
+        let command = AccountCommand::RecordUsage {
+            key_id: key_id(&req.key_id)?,
+            usage: input::usage("usage", req.usage.as_ref())?,
+            at: now(),
+        };
+        Ok(OnAccount::new(
+            account_id("account_id", &req.account_id)?,
+            command,
+        ))
+    })
+    .await?;
     Ok(done.position)
 }
 
@@ -185,30 +189,24 @@ impl pb::gateway_service_server::GatewayService for Gateway {
         &self,
         request: Request<pb::PlaceHoldRequest>,
     ) -> Result<Response<pb::PlaceHoldResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let account: AccountId = account_id("account_id", &req.account_id)?;
-                let command = AccountCommand::PlaceHold {
-                    hold_id: hold_id(&req.hold_id)?,
-                    key_id: key_id(&req.key_id)?,
-                    estimate: Credits::hold_estimate(req.estimate.as_str()).at("estimate")?,
-                    ttl_s: req.ttl_s,
-                    at: now(),
-                };
-                let done = self
-                    .0
-                    .app
-                    .account_command(&cx, "PlaceHold", &req, command_id, account, command)
-                    .await?;
-                Ok(pb::PlaceHoldResponse {
-                    position: done.position,
-                })
-            }
-            .await,
-        )
+        let place = |req: &pb::PlaceHoldRequest, _| {
+            let command = AccountCommand::PlaceHold {
+                hold_id: hold_id(&req.hold_id)?,
+                key_id: key_id(&req.key_id)?,
+                estimate: Credits::hold_estimate(req.estimate.as_str()).at("estimate")?,
+                ttl_s: req.ttl_s,
+                at: now(),
+            };
+            Ok(OnAccount::new(
+                account_id("account_id", &req.account_id)?,
+                command,
+            ))
+        };
+        self.0
+            .run(request, place, |done| pb::PlaceHoldResponse {
+                position: done.position,
+            })
+            .await
     }
 
     async fn settle_hold(
@@ -228,25 +226,18 @@ impl pb::gateway_service_server::GatewayService for Gateway {
         &self,
         request: Request<pb::VoidHoldRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let account = account_id("account_id", &req.account_id)?;
+        self.0
+            .command(request, |req, _| {
                 let command = AccountCommand::VoidHold {
                     hold_id: hold_id(&req.hold_id)?,
                     at: now(),
                 };
-                let done = self
-                    .0
-                    .app
-                    .account_command(&cx, "VoidHold", &req, command_id, account, command)
-                    .await?;
-                Ok(command_response(done))
-            }
-            .await,
-        )
+                Ok(OnAccount::new(
+                    account_id("account_id", &req.account_id)?,
+                    command,
+                ))
+            })
+            .await
     }
 
     async fn record_usage(

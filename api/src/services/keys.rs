@@ -4,14 +4,13 @@
 use chrono::Utc;
 use ledger_domain::account::{AccountCommand, Key, KeyStatus};
 use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
-use ledger_domain::{Action, DomainError, KeyId, LimitPeriod};
+use ledger_domain::{Action, CommandId, DomainError, KeyId, LimitPeriod};
 use tonic::{Request, Response, Status};
 
-use super::command_response;
 use super::credits::account_id;
-use super::reads::{account_context, allow};
-use super::{Shared, answer, command_id, now};
-use crate::app::AccountView;
+use super::{Shared, answer, now, submit};
+use crate::app::{AccountInContext, AccountView, allow};
+use crate::commands::OnAccount;
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -66,29 +65,56 @@ fn api_key(view: &AccountView, id: KeyId, key: &Key) -> pb::ApiKey {
 }
 
 impl Keys {
+    /// Disable, enable and delete: a key command that names only the key.
     async fn manage(
         &self,
         request: Request<pb::KeyCommandRequest>,
-        rpc: &str,
         make: fn(KeyId, chrono::DateTime<Utc>) -> AccountCommand,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
+        self.0
+            .command(request, |req, _| {
                 let account = account_id("account_id", &req.account_id)?;
-                let command = make(key_id(&req.key_id)?, now());
-                let done = self
-                    .0
-                    .app
-                    .account_command(&cx, rpc, &req, command_id, account, command)
-                    .await?;
-                Ok(command_response(done))
-            }
-            .await,
-        )
+                Ok(OnAccount::new(account, make(key_id(&req.key_id)?, now())))
+            })
+            .await
     }
+}
+
+/// The create-key command of a request, with the secret it shows once: derived from the
+/// command id and the key id, never stored, so a retry derives it again.
+fn create_key(
+    hasher: &KeyHasher,
+    req: &pb::CreateKeyRequest,
+    command_id: CommandId,
+) -> Result<(OnAccount, Shown), AppError> {
+    let account = account_id("account_id", &req.account_id)?;
+    let key_id = key_id(&req.key_id)?;
+    let name = KeyName::parse(&req.name).at("name")?;
+    let limit = input::key_limit("limit", req.limit.as_ref())?;
+    let expires_at = req
+        .expires_at
+        .as_ref()
+        .map(|t| input::time("expires_at", t))
+        .transpose()?;
+    let secret = hasher.derive_secret(command_id.as_uuid(), key_id.as_uuid());
+    let command = AccountCommand::CreateKey {
+        key_id,
+        name,
+        secret_hash: SecretHash::parse(&hasher.hash(&secret))
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        prefix: KeyPrefix::parse(&KeyHasher::prefix(&secret))
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        limit,
+        expires_at,
+        at: now(),
+    };
+    Ok((OnAccount::new(account, command), Shown { key_id, secret }))
+}
+
+/// What a created key's reply shows once.
+struct Shown {
+    key_id: KeyId,
+    secret: String,
 }
 
 #[tonic::async_trait]
@@ -100,104 +126,70 @@ impl pb::keys_service_server::KeysService for Keys {
         let cx = self.0.caller(&request)?;
         let req = request.into_inner();
         let app = &*self.0.app;
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let account = account_id("account_id", &req.account_id)?;
-                let key_id = key_id(&req.key_id)?;
-                let name = KeyName::parse(&req.name).at("name")?;
-                let limit = input::key_limit("limit", req.limit.as_ref())?;
-                let expires_at = req
-                    .expires_at
-                    .as_ref()
-                    .map(|t| input::time("expires_at", t))
-                    .transpose()?;
-                // Derived, never stored: a retry of this command derives it again.
-                let secret = app.hasher.derive_secret(command_id, key_id.as_uuid());
-                let prefix = KeyHasher::prefix(&secret);
-                let command = AccountCommand::CreateKey {
-                    key_id,
-                    name,
-                    secret_hash: SecretHash::parse(&app.hasher.hash(&secret))
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
-                    prefix: KeyPrefix::parse(&prefix)
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
-                    limit,
-                    expires_at,
-                    at: now(),
-                };
-                let done = app
-                    .account_command(&cx, "CreateKey", &req, command_id, account, command)
-                    .await?;
-                Ok(pb::CreateKeyResponse {
-                    position: done.position,
-                    key_id: key_id.to_string(),
-                    secret,
-                    prefix,
-                })
-            }
-            .await,
-        )
+        let mut shown = None;
+        let done = submit(app, &cx, &req, |req, command_id| {
+            let (command, secret) = create_key(&app.hasher, req, command_id)?;
+            shown = Some(secret);
+            Ok(command)
+        })
+        .await;
+        answer(done.and_then(|done| {
+            let Shown { key_id, secret } = shown
+                .ok_or_else(|| AppError::Internal("a created key without its secret".into()))?;
+            Ok(pb::CreateKeyResponse {
+                position: done.position,
+                key_id: key_id.to_string(),
+                prefix: KeyHasher::prefix(&secret),
+                secret,
+            })
+        }))
     }
 
     async fn rename_key(
         &self,
         request: Request<pb::RenameKeyRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let account = account_id("account_id", &req.account_id)?;
+        self.0
+            .command(request, |req, _| {
                 let command = AccountCommand::RenameKey {
                     key_id: key_id(&req.key_id)?,
                     name: KeyName::parse(&req.name).at("name")?,
                     at: now(),
                 };
-                let done = self
-                    .0
-                    .app
-                    .account_command(&cx, "RenameKey", &req, command_id, account, command)
-                    .await?;
-                Ok(command_response(done))
-            }
-            .await,
-        )
+                Ok(OnAccount::new(
+                    account_id("account_id", &req.account_id)?,
+                    command,
+                ))
+            })
+            .await
     }
 
     async fn change_key_limit(
         &self,
         request: Request<pb::ChangeKeyLimitRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let account = account_id("account_id", &req.account_id)?;
+        self.0
+            .command(request, |req, _| {
                 let command = AccountCommand::ChangeKeyLimit {
                     key_id: key_id(&req.key_id)?,
                     limit: input::key_limit("limit", req.limit.as_ref())?,
                     at: now(),
                 };
-                let done = self
-                    .0
-                    .app
-                    .account_command(&cx, "ChangeKeyLimit", &req, command_id, account, command)
-                    .await?;
-                Ok(command_response(done))
-            }
-            .await,
-        )
+                Ok(OnAccount::new(
+                    account_id("account_id", &req.account_id)?,
+                    command,
+                ))
+            })
+            .await
     }
 
     async fn disable_key(
         &self,
         request: Request<pb::KeyCommandRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.manage(request, "DisableKey", |key_id, at| {
-            AccountCommand::DisableKey { key_id, at }
+        self.manage(request, |key_id, at| AccountCommand::DisableKey {
+            key_id,
+            at,
         })
         .await
     }
@@ -206,8 +198,9 @@ impl pb::keys_service_server::KeysService for Keys {
         &self,
         request: Request<pb::KeyCommandRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.manage(request, "EnableKey", |key_id, at| {
-            AccountCommand::EnableKey { key_id, at }
+        self.manage(request, |key_id, at| AccountCommand::EnableKey {
+            key_id,
+            at,
         })
         .await
     }
@@ -216,8 +209,9 @@ impl pb::keys_service_server::KeysService for Keys {
         &self,
         request: Request<pb::KeyCommandRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.manage(request, "DeleteKey", |key_id, at| {
-            AccountCommand::DeleteKey { key_id, at }
+        self.manage(request, |key_id, at| AccountCommand::DeleteKey {
+            key_id,
+            at,
         })
         .await
     }
@@ -232,10 +226,9 @@ impl pb::keys_service_server::KeysService for Keys {
         answer(
             async {
                 let key_id = key_id(&req.key_id)?;
-                let (view, org) = app
-                    .account_and_owner(account_id("account_id", &req.account_id)?)
-                    .await?;
-                let context = account_context(&view, org.as_deref(), &cx.caller)?;
+                let id = account_id("account_id", &req.account_id)?;
+                let AccountInContext { view, context, .. } =
+                    app.account_in_context(&cx.caller, id).await?;
                 let key = view
                     .state
                     .account
@@ -266,11 +259,10 @@ impl pb::keys_service_server::KeysService for Keys {
         answer(
             async {
                 let (offset, size) = input::page(req.page_size, &req.page_token)?;
-                let (view, org) = app
-                    .account_and_owner(account_id("account_id", &req.account_id)?)
+                let id = account_id("account_id", &req.account_id)?;
+                let AccountInContext { view, context, .. } = app
+                    .authorized_account(&cx.caller, id, Action::ListKeys)
                     .await?;
-                let context = account_context(&view, org.as_deref(), &cx.caller)?;
-                allow(&cx.caller, Action::ListKeys, &context)?;
                 let account = view
                     .state
                     .account

@@ -12,7 +12,6 @@ pub mod ledger;
 pub mod organizations;
 pub mod projected;
 pub mod readmodels;
-pub mod reads;
 pub mod report;
 pub mod settings;
 pub mod support;
@@ -21,15 +20,14 @@ pub mod users;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ledger_domain::account::{AccountCommand, decide as decide_account};
-use ledger_domain::organization::{OrganizationCommand, decide as decide_org};
-use ledger_domain::{AccountId, OrganizationId};
+use ledger_domain::CommandId;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
-use crate::app::{App, Decided, Executed, RetryCheck};
+use crate::app::{App, Done, LedgerCommand};
 use crate::auth::{CallContext, Credentials};
 use crate::error::AppError;
+use crate::input;
+use crate::pb;
 
 /// What every service holds.
 #[derive(Clone)]
@@ -47,6 +45,100 @@ impl Shared {
             .authenticate(request.metadata())
             .map_err(Status::from)
     }
+
+    /// Runs the command a request carries, made by `command` from the request and its
+    /// command id, and answers with what `reply` makes of the outcome.
+    pub async fn run<R, C, P>(
+        &self,
+        request: Request<R>,
+        command: impl FnOnce(&R, CommandId) -> Result<C, AppError> + Send,
+        reply: impl FnOnce(Done<C::Reply>) -> P + Send,
+    ) -> Result<Response<P>, Status>
+    where
+        R: CommandRequest,
+        C: LedgerCommand,
+    {
+        let cx = self.caller(&request)?;
+        let req = request.into_inner();
+        answer(submit(&self.app, &cx, &req, command).await.map(reply))
+    }
+
+    /// Runs the command a request carries and answers with the position it reached.
+    pub async fn command<R, C>(
+        &self,
+        request: Request<R>,
+        command: impl FnOnce(&R, CommandId) -> Result<C, AppError> + Send,
+    ) -> Result<Response<pb::CommandResponse>, Status>
+    where
+        R: CommandRequest,
+        C: LedgerCommand,
+    {
+        self.run(request, command, |done| pb::CommandResponse {
+            position: done.position,
+        })
+        .await
+    }
+}
+
+/// A request message that carries a command id.
+pub trait CommandRequest: prost::Message + Send + Sync + 'static {
+    /// The command id as sent.
+    fn command_id(&self) -> &str;
+}
+
+macro_rules! command_requests {
+    ($($request:ident),+ $(,)?) => {
+        $(impl CommandRequest for pb::$request {
+            fn command_id(&self) -> &str {
+                &self.command_id
+            }
+        })+
+    };
+}
+
+command_requests!(
+    RegisterUserRequest,
+    VerifyEmailRequest,
+    CreateOrganizationRequest,
+    RenameOrganizationRequest,
+    UpdateOrganizationDetailsRequest,
+    InviteMemberRequest,
+    RevokeInvitationRequest,
+    AcceptInvitationRequest,
+    RemoveMemberRequest,
+    ChangeMemberRoleRequest,
+    LeaveOrganizationRequest,
+    PurchaseCreditsRequest,
+    CreateKeyRequest,
+    RenameKeyRequest,
+    ChangeKeyLimitRequest,
+    KeyCommandRequest,
+    PlaceHoldRequest,
+    SettleHoldRequest,
+    VoidHoldRequest,
+    RecordUsageRequest,
+    TransferCreditsRequest,
+    SetMemberLimitRequest,
+    SetPrivacySettingsRequest,
+    SetBillingSettingsRequest,
+);
+
+/// Runs the command `req` carries for `cx`: the command id is read first (a request without a
+/// valid one changes nothing), then `command` builds the command from the request, and the
+/// request's bytes are what a retry must repeat.
+pub async fn submit<R, C>(
+    app: &App,
+    cx: &CallContext,
+    req: &R,
+    command: impl FnOnce(&R, CommandId) -> Result<C, AppError>,
+) -> Result<Done<C::Reply>, AppError>
+where
+    R: CommandRequest,
+    C: LedgerCommand,
+{
+    let command_id = input::id("command_id", req.command_id(), CommandId::from_uuid)?;
+    let command = command(req, command_id)?;
+    app.run(cx, command_id, &req.encode_to_vec(), command).await
 }
 
 /// Converts a handler's result into the gRPC answer (errors mapped in `status.rs`).
@@ -54,75 +146,7 @@ pub fn answer<T>(result: Result<T, AppError>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(Status::from)
 }
 
-/// The command id of a request.
-pub fn command_id(text: &str) -> Result<Uuid, AppError> {
-    crate::input::uuid("command_id", text)
-}
-
-impl App {
-    /// Runs a command on one account, pipelined (with its organization read for dashboard
-    /// callers).
-    pub async fn account_command(
-        &self,
-        cx: &CallContext,
-        rpc: &str,
-        message: &impl prost::Message,
-        command_id: Uuid,
-        account_id: AccountId,
-        command: AccountCommand,
-    ) -> Result<Executed, AppError> {
-        let command = &command;
-        self.execute_on_account(cx, rpc, message, command_id, account_id, |view| {
-            Box::pin(async move {
-                let org = match cx.caller.user() {
-                    Some(_) => self.owner_organization(&view).await?,
-                    None => None,
-                };
-                let decision = decide_account(&view.state, org.as_deref(), &cx.caller, command)?;
-                Ok(Decided::new(decision))
-            })
-        })
-        .await
-    }
-
-    /// Runs a command on one organization stream.
-    pub async fn organization_command(
-        &self,
-        cx: &CallContext,
-        rpc: &str,
-        message: &impl prost::Message,
-        command_id: Uuid,
-        organization_id: OrganizationId,
-        command: OrganizationCommand,
-    ) -> Result<Executed, AppError> {
-        let command = &command;
-        self.execute(
-            cx,
-            rpc,
-            message,
-            command_id,
-            &[organization_id.stream()],
-            RetryCheck::AtAppend,
-            || {
-                Box::pin(async move {
-                    let state = self.organization(organization_id).await?;
-                    Ok(Decided::new(decide_org(&state, &cx.caller, command)?))
-                })
-            },
-        )
-        .await
-    }
-}
-
 /// The time a command is stamped with: now, at receipt.
 pub fn now() -> DateTime<Utc> {
     Utc::now()
-}
-
-/// The reply of every command RPC: the log position the command reached (pass it as
-/// `min_position` to read your own write).
-pub(crate) fn command_response(done: crate::app::Executed) -> crate::pb::CommandResponse {
-    crate::pb::CommandResponse {
-        position: done.position,
-    }
 }

@@ -10,7 +10,6 @@ use sqlx::PgPool;
 use tonic::metadata::MetadataMap;
 
 use super::credits::account_id;
-use super::reads::{account_context, allow};
 use crate::app::App;
 use crate::error::AppError;
 use crate::input;
@@ -47,10 +46,8 @@ pub async fn authorize_account(
     action: Action,
 ) -> Result<(AccountId, AuthContext), AppError> {
     let id = account_id(field, text)?;
-    let (view, org) = app.account_and_owner(id).await?;
-    let context = account_context(&view, org.as_deref(), caller)?;
-    allow(caller, action, &context)?;
-    Ok((id, context))
+    let account = app.authorized_account(caller, id, action).await?;
+    Ok((id, account.context))
 }
 
 /// Parses a `grpc-timeout` header value (`<digits><unit>`, unit one of `HMSmun`).

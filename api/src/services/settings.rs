@@ -1,14 +1,13 @@
 //! `SettingsService`: privacy and billing settings of an organization.
 
-use ledger_domain::organization::{BillingSettingsInput, OrganizationCommand, OrganizationEvent};
+use ledger_domain::organization::{BillingSettingsInput, OrganizationCommand};
 use ledger_domain::text::{CompanyName, PaymentMethodReference, PostalAddress, TaxId};
-use ledger_domain::{Action, DomainError, Email, Event, OrganizationId};
+use ledger_domain::{Action, Email, OrganizationId};
 use tonic::{Request, Response, Status};
 
-use super::command_response;
-use super::reads::{allow, organization_context};
-use super::{Shared, answer, command_id, now};
-use crate::app::{Decided, RetryCheck};
+use super::{Shared, answer, now};
+use crate::app::authorized::created;
+use crate::commands::{OnOrganization, SetBillingSettings};
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -60,26 +59,18 @@ impl pb::settings_service_server::SettingsService for Settings {
         &self,
         request: Request<pb::SetPrivacySettingsRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let org = org_id(&req.organization_id)?;
-                let command = OrganizationCommand::SetPrivacySettings {
-                    retention_days: req.retention_days,
-                    prompt_logging: req.prompt_logging,
-                    at: now(),
-                };
-                let done = self
-                    .0
-                    .app
-                    .organization_command(&cx, "SetPrivacySettings", &req, command_id, org, command)
-                    .await?;
-                Ok(command_response(done))
-            }
-            .await,
-        )
+        self.0
+            .command(request, |req, _| {
+                Ok(OnOrganization {
+                    organization: org_id(&req.organization_id)?,
+                    command: OrganizationCommand::SetPrivacySettings {
+                        retention_days: req.retention_days,
+                        prompt_logging: req.prompt_logging,
+                        at: now(),
+                    },
+                })
+            })
+            .await
     }
 
     async fn get_privacy_settings(
@@ -90,20 +81,13 @@ impl pb::settings_service_server::SettingsService for Settings {
         let req = request.into_inner();
         answer(
             async {
+                let id = org_id(&req.organization_id)?;
                 let state = self
                     .0
                     .app
-                    .organization(org_id(&req.organization_id)?)
+                    .authorized_org(&cx.caller, id, Action::ReadPrivacy)
                     .await?;
-                allow(
-                    &cx.caller,
-                    Action::ReadPrivacy,
-                    &organization_context(&state, &cx.caller)?,
-                )?;
-                let org = state
-                    .organization
-                    .as_ref()
-                    .ok_or(DomainError::OrganizationNotFound)?;
+                let org = created(&state)?;
                 Ok(pb::PrivacySettings {
                     retention_days: org.privacy.retention_days,
                     prompt_logging: org.privacy.prompt_logging,
@@ -117,51 +101,21 @@ impl pb::settings_service_server::SettingsService for Settings {
         &self,
         request: Request<pb::SetBillingSettingsRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        let app = &*self.0.app;
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let org = org_id(&req.organization_id)?;
+        self.0
+            .command(request, |req, _| {
+                let organization = org_id(&req.organization_id)?;
                 let input = billing_input(req.settings.as_ref())?;
                 let command = OrganizationCommand::SetBillingSettings {
                     input: input.clone(),
                     at: now(),
                 };
-                let (command, input, cx) = (&command, &input, &cx);
-                let done = app
-                    .execute(
-                        cx,
-                        "SetBillingSettings",
-                        &req,
-                        command_id,
-                        &[org.stream()],
-                        RetryCheck::BeforeDeciding,
-                        || {
-                            Box::pin(async move {
-                                let state = app.organization(org).await?;
-                                let decision = ledger_domain::organization::decide(
-                                    &state, &cx.caller, command,
-                                )?;
-                                let version = decision.events().find_map(|e| match e {
-                                    Event::Organization(OrganizationEvent::BillingSettingsSet(
-                                        b,
-                                    )) => Some(b.billing_profile_version),
-                                    _ => None,
-                                });
-                                if let Some(version) = version {
-                                    personal::store_billing(&app.pool, org, version, input).await?;
-                                }
-                                Ok(Decided::new(decision))
-                            })
-                        },
-                    )
-                    .await?;
-                Ok(command_response(done))
-            }
-            .await,
-        )
+                Ok(SetBillingSettings {
+                    organization,
+                    input,
+                    command,
+                })
+            })
+            .await
     }
 
     async fn get_billing_settings(
@@ -173,16 +127,11 @@ impl pb::settings_service_server::SettingsService for Settings {
         answer(
             async {
                 let org_id = org_id(&req.organization_id)?;
-                let state = self.0.app.organization(org_id).await?;
-                allow(
-                    &cx.caller,
-                    Action::ReadBilling,
-                    &organization_context(&state, &cx.caller)?,
-                )?;
-                let org = state
-                    .organization
-                    .as_ref()
-                    .ok_or(DomainError::OrganizationNotFound)?;
+                let app = &self.0.app;
+                let state = app
+                    .authorized_org(&cx.caller, org_id, Action::ReadBilling)
+                    .await?;
+                let org = created(&state)?;
                 let profile =
                     personal::billing(&self.0.app.pool, org_id, org.billing.profile_version)
                         .await?

@@ -1,14 +1,14 @@
 //! `UsersService`: registration, email verification, personal-data erasure.
 
-use ledger_domain::user::{RegisterUser, VerifyEmail, register, verify_email};
-use ledger_domain::{AccountId, Action, AuthContext, Email, UserId};
+use ledger_domain::user;
+use ledger_domain::{AccountId, Action, AuthContext, CommandId, Email, UserId};
 use tonic::{Request, Response, Status};
 
 use super::directory::{user_account, user_organizations};
 use super::projected::wait_budget;
-use super::reads::allow;
-use super::{Shared, answer, command_id, now};
-use crate::app::{Decided, RetryCheck};
+use super::{Shared, answer, now};
+use crate::app::allow;
+use crate::commands::{RegisterUser, VerifyEmail};
 use crate::error::AtField;
 use crate::input;
 use crate::pb;
@@ -23,99 +23,42 @@ impl pb::users_service_server::UsersService for Users {
         &self,
         request: Request<pb::RegisterUserRequest>,
     ) -> Result<Response<pb::RegisterUserResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        let app = &*self.0.app;
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let cmd = RegisterUser {
-                    user_id: input::id("user_id", &req.user_id, UserId::from_uuid)?,
-                    personal_account_id: AccountId::from_uuid(input::uuid_or_derived(
-                        "personal_account_id",
-                        &req.personal_account_id,
-                        command_id,
-                    )?),
-                    email: Email::parse(&req.email).at("email")?,
-                    at: now(),
-                };
-                let cmd = &cmd;
-                let reply = serde_json::json!({ "personal_account_id": cmd.personal_account_id });
-                let reply = &reply;
-                let done = app
-                    .execute(
-                        &cx,
-                        "RegisterUser",
-                        &req,
-                        command_id,
-                        &[],
-                        RetryCheck::BeforeDeciding,
-                        || {
-                            Box::pin(async move {
-                                let state = app.user(cmd.user_id).await?;
-                                let decision = register(&state, &cx.caller, cmd)?;
-                                personal::register_email(&app.pool, cmd.user_id, &cmd.email)
-                                    .await?;
-                                Ok(Decided {
-                                    decision,
-                                    reply: reply.clone(),
-                                })
-                            })
-                        },
-                    )
-                    .await?;
-                Ok(pb::RegisterUserResponse {
-                    position: done.position,
-                    personal_account_id: done.reply["personal_account_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                })
-            }
-            .await,
-        )
+        let register = |req: &pb::RegisterUserRequest, command_id: CommandId| {
+            Ok(RegisterUser(user::RegisterUser {
+                user_id: input::id("user_id", &req.user_id, UserId::from_uuid)?,
+                personal_account_id: AccountId::from_uuid(input::uuid_or_derived(
+                    "personal_account_id",
+                    &req.personal_account_id,
+                    command_id.as_uuid(),
+                )?),
+                email: Email::parse(&req.email).at("email")?,
+                at: now(),
+            }))
+        };
+        self.0
+            .run(request, register, |done| pb::RegisterUserResponse {
+                position: done.position,
+                personal_account_id: done.reply.personal_account_id.to_string(),
+            })
+            .await
     }
 
     async fn verify_email(
         &self,
         request: Request<pb::VerifyEmailRequest>,
     ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        let app = &*self.0.app;
-        answer(
-            async {
-                let command_id = command_id(&req.command_id)?;
-                let cmd = VerifyEmail {
-                    user_id: input::id("user_id", &req.user_id, UserId::from_uuid)?,
-                    email: Email::parse(&req.email).at("email")?,
-                    at: now(),
-                };
-                let cmd = &cmd;
-                let done = app
-                    .execute(
-                        &cx,
-                        "VerifyEmail",
-                        &req,
-                        command_id,
-                        &[cmd.user_id.stream()],
-                        RetryCheck::BeforeDeciding,
-                        || {
-                            Box::pin(async move {
-                                let state = app.user(cmd.user_id).await?;
-                                let decision = verify_email(&state, &cx.caller, cmd)?;
-                                personal::verify_email(&app.pool, cmd.user_id, &cmd.email).await?;
-                                Ok(Decided::new(decision))
-                            })
-                        },
-                    )
-                    .await?;
-                Ok(pb::VerifyEmailResponse {
-                    position: done.position,
-                })
-            }
-            .await,
-        )
+        let verify = |req: &pb::VerifyEmailRequest, _| {
+            Ok(VerifyEmail(user::VerifyEmail {
+                user_id: input::id("user_id", &req.user_id, UserId::from_uuid)?,
+                email: Email::parse(&req.email).at("email")?,
+                at: now(),
+            }))
+        };
+        self.0
+            .run(request, verify, |done| pb::VerifyEmailResponse {
+                position: done.position,
+            })
+            .await
     }
 
     async fn erase_user(

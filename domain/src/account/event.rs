@@ -260,27 +260,25 @@ crate::event::event_enum! {
 }
 
 impl AccountEvent {
-    /// Unique claims: `generation` `{account_id}/{generation_id}` for usage, `hold`
-    /// `{account_id}/{hold_id}` for holds, `key` `{key_id}` and `key_secret_hash` for keys.
+    /// The facts the event records once only: a billed generation and a hold per account,
+    /// a key and its secret hash.
     pub fn unique_claims(&self) -> Vec<UniqueClaim> {
-        let claim = |scope, value| UniqueClaim { scope, value };
         match self {
-            Self::HoldSettled(e) => {
-                vec![claim(
-                    "generation",
-                    format!("{}/{}", e.account_id, e.usage.generation_id),
-                )]
-            }
-            Self::UsageRecorded(e) => {
-                vec![claim(
-                    "generation",
-                    format!("{}/{}", e.account_id, e.usage.generation_id),
-                )]
-            }
-            Self::HoldPlaced(e) => vec![claim("hold", format!("{}/{}", e.account_id, e.hold_id))],
+            Self::HoldSettled(e) => vec![UniqueClaim::Generation {
+                account_id: e.account_id,
+                generation_id: e.usage.generation_id.clone(),
+            }],
+            Self::UsageRecorded(e) => vec![UniqueClaim::Generation {
+                account_id: e.account_id,
+                generation_id: e.usage.generation_id.clone(),
+            }],
+            Self::HoldPlaced(e) => vec![UniqueClaim::Hold {
+                account_id: e.account_id,
+                hold_id: e.hold_id,
+            }],
             Self::KeyCreated(e) => vec![
-                claim("key", e.key_id.to_string()),
-                claim("key_secret_hash", e.secret_hash.as_str().to_owned()),
+                UniqueClaim::Key(e.key_id),
+                UniqueClaim::KeySecretHash(e.secret_hash.clone()),
             ],
             _ => Vec::new(),
         }

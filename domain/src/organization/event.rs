@@ -210,13 +210,13 @@ crate::event::event_enum! {
 }
 
 impl OrganizationEvent {
-    /// Unique claims: `invitation` `{organization_id}/{invitation_id}`, so an invitation id
-    /// is never reused even after the state forgot it.
+    /// The facts the event records once only: an invitation id per organization, never
+    /// reused even after the state forgot the invitation.
     pub fn unique_claims(&self) -> Vec<UniqueClaim> {
         match self {
-            Self::MemberInvited(e) => vec![UniqueClaim {
-                scope: "invitation",
-                value: format!("{}/{}", e.organization_id, e.invitation_id),
+            Self::MemberInvited(e) => vec![UniqueClaim::Invitation {
+                organization_id: e.organization_id,
+                invitation_id: e.invitation_id,
             }],
             _ => Vec::new(),
         }

@@ -7,7 +7,8 @@ use ledger_domain::account::{
     OpenHold,
 };
 use ledger_domain::{
-    Action, Caller, CallerKind, Denial, DomainError, Field, HoldId, KeyId, LimitPeriod,
+    Action, Caller, CallerKind, Denial, DomainError, Field, GenerationId, HoldId, KeyId,
+    LimitPeriod,
 };
 use rust_decimal::Decimal;
 
@@ -282,8 +283,14 @@ fn settling_bills_the_actual_cost_even_above_the_estimate_and_closes_the_hold() 
     );
     // Each settlement claims its generation id, unique per account.
     let claims = events[0].unique_claims();
-    assert_eq!(claims[0].scope, "generation");
-    assert_eq!(claims[0].value, format!("{ORG_ACCOUNT}/gen-1"));
+    assert_eq!(claims[0].scope(), "generation");
+    assert_eq!(claims[0].value(), format!("{ORG_ACCOUNT}/gen-1"));
+    assert_eq!(
+        claims[0].already_made(),
+        Some(DomainError::GenerationAlreadyRecorded(
+            GenerationId::parse("gen-1").unwrap()
+        ))
+    );
 }
 
 #[test]

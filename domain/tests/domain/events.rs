@@ -316,7 +316,7 @@ fn unique_claims_cover_generations_holds_keys_and_invitations() {
     let scopes: BTreeSet<_> = every_event()
         .iter()
         .flat_map(Event::unique_claims)
-        .map(|c| c.scope)
+        .map(|c| c.scope())
         .collect();
     assert_eq!(
         scopes,

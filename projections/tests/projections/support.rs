@@ -15,14 +15,10 @@ use ledger_domain::text::{
 };
 use ledger_domain::user::{self, RegisterUser, UserState, VerifyEmail};
 use ledger_domain::{
-    AccountId, Caller, Credits, Decision, Email, Event, ExpectedVersion as DomainExpected,
-    GenerationId, HoldId, InvitationId, KeyId, LimitPeriod, OrganizationId, Role, StaffId,
-    TransferId, UserId,
+    AccountId, Caller, Credits, Decision, Email, Event, GenerationId, HoldId, InvitationId, KeyId,
+    LimitPeriod, OrganizationId, Role, StaffId, TransferId, UserId,
 };
-use ledger_eventstore::{
-    AppendOutcome, AppendRequest, Appender, AppenderConfig, EventMetadata, ExpectedVersion,
-    NewEvent, StreamAppend, UniqueClaim,
-};
+use ledger_eventstore::{AppendOutcome, AppendRequest, Appender, AppenderConfig, EventMetadata};
 use ledger_pgembed::testing::{TestDatabase, fresh_database};
 use ledger_projections::{Projection, RuntimeConfig, wait_for_position};
 use rust_decimal::Decimal;
@@ -91,35 +87,8 @@ pub fn request(decision: &Decision) -> AppendRequest {
             correlation_id: command_id,
             causation_id: None,
         },
-        streams: decision
-            .changes
-            .iter()
-            .map(|change| StreamAppend {
-                stream_id: change.stream.clone(),
-                expected: match change.expected {
-                    DomainExpected::NoStream => ExpectedVersion::NoStream,
-                    DomainExpected::Exact(n) => ExpectedVersion::Exact(n as i64),
-                },
-                events: change
-                    .events
-                    .iter()
-                    .map(|event| NewEvent {
-                        event_id: Uuid::new_v4(),
-                        event_type: event.event_type().into(),
-                        schema_version: i32::from(event.schema_version()),
-                        payload: event.to_payload(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-        claims: decision
-            .unique_claims()
-            .into_iter()
-            .map(|c| UniqueClaim {
-                scope: c.scope.into(),
-                value: c.value,
-            })
-            .collect(),
+        streams: ledger_codec::streams(decision),
+        claims: ledger_codec::claims(decision),
         reply: json!(null),
     }
 }

@@ -1,0 +1,170 @@
+//! Commands that change who belongs to an organization: accepting an invitation, removing a
+//! member, leaving. Removing and leaving also disable the member's keys in the organization's
+//! account.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ledger_domain::organization::{self, OrganizationState};
+use ledger_domain::user::UserState;
+use ledger_domain::{
+    Action, AuthContext, Caller, DomainError, InvitationId, OrganizationId, authorize,
+};
+
+use crate::app::{AccountView, Decided, LedgerCommand, Loader, RetryCheck, Route};
+use crate::error::AppError;
+use crate::personal;
+
+/// The acting user accepts an invitation sent to their verified address.
+pub struct AcceptInvitation {
+    /// The inviting organization.
+    pub organization: OrganizationId,
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// Now.
+    pub at: DateTime<Utc>,
+}
+
+/// What accepting decides on: the organization, the user, and both addresses from the
+/// erasable table.
+pub struct Acceptance {
+    organization: Arc<OrganizationState>,
+    user: Arc<UserState>,
+    command: organization::AcceptInvitation,
+}
+
+impl LedgerCommand for AcceptInvitation {
+    type Reply = ();
+    type State = Acceptance;
+    const RETRY: RetryCheck = RetryCheck::BeforeDeciding;
+
+    fn rpc(&self) -> &'static str {
+        "AcceptInvitation"
+    }
+
+    fn route(&self) -> Route {
+        Route::Streams(vec![self.organization.stream()])
+    }
+
+    async fn load(&self, from: &Loader<'_>, caller: &Caller) -> Result<Acceptance, AppError> {
+        let Some(user_id) = caller.user() else {
+            authorize(caller, Action::AcceptInvitation, &AuthContext::GLOBAL)
+                .map_err(DomainError::from)?;
+            return Err(AppError::Internal(
+                "the policy let a non-user accept".into(),
+            ));
+        };
+        let pool = &from.app().pool;
+        let invitation_email =
+            personal::invitation_email(pool, self.organization, self.invitation_id)
+                .await?
+                .ok_or(DomainError::InvitationNotFound(self.invitation_id))?;
+        let user_verified_email = personal::verified_email(pool, user_id)
+            .await?
+            .ok_or(DomainError::EmailNotVerified)?;
+        Ok(Acceptance {
+            organization: from.organization(self.organization).await?,
+            user: from.user(user_id).await?,
+            command: organization::AcceptInvitation {
+                invitation_id: self.invitation_id,
+                invitation_email,
+                user_verified_email,
+                at: self.at,
+            },
+        })
+    }
+
+    fn decide(&self, state: &Acceptance, caller: &Caller) -> Result<Decided<()>, AppError> {
+        let decision = organization::accept_invitation(
+            &state.organization,
+            &state.user,
+            caller,
+            &state.command,
+        )?;
+        Ok(Decided::events(decision))
+    }
+}
+
+/// An organization and its account (empty when the organization does not exist: the decide
+/// function then refuses with `OrganizationNotFound` before looking at it).
+async fn with_account(
+    from: &Loader<'_>,
+    id: OrganizationId,
+) -> Result<(Arc<OrganizationState>, Arc<AccountView>), AppError> {
+    let state = from.organization(id).await?;
+    let account = match state.organization.as_ref() {
+        Some(org) => from.account(org.account_id).await?,
+        None => Arc::default(),
+    };
+    Ok((state, account))
+}
+
+/// An admin removes a member.
+pub struct RemoveMember {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The member and the time.
+    pub command: organization::RemoveMember,
+}
+
+impl LedgerCommand for RemoveMember {
+    type Reply = ();
+    type State = (Arc<OrganizationState>, Arc<AccountView>);
+    const RETRY: RetryCheck = RetryCheck::BeforeDeciding;
+
+    fn rpc(&self) -> &'static str {
+        "RemoveMember"
+    }
+
+    fn route(&self) -> Route {
+        Route::Streams(vec![self.organization.stream()])
+    }
+
+    async fn load(&self, from: &Loader<'_>, _caller: &Caller) -> Result<Self::State, AppError> {
+        with_account(from, self.organization).await
+    }
+
+    fn decide(
+        &self,
+        (org, account): &Self::State,
+        caller: &Caller,
+    ) -> Result<Decided<()>, AppError> {
+        let decision = organization::remove_member(org, &account.state, caller, &self.command)?;
+        Ok(Decided::events(decision))
+    }
+}
+
+/// The acting user leaves an organization.
+pub struct LeaveOrganization {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The time.
+    pub command: organization::LeaveOrganization,
+}
+
+impl LedgerCommand for LeaveOrganization {
+    type Reply = ();
+    type State = (Arc<OrganizationState>, Arc<AccountView>);
+    const RETRY: RetryCheck = RetryCheck::BeforeDeciding;
+
+    fn rpc(&self) -> &'static str {
+        "LeaveOrganization"
+    }
+
+    fn route(&self) -> Route {
+        Route::Streams(vec![self.organization.stream()])
+    }
+
+    async fn load(&self, from: &Loader<'_>, _caller: &Caller) -> Result<Self::State, AppError> {
+        with_account(from, self.organization).await
+    }
+
+    fn decide(
+        &self,
+        (org, account): &Self::State,
+        caller: &Caller,
+    ) -> Result<Decided<()>, AppError> {
+        let decision = organization::leave(org, &account.state, caller, &self.command)?;
+        Ok(Decided::events(decision))
+    }
+}

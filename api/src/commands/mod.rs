@@ -1,0 +1,16 @@
+//! The commands the services run, each a type the application's executor runs
+//! ([`crate::app::App::run`]): what it reads, how it decides, and what a retry gets back.
+
+pub mod account;
+pub mod expiry;
+pub mod membership;
+pub mod organization;
+pub mod transfer;
+pub mod user;
+
+pub use account::OnAccount;
+pub use expiry::ExpireHold;
+pub use membership::{AcceptInvitation, LeaveOrganization, RemoveMember};
+pub use organization::{CreateOrganization, InviteMember, OnOrganization, SetBillingSettings};
+pub use transfer::TransferCredits;
+pub use user::{RegisterUser, VerifyEmail};
