@@ -1,5 +1,5 @@
-//! Commands that change who belongs to an organization: accepting an invitation, removing a
-//! member, leaving. Removing and leaving also disable the member's keys in the organization's
+//! Commands that change who belongs to an organization: accepting an invitation, a member
+//! removed or leaving. Removing and leaving also disable the member's keys in the organization's
 //! account.
 
 use std::sync::Arc;
@@ -85,43 +85,47 @@ impl LedgerCommand for AcceptInvitation {
     }
 }
 
-/// An organization and its account (empty when the organization does not exist: the decide
-/// function then refuses with `OrganizationNotFound` before looking at it).
-async fn with_account(
-    from: &Loader<'_>,
-    id: OrganizationId,
-) -> Result<(Arc<OrganizationState>, Arc<AccountView>), AppError> {
-    let state = from.organization(id).await?;
-    let account = match state.organization.as_ref() {
-        Some(org) => from.account(org.account_id).await?,
-        None => Arc::default(),
-    };
-    Ok((state, account))
+/// A member goes: removed by an admin, or leaving by themself.
+pub enum Departure {
+    /// An admin removes the member.
+    Removed(organization::RemoveMember),
+    /// The acting user leaves.
+    Left(organization::LeaveOrganization),
 }
 
-/// An admin removes a member.
-pub struct RemoveMember {
+/// A member leaves an organization or is removed from it.
+pub struct ChangeMembership {
     /// The organization.
     pub organization: OrganizationId,
-    /// The member and the time.
-    pub command: organization::RemoveMember,
+    /// Who goes, and how.
+    pub departure: Departure,
 }
 
-impl LedgerCommand for RemoveMember {
+impl LedgerCommand for ChangeMembership {
     type Reply = ();
     type State = (Arc<OrganizationState>, Arc<AccountView>);
     const RETRY: RetryCheck = RetryCheck::BeforeDeciding;
 
     fn rpc(&self) -> &'static str {
-        "RemoveMember"
+        match self.departure {
+            Departure::Removed(_) => "RemoveMember",
+            Departure::Left(_) => "LeaveOrganization",
+        }
     }
 
     fn route(&self) -> Route {
         Route::Streams(vec![self.organization.stream()])
     }
 
+    /// The organization and its account (empty when the organization does not exist: the
+    /// decide function then refuses with `OrganizationNotFound` before looking at it).
     async fn load(&self, from: &Loader<'_>, _caller: &Caller) -> Result<Self::State, AppError> {
-        with_account(from, self.organization).await
+        let state = from.organization(self.organization).await?;
+        let account = match state.organization.as_ref() {
+            Some(org) => from.account(org.account_id).await?,
+            None => Arc::default(),
+        };
+        Ok((state, account))
     }
 
     fn decide(
@@ -129,42 +133,12 @@ impl LedgerCommand for RemoveMember {
         (org, account): &Self::State,
         caller: &Caller,
     ) -> Result<Decided<()>, AppError> {
-        let decision = organization::remove_member(org, &account.state, caller, &self.command)?;
-        Ok(Decided::events(decision))
-    }
-}
-
-/// The acting user leaves an organization.
-pub struct LeaveOrganization {
-    /// The organization.
-    pub organization: OrganizationId,
-    /// The time.
-    pub command: organization::LeaveOrganization,
-}
-
-impl LedgerCommand for LeaveOrganization {
-    type Reply = ();
-    type State = (Arc<OrganizationState>, Arc<AccountView>);
-    const RETRY: RetryCheck = RetryCheck::BeforeDeciding;
-
-    fn rpc(&self) -> &'static str {
-        "LeaveOrganization"
-    }
-
-    fn route(&self) -> Route {
-        Route::Streams(vec![self.organization.stream()])
-    }
-
-    async fn load(&self, from: &Loader<'_>, _caller: &Caller) -> Result<Self::State, AppError> {
-        with_account(from, self.organization).await
-    }
-
-    fn decide(
-        &self,
-        (org, account): &Self::State,
-        caller: &Caller,
-    ) -> Result<Decided<()>, AppError> {
-        let decision = organization::leave(org, &account.state, caller, &self.command)?;
+        let decision = match &self.departure {
+            Departure::Removed(cmd) => {
+                organization::remove_member(org, &account.state, caller, cmd)
+            }
+            Departure::Left(cmd) => organization::leave(org, &account.state, caller, cmd),
+        }?;
         Ok(Decided::events(decision))
     }
 }

@@ -10,7 +10,7 @@ pub mod user;
 
 pub use account::OnAccount;
 pub use expiry::ExpireHold;
-pub use membership::{AcceptInvitation, LeaveOrganization, RemoveMember};
+pub use membership::{AcceptInvitation, ChangeMembership, Departure};
 pub use organization::{CreateOrganization, InviteMember, OnOrganization, SetBillingSettings};
 pub use transfer::TransferCredits;
 pub use user::{RegisterUser, VerifyEmail};

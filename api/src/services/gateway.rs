@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use ledger_domain::account::{AccountCommand, KeyStatus};
-use ledger_domain::{Action, AuthContext, Credits, DomainError, HoldId, KeyId};
+use ledger_domain::{Action, AuthContext, CommandId, Credits, DomainError, HoldId, KeyId};
 use tokio::task::JoinSet;
 use tonic::{Request, Response, Status};
 
 use super::credits::account_id;
 use super::keys::status_pb;
 use super::{Shared, answer, now, submit};
-use crate::app::App;
 use crate::app::allow;
+use crate::app::{App, Done};
 use crate::auth::CallContext;
 use crate::commands::OnAccount;
 use crate::error::{AppError, AtField};
@@ -34,40 +34,34 @@ fn key_id(text: &str) -> Result<KeyId, AppError> {
     input::id("key_id", text, KeyId::from_uuid)
 }
 
-async fn settle(app: &App, cx: &CallContext, req: &pb::SettleHoldRequest) -> Result<i64, AppError> {
-    let done = submit(app, cx, req, |req, _| {
-        let command = AccountCommand::SettleHold {
-            hold_id: hold_id(&req.hold_id)?,
-            usage: input::usage("usage", req.usage.as_ref())?,
-            at: now(),
-        };
-        Ok(OnAccount::new(
-            account_id("account_id", &req.account_id)?,
-            command,
-        ))
-    })
-    .await?;
-    Ok(done.position)
+/// The settle command of a request (alone or a batch item).
+fn settle(req: &pb::SettleHoldRequest, _: CommandId) -> Result<OnAccount, AppError> {
+    let command = AccountCommand::SettleHold {
+        hold_id: hold_id(&req.hold_id)?,
+        usage: input::usage("usage", req.usage.as_ref())?,
+        at: now(),
+    };
+    Ok(OnAccount::new(
+        account_id("account_id", &req.account_id)?,
+        command,
+    ))
 }
 
-async fn record(
-    app: &App,
-    cx: &CallContext,
-    req: &pb::RecordUsageRequest,
-) -> Result<i64, AppError> {
-    let done = submit(app, cx, req, |req, _| {
-        let command = AccountCommand::RecordUsage {
-            key_id: key_id(&req.key_id)?,
-            usage: input::usage("usage", req.usage.as_ref())?,
-            at: now(),
-        };
-        Ok(OnAccount::new(
-            account_id("account_id", &req.account_id)?,
-            command,
-        ))
-    })
-    .await?;
-    Ok(done.position)
+/// The record-usage command of a request (alone or a batch item).
+fn record(req: &pb::RecordUsageRequest, _: CommandId) -> Result<OnAccount, AppError> {
+    let command = AccountCommand::RecordUsage {
+        key_id: key_id(&req.key_id)?,
+        usage: input::usage("usage", req.usage.as_ref())?,
+        at: now(),
+    };
+    Ok(OnAccount::new(
+        account_id("account_id", &req.account_id)?,
+        command,
+    ))
+}
+
+fn position(done: Result<Done<()>, AppError>) -> Result<i64, AppError> {
+    done.map(|done| done.position)
 }
 
 fn item_result(command_id: String, result: Result<i64, AppError>) -> pb::BatchItemResult {
@@ -213,13 +207,7 @@ impl pb::gateway_service_server::GatewayService for Gateway {
         &self,
         request: Request<pb::SettleHoldRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            settle(&self.0.app, &cx, &req)
-                .await
-                .map(|position| pb::CommandResponse { position }),
-        )
+        self.0.command(request, settle).await
     }
 
     async fn void_hold(
@@ -244,13 +232,7 @@ impl pb::gateway_service_server::GatewayService for Gateway {
         &self,
         request: Request<pb::RecordUsageRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            record(&self.0.app, &cx, &req)
-                .await
-                .map(|position| pb::CommandResponse { position }),
-        )
+        self.0.command(request, record).await
     }
 
     async fn settle_batch(
@@ -266,7 +248,7 @@ impl pb::gateway_service_server::GatewayService for Gateway {
                 Action::SettleHold,
                 items,
                 |i| i.command_id.clone(),
-                |app, cx, item| async move { settle(&app, &cx, &item).await },
+                |app, cx, item| async move { position(submit(&app, &cx, &item, settle).await) },
             )
             .await,
         )
@@ -285,7 +267,7 @@ impl pb::gateway_service_server::GatewayService for Gateway {
                 Action::RecordUsage,
                 items,
                 |i| i.command_id.clone(),
-                |app, cx, item| async move { record(&app, &cx, &item).await },
+                |app, cx, item| async move { position(submit(&app, &cx, &item, record).await) },
             )
             .await,
         )

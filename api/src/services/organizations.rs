@@ -10,8 +10,7 @@ use tonic::{Request, Response, Status};
 use super::{Shared, answer, now};
 use crate::app::authorized::created;
 use crate::commands::{
-    AcceptInvitation, CreateOrganization, InviteMember, LeaveOrganization, OnOrganization,
-    RemoveMember,
+    AcceptInvitation, ChangeMembership, CreateOrganization, Departure, InviteMember, OnOrganization,
 };
 use crate::error::{AppError, AtField};
 use crate::input;
@@ -33,6 +32,14 @@ fn on_org(id: &str, command: OrganizationCommand) -> Result<OnOrganization, AppE
     Ok(OnOrganization {
         organization: org_id(id)?,
         command,
+    })
+}
+
+/// A member going from the organization of `id`.
+fn departure(id: &str, departure: Departure) -> Result<ChangeMembership, AppError> {
+    Ok(ChangeMembership {
+        organization: org_id(id)?,
+        departure,
     })
 }
 
@@ -172,13 +179,11 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.0
             .command(request, |req, _| {
-                Ok(RemoveMember {
-                    organization: org_id(&req.organization_id)?,
-                    command: organization::RemoveMember {
-                        user_id: input::id("user_id", &req.user_id, UserId::from_uuid)?,
-                        at: now(),
-                    },
-                })
+                let removed = organization::RemoveMember {
+                    user_id: input::id("user_id", &req.user_id, UserId::from_uuid)?,
+                    at: now(),
+                };
+                departure(&req.organization_id, Departure::Removed(removed))
             })
             .await
     }
@@ -205,10 +210,8 @@ impl pb::organizations_service_server::OrganizationsService for Organizations {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.0
             .command(request, |req, _| {
-                Ok(LeaveOrganization {
-                    organization: org_id(&req.organization_id)?,
-                    command: organization::LeaveOrganization { at: now() },
-                })
+                let left = organization::LeaveOrganization { at: now() };
+                departure(&req.organization_id, Departure::Left(left))
             })
             .await
     }
