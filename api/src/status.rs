@@ -51,6 +51,7 @@ pub fn reason(error: &DomainError) -> &'static str {
         E::HoldNotExpired { .. } => "HOLD_NOT_EXPIRED",
         E::TooManyOpenHolds { .. } => "TOO_MANY_OPEN_HOLDS",
         E::GenerationAlreadyRecorded(_) => "GENERATION_ALREADY_RECORDED",
+        E::PaymentReferenceReused(_) => "PAYMENT_REFERENCE_REUSED",
     }
 }
 

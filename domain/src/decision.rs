@@ -7,7 +7,7 @@
 use crate::error::DomainError;
 use crate::event::Event;
 use crate::ids::{AccountId, GenerationId, HoldId, InvitationId, KeyId, OrganizationId};
-use crate::text::SecretHash;
+use crate::text::{PaymentReference, SecretHash};
 
 /// The version a stream must be at for the append to succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,6 +48,13 @@ pub enum UniqueClaim {
         /// The hold.
         hold_id: HoldId,
     },
+    /// A payment provider's reference is credited once per account, whatever the command id.
+    Payment {
+        /// The credited account.
+        account_id: AccountId,
+        /// The provider's reference.
+        payment_reference: PaymentReference,
+    },
     /// A key id is created once.
     Key(KeyId),
     /// A secret hash belongs to one key.
@@ -67,6 +74,7 @@ impl UniqueClaim {
         match self {
             Self::Generation { .. } => "generation",
             Self::Hold { .. } => "hold",
+            Self::Payment { .. } => "payment",
             Self::Key(_) => "key",
             Self::KeySecretHash(_) => "key_secret_hash",
             Self::Invitation { .. } => "invitation",
@@ -84,6 +92,10 @@ impl UniqueClaim {
                 account_id,
                 hold_id,
             } => format!("{account_id}/{hold_id}"),
+            Self::Payment {
+                account_id,
+                payment_reference,
+            } => format!("{account_id}/{}", payment_reference.as_str()),
             Self::Key(key_id) => key_id.to_string(),
             Self::KeySecretHash(hash) => hash.as_str().to_owned(),
             Self::Invitation {
@@ -101,6 +113,11 @@ impl UniqueClaim {
                 generation_id.clone(),
             )),
             Self::Hold { hold_id, .. } => Some(DomainError::HoldAlreadyExists(*hold_id)),
+            Self::Payment {
+                payment_reference, ..
+            } => Some(DomainError::PaymentReferenceReused(
+                payment_reference.clone(),
+            )),
             Self::Key(key_id) => Some(DomainError::KeyAlreadyExists(*key_id)),
             Self::Invitation { invitation_id, .. } => {
                 Some(DomainError::InvitationAlreadyExists(*invitation_id))

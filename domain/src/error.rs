@@ -2,6 +2,7 @@
 
 use crate::ids::{GenerationId, HoldId, InvitationId, KeyId, UserId};
 use crate::policy::Denial;
+use crate::text::PaymentReference;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::fmt;
@@ -398,6 +399,12 @@ pub enum DomainError {
     /// (gateway): treat as done; never bill it twice.
     #[error("generation {0} already recorded")]
     GenerationAlreadyRecorded(GenerationId),
+    /// This payment reference was credited to the account already, by a purchase with other
+    /// content (reported by the store's unique claim; a purchase with the same content gets
+    /// the first one's answer instead). Caller (dashboard): the provider's payment is booked;
+    /// never credit it again, check the reference.
+    #[error("payment {} was already credited to this account", .0.as_str())]
+    PaymentReferenceReused(PaymentReference),
 }
 
 impl DomainError {
@@ -424,7 +431,8 @@ impl DomainError {
             | E::AlreadyMember(_)
             | E::KeyAlreadyExists(_)
             | E::HoldAlreadyExists(_)
-            | E::GenerationAlreadyRecorded(_) => ErrorKind::AlreadyExists,
+            | E::GenerationAlreadyRecorded(_)
+            | E::PaymentReferenceReused(_) => ErrorKind::AlreadyExists,
             E::TooManyOpenHolds { .. } => ErrorKind::ResourceExhausted,
             E::EmailNotVerified
             | E::InvitationExpired { .. }

@@ -29,7 +29,9 @@ pub use model::{
     StreamAppend, StreamVersion, UniqueClaim, limits,
 };
 pub use privileges::{LOG_GRANTS, SERVICE_GRANTS, grant_log_privileges, grant_service_privileges};
-pub use read::{find_command, head, read_all, read_stream, read_stream_tails, stream_version};
+pub use read::{
+    claim_position, find_command, head, read_all, read_stream, read_stream_tails, stream_version,
+};
 pub use snapshot::{Snapshot, load_snapshot, save_snapshot};
 pub use verify::{
     Break, BreakReason, CheckpointStatus, Verification, verify_checkpoint, verify_range,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::hash::stored_hash;
-use crate::model::{AppendOutcome, Head, RecordedEvent, limits};
+use crate::model::{AppendOutcome, Head, RecordedEvent, UniqueClaim, limits};
 
 const EVENT_COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
                              schema_version, payload, metadata, recorded_at, prev_hash, hash";
@@ -100,6 +100,20 @@ pub async fn head<'e>(executor: impl PgExecutor<'e>) -> Result<Head, StoreError>
         position: row.try_get("position")?,
         hash: stored_hash(&hash)?,
     })
+}
+
+/// The position of the event that made a unique claim, if it was made.
+pub async fn claim_position<'e>(
+    executor: impl PgExecutor<'e>,
+    claim: &UniqueClaim,
+) -> Result<Option<i64>, StoreError> {
+    let position =
+        sqlx::query_scalar("SELECT position FROM unique_claims WHERE scope = $1 AND value = $2")
+            .bind(&claim.scope)
+            .bind(&claim.value)
+            .fetch_optional(executor)
+            .await?;
+    Ok(position)
 }
 
 /// What a command id already produced, with the request hash it was recorded under, so a

@@ -12,6 +12,7 @@ mod gateway;
 mod journey;
 mod ledgerctl;
 mod lifecycle;
+mod payments;
 mod races;
 mod reads;
 mod runtime_role;

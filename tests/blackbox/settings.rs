@@ -168,6 +168,7 @@ async fn concurrent_identical_purchases_are_billed_once_and_the_account_stays_us
     credits
         .purchase_credits(pb::PurchaseCreditsRequest {
             command_id: id(),
+            payment_reference: "pay-2".into(),
             ..request
         })
         .await

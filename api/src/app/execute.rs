@@ -4,15 +4,18 @@
 
 use std::sync::Arc;
 
-use ledger_domain::{CommandId, Decision, UniqueClaim};
+use ledger_domain::account::AccountEvent;
+use ledger_domain::{CommandId, Credits, Decision, Event, UniqueClaim};
 use ledger_eventstore::{
-    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, StoreError, find_command,
+    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, StoreError, claim_position,
+    find_command, read_all,
 };
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::App;
 use super::command::{Decided, Done, LedgerCommand, Loader, RetryCheck, Route};
+use super::load::decode;
 use crate::auth::CallContext;
 use crate::error::AppError;
 
@@ -104,17 +107,24 @@ pub(super) fn append_request(call: &Call<'_>, attempt: &Attempt) -> AppendReques
     }
 }
 
-/// The refusal a claim the log already holds stands for, found among the claims the decision
-/// made (the log names the claim as it stores it).
-fn claim_taken(claims: &[UniqueClaim], taken: &ledger_eventstore::UniqueClaim) -> AppError {
-    claims
-        .iter()
-        .find(|claim| ledger_codec::claim(claim) == *taken)
-        .and_then(UniqueClaim::already_made)
-        .map_or_else(
-            || AppError::Internal(format!("unexpected claim conflict on {}", taken.scope)),
-            AppError::Domain,
-        )
+/// What an attempt claimed, kept to explain a claim the log already holds: the claims, and
+/// the amount of a purchase (a provider's payment credited twice with the same amount is the
+/// same purchase).
+pub(super) struct Claimed {
+    claims: Vec<UniqueClaim>,
+    purchase: Option<Credits>,
+}
+
+impl Claimed {
+    pub(super) fn of(decision: &Decision) -> Self {
+        Self {
+            claims: decision.unique_claims(),
+            purchase: decision.events().find_map(|event| match event {
+                Event::Account(AccountEvent::CreditsPurchased(purchase)) => Some(purchase.amount),
+                _ => None,
+            }),
+        }
+    }
 }
 
 /// The previous attempt's conflict: a stream and what the attempt expected of it.
@@ -198,10 +208,10 @@ impl App {
                 Err(error) => return self.replay_or(call, error).await,
             };
             let request = append_request(call, &attempt);
-            let claims = attempt.decision.unique_claims();
+            let claimed = Claimed::of(&attempt.decision);
             let answer = self.append(request, attempt.decision).await?;
             match self
-                .after_append(call, answer, &claims, &mut last_conflict)
+                .after_append(call, answer, &claimed, &mut last_conflict)
                 .await?
             {
                 AfterAppend::Done(executed) => return Ok(executed),
@@ -214,13 +224,13 @@ impl App {
 
     /// What the writer's answer to an attempt means for the command: its result, or another
     /// attempt (the streams moved, or the append it was chained after did not commit).
-    /// `claims` are the attempt's unique claims; `last_conflict` the previous attempt's
-    /// conflict, if any.
+    /// `claimed` is what the attempt claimed; `last_conflict` the previous attempt's conflict,
+    /// if any.
     pub(super) async fn after_append(
         &self,
         call: &Call<'_>,
         answer: Result<AppendOutcome, StoreError>,
-        claims: &[UniqueClaim],
+        claimed: &Claimed,
         last_conflict: &mut LastConflict,
     ) -> Result<AfterAppend, AppError> {
         match answer {
@@ -243,7 +253,7 @@ impl App {
                 Ok(AfterAppend::Retry)
             }
             Err(StoreError::PredecessorFailed) => Ok(AfterAppend::Retry),
-            Err(StoreError::ClaimTaken(taken)) => Err(claim_taken(claims, &taken)),
+            Err(StoreError::ClaimTaken(taken)) => self.claim_taken(claimed, &taken).await,
             // A concurrent identical request may have won the race.
             Err(StoreError::CommandIdReused { .. }) => self
                 .replay_or(call, AppError::CommandIdReused)
@@ -251,6 +261,70 @@ impl App {
                 .map(AfterAppend::Done),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// What a claim the log already holds means for the command: a payment credited before
+    /// with the same amount answers as that purchase did (whatever its command id); a claim
+    /// not visible yet (made in a batch still committing) is decided again; anything else is
+    /// the refusal the claim stands for.
+    async fn claim_taken(
+        &self,
+        claimed: &Claimed,
+        taken: &ledger_eventstore::UniqueClaim,
+    ) -> Result<AfterAppend, AppError> {
+        let Some(claim) = claimed
+            .claims
+            .iter()
+            .find(|claim| ledger_codec::claim(claim) == *taken)
+        else {
+            return Err(AppError::Internal(format!(
+                "a claim the command did not make was taken: {}",
+                taken.scope
+            )));
+        };
+        if let (UniqueClaim::Payment { .. }, Some(amount)) = (claim, claimed.purchase) {
+            match self.first_purchase(taken).await? {
+                None => return Ok(AfterAppend::Retry),
+                Some((first, outcome)) if first == amount => {
+                    return Ok(AfterAppend::Done(Executed {
+                        replayed: true,
+                        ..Executed::of(outcome)
+                    }));
+                }
+                Some(_) => {}
+            }
+        }
+        Err(claim.already_made().map_or_else(
+            || AppError::Internal(format!("unexpected claim conflict on {}", taken.scope)),
+            AppError::Domain,
+        ))
+    }
+
+    /// The amount and the stored outcome of the purchase that made a payment claim, once its
+    /// claim is visible.
+    async fn first_purchase(
+        &self,
+        taken: &ledger_eventstore::UniqueClaim,
+    ) -> Result<Option<(Credits, AppendOutcome)>, AppError> {
+        let Some(position) = claim_position(&self.pool, taken).await? else {
+            return Ok(None);
+        };
+        let events = read_all(&self.pool, position - 1, 1).await?;
+        let Some(recorded) = events.first().filter(|e| e.position == position) else {
+            return Ok(None);
+        };
+        let Event::Account(AccountEvent::CreditsPurchased(purchase)) = decode(recorded)? else {
+            return Err(AppError::Internal(format!(
+                "the payment claim at {position} is not a purchase"
+            )));
+        };
+        let metadata = recorded
+            .metadata()
+            .map_err(|e| AppError::Internal(format!("metadata at {position}: {e}")))?;
+        let outcome = find_command(&self.pool, metadata.command_id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("no command for position {position}")))?;
+        Ok(Some((purchase.amount, outcome.1)))
     }
 
     /// Appends a decided command and, when its events were appended (not a retry answered from

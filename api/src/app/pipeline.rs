@@ -15,7 +15,7 @@ use ledger_eventstore::{AppendOutcome, AppendRequest, Settled, StoreError, Ticke
 use super::App;
 use super::cache::Versioned;
 use super::command::{LedgerCommand, Loader};
-use super::execute::{AfterAppend, Call, Executed, MAX_ATTEMPTS, append_request};
+use super::execute::{AfterAppend, Call, Claimed, Executed, MAX_ATTEMPTS, append_request};
 use super::load::{AccountView, Fold};
 use super::locks::StreamGuard;
 use crate::error::AppError;
@@ -83,7 +83,7 @@ impl App {
             };
             let after_decision = leaves(&basis.view, &stream, &attempt.decision)?;
             let request = append_request(call, &attempt);
-            let claims = attempt.decision.unique_claims();
+            let claimed = Claimed::of(&attempt.decision);
             let queue = Chained {
                 stream: stream.clone(),
                 after: basis.after,
@@ -94,7 +94,7 @@ impl App {
                 .await?;
             let predecessor_failed = matches!(answer, Err(StoreError::PredecessorFailed));
             match self
-                .after_append(call, answer, &claims, &mut last_conflict)
+                .after_append(call, answer, &claimed, &mut last_conflict)
                 .await?
             {
                 AfterAppend::Done(executed) => return Ok(executed),

@@ -260,10 +260,14 @@ crate::event::event_enum! {
 }
 
 impl AccountEvent {
-    /// The facts the event records once only: a billed generation and a hold per account,
-    /// a key and its secret hash.
+    /// The facts the event records once only: a provider's payment, a billed generation and a
+    /// hold per account, a key and its secret hash.
     pub fn unique_claims(&self) -> Vec<UniqueClaim> {
         match self {
+            Self::CreditsPurchased(e) => vec![UniqueClaim::Payment {
+                account_id: e.account_id,
+                payment_reference: e.payment_reference.clone(),
+            }],
             Self::HoldSettled(e) => vec![UniqueClaim::Generation {
                 account_id: e.account_id,
                 generation_id: e.usage.generation_id.clone(),

@@ -320,6 +320,13 @@ fn unique_claims_cover_generations_holds_keys_and_invitations() {
         .collect();
     assert_eq!(
         scopes,
-        BTreeSet::from(["generation", "hold", "invitation", "key", "key_secret_hash"])
+        BTreeSet::from([
+            "generation",
+            "hold",
+            "invitation",
+            "key",
+            "key_secret_hash",
+            "payment"
+        ])
     );
 }
