@@ -212,7 +212,7 @@ pub async fn purchase(ledgerd: &Ledgerd, buyer: Uuid, account: &str, amount: &st
             command_id: id(),
             account_id: account.to_owned(),
             amount: amount.into(),
-            payment_reference: "pay_race".into(),
+            payment_reference: format!("pay_{}", id()),
         })
         .await
         .unwrap();

@@ -30,7 +30,7 @@ async fn a_query_with_the_position_of_an_append_sees_that_append() {
         let amount = Credits::purchase(Decimal::new(n * 100, 2)).unwrap();
         let cmd = AccountCommand::PurchaseCredits {
             amount,
-            payment_reference: PaymentReference::parse("pi").unwrap(),
+            payment_reference: PaymentReference::parse(&format!("pi_{n}")).unwrap(),
             at: world.now,
         };
         let decision = account::decide(&state, Some(&world.org_state), &admin, &cmd).unwrap();

@@ -57,7 +57,11 @@ async fn a_rebuild_while_writes_continue_swaps_in_the_fold_and_queries_never_see
             while !done.load(Ordering::Relaxed) {
                 let cmd = AccountCommand::PurchaseCredits {
                     amount: Credits::purchase(Decimal::ONE).unwrap(),
-                    payment_reference: PaymentReference::parse("pi").unwrap(),
+                    payment_reference: PaymentReference::parse(&format!(
+                        "pi_{}",
+                        uuid::Uuid::new_v4()
+                    ))
+                    .unwrap(),
                     at,
                 };
                 let decision = account::decide(&state, Some(&org), &admin, &cmd).unwrap();

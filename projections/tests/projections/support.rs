@@ -345,7 +345,7 @@ impl World {
             0 | 1 => dashboard(AccountCommand::PurchaseCredits {
                 amount: Credits::purchase(Decimal::new(100 + self.rng.below(5_000) as i64, 2))
                     .unwrap(),
-                payment_reference: PaymentReference::parse("pi_1").unwrap(),
+                payment_reference: PaymentReference::parse(&format!("pi_{}", self.id())).unwrap(),
                 at,
             }),
             2 => {
