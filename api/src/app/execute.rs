@@ -89,7 +89,11 @@ pub fn request_hash(cx: &CallContext, rpc: &str, message: &[u8]) -> [u8; 32] {
 }
 
 /// The append of an attempt: its streams and claims through the codec, the call's metadata.
-pub(super) fn append_request(call: &Call<'_>, attempt: &Attempt) -> AppendRequest {
+pub(super) fn append_request(
+    call: &Call<'_>,
+    attempt: &Attempt,
+    claimed: &Claimed,
+) -> AppendRequest {
     let command_id = call.command_id.as_uuid();
     AppendRequest {
         command_id,
@@ -102,7 +106,7 @@ pub(super) fn append_request(call: &Call<'_>, attempt: &Attempt) -> AppendReques
             causation_id: None,
         },
         streams: ledger_codec::streams(&attempt.decision),
-        claims: ledger_codec::claims(&attempt.decision),
+        claims: claimed.claims.iter().map(ledger_codec::claim).collect(),
         reply: attempt.reply.clone(),
     }
 }
@@ -207,8 +211,8 @@ impl App {
                 // placed exists): answer as it was answered then.
                 Err(error) => return self.replay_or(call, error).await,
             };
-            let request = append_request(call, &attempt);
             let claimed = Claimed::of(&attempt.decision);
+            let request = append_request(call, &attempt, &claimed);
             let answer = self.append(request, attempt.decision).await?;
             match self
                 .after_append(call, answer, &claimed, &mut last_conflict)

@@ -82,8 +82,8 @@ impl App {
                 }
             };
             let after_decision = leaves(&basis.view, &stream, &attempt.decision)?;
-            let request = append_request(call, &attempt);
             let claimed = Claimed::of(&attempt.decision);
+            let request = append_request(call, &attempt, &claimed);
             let queue = Chained {
                 stream: stream.clone(),
                 after: basis.after,
