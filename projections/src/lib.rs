@@ -30,5 +30,6 @@ pub use models::MAX_PAGE_SIZE;
 pub use projection::{Applied, Projection};
 pub use rebuild::{RebuildReport, rebuild};
 pub use recent::{DEFAULT_RECENT_EVENTS, RecentEvents};
+pub use runner::try_advisory_lock;
 pub use runtime::{ProjectionRuntime, RuntimeConfig, RuntimeMetrics};
 pub use status::{MAX_WAIT, ProjectionStatus, status, statuses, wait_for_position};

@@ -17,7 +17,7 @@ use crate::checkpoint::{apply_after, lock_checkpoint, write_checkpoint};
 use crate::error::{ProjectionError, Result};
 use crate::models::sql;
 use crate::projection::{Projection, Schema};
-use crate::runner::try_lock;
+use crate::runner::try_advisory_lock;
 
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub async fn rebuild(
     projection: Projection,
     batch_size: i64,
 ) -> Result<RebuildReport> {
-    let Some(mut lock) = try_lock(pool, projection.rebuild_lock_key()).await? else {
+    let Some(mut lock) = try_advisory_lock(pool, projection.rebuild_lock_key()).await? else {
         return Err(ProjectionError::RebuildInProgress(projection.name()));
     };
     let side = side_schema("rebuild", projection);

@@ -28,9 +28,9 @@ pub(crate) struct Runner {
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
-/// Opens a connection outside the pool and tries to take the projection's session lock on
+/// Opens a connection outside the pool and tries to take the session advisory lock `key` on
 /// it; `None` if another session holds it. The lock lives exactly as long as the connection.
-pub(crate) async fn try_lock(pool: &PgPool, key: i64) -> Result<Option<PgConnection>> {
+pub async fn try_advisory_lock(pool: &PgPool, key: i64) -> Result<Option<PgConnection>> {
     let options = pool.connect_options();
     let mut conn = PgConnection::connect_with(&options).await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -62,7 +62,7 @@ impl Runner {
     pub(crate) async fn run(mut self) {
         let key = self.projection.runner_lock_key();
         while !self.stopping() {
-            let lock = match try_lock(&self.pool, key).await {
+            let lock = match try_advisory_lock(&self.pool, key).await {
                 Ok(Some(conn)) => conn,
                 Ok(None) => {
                     self.pause(self.config.lock_retry).await;

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::metrics::{MetricsSnapshot, ProjectionMetrics};
 use crate::projection::Projection;
 use crate::recent::{DEFAULT_RECENT_EVENTS, RecentEvents};
-use crate::runner::{Runner, try_lock};
+use crate::runner::{Runner, try_advisory_lock};
 
 /// Bounds and timings of the runtime.
 #[derive(Debug, Clone)]
@@ -176,7 +176,7 @@ async fn prune_periodically(pool: PgPool, every: Duration, mut shutdown: watch::
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
-        let lock = match try_lock(&pool, PRUNE_LOCK_KEY).await {
+        let lock = match try_advisory_lock(&pool, PRUNE_LOCK_KEY).await {
             Ok(Some(lock)) => lock,
             Ok(None) => continue,
             Err(error) => {

@@ -178,15 +178,6 @@ impl<S: Versioned> StateCache<S> {
             inner.entries.remove(stream);
         }
     }
-
-    /// A snapshot of every cached state (for background scans).
-    pub fn all(&self) -> Vec<Arc<S>> {
-        self.lock()
-            .entries
-            .values()
-            .map(|e| Arc::clone(&e.state))
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -1,20 +1,33 @@
 //! The hold-expiry task: holds past their TTL are expired by `System` commands, so expiry is
-//! in the log like everything else. It scans the cached account states (accounts the gateway
-//! uses are cached) every tick and expires at most [`MAX_EXPIRIES_PER_TICK`] holds per tick.
+//! in the log like everything else.
+//!
+//! The work list is durable: the `open_holds` read model, paged by (expires_at, hold_id). Any
+//! `ledgerd` that holds the expiry lock does the work, so holds placed before a restart (or on
+//! another instance that died) still expire. One tick expires at most
+//! [`MAX_EXPIRIES_PER_TICK`] holds. The command id of an expiry is derived from the hold, so two
+//! instances that race on one hold append it once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ledger_domain::{AccountId, Caller, HoldId};
+use ledger_projections::models::balances::{self, HoldCursor};
 use uuid::Uuid;
 
 use super::App;
 use crate::auth::CallContext;
 use crate::commands::ExpireHold;
+use crate::error::AppError;
 
-/// Most holds expired per tick (bounded work).
+/// Most holds examined per tick (bounded work).
 pub const MAX_EXPIRIES_PER_TICK: usize = 1_000;
+
+/// Holds read from the read model per query.
+const PAGE: u32 = 200;
+
+/// Key of the session advisory lock that keeps the expiry scan to one process at a time.
+const EXPIRY_LOCK_KEY: i64 = 0x4c45_4447_3000;
 
 /// Runs until `stop` fires.
 pub async fn run(app: Arc<App>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -25,52 +38,53 @@ pub async fn run(app: Arc<App>, every: Duration, mut stop: tokio::sync::watch::R
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        let expired = tick(&app).await;
-        if expired > 0 {
-            tracing::info!(expired, "expired holds past their TTL");
+        match tick(&app, Utc::now()).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "expired holds past their TTL"),
+            Err(error) => tracing::warn!(%error, "hold expiry scan failed; next tick"),
         }
     }
 }
 
-/// One scan; returns how many holds were expired.
-pub async fn tick(app: &App) -> usize {
-    let now = Utc::now();
-    let mut due: Vec<(AccountId, HoldId)> = Vec::new();
-    'scan: for view in app.cached_accounts() {
-        let Some(account) = view.state.account.as_ref() else {
-            continue;
-        };
-        for (hold_id, hold) in &account.holds {
-            if hold.expires_at <= now {
-                due.push((account.id, *hold_id));
-                if due.len() >= MAX_EXPIRIES_PER_TICK {
-                    break 'scan;
+/// One scan of the holds expired at `now`, if this process takes the expiry lock; returns how
+/// many holds it expired.
+pub async fn tick(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let Some(_lock) = ledger_projections::try_advisory_lock(&app.pool, EXPIRY_LOCK_KEY).await?
+    else {
+        return Ok(0);
+    };
+    let mut after: Option<HoldCursor> = None;
+    let (mut examined, mut expired) = (0, 0);
+    while examined < MAX_EXPIRIES_PER_TICK {
+        let page = balances::expired_holds(&app.pool, now, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.expires_at, last.hold_id));
+        examined += page.len();
+        for hold in page {
+            let account = AccountId::from_uuid(hold.account_id);
+            let hold = HoldId::from_uuid(hold.hold_id);
+            match expire(app, account, hold).await {
+                Ok(()) => expired += 1,
+                // The log is ahead of the read model (the hold was settled, voided or expired
+                // already): nothing to do, and the row goes when the projection catches up.
+                Err(AppError::Domain(reason)) => {
+                    tracing::debug!(%reason, %hold, "hold not expired");
                 }
+                Err(error) => return Err(error),
             }
         }
     }
-    let mut expired = 0;
-    for (account_id, hold_id) in due {
-        match expire(app, account_id, hold_id).await {
-            Ok(()) => expired += 1,
-            Err(error) => tracing::debug!(%error, %hold_id, "hold not expired"),
-        }
-    }
-    expired
+    Ok(expired)
 }
 
-async fn expire(
-    app: &App,
-    account_id: AccountId,
-    hold_id: HoldId,
-) -> Result<(), crate::error::AppError> {
+async fn expire(app: &App, account: AccountId, hold: HoldId) -> Result<(), AppError> {
     let cx = CallContext {
         caller: Caller::System,
         correlation_id: Uuid::new_v4(),
     };
     let command = ExpireHold {
-        account: account_id,
-        hold: hold_id,
+        account,
+        hold,
         at: Utc::now(),
     };
     app.run(&cx, command.command_id(), &command.message(), command)

@@ -113,9 +113,4 @@ impl App {
             None => self.account(id).await,
         }
     }
-
-    /// Every cached account (for the hold-expiry scan).
-    pub fn cached_accounts(&self) -> Vec<Arc<AccountView>> {
-        self.states.accounts.all()
-    }
 }

@@ -139,17 +139,29 @@ pub async fn balance<'e>(
     row.as_ref().map(decode_balance).transpose()
 }
 
-/// Open holds whose TTL has passed at `now`, oldest first, at most `limit` (≤ 500): the work
-/// list of the hold-expiry task.
+/// Where a scan of expired holds stands: the last hold it returned, in (expires_at, hold_id)
+/// order.
+pub type HoldCursor = (DateTime<Utc>, Uuid);
+
+/// Open holds whose TTL has passed at `now`, after `after` in (expires_at, hold_id) order, at
+/// most `limit` (≤ 500): the work list of the hold-expiry task. The scan pages by cursor, so
+/// holds that cannot be expired yet (their settlement is in the log but not yet projected) never
+/// hide the ones behind them.
 pub async fn expired_holds<'e>(
     executor: impl PgExecutor<'e>,
     now: DateTime<Utc>,
+    after: Option<HoldCursor>,
     limit: u32,
 ) -> Result<Vec<OpenHoldRow>> {
+    let (after_expiry, after_hold) = after.unzip();
     let rows = sqlx::query(sql(format!(
-        "SELECT {HOLD_COLUMNS} FROM open_holds WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2"
+        "SELECT {HOLD_COLUMNS} FROM open_holds WHERE expires_at <= $1 \
+         AND ($2::timestamptz IS NULL OR (expires_at, hold_id) > ($2, $3)) \
+         ORDER BY expires_at, hold_id LIMIT $4"
     )))
     .bind(now)
+    .bind(after_expiry)
+    .bind(after_hold)
     .bind(super::page_size(limit))
     .fetch_all(executor)
     .await?;
