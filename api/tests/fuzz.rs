@@ -52,10 +52,10 @@ fn page(page_size: i32, page_token: &str) {
 }
 
 fn time(field: &str, ts: Option<&prost_types::Timestamp>) {
-    if let Some(ts) = ts {
-        if let Ok(at) = input::time(field, ts) {
-            assert_eq!(input::time(field, &input::timestamp(at)).unwrap(), at);
-        }
+    if let Some(ts) = ts
+        && let Ok(at) = input::time(field, ts)
+    {
+        assert_eq!(input::time(field, &input::timestamp(at)).unwrap(), at);
     }
 }
 

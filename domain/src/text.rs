@@ -170,7 +170,7 @@ impl SecretHash {
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         let fail = |reason| DomainError::invalid(Field::SecretHash, reason);
         let text = text.trim();
-        if text.len() < 32 || text.len() > 128 || text.len() % 2 != 0 {
+        if text.len() < 32 || text.len() > 128 || !text.len().is_multiple_of(2) {
             return Err(fail(InputError::Malformed(
                 "expected 32 to 128 hex digits, even",
             )));

@@ -167,7 +167,7 @@ async fn export(c: &mut Clients, a: ExportArgs) -> Result<(), CliError> {
         }
         writeln!(writer, "{}", event_json(&event)).map_err(write_error)?;
         count += 1;
-        if count % 10_000 == 0 {
+        if count.is_multiple_of(10_000) {
             progress.update(count);
         }
     }

@@ -122,7 +122,7 @@ impl Workloads {
 
     /// read: a key authentication or a balance query, half each.
     pub async fn read(self: Arc<Self>, n: u64) -> Result<u32, tonic::Status> {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             self.authenticate(n).await
         } else {
             self.balance(n).await

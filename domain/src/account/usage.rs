@@ -87,16 +87,16 @@ impl UsageReport {
                 },
             ));
         }
-        if let Some(ttft) = self.time_to_first_token_ms {
-            if ttft > self.latency_ms {
-                return Err(DomainError::invalid(
-                    Field::TimeToFirstTokenMs,
-                    InputError::OutOfRange {
-                        min: 0,
-                        max: self.latency_ms,
-                    },
-                ));
-            }
+        if let Some(ttft) = self.time_to_first_token_ms
+            && ttft > self.latency_ms
+        {
+            return Err(DomainError::invalid(
+                Field::TimeToFirstTokenMs,
+                InputError::OutOfRange {
+                    min: 0,
+                    max: self.latency_ms,
+                },
+            ));
         }
         if self.finished_at < self.started_at {
             return Err(DomainError::invalid(

@@ -368,7 +368,7 @@ impl Sender {
             Effect::Settle { micros },
         );
 
-        if round % 5 == 0 {
+        if round.is_multiple_of(5) {
             let key = pb::CreateKeyRequest {
                 command_id: id(),
                 account_id: target.account.clone(),
