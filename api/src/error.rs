@@ -34,6 +34,11 @@ pub enum AppError {
     /// The command id was used before for another request. Caller: use a new command id.
     #[error("command id reused for a different request")]
     CommandIdReused,
+    /// A retried `CreateKey` whose secret is no longer shown: the key is no longer active, or
+    /// the key was created more than [`crate::app::key_secret::SHOWN_AGAIN_FOR`] ago. Caller:
+    /// create a new key (the old one is unaffected).
+    #[error("the key's secret is no longer shown: {0}")]
+    SecretNoLongerShown(&'static str),
     /// The streams kept moving under the command (bounded retries exhausted). Caller: retry
     /// with the same command id.
     #[error("too much contention; retry with the same command id")]

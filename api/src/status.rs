@@ -107,6 +107,7 @@ pub fn app_reason(error: &AppError) -> &'static str {
         AppError::IdTaken(_) => "ID_ALREADY_IN_USE",
         AppError::Forbidden(_) => "PERMISSION_DENIED",
         AppError::CommandIdReused => "COMMAND_ID_REUSED",
+        AppError::SecretNoLongerShown(_) => "KEY_SECRET_NO_LONGER_SHOWN",
         _ => "",
     }
 }
@@ -161,6 +162,14 @@ impl From<AppError> for Status {
                     "command id reused for a different request",
                     details,
                 )
+            }
+            AppError::SecretNoLongerShown(_) => {
+                let details = ErrorDetails::with_error_info(
+                    "KEY_SECRET_NO_LONGER_SHOWN",
+                    REASON_DOMAIN,
+                    HashMap::new(),
+                );
+                Status::with_error_details(Code::FailedPrecondition, error.to_string(), details)
             }
             AppError::Contended => Status::aborted(error.to_string()),
             AppError::Unavailable => Status::unavailable(error.to_string()),

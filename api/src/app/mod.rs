@@ -6,6 +6,7 @@ mod cache;
 pub mod command;
 pub mod execute;
 pub mod expiry;
+pub mod key_secret;
 pub mod keyindex;
 pub mod load;
 pub mod locks;

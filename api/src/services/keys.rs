@@ -4,7 +4,7 @@
 use chrono::Utc;
 use ledger_domain::account::{AccountCommand, Key, KeyStatus};
 use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
-use ledger_domain::{Action, CommandId, DomainError, KeyId, LimitPeriod};
+use ledger_domain::{AccountId, Action, CommandId, DomainError, KeyId, LimitPeriod};
 use tonic::{Request, Response, Status};
 
 use super::credits::account_id;
@@ -108,11 +108,17 @@ fn create_key(
         expires_at,
         at: now(),
     };
-    Ok((OnAccount::new(account, command), Shown { key_id, secret }))
+    let shown = Shown {
+        account,
+        key_id,
+        secret,
+    };
+    Ok((OnAccount::new(account, command), shown))
 }
 
 /// What a created key's reply shows once.
 struct Shown {
+    account: AccountId,
     key_id: KeyId,
     secret: String,
 }
@@ -133,16 +139,29 @@ impl pb::keys_service_server::KeysService for Keys {
             Ok(command)
         })
         .await;
-        answer(done.and_then(|done| {
-            let Shown { key_id, secret } = shown
-                .ok_or_else(|| AppError::Internal("a created key without its secret".into()))?;
-            Ok(pb::CreateKeyResponse {
-                position: done.position,
-                key_id: key_id.to_string(),
-                prefix: KeyHasher::prefix(&secret),
+        let done = async {
+            let done = done?;
+            let Shown {
+                account,
+                key_id,
                 secret,
-            })
-        }))
+            } = shown
+                .ok_or_else(|| AppError::Internal("a created key without its secret".into()))?;
+            if done.replayed {
+                app.may_show_key_secret_again(&cx.caller, account, key_id, done.position, now())
+                    .await?;
+            }
+            Ok((done, key_id, secret))
+        };
+        answer(
+            done.await
+                .map(|(done, key_id, secret)| pb::CreateKeyResponse {
+                    position: done.position,
+                    key_id: key_id.to_string(),
+                    prefix: KeyHasher::prefix(&secret),
+                    secret,
+                }),
+        )
     }
 
     async fn rename_key(
