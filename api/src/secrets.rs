@@ -36,11 +36,30 @@ fn mac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Refuses a key-hash secret that users other than its owner may read or write: whoever reads
+/// it can derive every API key's hash from the log (see `docs/reliability.md`).
+fn refuse_if_shared(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "{}: the key-hash secret has mode {mode:o}; it must be readable by its owner \
+                 only (chmod 600)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 impl KeyHasher {
     /// Reads the secret from `path`, creating it (0600, 32 random bytes) if absent.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         match std::fs::read(path) {
             Ok(bytes) => {
+                refuse_if_shared(path)?;
                 let key: [u8; 32] = bytes.try_into().map_err(|_| {
                     anyhow::anyhow!("{}: a key-hash secret is exactly 32 bytes", path.display())
                 })?;
@@ -139,5 +158,22 @@ mod tests {
             KeyHasher::from_key([8; 32]).hash(&secret)
         );
         assert_eq!(KeyHasher::prefix(&secret).len(), PREFIX_CHARS);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_others_may_read_is_refused_and_one_only_its_owner_may_is_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("key-hash-{}", Uuid::new_v4()));
+        let path = dir.join("key-hash.secret");
+        let created = KeyHasher::load_or_create(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = KeyHasher::load_or_create(&path).unwrap();
+        assert_eq!(created.hash("ark_x"), again.hash("ark_x"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = KeyHasher::load_or_create(&path).unwrap_err().to_string();
+        assert!(refused.contains("chmod 600"), "{refused}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

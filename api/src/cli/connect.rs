@@ -105,6 +105,12 @@ pub async fn connect(server: &str, tls_ca: Option<&Path>, auth: Auth) -> Result<
     let mut endpoint = Endpoint::from_shared(server.to_owned())
         .map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT);
+    if auth.token.is_some() && exposes_token(server) {
+        eprintln!(
+            "warning: {server} is not TLS and not this machine: the bearer token crosses the \
+             network in plaintext; use https:// with --tls-ca"
+        );
+    }
     if server.starts_with("https://") {
         let Some(ca) = tls_ca else {
             return Err(CliError::Usage(
@@ -132,6 +138,26 @@ pub async fn connect(server: &str, tls_ca: Option<&Path>, auth: Auth) -> Result<
     })
 }
 
+/// Whether a token sent to `server` would cross a network unencrypted: plain `http://` to a
+/// host other than the loopback interface.
+fn exposes_token(server: &str) -> bool {
+    let Some(rest) = server.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
 /// An error and its sources, `: `-separated (transport errors hide the cause in a source).
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -148,4 +174,30 @@ pub fn unary<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(CALL_TIMEOUT);
     request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposes_token;
+
+    #[test]
+    fn only_plaintext_to_another_host_exposes_the_token() {
+        for local in [
+            "http://localhost:50051",
+            "http://127.0.0.1:50051",
+            "http://127.8.0.1",
+            "http://[::1]:50051",
+            "https://ledger.internal:443",
+        ] {
+            assert!(!exposes_token(local), "{local}");
+        }
+        for remote in [
+            "http://ledger.internal:50051",
+            "http://10.0.0.7:50051",
+            "http://[2001:db8::1]:50051",
+            "http://localhost.evil.example:1",
+        ] {
+            assert!(exposes_token(remote), "{remote}");
+        }
+    }
 }
