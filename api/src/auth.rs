@@ -1,60 +1,44 @@
-//! Caller authentication: bearer tokens checked against a credentials file of SHA-256
+//! Caller authentication: bearer tokens checked against the credentials file's SHA-256
 //! digests (constant-time comparison), mapped to the domain's `Caller`.
 //!
-//! The file is a JSON list of `{ "name", "kind", "token_sha256" }`; tokens are never stored
-//! or logged. `ledgerd credentials add` mints one. The acting user (dashboard) or staff member
-//! (support) travels in `x-actor-id`; `x-correlation-id` is optional.
+//! Tokens are never stored or logged (`crate::credentials` manages the file). The acting user
+//! of a dashboard call travels in `x-actor-id`; a support call acts as the staff member its
+//! credential is bound to. `x-correlation-id` is optional.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use base64::Engine;
 use ledger_domain::{Caller, StaffId, UserId};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 use uuid::Uuid;
 
+use crate::credentials::{self, Credential, CredentialKind, token_digest};
 use crate::error::AppError;
 
-/// Kinds of credentials, one per caller kind that may call from outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialKind {
-    /// The dashboard backend, acting for the user in `x-actor-id`.
-    Dashboard,
-    /// The inference gateway.
-    Gateway,
-    /// The identity service.
-    Identity,
-    /// Support staff, acting as the staff member in `x-actor-id`.
-    Support,
-    /// Auditors.
-    Auditor,
-}
-
-/// One credential as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Credential {
-    /// A name for operators and logs.
-    pub name: String,
-    /// Which caller it authenticates.
-    pub kind: CredentialKind,
-    /// Hex SHA-256 of the token.
-    pub token_sha256: String,
-}
-
 /// Who is calling, with the ids recorded in event metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallContext {
     /// The caller as the domain sees it.
     pub caller: Caller,
     /// Ties together everything one user action caused (`x-correlation-id`, else random).
     pub correlation_id: Uuid,
+    /// The name of the credential the call authenticated with (`None` for the system's own
+    /// commands), recorded in the metadata of every event the call appends.
+    pub credential: Option<Arc<str>>,
 }
 
 impl CallContext {
+    /// The context of a command `ledgerd` makes itself (hold expiry).
+    pub fn system() -> Self {
+        CallContext {
+            caller: Caller::System,
+            correlation_id: Uuid::new_v4(),
+            credential: None,
+        }
+    }
+
     /// The acting user or staff id, as text, for event metadata and request hashes.
     pub fn actor(&self) -> Option<String> {
         match self.caller {
@@ -77,25 +61,48 @@ impl CallContext {
     }
 }
 
+/// A credential in force: its digest, and what a call made with it is.
+struct Entry {
+    digest: [u8; 32],
+    name: Arc<str>,
+    kind: CredentialKind,
+    staff_id: Option<StaffId>,
+}
+
 struct Loaded {
-    digests: Vec<([u8; 32], CredentialKind)>,
+    entries: Vec<Arc<Entry>>,
     modified: Option<SystemTime>,
 }
 
 /// The credentials in force; re-read when the file changes (checked at most once a second, and
 /// at once on an unknown token so a new credential works immediately).
+///
+/// A file that no longer parses (edited by hand) keeps the last list that did in force: every
+/// inference request of the platform is authenticated here, and a typo must not refuse them
+/// all. It is not silent: each failed reload is logged as an error and counted, and
+/// `ledger_credentials_file_valid` reads 0 until the file parses again. The `ledgerd
+/// credentials` commands write atomically and never leave a file that does not parse.
 pub struct Credentials {
     path: Option<PathBuf>,
     loaded: RwLock<Loaded>,
     next_check: Mutex<Instant>,
+    file_valid: AtomicBool,
+    failed_reloads: AtomicU64,
+}
+
+/// How the credentials file fares, for the metrics endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialsHealth {
+    /// Whether the file parsed the last time it was read.
+    pub file_valid: bool,
+    /// Reloads that failed since start.
+    pub failed_reloads: u64,
+    /// Credentials in force.
+    pub in_force: usize,
 }
 
 /// How often the credentials file is looked at for changes (revocations take effect within it).
 const RELOAD_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
@@ -108,52 +115,81 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Reads a credentials file; a missing file is an empty list.
-pub fn read_file(path: &Path) -> anyhow::Result<Vec<Credential>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if text.trim().is_empty() => Ok(Vec::new()),
-        Ok(text) => Ok(serde_json::from_str(&text)?),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-fn parse(list: &[Credential]) -> anyhow::Result<Vec<([u8; 32], CredentialKind)>> {
+fn parse(list: &[Credential]) -> anyhow::Result<Vec<Arc<Entry>>> {
     list.iter()
         .map(|c| {
             let bytes = hex::decode(&c.token_sha256)?;
             let digest: [u8; 32] = bytes.try_into().map_err(|_| {
                 anyhow::anyhow!("credential {}: token_sha256 is not 32 bytes", c.name)
             })?;
-            Ok((digest, c.kind))
+            if c.kind == CredentialKind::Support && c.staff_id.is_none() {
+                tracing::error!(
+                    credential = c.name,
+                    "support credential without a staff id: its calls are refused; mint one \
+                     with `ledgerd credentials add --kind support --staff-id`"
+                );
+            }
+            Ok(Arc::new(Entry {
+                digest,
+                name: Arc::from(c.name.as_str()),
+                kind: c.kind,
+                staff_id: c.staff_id,
+            }))
         })
         .collect()
 }
 
+fn read_and_parse(path: &Path) -> anyhow::Result<Vec<Arc<Entry>>> {
+    parse(&credentials::read(path)?)
+}
+
+/// The token of an `authorization` header value: the `Bearer` scheme matched without regard
+/// to case (RFC 9110 §11.1).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 impl Credentials {
-    /// Loads the file (missing = no credentials: every call is refused).
+    /// Loads the file (missing = no credentials: every call is refused; not parsing = an
+    /// error, so `ledgerd` does not start on a broken file).
     pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
-        let (digests, modified) = match &path {
-            Some(p) => (parse(&read_file(p)?)?, modified(p)),
+        let (entries, modified) = match &path {
+            Some(p) => (read_and_parse(p)?, modified(p)),
             None => (Vec::new(), None),
         };
-        if digests.is_empty() {
+        if entries.is_empty() {
             tracing::warn!("no credentials configured: every call will be UNAUTHENTICATED");
         }
         Ok(Self {
             path,
-            loaded: RwLock::new(Loaded { digests, modified }),
+            loaded: RwLock::new(Loaded { entries, modified }),
             next_check: Mutex::new(Instant::now() + RELOAD_CHECK_INTERVAL),
+            file_valid: AtomicBool::new(true),
+            failed_reloads: AtomicU64::new(0),
         })
     }
 
-    fn find(&self, digest: &[u8; 32]) -> Option<CredentialKind> {
+    /// How the file fares.
+    pub fn health(&self) -> CredentialsHealth {
+        let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+        CredentialsHealth {
+            file_valid: self.file_valid.load(Ordering::Relaxed),
+            failed_reloads: self.failed_reloads.load(Ordering::Relaxed),
+            in_force: loaded.entries.len(),
+        }
+    }
+
+    fn find(&self, digest: &[u8; 32]) -> Option<Arc<Entry>> {
         let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
         // Compare against every entry, in constant time each, so timing reveals nothing.
         let mut found = None;
-        for (candidate, kind) in &loaded.digests {
-            if constant_time_eq(candidate, digest) {
-                found = Some(*kind);
+        for entry in &loaded.entries {
+            if constant_time_eq(&entry.digest, digest) {
+                found = Some(Arc::clone(entry));
             }
         }
         found
@@ -168,17 +204,27 @@ impl Credentials {
                 return;
             }
         }
-        match read_file(path).and_then(|list| parse(&list)) {
-            Ok(digests) => {
-                tracing::info!(credentials = digests.len(), "credentials file reloaded");
+        match read_and_parse(path) {
+            Ok(entries) => {
+                tracing::info!(credentials = entries.len(), "credentials file reloaded");
+                self.file_valid.store(true, Ordering::Relaxed);
                 let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
                 *loaded = Loaded {
-                    digests,
+                    entries,
                     modified: now,
                 };
             }
             Err(error) => {
-                tracing::warn!(%error, "credentials file unreadable; keeping the old list")
+                self.file_valid.store(false, Ordering::Relaxed);
+                self.failed_reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    %error,
+                    "credentials file does not parse; the last list that did stays in force, \
+                     so a credential removed by this edit still works"
+                );
+                // Not read again until it changes once more.
+                let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+                loaded.modified = now;
             }
         }
     }
@@ -204,11 +250,11 @@ impl Credentials {
         let token = metadata
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .ok_or(AppError::Unauthenticated("missing bearer token"))?;
-        let digest = digest(token.trim());
-        let kind = match self.find(&digest) {
-            Some(kind) => kind,
+        let digest = token_digest(token);
+        let entry = match self.find(&digest) {
+            Some(entry) => entry,
             None => {
                 self.reload_if_changed();
                 self.find(&digest)
@@ -216,7 +262,7 @@ impl Credentials {
             }
         };
         let actor = metadata.get("x-actor-id").and_then(|v| v.to_str().ok());
-        let caller = match kind {
+        let caller = match entry.kind {
             CredentialKind::Dashboard => Caller::Dashboard {
                 user: actor.and_then(|a| UserId::parse(a).ok()).ok_or(
                     AppError::Unauthenticated(
@@ -225,11 +271,7 @@ impl Credentials {
                 )?,
             },
             CredentialKind::Support => Caller::Support {
-                staff: actor.and_then(|a| StaffId::parse(a).ok()).ok_or(
-                    AppError::Unauthenticated(
-                        "support calls need x-actor-id: the staff member's UUID",
-                    ),
-                )?,
+                staff: bound_staff(&entry, actor)?,
             },
             CredentialKind::Gateway => Caller::Gateway,
             CredentialKind::Identity => Caller::Identity,
@@ -243,31 +285,23 @@ impl Credentials {
         Ok(CallContext {
             caller,
             correlation_id,
+            credential: Some(Arc::clone(&entry.name)),
         })
     }
 }
 
-/// Mints a credential: returns the token (shown once) and appends its digest to the file.
-pub fn add_credential(path: &Path, kind: CredentialKind, name: &str) -> anyhow::Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let token = format!(
-        "lt_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
-    let mut list = read_file(path)?;
-    list.push(Credential {
-        name: name.to_owned(),
-        kind,
-        token_sha256: hex::encode(digest(&token)),
-    });
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+/// The staff member of a support call: the one its credential is bound to. `x-actor-id` may
+/// repeat it; naming anyone else is refused, so a support token cannot act as another member.
+fn bound_staff(entry: &Entry, actor: Option<&str>) -> Result<StaffId, AppError> {
+    let staff = entry.staff_id.ok_or(AppError::Unauthenticated(
+        "this support credential is bound to no staff member; mint one with --staff-id",
+    ))?;
+    match actor {
+        Some(actor) if StaffId::parse(actor).ok() != Some(staff) => Err(AppError::Unauthenticated(
+            "x-actor-id is not the staff member of this credential",
+        )),
+        _ => Ok(staff),
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&list)?)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(token)
 }
 
 #[cfg(test)]
@@ -276,7 +310,7 @@ mod tests {
 
     #[test]
     fn the_token_comparison_depends_on_every_byte() {
-        let token = digest("lt_example");
+        let token = token_digest("lt_example");
         assert!(constant_time_eq(&token, &token));
         for position in [0, 15, 31] {
             let mut other = token;
@@ -285,23 +319,39 @@ mod tests {
         }
     }
 
+    fn kind_of(credentials: &Credentials, token: &str) -> Option<CredentialKind> {
+        credentials
+            .find(&token_digest(token))
+            .map(|entry| entry.kind)
+    }
+
     #[test]
     fn every_credential_is_compared_and_the_match_is_found_wherever_it_is() {
         let path = std::env::temp_dir().join(format!("credentials-{}.json", Uuid::new_v4()));
         let tokens: Vec<String> = [CredentialKind::Auditor, CredentialKind::Gateway]
             .into_iter()
-            .map(|kind| add_credential(&path, kind, "test").unwrap())
+            .map(|kind| credentials::add(&path, kind, kind.name(), None).unwrap())
             .collect();
         let credentials = Credentials::load(Some(path.clone())).unwrap();
         let _ = std::fs::remove_file(&path);
         assert_eq!(
-            credentials.find(&digest(&tokens[1])),
+            kind_of(&credentials, &tokens[1]),
             Some(CredentialKind::Gateway)
         );
         assert_eq!(
-            credentials.find(&digest(&tokens[0])),
+            kind_of(&credentials, &tokens[0]),
             Some(CredentialKind::Auditor)
         );
-        assert_eq!(credentials.find(&digest("lt_unknown")), None);
+        assert_eq!(kind_of(&credentials, "lt_unknown"), None);
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_without_regard_to_case() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
     }
 }

@@ -133,16 +133,38 @@ pub enum Command {
     Credentials(CredentialsCommand),
 }
 
-/// Credential management.
+/// Credential management. Every change locks the file, writes it whole with mode 0600 and
+/// renames it into place; a running ledgerd applies it within a second.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum CredentialsCommand {
-    /// Mint a credential: prints a fresh random token once and appends its SHA-256 to the
-    /// credentials file. A running ledgerd picks it up on its next unknown token.
+    /// Mint a credential: prints a fresh random token once and stores its SHA-256.
     Add {
         /// The caller kind the token authenticates.
         #[arg(long, value_enum)]
-        kind: crate::auth::CredentialKind,
-        /// A name for operators and logs.
+        kind: crate::credentials::CredentialKind,
+        /// A unique name, recorded in the metadata of every event its calls append.
+        #[arg(long)]
+        name: String,
+        /// The staff member a support credential acts as (required for `--kind support`, and
+        /// only there).
+        #[arg(long)]
+        staff_id: Option<ledger_domain::StaffId>,
+    },
+    /// List the credentials: name, kind, staff member (never a token).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a credential by name; its token stops working.
+    Remove {
+        /// The credential's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Give a credential a new token (printed once); the old one stops working.
+    Rotate {
+        /// The credential's name.
         #[arg(long)]
         name: String,
     },

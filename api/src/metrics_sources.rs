@@ -2,20 +2,71 @@
 //! progress in this process and lag against the log.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use ledger_eventstore::Appender;
 use ledger_projections::RuntimeMetrics;
 use sqlx::PgPool;
 
+use crate::auth::Credentials;
 use crate::metrics::{Gauge, GaugeSource};
 
+/// What the ledger's own gauges are read from.
+#[derive(Clone)]
+pub struct GaugeInputs {
+    /// The group-commit writer.
+    pub appender: Appender,
+    /// The projection runners of this process.
+    pub projections: RuntimeMetrics,
+    /// The database, for projection lag.
+    pub pool: PgPool,
+    /// The credentials in force.
+    pub credentials: Arc<Credentials>,
+}
+
 /// A source of the ledger's own gauges, sampled at each scrape.
-pub fn ledger_gauges(appender: Appender, projections: RuntimeMetrics, pool: PgPool) -> GaugeSource {
+pub fn ledger_gauges(inputs: GaugeInputs) -> GaugeSource {
     Box::new(move || {
-        let (appender, projections, pool) = (appender.clone(), projections.clone(), pool.clone());
-        Box::pin(async move { sample(&appender, &projections, &pool).await })
-            as Pin<Box<dyn Future<Output = Vec<Gauge>> + Send>>
+        let inputs = inputs.clone();
+        Box::pin(async move {
+            let mut gauges = sample(&inputs.appender, &inputs.projections, &inputs.pool).await;
+            gauges.extend(credential_gauges(&inputs.credentials));
+            gauges
+        }) as Pin<Box<dyn Future<Output = Vec<Gauge>> + Send>>
     })
+}
+
+fn gauge(name: &'static str, help: &'static str, value: f64) -> Gauge {
+    Gauge {
+        name,
+        help,
+        counter: false,
+        samples: vec![(Vec::new(), value)],
+    }
+}
+
+/// A credentials file edited into something that does not parse leaves the last good list in
+/// force; these make that visible to alerting.
+fn credential_gauges(credentials: &Credentials) -> [Gauge; 3] {
+    let health = credentials.health();
+    [
+        gauge(
+            "ledger_credentials_file_valid",
+            "1 if the credentials file parsed when last read; 0 while an unparsable edit leaves \
+             the last good list in force.",
+            f64::from(u8::from(health.file_valid)),
+        ),
+        counter(
+            "ledger_credentials_reload_failures_total",
+            "Reloads of the credentials file that failed to parse.",
+            health.failed_reloads,
+        ),
+        gauge(
+            "ledger_credentials_in_force",
+            "Credentials this process accepts.",
+            health.in_force as f64,
+        ),
+    ]
 }
 
 fn counter(name: &'static str, help: &'static str, value: u64) -> Gauge {

@@ -1,5 +1,6 @@
 //! The `ledgerd` server: migrate, serve gRPC, shut down cleanly.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use ledger_eventstore::{Appender, AppenderConfig};
 use ledger_projections::{ProjectionRuntime, RuntimeConfig};
 
 use crate::metrics::{self, Metrics};
-use crate::metrics_sources::ledger_gauges;
+use crate::metrics_sources::{GaugeInputs, ledger_gauges};
 use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -15,8 +16,9 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::app::{App, expiry};
-use crate::auth::{Credentials, add_credential};
+use crate::auth::Credentials;
 use crate::config::{Command, Config, CredentialsCommand};
+use crate::credentials;
 use crate::database::Database;
 use crate::pb;
 use crate::secrets::KeyHasher;
@@ -27,12 +29,8 @@ use crate::services::{
 
 /// Runs `ledgerd` as configured until it is told to stop.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    if let Some(Command::Credentials(CredentialsCommand::Add { kind, name })) = &config.command {
-        let path = config.credentials_path();
-        let token = add_credential(&path, *kind, name)?;
-        tracing::info!(path = %path.display(), %name, "credential added");
-        println!("{token}");
-        return Ok(());
+    if let Some(Command::Credentials(command)) = &config.command {
+        return manage_credentials(&config.credentials_path(), command);
     }
     let database = Database::open(&config).await?;
     let outcome = match config.command.clone().unwrap_or(Command::Serve) {
@@ -45,6 +43,47 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     database.close().await?;
     outcome
+}
+
+/// `ledgerd credentials …`: changes the file (tokens go to stdout, once; the rest is logged).
+fn manage_credentials(path: &Path, command: &CredentialsCommand) -> anyhow::Result<()> {
+    match command {
+        CredentialsCommand::Add {
+            kind,
+            name,
+            staff_id,
+        } => {
+            let token = credentials::add(path, *kind, name, *staff_id)?;
+            tracing::info!(path = %path.display(), %name, "credential added");
+            println!("{token}");
+        }
+        CredentialsCommand::Rotate { name } => {
+            let token = credentials::rotate(path, name)?;
+            tracing::info!(path = %path.display(), %name, "credential rotated");
+            println!("{token}");
+        }
+        CredentialsCommand::Remove { name } => {
+            credentials::remove(path, name)?;
+            tracing::info!(path = %path.display(), %name, "credential removed");
+        }
+        CredentialsCommand::List { json } => {
+            let list = credentials::read(path)?;
+            if *json {
+                let rows: Vec<_> = list
+                    .iter()
+                    .map(|c| serde_json::json!({"name": c.name, "kind": c.kind, "staff_id": c.staff_id}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<32} {:<10} STAFF", "NAME", "KIND");
+                for c in &list {
+                    let staff = c.staff_id.map(|s| s.to_string()).unwrap_or_default();
+                    println!("{:<32} {:<10} {staff}", c.name, c.kind.name());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(database: &Database) -> anyhow::Result<()> {
@@ -94,7 +133,12 @@ pub async fn serve(
         Some(address) => {
             let listener = TcpListener::bind(address).await?;
             tracing::info!(address = %listener.local_addr()?, "metrics on /metrics");
-            let source = ledger_gauges(app.appender.clone(), projections.metrics_handle(), pool);
+            let source = ledger_gauges(GaugeInputs {
+                appender: app.appender.clone(),
+                projections: projections.metrics_handle(),
+                pool,
+                credentials: Arc::clone(&credentials),
+            });
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(metrics::serve(
                 listener,

@@ -141,6 +141,7 @@ fn usage_append(stream: &str) -> AppendRequest {
         command_id,
         correlation_id: command_id,
         causation_id: None,
+        credential: None,
     };
     let payload = json!({
         "hold_id": Uuid::new_v4(),

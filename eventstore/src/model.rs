@@ -70,6 +70,10 @@ pub struct EventMetadata {
     pub correlation_id: Uuid,
     /// The event or command that directly caused this one, when there is one.
     pub causation_id: Option<Uuid>,
+    /// The name of the credential the call authenticated with (absent for the system's own
+    /// commands, and in events appended before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// Events for one stream within an append, with the version the stream must be at.

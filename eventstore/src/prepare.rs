@@ -179,6 +179,7 @@ mod tests {
                 command_id,
                 correlation_id: command_id,
                 causation_id: None,
+                credential: None,
             },
             streams: vec![StreamAppend {
                 stream_id: "account-a".into(),

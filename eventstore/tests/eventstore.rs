@@ -70,6 +70,7 @@ fn request(streams: Vec<StreamAppend>) -> AppendRequest {
             command_id,
             correlation_id: command_id,
             causation_id: None,
+            credential: None,
         },
         streams,
         claims: vec![],

@@ -34,6 +34,7 @@ fn request(stream: &str, events: Vec<Event>) -> AppendRequest {
             command_id,
             correlation_id: command_id,
             causation_id: None,
+            credential: None,
         },
         streams: vec![StreamAppend {
             stream_id: stream.into(),

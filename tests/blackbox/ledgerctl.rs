@@ -324,15 +324,24 @@ async fn a_wrong_token_exits_non_zero_with_unauthenticated_and_is_never_echoed()
     assert!(flag.stderr.contains("UNAUTHENTICATED"), "{flag:?}");
     assert!(!flag.stderr.contains(token) && !flag.stdout.contains(token));
 
-    let no_staff = run(
+    // A support token acts as the staff member it is bound to, and as no one else.
+    let other_staff = run(
+        &env.ledgerd,
+        env.ledgerd.token("support"),
+        Some(Uuid::new_v4()),
+        &["verify"],
+    )
+    .await;
+    assert_eq!(other_staff.code, Some(3), "{other_staff:?}");
+    assert!(other_staff.stderr.contains("x-actor-id"), "{other_staff:?}");
+    let bound = run(
         &env.ledgerd,
         env.ledgerd.token("support"),
         None,
         &["verify"],
     )
     .await;
-    assert_eq!(no_staff.code, Some(3), "{no_staff:?}");
-    assert!(no_staff.stderr.contains("x-actor-id"), "{no_staff:?}");
+    assert!(bound.success(), "{bound:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

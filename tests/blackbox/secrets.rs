@@ -4,7 +4,7 @@
 
 use ledger_api::pb;
 use ledger_api::secrets::PREFIX_CHARS;
-use ledger_tests::ledgerd::{Clients, KINDS};
+use ledger_tests::ledgerd::{Clients, KINDS, SUPPORT_STAFF};
 use tonic::{Code, Status};
 use uuid::Uuid;
 
@@ -144,7 +144,12 @@ async fn no_key_secret_or_caller_token_reaches_logs_tables_or_errors() {
                 .await
                 .unwrap_err(),
         );
-        let caller = Clients::new(channel.clone(), token, Some(alice));
+        let actor = if kind == "support" {
+            SUPPORT_STAFF
+        } else {
+            alice
+        };
+        let caller = Clients::new(channel.clone(), token, Some(actor));
         let refused = if kind == "identity" {
             caller
                 .support

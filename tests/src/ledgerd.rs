@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
@@ -59,6 +59,8 @@ pub struct Ledgerd {
 struct Secrets {
     dir: PathBuf,
     tokens: HashMap<&'static str, String>,
+    /// Support tokens minted for other staff members, by staff id.
+    staff_tokens: Mutex<HashMap<uuid::Uuid, String>>,
 }
 
 impl Secrets {
@@ -70,7 +72,11 @@ impl Secrets {
             .iter()
             .map(|kind| (*kind, mint(&credentials, kind, &format!("test-{kind}"))))
             .collect();
-        Secrets { dir, tokens }
+        Secrets {
+            dir,
+            tokens,
+            staff_tokens: Mutex::default(),
+        }
     }
 
     fn credentials_file(&self) -> PathBuf {
@@ -91,10 +97,27 @@ impl Drop for Secrets {
 /// The caller kinds a credential can be minted for.
 pub const KINDS: [&str; 5] = ["dashboard", "gateway", "identity", "support", "auditor"];
 
-/// Mints a credential of `kind` into `credentials_file` with `ledgerd credentials add`.
+/// The staff member the support token minted at start is bound to.
+pub const SUPPORT_STAFF: uuid::Uuid = uuid::Uuid::from_u128(0x5afe);
+
+/// Mints a credential of `kind` into `credentials_file` with `ledgerd credentials add`; a
+/// support credential is bound to [`SUPPORT_STAFF`].
 pub fn mint(credentials_file: &Path, kind: &str, name: &str) -> String {
+    let staff = (kind == "support").then_some(SUPPORT_STAFF);
+    mint_bound(credentials_file, kind, name, staff)
+}
+
+/// Mints a credential of `kind`, bound to `staff` (support credentials need one).
+pub fn mint_bound(
+    credentials_file: &Path,
+    kind: &str,
+    name: &str,
+    staff: Option<uuid::Uuid>,
+) -> String {
+    let staff_args = staff.map(|id| ["--staff-id".to_owned(), id.to_string()]);
     let output = Command::new(binary())
         .args(["credentials", "add", "--kind", kind, "--name", name])
+        .args(staff_args.iter().flatten())
         .arg("--credentials-file")
         .arg(credentials_file)
         .env_remove("DATABASE_URL")
@@ -352,9 +375,33 @@ impl Ledgerd {
         self.secrets.credentials_file()
     }
 
-    /// Typed clients acting as `kind` (with `actor` in `x-actor-id` for dashboard and support).
+    /// A support token bound to `staff` (minted on first use).
+    pub fn support_token(&self, staff: uuid::Uuid) -> String {
+        if staff == SUPPORT_STAFF {
+            return self.token("support").to_owned();
+        }
+        let mut minted = self
+            .secrets
+            .staff_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        minted
+            .entry(staff)
+            .or_insert_with(|| {
+                let name = format!("test-support-{staff}");
+                mint_bound(&self.credentials_file(), "support", &name, Some(staff))
+            })
+            .clone()
+    }
+
+    /// Typed clients acting as `kind` (with `actor` in `x-actor-id` for dashboard and support;
+    /// a support caller gets a token bound to that staff member).
     pub async fn clients(&self, kind: &str, actor: Option<uuid::Uuid>) -> Clients {
-        Clients::new(self.channel().await, self.token(kind), actor)
+        let token = match (kind, actor) {
+            ("support", Some(staff)) => self.support_token(staff),
+            _ => self.token(kind).to_owned(),
+        };
+        Clients::new(self.channel().await, &token, actor)
     }
 
     /// The Prometheus text `GET /metrics` returns.

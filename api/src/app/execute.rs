@@ -104,6 +104,7 @@ pub(super) fn append_request(
             command_id,
             correlation_id: call.cx.correlation_id,
             causation_id: None,
+            credential: call.cx.credential.as_deref().map(str::to_owned),
         },
         streams: ledger_codec::streams(&attempt.decision),
         claims: claimed.claims.iter().map(ledger_codec::claim).collect(),

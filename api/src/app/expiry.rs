@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ledger_domain::{AccountId, Caller, HoldId};
+use ledger_domain::{AccountId, HoldId};
 use ledger_projections::models::balances::{self, HoldCursor};
-use uuid::Uuid;
 
 use super::App;
 use crate::auth::CallContext;
@@ -78,10 +77,7 @@ pub async fn tick(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
 }
 
 async fn expire(app: &App, account: AccountId, hold: HoldId) -> Result<(), AppError> {
-    let cx = CallContext {
-        caller: Caller::System,
-        correlation_id: Uuid::new_v4(),
-    };
+    let cx = CallContext::system();
     let command = ExpireHold {
         account,
         hold,

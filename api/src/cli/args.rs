@@ -41,7 +41,8 @@ pub struct Cli {
         help_heading = GLOBAL
     )]
     pub token: Option<Token>,
-    /// The acting staff member's UUID, sent as `x-actor-id` (required by support credentials).
+    /// The acting staff member's UUID, sent as `x-actor-id`. Optional: a support credential acts
+    /// as the staff member it is bound to, and a call naming anyone else is refused.
     #[arg(long, global = true, env = "LEDGER_STAFF_ID", help_heading = GLOBAL)]
     pub staff_id: Option<uuid::Uuid>,
     /// Machine-readable output: one JSON object per result (JSON Lines for event streams).

@@ -115,7 +115,7 @@ where
     let mut tasks = JoinSet::new();
     for (index, item) in items.into_iter().enumerate() {
         let id = id_of(&item);
-        let fut = run(Arc::clone(app), cx, item);
+        let fut = run(Arc::clone(app), cx.clone(), item);
         tasks.spawn(async move { (index, item_result(id, fut.await)) });
     }
     let mut results = vec![pb::BatchItemResult::default(); tasks.len()];

@@ -86,6 +86,7 @@ pub fn request(decision: &Decision) -> AppendRequest {
             command_id,
             correlation_id: command_id,
             causation_id: None,
+            credential: None,
         },
         streams: ledger_codec::streams(decision),
         claims: ledger_codec::claims(decision),
@@ -470,11 +471,11 @@ impl World {
         let mut tries = 0;
         while done < count && tries < count * 20 {
             tries += 1;
-            if let Some(decision) = self.decide() {
-                if !decision.is_empty() {
-                    self.commit(decision).await;
-                    done += 1;
-                }
+            if let Some(decision) = self.decide()
+                && !decision.is_empty()
+            {
+                self.commit(decision).await;
+                done += 1;
             }
         }
     }
