@@ -1,6 +1,7 @@
 //! Concurrency on one balance, the audit RPCs, and gRPC reflection.
 
 use ledger_api::pb;
+use ledger_tests::client::{Api, World, reason};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_reflection::pb::v1::ServerReflectionRequest;
@@ -8,30 +9,14 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::common::{Env, id, reason};
-use crate::gateway::funded_key;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn of_many_concurrent_holds_on_one_balance_exactly_the_affordable_ones_succeed() {
-    let env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env.ledgerd).await; // 100 credits
-    let gateway = env.ledgerd.clients("gateway", None).await.gateway;
+    let world = World::start().await;
+    let (admin, acme, key) = world.funded_key().await; // 100 credits
+    let gateway = world.gateway();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..40 {
-        let mut gateway = gateway.clone();
-        let (account, key) = (account.clone(), key.clone());
-        tasks.spawn(async move {
-            gateway
-                .place_hold(pb::PlaceHoldRequest {
-                    command_id: id(),
-                    account_id: account,
-                    key_id: key,
-                    hold_id: id(),
-                    estimate: "7".into(),
-                    ttl_s: 600,
-                })
-                .await
-        });
+        tasks.spawn(gateway.place_hold_for(&key, "7", 600).outcome());
     }
     let (mut placed, mut refused) = (0, 0);
     while let Some(result) = tasks.join_next().await {
@@ -44,18 +29,7 @@ async fn of_many_concurrent_holds_on_one_balance_exactly_the_affordable_ones_suc
         }
     }
     assert_eq!((placed, refused), (14, 26), "100 / 7 = 14 holds fit");
-    let balance = env
-        .ledgerd
-        .clients("dashboard", Some(user))
-        .await
-        .credits
-        .get_account_balance(pb::GetAccountBalanceRequest {
-            account_id: account,
-            min_position: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let balance = world.dashboard(&admin).balance(&acme.account).await;
     assert_eq!(
         (balance.held.as_str(), balance.available.as_str()),
         ("98", "2")
@@ -64,31 +38,24 @@ async fn of_many_concurrent_holds_on_one_balance_exactly_the_affordable_ones_suc
 
 #[tokio::test(flavor = "multi_thread")]
 async fn auditors_stream_the_log_replay_balances_and_verify_the_chain() {
-    let env = Env::start().await;
-    let (_user, _org, account, _key) = funded_key(&env.ledgerd).await;
-    let mut audit = env.ledgerd.clients("auditor", None).await.audit;
-    let head = audit
-        .get_head(pb::GetHeadRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(head.position, env.head().await);
+    let world = World::start().await;
+    let (_admin, acme, _key) = world.funded_key().await;
+    let auditor = world.auditor();
+    let head = auditor.head().await;
+    assert_eq!(head.position, world.head().await);
 
-    let mut stream = audit
+    let events = auditor
+        .rpc()
         .stream_events(pb::StreamEventsRequest {
             after_position: 0,
-            stream_id: Some(format!("account-{account}")),
+            stream_id: Some(format!("account-{}", acme.account)),
             event_types: Vec::new(),
             follow: false,
             limit: 0,
         })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut types = Vec::new();
-    while let Some(event) = stream.next().await {
-        types.push(event.unwrap().event_type);
-    }
+        .all()
+        .await;
+    let types: Vec<_> = events.into_iter().map(|event| event.event_type).collect();
     assert_eq!(
         types,
         [
@@ -99,57 +66,34 @@ async fn auditors_stream_the_log_replay_balances_and_verify_the_chain() {
     );
 
     let purchased_at = head.position - 1; // the key was created last
-    let replay = |position: i64| pb::BalanceAsOfRequest {
-        account_id: account.clone(),
-        as_of: Some(pb::balance_as_of_request::AsOf::Position(position)),
-    };
-    let then = audit
-        .balance_as_of(replay(purchased_at))
-        .await
-        .unwrap()
-        .into_inner();
+    let then = auditor
+        .balance_at_position(&acme.account, purchased_at)
+        .await;
     assert_eq!(then.balance, "100");
-    let opened_only = audit
-        .balance_as_of(replay(purchased_at - 1))
-        .await
-        .unwrap()
-        .into_inner();
+    let opened_only = auditor
+        .balance_at_position(&acme.account, purchased_at - 1)
+        .await;
     assert_eq!(opened_only.balance, "0");
 
-    let verified = audit
-        .verify_checkpoint(pb::VerifyCheckpointRequest {
-            position: head.position,
-            hash: head.hash.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let verified = auditor.verify_checkpoint(head.position, &head.hash).await;
     assert!(verified.extends, "{}", verified.detail);
-    let forged = audit
-        .verify_checkpoint(pb::VerifyCheckpointRequest {
-            position: head.position,
-            hash: "00".repeat(32),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let forged = auditor
+        .verify_checkpoint(head.position, &"00".repeat(32))
+        .await;
     assert!(!forged.extends);
 
-    let denied = env
-        .ledgerd
-        .clients("gateway", None)
-        .await
-        .audit
+    world
+        .gateway()
+        .rpc()
         .get_head(pb::GetHeadRequest {})
-        .await
-        .unwrap_err();
-    assert_eq!(denied.code(), Code::PermissionDenied);
+        .refused(Code::PermissionDenied)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reflection_lists_every_service() {
-    let env = Env::start().await;
-    let mut client = ServerReflectionClient::new(env.ledgerd.channel().await);
+    let world = World::start().await;
+    let mut client = ServerReflectionClient::new(world.ledgerd.channel().await);
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),

@@ -12,13 +12,13 @@
 //! joins only in the very last row.
 
 use ledger_api::pb;
-use ledger_tests::ledgerd::Clients;
+use ledger_tests::client::{
+    Api, Auditor, Dashboard, Gateway, Hold, Identity, Invitation, Key, Org, Rpc, Support, User,
+    World, id, usage,
+};
 use prost::Message;
-use tokio_stream::StreamExt;
 use tonic::{Code, Status};
 use uuid::Uuid;
-
-use crate::common::{Env, id, register, register_verified, usage};
 
 const PERSONAS: [&str; 7] = [
     "admin", "member", "outsider", "gateway", "identity", "support", "auditor",
@@ -81,40 +81,40 @@ AcceptInvitation           a  a  ok P  P  P  P
 
 /// What the rows act on, created through the API before the matrix runs.
 struct Fixture {
-    admin: Uuid,
-    admin_personal: String,
-    organization: String,
-    account: String,
+    /// The admin, also the owner of a funded personal account.
+    admin: User,
+    organization: Org,
     /// Created by the admin: members may neither view nor manage it.
-    admin_key: String,
+    admin_key: Key,
     /// Deleted by the DeleteKey row.
-    doomed_key: String,
-    /// Gateway clients, to place the holds the settle and void rows act on.
-    gateway: Clients,
-    /// The gateway's key and its secret.
-    gateway_key: String,
-    gateway_secret: String,
+    doomed_key: Key,
+    /// The gateway, to place the holds the settle and void rows act on, and its key.
+    gateway: Gateway,
+    gateway_key: Key,
     /// Registered by identity, not yet verified.
-    unverified: (Uuid, String),
+    unverified: User,
     /// Members the RemoveMember and ChangeMemberRole rows act on.
-    removable: Uuid,
-    promotable: Uuid,
+    removable: User,
+    promotable: User,
     /// Pending invitations: one to revoke, one addressed to the outsider.
-    revocable_invitation: String,
-    outsider_invitation: String,
+    revocable_invitation: Invitation,
+    outsider_invitation: Invitation,
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_rpc_for_every_caller_kind_and_role_is_allowed_or_denied_as_the_rules_say() {
-    let env = Env::start().await;
-    let users: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    let world = World::start().await;
+    let mut users = Vec::new();
+    for _ in 0..5 {
+        users.push(world.some_user().await);
+    }
     let (admin, member, outsider, removable, promotable) =
-        (users[0], users[1], users[2], users[3], users[4]);
-    let fixture = fixture(&env, &users).await;
+        (&users[0], &users[1], &users[2], &users[3], &users[4]);
+    let fixture = fixture(&world, &users).await;
     let actors = [
-        Some(admin),
-        Some(member),
-        Some(outsider),
+        Some(admin.id),
+        Some(member.id),
+        Some(outsider.id),
         None,
         None,
         None,
@@ -134,11 +134,11 @@ async fn every_rpc_for_every_caller_kind_and_role_is_allowed_or_denied_as_the_ru
         } else {
             actor
         };
-        callers.push(env.ledgerd.clients(kind, actor).await);
+        callers.push(world.caller(kind, actor));
     }
     assert_eq!(
-        (fixture.removable, fixture.promotable),
-        (removable, promotable)
+        (fixture.removable.id, fixture.promotable.id),
+        (removable.id, promotable.id)
     );
 
     let mut rows = Vec::new();
@@ -151,10 +151,10 @@ async fn every_rpc_for_every_caller_kind_and_role_is_allowed_or_denied_as_the_ru
         for i in order {
             let (rpc, cell, persona) = (cells[0], cells[i + 1], PERSONAS[i]);
             let hold = match rpc {
-                "SettleHold" | "VoidHold" | "SettleBatch" => hold_for(&fixture).await,
-                _ => String::new(),
+                "SettleHold" | "VoidHold" | "SettleBatch" => Some(hold_for(&fixture).await),
+                _ => None,
             };
-            let before = env.head().await;
+            let before = world.head().await;
             let outcome = tokio::time::timeout(
                 std::time::Duration::from_secs(30),
                 call(rpc, &callers[i], &fixture, hold),
@@ -174,7 +174,7 @@ async fn every_rpc_for_every_caller_kind_and_role_is_allowed_or_denied_as_the_ru
                         Code::PermissionDenied,
                         "{rpc} by {persona}: {status:?}"
                     );
-                    assert_eq!(env.head().await, before, "{rpc} by {persona} appended");
+                    assert_eq!(world.head().await, before, "{rpc} by {persona} appended");
                 }
                 "a" => {
                     if let Err(status) = outcome {
@@ -218,155 +218,51 @@ fn every_rpc() -> Vec<String> {
     names
 }
 
-async fn fixture(env: &Env, users: &[Uuid]) -> Fixture {
-    let identity = env.ledgerd.clients("identity", None).await;
-    let mut personal = Vec::new();
-    for user in users {
-        let email = format!("{user}@example.test");
-        personal.push(register_verified(&identity, *user, &email).await);
+/// The organization of `users[0]` with `users[1]`, `users[3]` and `users[4]` as members and
+/// `users[2]` invited.
+async fn fixture(world: &World, users: &[User]) -> Fixture {
+    let unverified = world
+        .identity()
+        .register(&format!("{}@example.test", Uuid::new_v4()))
+        .await;
+    let admin = world.dashboard(&users[0]);
+    let organization = admin.create_organization("Matrix Inc").await;
+    for member in [&users[1], &users[3], &users[4]] {
+        world.join(&users[0], &organization, member).await;
     }
-    let unverified = Uuid::new_v4();
-    let unverified_email = format!("{unverified}@example.test");
-    register(&identity, unverified, &unverified_email).await;
-
-    let admin = env.ledgerd.clients("dashboard", Some(users[0])).await;
-    let organization = id();
-    let account = admin
-        .orgs
-        .clone()
-        .create_organization(pb::CreateOrganizationRequest {
-            command_id: id(),
-            organization_id: organization.clone(),
-            account_id: String::new(),
-            name: "Matrix Inc".into(),
-            details: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .account_id;
-    for user in [users[1], users[3], users[4]] {
-        let invitation = invite(&admin, &organization, user).await;
-        env.ledgerd
-            .clients("dashboard", Some(user))
-            .await
-            .orgs
-            .accept_invitation(pb::AcceptInvitationRequest {
-                command_id: id(),
-                organization_id: organization.clone(),
-                invitation_id: invitation,
-            })
-            .await
-            .unwrap();
+    let invite = |email: &str| admin.invite(&organization, email, pb::Role::Member);
+    let revocable_invitation = invite(&format!("{}@example.test", Uuid::new_v4())).await;
+    let outsider_invitation = invite(&users[2].email).await;
+    for account in [&organization.account, &users[0].personal] {
+        admin.buy(account, "1000").await;
     }
-    let revocable_invitation = invite(&admin, &organization, Uuid::new_v4()).await;
-    let outsider_invitation = invite(&admin, &organization, users[2]).await;
-    for account in [&account, &personal[0]] {
-        admin
-            .credits
-            .clone()
-            .purchase_credits(pb::PurchaseCreditsRequest {
-                command_id: id(),
-                account_id: account.clone(),
-                amount: "1000".into(),
-                payment_reference: "pay_matrix".into(),
-            })
-            .await
-            .unwrap();
-    }
-    let admin_key = create_key(&admin, &account).await.key_id;
-    let doomed_key = create_key(&admin, &account).await.key_id;
-    let gateway = create_key(&admin, &account).await;
+    let key = || admin.create_key(&organization.account, "matrix key");
     Fixture {
-        gateway: env.ledgerd.clients("gateway", None).await,
-        admin: users[0],
-        admin_personal: personal[0].clone(),
+        admin_key: key().await,
+        doomed_key: key().await,
+        gateway_key: key().await,
+        gateway: world.gateway(),
+        admin: users[0].clone(),
         organization,
-        account,
-        admin_key,
-        doomed_key,
-        gateway_key: gateway.key_id,
-        gateway_secret: gateway.secret,
-        unverified: (unverified, unverified_email),
-        removable: users[3],
-        promotable: users[4],
+        unverified,
+        removable: users[3].clone(),
+        promotable: users[4].clone(),
         revocable_invitation,
         outsider_invitation,
     }
 }
 
-async fn invite(admin: &Clients, organization: &str, user: Uuid) -> String {
-    let invitation = id();
-    admin
-        .orgs
-        .clone()
-        .invite_member(pb::InviteMemberRequest {
-            command_id: id(),
-            organization_id: organization.into(),
-            invitation_id: invitation.clone(),
-            email: format!("{user}@example.test"),
-            role: pb::Role::Member.into(),
-            expires_in_s: None,
-        })
-        .await
-        .unwrap();
-    invitation
-}
-
-async fn create_key(caller: &Clients, account: &str) -> pb::CreateKeyResponse {
-    caller
-        .keys
-        .clone()
-        .create_key(key_request(account))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-fn key_request(account: &str) -> pb::CreateKeyRequest {
-    pb::CreateKeyRequest {
-        command_id: id(),
-        account_id: account.into(),
-        key_id: id(),
-        name: "matrix key".into(),
-        limit: None,
-        expires_at: None,
-    }
-}
-
-fn key_command(f: &Fixture, key: &str) -> pb::KeyCommandRequest {
-    pb::KeyCommandRequest {
-        command_id: id(),
-        account_id: f.account.clone(),
-        key_id: key.into(),
-    }
-}
-
 /// A hold the gateway places before a settle or void row's call, so each call has an open hold
 /// of its own whoever makes it.
-async fn hold_for(f: &Fixture) -> String {
-    let hold = id();
-    f.gateway
-        .gateway
-        .clone()
-        .place_hold(pb::PlaceHoldRequest {
-            command_id: id(),
-            account_id: f.account.clone(),
-            key_id: f.gateway_key.clone(),
-            hold_id: hold.clone(),
-            estimate: "1".into(),
-            ttl_s: 300,
-        })
-        .await
-        .unwrap();
-    hold
+async fn hold_for(f: &Fixture) -> Hold {
+    f.gateway.place_hold_for(&f.gateway_key, "1", 300).await
 }
 
-fn settle_request(f: &Fixture, hold: String) -> pb::SettleHoldRequest {
+fn settle_request(f: &Fixture, hold: &Hold) -> pb::SettleHoldRequest {
     pb::SettleHoldRequest {
         command_id: id(),
-        account_id: f.account.clone(),
-        hold_id: hold,
+        account_id: f.organization.account.to_string(),
+        hold_id: hold.id.to_string(),
         usage: Some(usage(&id(), "0.5")),
     }
 }
@@ -374,8 +270,8 @@ fn settle_request(f: &Fixture, hold: String) -> pb::SettleHoldRequest {
 fn record_request(f: &Fixture) -> pb::RecordUsageRequest {
     pb::RecordUsageRequest {
         command_id: id(),
-        account_id: f.account.clone(),
-        key_id: f.gateway_key.clone(),
+        account_id: f.organization.account.to_string(),
+        key_id: f.gateway_key.id.to_string(),
         usage: Some(usage(&id(), "0.25")),
     }
 }
@@ -388,534 +284,117 @@ fn batch_outcome(reply: pb::BatchResponse) -> Result<(), Status> {
     }
 }
 
-/// Reads a server stream to its end (or its first error).
-async fn drain<T>(
-    reply: Result<tonic::Response<tonic::Streaming<T>>, Status>,
-) -> Result<(), Status> {
-    let mut stream = reply?.into_inner();
-    while let Some(item) = stream.next().await {
-        item?;
-    }
-    Ok(())
-}
-
-/// Calls `rpc` as `c` with a valid request on the fixture's resources (`hold`: an open hold for
-/// the rows that settle or void one).
-async fn call(rpc: &str, c: &Clients, f: &Fixture, hold: String) -> Result<(), Status> {
-    let org = || f.organization.clone();
-    let account = || f.account.clone();
-    match rpc {
-        "RegisterUser" => c
-            .users
-            .clone()
-            .register_user(pb::RegisterUserRequest {
-                command_id: id(),
-                user_id: id(),
-                personal_account_id: String::new(),
-                email: format!("{}@example.test", id()),
-            })
-            .await
+/// Calls `rpc` as `caller` with a valid request on the fixture's resources (`hold`: an open
+/// hold for the rows that settle or void one).
+async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Result<(), Status> {
+    let dashboard = Dashboard::from(caller.clone());
+    let gateway = Gateway::from(caller.clone());
+    let identity = Identity::from(caller.clone());
+    let support = Support::from(caller.clone());
+    let auditor = Auditor::from(caller.clone());
+    let (org, account) = (&f.organization, &f.organization.account);
+    let hold = || hold.clone().expect("an open hold for this row");
+    let (csv, by_model, by_key) = (pb::ExportFormat::Csv, pb::GroupBy::Model, pb::GroupBy::Key);
+    let monthly = pb::LimitPeriod::Monthly;
+    let billing = pb::BillingSettings {
+        contacts: vec!["billing@example.test".into()],
+        company_name: Some("Matrix Inc".into()),
+        ..Default::default()
+    };
+    let call = match rpc {
+        "RegisterUser" => identity
+            .register(&format!("{}@example.test", id()))
             .map(drop),
-        "VerifyEmail" => c
-            .users
-            .clone()
-            .verify_email(pb::VerifyEmailRequest {
-                command_id: id(),
-                user_id: f.unverified.0.to_string(),
-                email: f.unverified.1.clone(),
-            })
-            .await
+        "VerifyEmail" => identity.verify(&f.unverified).map(drop),
+        "EraseUser" => identity.erase(&f.unverified).map(drop),
+        "GetUserAccount" => dashboard.user_account(&f.admin).map(drop),
+        "ListUserOrganizations" => dashboard.user_organizations(&f.admin).map(drop),
+        "CreateOrganization" => dashboard.create_organization("Another").map(drop),
+        "RenameOrganization" => dashboard.rename_organization(org, "Matrix Ltd").map(drop),
+        "UpdateOrganizationDetails" => dashboard
+            .update_organization_details(org, Some("rows and columns"))
             .map(drop),
-        "EraseUser" => c
-            .users
-            .clone()
-            .erase_user(pb::EraseUserRequest {
-                user_id: f.unverified.0.to_string(),
-            })
-            .await
+        "InviteMember" => dashboard
+            .invite(org, &format!("{}@example.test", id()), pb::Role::Member)
             .map(drop),
-        "GetUserAccount" => c
-            .users
-            .clone()
-            .get_user_account(pb::GetUserAccountRequest {
-                user_id: f.admin.to_string(),
-                min_position: 0,
-            })
-            .await
+        "RevokeInvitation" => dashboard.revoke(&f.revocable_invitation).map(drop),
+        "AcceptInvitation" => dashboard.accept(&f.outsider_invitation).map(drop),
+        "RemoveMember" => dashboard.remove_member(org, &f.removable).map(drop),
+        "ChangeMemberRole" => dashboard
+            .change_role(org, &f.promotable, pb::Role::Admin)
             .map(drop),
-        "ListUserOrganizations" => c
-            .users
-            .clone()
-            .list_user_organizations(pb::ListUserOrganizationsRequest {
-                user_id: f.admin.to_string(),
-                ..Default::default()
-            })
-            .await
+        "LeaveOrganization" => dashboard.leave(org).map(drop),
+        "GetOrganization" => dashboard.get_organization(org).map(drop),
+        "ListMembers" => dashboard.list_members(org).map(drop),
+        "ListInvitations" => dashboard.list_invitations(org).map(drop),
+        "PurchaseCredits" => dashboard.buy(account, "10").map(drop),
+        "GetAccountBalance" => dashboard.balance(account).map(drop),
+        "ListLedgerEntries" => dashboard.ledger_entries(account).map(drop),
+        "CreateKey" => dashboard.create_key(account, "matrix key").map(drop),
+        "RenameKey" => dashboard.rename_key(&f.admin_key, "renamed").map(drop),
+        "ChangeKeyLimit" => dashboard
+            .change_key_limit(&f.admin_key, "25", monthly)
             .map(drop),
-        "CreateOrganization" => c
-            .orgs
-            .clone()
-            .create_organization(pb::CreateOrganizationRequest {
-                command_id: id(),
-                organization_id: id(),
-                account_id: String::new(),
-                name: "Another".into(),
-                details: None,
-            })
-            .await
-            .map(drop),
-        "RenameOrganization" => c
-            .orgs
-            .clone()
-            .rename_organization(pb::RenameOrganizationRequest {
-                command_id: id(),
-                organization_id: org(),
-                name: "Matrix Ltd".into(),
-            })
-            .await
-            .map(drop),
-        "UpdateOrganizationDetails" => c
-            .orgs
-            .clone()
-            .update_organization_details(pb::UpdateOrganizationDetailsRequest {
-                command_id: id(),
-                organization_id: org(),
-                details: Some("rows and columns".into()),
-            })
-            .await
-            .map(drop),
-        "InviteMember" => c
-            .orgs
-            .clone()
-            .invite_member(pb::InviteMemberRequest {
-                command_id: id(),
-                organization_id: org(),
-                invitation_id: id(),
-                email: format!("{}@example.test", id()),
-                role: pb::Role::Member.into(),
-                expires_in_s: None,
-            })
-            .await
-            .map(drop),
-        "RevokeInvitation" => c
-            .orgs
-            .clone()
-            .revoke_invitation(pb::RevokeInvitationRequest {
-                command_id: id(),
-                organization_id: org(),
-                invitation_id: f.revocable_invitation.clone(),
-            })
-            .await
-            .map(drop),
-        "AcceptInvitation" => c
-            .orgs
-            .clone()
-            .accept_invitation(pb::AcceptInvitationRequest {
-                command_id: id(),
-                organization_id: org(),
-                invitation_id: f.outsider_invitation.clone(),
-            })
-            .await
-            .map(drop),
-        "RemoveMember" => c
-            .orgs
-            .clone()
-            .remove_member(pb::RemoveMemberRequest {
-                command_id: id(),
-                organization_id: org(),
-                user_id: f.removable.to_string(),
-            })
-            .await
-            .map(drop),
-        "ChangeMemberRole" => c
-            .orgs
-            .clone()
-            .change_member_role(pb::ChangeMemberRoleRequest {
-                command_id: id(),
-                organization_id: org(),
-                user_id: f.promotable.to_string(),
-                role: pb::Role::Admin.into(),
-            })
-            .await
-            .map(drop),
-        "LeaveOrganization" => c
-            .orgs
-            .clone()
-            .leave_organization(pb::LeaveOrganizationRequest {
-                command_id: id(),
-                organization_id: org(),
-            })
-            .await
-            .map(drop),
-        "GetOrganization" => c
-            .orgs
-            .clone()
-            .get_organization(pb::GetOrganizationRequest {
-                organization_id: org(),
-                min_position: 0,
-            })
-            .await
-            .map(drop),
-        "ListMembers" => c
-            .orgs
-            .clone()
-            .list_members(pb::ListMembersRequest {
-                organization_id: org(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "ListInvitations" => c
-            .orgs
-            .clone()
-            .list_invitations(pb::ListInvitationsRequest {
-                organization_id: org(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "PurchaseCredits" => c
-            .credits
-            .clone()
-            .purchase_credits(pb::PurchaseCreditsRequest {
-                command_id: id(),
-                account_id: account(),
-                amount: "10".into(),
-                payment_reference: "pay_row".into(),
-            })
-            .await
-            .map(drop),
-        "GetAccountBalance" => c
-            .credits
-            .clone()
-            .get_account_balance(pb::GetAccountBalanceRequest {
-                account_id: account(),
-                min_position: 0,
-            })
-            .await
-            .map(drop),
-        "ListLedgerEntries" => c
-            .credits
-            .clone()
-            .list_ledger_entries(pb::ListLedgerEntriesRequest {
-                account_id: account(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "CreateKey" => c
-            .keys
-            .clone()
-            .create_key(key_request(&f.account))
-            .await
-            .map(drop),
-        "RenameKey" => c
-            .keys
-            .clone()
-            .rename_key(pb::RenameKeyRequest {
-                command_id: id(),
-                account_id: account(),
-                key_id: f.admin_key.clone(),
-                name: "renamed".into(),
-            })
-            .await
-            .map(drop),
-        "ChangeKeyLimit" => c
-            .keys
-            .clone()
-            .change_key_limit(pb::ChangeKeyLimitRequest {
-                command_id: id(),
-                account_id: account(),
-                key_id: f.admin_key.clone(),
-                limit: Some(pb::KeyLimit {
-                    amount: "25".into(),
-                    reset: pb::LimitPeriod::Monthly.into(),
-                }),
-            })
-            .await
-            .map(drop),
-        "DisableKey" => c
-            .keys
-            .clone()
-            .disable_key(key_command(f, &f.admin_key))
-            .await
-            .map(drop),
-        "EnableKey" => c
-            .keys
-            .clone()
-            .enable_key(key_command(f, &f.admin_key))
-            .await
-            .map(drop),
-        "DeleteKey" => c
-            .keys
-            .clone()
-            .delete_key(key_command(f, &f.doomed_key))
-            .await
-            .map(drop),
-        "GetKey" => c
-            .keys
-            .clone()
-            .get_key(pb::GetKeyRequest {
-                account_id: account(),
-                key_id: f.admin_key.clone(),
-                min_position: 0,
-            })
-            .await
-            .map(drop),
-        "ListKeys" => c
-            .keys
-            .clone()
-            .list_keys(pb::ListKeysRequest {
-                account_id: account(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "AuthenticateKey" => c
-            .gateway
-            .clone()
-            .authenticate_key(pb::AuthenticateKeyRequest {
-                secret: f.gateway_secret.clone(),
-                min_position: 0,
-            })
-            .await
-            .map(drop),
-        "PlaceHold" => c
-            .gateway
-            .clone()
-            .place_hold(pb::PlaceHoldRequest {
-                command_id: id(),
-                account_id: account(),
-                key_id: f.gateway_key.clone(),
-                hold_id: id(),
-                estimate: "1".into(),
-                ttl_s: 300,
-            })
-            .await
-            .map(drop),
-        "SettleHold" => c
-            .gateway
-            .clone()
-            .settle_hold(settle_request(f, hold))
-            .await
-            .map(drop),
-        "VoidHold" => c
-            .gateway
-            .clone()
-            .void_hold(pb::VoidHoldRequest {
-                command_id: id(),
-                account_id: account(),
-                hold_id: hold,
-            })
-            .await
-            .map(drop),
-        "RecordUsage" => c
-            .gateway
-            .clone()
-            .record_usage(record_request(f))
-            .await
+        "DisableKey" => dashboard.disable_key(&f.admin_key).map(drop),
+        "EnableKey" => dashboard.enable_key(&f.admin_key).map(drop),
+        "DeleteKey" => dashboard.delete_key(&f.doomed_key).map(drop),
+        "GetKey" => dashboard.get_key(&f.admin_key).map(drop),
+        "ListKeys" => dashboard.list_keys(account).map(drop),
+        "AuthenticateKey" => gateway.authenticate(&f.gateway_key.secret).map(drop),
+        "PlaceHold" => gateway.place_hold_for(&f.gateway_key, "1", 300).map(drop),
+        "SettleHold" => gateway.settle(&hold(), &id(), "0.5").map(drop),
+        "VoidHold" => gateway.void(&hold()).map(drop),
+        "RecordUsage" => gateway
+            .record_usage(&f.gateway_key, &id(), "0.25")
             .map(drop),
         "SettleBatch" => {
-            let reply = c
-                .gateway
-                .clone()
-                .settle_batch(pb::SettleBatchRequest {
-                    items: vec![settle_request(f, hold)],
-                })
-                .await?;
-            batch_outcome(reply.into_inner())
+            let items = vec![settle_request(f, &hold())];
+            let batch = caller.settle_batch(pb::SettleBatchRequest { items });
+            return batch.outcome().await.and_then(batch_outcome);
         }
         "RecordUsageBatch" => {
-            let reply = c
-                .gateway
-                .clone()
-                .record_usage_batch(pb::RecordUsageBatchRequest {
-                    items: vec![record_request(f), record_request(f)],
-                })
-                .await?;
-            batch_outcome(reply.into_inner())
+            let items = vec![record_request(f), record_request(f)];
+            let batch = caller.record_usage_batch(pb::RecordUsageBatchRequest { items });
+            return batch.outcome().await.and_then(batch_outcome);
         }
-        "SetPrivacySettings" => c
-            .settings
-            .clone()
-            .set_privacy_settings(pb::SetPrivacySettingsRequest {
-                command_id: id(),
-                organization_id: org(),
-                retention_days: 30,
-                prompt_logging: false,
-            })
-            .await
-            .map(drop),
-        "GetPrivacySettings" => c
-            .settings
-            .clone()
-            .get_privacy_settings(pb::GetPrivacySettingsRequest {
-                organization_id: org(),
-                min_position: 0,
-            })
-            .await
-            .map(drop),
-        "SetBillingSettings" => c
-            .settings
-            .clone()
-            .set_billing_settings(pb::SetBillingSettingsRequest {
-                command_id: id(),
-                organization_id: org(),
-                settings: Some(pb::BillingSettings {
-                    contacts: vec!["billing@example.test".into()],
-                    company_name: Some("Matrix Inc".into()),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .map(drop),
-        "GetBillingSettings" => c
-            .settings
-            .clone()
-            .get_billing_settings(pb::GetBillingSettingsRequest {
-                organization_id: org(),
-                min_position: 0,
-            })
-            .await
-            .map(drop),
-        "TransferCredits" => c
-            .support
-            .clone()
-            .transfer_credits(pb::TransferCreditsRequest {
-                command_id: id(),
-                transfer_id: id(),
-                from_account_id: f.admin_personal.clone(),
-                to_account_id: account(),
-                amount: "5".into(),
-                reason: "consolidating credits".into(),
-                ticket: "SUP-1".into(),
-            })
-            .await
-            .map(drop),
-        "SetMemberLimit" => c
-            .support
-            .clone()
-            .set_member_limit(pb::SetMemberLimitRequest {
-                command_id: id(),
-                organization_id: org(),
-                member_limit: 20,
-            })
-            .await
-            .map(drop),
-        "ListActivity" => c
-            .activity
-            .clone()
-            .list_activity(pb::ListActivityRequest {
-                account_id: account(),
+        "SetPrivacySettings" => dashboard.set_privacy(org, 30, false).map(drop),
+        "GetPrivacySettings" => dashboard.privacy(org).map(drop),
+        "SetBillingSettings" => dashboard.set_billing(org, billing).map(drop),
+        "GetBillingSettings" => dashboard.billing(org).map(drop),
+        "TransferCredits" => support.transfer(&f.admin.personal, account, "5").map(drop),
+        "SetMemberLimit" => support.set_member_limit(org, 20).map(drop),
+        "ListActivity" => dashboard.activity(account).map(drop),
+        "GetUsageAnalytics" => dashboard.usage_analytics(account, by_model).map(drop),
+        "ExportActivity" => dashboard.export_activity(account, csv).map(drop),
+        "ExportAnalytics" => dashboard.export_analytics(account, csv, by_key).map(drop),
+        "StreamEvents" => caller
+            .stream_events(pb::StreamEventsRequest {
+                limit: 5,
                 ..Default::default()
             })
-            .await
+            .all()
             .map(drop),
-        "GetUsageAnalytics" => c
-            .activity
-            .clone()
-            .get_usage_analytics(pb::GetUsageAnalyticsRequest {
-                account_id: account(),
-                granularity: pb::Granularity::Day.into(),
-                group_by: pb::GroupBy::Model.into(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "ExportActivity" => {
-            drain(
-                c.activity
-                    .clone()
-                    .export_activity(pb::ExportActivityRequest {
-                        account_id: account(),
-                        format: pb::ExportFormat::Csv.into(),
-                        ..Default::default()
-                    })
-                    .await,
-            )
-            .await
-        }
-        "ExportAnalytics" => {
-            drain(
-                c.activity
-                    .clone()
-                    .export_analytics(pb::ExportAnalyticsRequest {
-                        account_id: account(),
-                        format: pb::ExportFormat::Csv.into(),
-                        granularity: pb::Granularity::Day.into(),
-                        group_by: pb::GroupBy::Key.into(),
-                        ..Default::default()
-                    })
-                    .await,
-            )
-            .await
-        }
-        "StreamEvents" => {
-            drain(
-                c.audit
-                    .clone()
-                    .stream_events(pb::StreamEventsRequest {
-                        limit: 5,
-                        ..Default::default()
-                    })
-                    .await,
-            )
-            .await
-        }
-        "VerifyChain" => c
-            .audit
-            .clone()
-            .verify_chain(pb::VerifyChainRequest {
-                from_position: 1,
-                to_position: 0,
-            })
-            .await
-            .map(drop),
-        "GetHead" => c
-            .audit
-            .clone()
-            .get_head(pb::GetHeadRequest {})
-            .await
-            .map(drop),
+        "VerifyChain" => auditor.verify_chain().map(drop),
+        "GetHead" => auditor.head().map(drop),
         "VerifyCheckpoint" => {
             // The checkpoint is read with the auditor's own rights when the caller has them.
-            let head = c.audit.clone().get_head(pb::GetHeadRequest {}).await;
-            let (position, hash) = match head {
-                Ok(head) => {
-                    let head = head.into_inner();
-                    (head.position, head.hash)
-                }
+            let (position, hash) = match auditor.head().outcome().await {
+                Ok(head) => (head.position, head.hash),
                 Err(_) => (1, "00".repeat(32)),
             };
-            c.audit
-                .clone()
-                .verify_checkpoint(pb::VerifyCheckpointRequest { position, hash })
-                .await
-                .map(drop)
+            auditor.verify_checkpoint(position, &hash).map(drop)
         }
-        "BalanceAsOf" => c
-            .audit
-            .clone()
+        "BalanceAsOf" => caller
             .balance_as_of(pb::BalanceAsOfRequest {
-                account_id: account(),
+                account_id: account.to_string(),
                 as_of: Some(pb::balance_as_of_request::AsOf::Time(
                     std::time::SystemTime::now().into(),
                 )),
             })
-            .await
             .map(drop),
-        "ConsistencyCheck" => c
-            .audit
-            .clone()
-            .consistency_check(pb::ConsistencyCheckRequest {})
-            .await
-            .map(drop),
-        "GetProjectionStatus" => c
-            .audit
-            .clone()
-            .get_projection_status(pb::GetProjectionStatusRequest {})
-            .await
-            .map(drop),
+        "ConsistencyCheck" => auditor.consistency_check().map(drop),
+        "GetProjectionStatus" => auditor.projection_status().map(drop),
         other => panic!("no call written for {other}"),
-    }
+    };
+    call.outcome().await
 }

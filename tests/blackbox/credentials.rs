@@ -6,13 +6,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
-use ledger_tests::ledgerd::{Clients, Ledgerd, SUPPORT_STAFF, binary};
+use ledger_tests::client::{Api, Rpc, World};
+use ledger_tests::ledgerd::{Ledgerd, SUPPORT_STAFF, binary};
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use uuid::Uuid;
-
-use crate::common::{Env, id};
-use crate::gateway::funded_key;
 
 /// Runs `ledgerd credentials <args>` on the server's credentials file; returns stdout.
 fn credentials(ledgerd: &Ledgerd, args: &[&str]) -> String {
@@ -30,13 +28,11 @@ fn credentials(ledgerd: &Ledgerd, args: &[&str]) -> String {
 
 /// An auditor's `GetHead` with `token`: `Ok` or the status code.
 async fn head_with(ledgerd: &Ledgerd, token: &str) -> Result<(), Code> {
-    let auditor = Clients::new(ledgerd.channel().await, token, None);
-    auditor
-        .audit
-        .clone()
+    Rpc::new(ledgerd.lazy_channel(), token, None)
         .get_head(pb::GetHeadRequest {})
+        .outcome()
         .await
-        .map(|_| ())
+        .map(drop)
         .map_err(|status| status.code())
 }
 
@@ -58,25 +54,12 @@ async fn until_head_with(ledgerd: &Ledgerd, token: &str, expected: Result<(), Co
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_event_names_the_credential_its_call_authenticated_with() {
-    let env = Env::start().await;
-    let (_user, _org, account, key) = funded_key(&env.ledgerd).await;
-    env.ledgerd
-        .clients("gateway", None)
-        .await
-        .gateway
-        .place_hold(pb::PlaceHoldRequest {
-            command_id: id(),
-            account_id: account,
-            key_id: key,
-            hold_id: id(),
-            estimate: "1".into(),
-            ttl_s: 60,
-        })
-        .await
-        .unwrap();
+    let world = World::start().await;
+    let (_admin, _org, key) = world.funded_key().await;
+    world.gateway().place_hold(&key, "1").await;
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT event_type, metadata FROM events ORDER BY position")
-            .fetch_all(&env.pool)
+            .fetch_all(&world.pool)
             .await
             .unwrap();
     assert!(!rows.is_empty());
@@ -94,37 +77,29 @@ async fn every_event_names_the_credential_its_call_authenticated_with() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_support_token_acts_as_its_own_staff_member_and_no_one_else() {
-    let env = Env::start().await;
-    let (_user, org, _account, _key) = funded_key(&env.ledgerd).await;
-    let channel = env.ledgerd.channel().await;
+    let world = World::start().await;
+    let (_admin, org) = world.organization().await;
+    let token = world.ledgerd.token("support");
     let set_limit = |actor: Option<Uuid>, limit: u32| {
-        let support = Clients::new(channel.clone(), env.ledgerd.token("support"), actor).support;
-        let org = org.clone();
-        async move {
-            support
-                .clone()
-                .set_member_limit(pb::SetMemberLimitRequest {
-                    command_id: id(),
-                    organization_id: org,
-                    member_limit: limit,
-                })
-                .await
-                .map(|_| ())
-                .map_err(|status| status.code())
-        }
+        Rpc::new(world.ledgerd.lazy_channel(), token, actor)
+            .set_member_limit(pb::SetMemberLimitRequest {
+                command_id: ledger_tests::client::id(),
+                organization_id: org.id.to_string(),
+                member_limit: limit,
+            })
+            .outcome()
     };
-    assert_eq!(set_limit(None, 20).await, Ok(()));
-    assert_eq!(set_limit(Some(SUPPORT_STAFF), 21).await, Ok(()));
-    let before = env.head().await;
-    assert_eq!(
-        set_limit(Some(Uuid::new_v4()), 22).await,
-        Err(Code::Unauthenticated)
-    );
-    assert_eq!(env.head().await, before, "a refused call appends nothing");
+    set_limit(None, 20).await.unwrap();
+    set_limit(Some(SUPPORT_STAFF), 21).await.unwrap();
+    let before = world.head().await;
+    let refused = set_limit(Some(Uuid::new_v4()), 22).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert_eq!(world.head().await, before, "a refused call appends nothing");
     let actors: Vec<String> = sqlx::query_scalar(
-        "SELECT metadata::jsonb ->> 'actor_id' FROM events WHERE metadata::jsonb ->> 'caller_kind' = 'support'",
+        "SELECT metadata::jsonb ->> 'actor_id' FROM events \
+         WHERE metadata::jsonb ->> 'caller_kind' = 'support'",
     )
-    .fetch_all(&env.pool)
+    .fetch_all(&world.pool)
     .await
     .unwrap();
     assert_eq!(actors, vec![SUPPORT_STAFF.to_string(); 2]);
@@ -132,12 +107,15 @@ async fn a_support_token_acts_as_its_own_staff_member_and_no_one_else() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotated_and_removed_credentials_stop_working_without_a_restart() {
-    let env = Env::start().await;
-    let first = credentials(&env.ledgerd, &["add", "--kind", "auditor", "--name", "ops"]);
+    let world = World::start().await;
+    let first = credentials(
+        &world.ledgerd,
+        &["add", "--kind", "auditor", "--name", "ops"],
+    );
     let first = first.trim();
-    assert_eq!(head_with(&env.ledgerd, first).await, Ok(()));
+    assert_eq!(head_with(&world.ledgerd, first).await, Ok(()));
 
-    let listed = credentials(&env.ledgerd, &["list", "--json"]);
+    let listed = credentials(&world.ledgerd, &["list", "--json"]);
     let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
     assert!(
         listed
@@ -151,26 +129,27 @@ async fn rotated_and_removed_credentials_stop_working_without_a_restart() {
     );
     assert!(!serde_json::to_string(&listed).unwrap().contains(first));
 
-    let second = credentials(&env.ledgerd, &["rotate", "--name", "ops"]);
+    let second = credentials(&world.ledgerd, &["rotate", "--name", "ops"]);
     let second = second.trim();
-    until_head_with(&env.ledgerd, first, Err(Code::Unauthenticated)).await;
-    assert_eq!(head_with(&env.ledgerd, second).await, Ok(()));
+    until_head_with(&world.ledgerd, first, Err(Code::Unauthenticated)).await;
+    assert_eq!(head_with(&world.ledgerd, second).await, Ok(()));
 
-    credentials(&env.ledgerd, &["remove", "--name", "ops"]);
-    until_head_with(&env.ledgerd, second, Err(Code::Unauthenticated)).await;
+    credentials(&world.ledgerd, &["remove", "--name", "ops"]);
+    until_head_with(&world.ledgerd, second, Err(Code::Unauthenticated)).await;
     assert_eq!(
-        head_with(&env.ledgerd, env.ledgerd.token("auditor")).await,
+        head_with(&world.ledgerd, world.ledgerd.token("auditor")).await,
         Ok(())
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_credentials_file_that_does_not_parse_keeps_the_last_good_list_and_says_so() {
-    let env = Env::start().await;
-    let file = env.ledgerd.credentials_file();
+    let world = World::start().await;
+    let file = world.ledgerd.credentials_file();
     let good = std::fs::read_to_string(&file).unwrap();
     assert!(
-        env.ledgerd
+        world
+            .ledgerd
             .scrape_metrics()
             .await
             .contains("ledger_credentials_file_valid 1")
@@ -178,10 +157,10 @@ async fn a_credentials_file_that_does_not_parse_keeps_the_last_good_list_and_say
     std::fs::write(&file, "[{ this is not json").unwrap();
     // An unknown token makes the server read the file at once.
     assert_eq!(
-        head_with(&env.ledgerd, "lt_unknown").await,
+        head_with(&world.ledgerd, "lt_unknown").await,
         Err(Code::Unauthenticated)
     );
-    let metrics = env.ledgerd.scrape_metrics().await;
+    let metrics = world.ledgerd.scrape_metrics().await;
     assert!(
         metrics.contains("ledger_credentials_file_valid 0"),
         "{metrics}"
@@ -191,17 +170,18 @@ async fn a_credentials_file_that_does_not_parse_keeps_the_last_good_list_and_say
         "{metrics}"
     );
     assert_eq!(
-        head_with(&env.ledgerd, env.ledgerd.token("auditor")).await,
+        head_with(&world.ledgerd, world.ledgerd.token("auditor")).await,
         Ok(())
     );
 
     std::fs::write(&file, good).unwrap();
     assert_eq!(
-        head_with(&env.ledgerd, "lt_unknown-again").await,
+        head_with(&world.ledgerd, "lt_unknown-again").await,
         Err(Code::Unauthenticated)
     );
     assert!(
-        env.ledgerd
+        world
+            .ledgerd
             .scrape_metrics()
             .await
             .contains("ledger_credentials_file_valid 1")
@@ -210,11 +190,11 @@ async fn a_credentials_file_that_does_not_parse_keeps_the_last_good_list_and_say
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bearer_scheme_is_matched_without_regard_to_case() {
-    let env = Env::start().await;
-    let mut audit = pb::audit_service_client::AuditServiceClient::new(env.ledgerd.channel().await);
+    let world = World::start().await;
+    let mut audit = pb::audit_service_client::AuditServiceClient::new(world.ledgerd.lazy_channel());
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let mut request = tonic::Request::new(pb::GetHeadRequest {});
-        let value: MetadataValue<_> = format!("{scheme} {}", env.ledgerd.token("auditor"))
+        let value: MetadataValue<_> = format!("{scheme} {}", world.ledgerd.token("auditor"))
             .parse()
             .unwrap();
         request.metadata_mut().insert("authorization", value);

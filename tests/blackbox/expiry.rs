@@ -4,33 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use ledger_api::pb;
+use ledger_tests::client::{AccountId, Api, Gateway, Key, User, World};
 use ledger_tests::ledgerd::Ledgerd;
-use uuid::Uuid;
-
-use crate::common::{Env, balance, id};
-use crate::gateway::funded_key;
 
 /// Long enough that the holds are still open when the first process stops, short enough for a
 /// test: the expiry task runs every second.
 const TTL_S: u32 = 5;
 
-/// Places `count` holds of 10 credits on the funded key's account.
-async fn place_holds(ledgerd: &Ledgerd, account: &str, key: &str, count: usize) {
-    let gateway = ledgerd.clients("gateway", None).await.gateway;
+/// Places `count` holds of 10 credits with `key`.
+async fn place_holds(gateway: &Gateway, key: &Key, count: usize) {
     for _ in 0..count {
-        gateway
-            .clone()
-            .place_hold(pb::PlaceHoldRequest {
-                command_id: id(),
-                account_id: account.to_owned(),
-                key_id: key.to_owned(),
-                hold_id: id(),
-                estimate: "10".into(),
-                ttl_s: TTL_S,
-            })
-            .await
-            .unwrap();
+        gateway.place_hold_for(key, "10", TTL_S).await;
     }
 }
 
@@ -46,15 +30,15 @@ async fn expiries(pool: &sqlx::PgPool) -> Vec<String> {
 /// Waits until `count` holds have expired, and checks the expiries were the system's and that
 /// the account's credits are all available again.
 async fn assert_holds_expire(
-    env: &Env,
+    world: &World,
     ledgerd: &Ledgerd,
-    user: Uuid,
-    account: &str,
+    user: &User,
+    account: &AccountId,
     count: usize,
 ) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let expired = loop {
-        let expired = expiries(&env.pool).await;
+        let expired = expiries(&world.pool).await;
         if expired.len() >= count {
             break expired;
         }
@@ -72,24 +56,24 @@ async fn assert_holds_expire(
             "{metadata}"
         );
     }
-    let balance = balance(ledgerd, user, account, env.head().await).await;
+    let head = world.head().await;
+    let balance = ledgerd.dashboard(user).after(head).balance(account).await;
     assert_eq!(balance.open_holds, 0);
     assert_eq!(balance.held, "0");
     assert_eq!(balance.available, "100");
 }
 
 async fn holds_expire_after(stop: impl FnOnce(&mut Ledgerd)) {
-    let mut env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env.ledgerd).await;
-    place_holds(&env.ledgerd, &account, &key, 3).await;
-    stop(&mut env.ledgerd);
+    let mut world = World::start().await;
+    let (admin, acme, key) = world.funded_key().await;
+    place_holds(&world.gateway(), &key, 3).await;
+    stop(&mut world.ledgerd);
     assert!(
-        expiries(&env.pool).await.is_empty(),
+        expiries(&world.pool).await.is_empty(),
         "the holds expired before the process stopped: the test proves nothing"
     );
-    env.ledgerd.restart().await;
-    let ledgerd = &env.ledgerd;
-    assert_holds_expire(&env, ledgerd, user, &account, 3).await;
+    world.ledgerd.restart().await;
+    assert_holds_expire(&world, &world.ledgerd, &admin, &acme.account, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -110,10 +94,10 @@ async fn holds_placed_before_a_sigkill_expire_after_the_restart_untouched() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_ledgerd_expires_the_holds_of_one_that_died() {
-    let mut env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env.ledgerd).await;
-    let standby = env.ledgerd.start_beside().await;
-    place_holds(&env.ledgerd, &account, &key, 3).await;
-    env.ledgerd.kill();
-    assert_holds_expire(&env, &standby, user, &account, 3).await;
+    let mut world = World::start().await;
+    let (admin, acme, key) = world.funded_key().await;
+    let standby = world.ledgerd.start_beside().await;
+    place_holds(&world.gateway(), &key, 3).await;
+    world.ledgerd.kill();
+    assert_holds_expire(&world, &standby, &admin, &acme.account, 3).await;
 }

@@ -14,11 +14,10 @@ use std::time::{Duration, Instant};
 
 use ledger_api::pb;
 use ledger_pgembed::{EmbeddedConfig, EmbeddedPostgres};
+use ledger_tests::client::{Api, World, id};
 use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions};
 use uuid::Uuid;
 
-use crate::common::{Env, id, usage};
-use crate::gateway::funded_key;
 use checks::assert_nothing_lost;
 use load::{Faults, Load, Target};
 
@@ -68,10 +67,10 @@ impl Moments {
 
 /// An organization account with 100 credits and a key, created through `ledgerd`.
 async fn target(ledgerd: &Ledgerd) -> Target {
-    let (admin, _org, account, key) = funded_key(ledgerd).await;
+    let (admin, org, key) = ledgerd.funded_key().await;
     Target {
         admin,
-        account,
+        account: org.account,
         key,
     }
 }
@@ -93,9 +92,9 @@ async fn until_acked(load: &Load, before: usize, more: usize, within: Duration) 
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_commands_survive_sigkill_of_ledgerd_exactly_once() {
     let mut moments = Moments::seeded("sigkill");
-    let mut env = Env::start().await;
-    let target = target(&env.ledgerd).await;
-    let load = Load::start(&[&env.ledgerd], &target, 6, Faults::ServerCrashes).await;
+    let mut world = World::start().await;
+    let target = target(&world.ledgerd).await;
+    let load = Load::start(&[&world.ledgerd], &target, 6, Faults::ServerCrashes).await;
     let kills = times(10, 60);
     let mut restart_ms = Vec::new();
     for kill in 1..=kills {
@@ -106,10 +105,10 @@ async fn acknowledged_commands_survive_sigkill_of_ledgerd_exactly_once() {
             "sigkill: kill {kill} with {} commands acknowledged",
             load.acked()
         );
-        env.ledgerd.kill();
+        world.ledgerd.kill();
         tokio::time::sleep(moments.between(0, 300)).await;
         let restarting = Instant::now();
-        env.ledgerd.restart().await;
+        world.ledgerd.restart().await;
         restart_ms.push(restarting.elapsed().as_millis());
     }
     until_acked(&load, load.acked(), 20, Duration::from_secs(60)).await;
@@ -122,7 +121,7 @@ async fn acknowledged_commands_survive_sigkill_of_ledgerd_exactly_once() {
         tally.retries,
         tally.read_errors
     );
-    assert_nothing_lost(&env.ledgerd, &env.pool, &target, &tally).await;
+    assert_nothing_lost(&world.ledgerd, &world.pool, &target, &tally).await;
 }
 
 /// A private PostgreSQL cluster in a temp dir, removed on drop. (A server left running by a
@@ -222,42 +221,18 @@ async fn ledgerd_rides_out_postgresql_restarts_with_unavailable_and_no_wrong_ans
 /// Places a hold with a TTL of one second and waits until the hold-expiry task has expired it.
 async fn assert_a_short_hold_expires(ledgerd: &Ledgerd, target: &Target) {
     ledgerd
-        .clients("gateway", None)
-        .await
-        .gateway
-        .place_hold(pb::PlaceHoldRequest {
-            command_id: id(),
-            account_id: target.account.clone(),
-            key_id: target.key.clone(),
-            hold_id: id(),
-            estimate: "0.01".into(),
-            ttl_s: 1,
-        })
-        .await
-        .unwrap();
-    let mut credits = ledgerd
-        .clients("dashboard", Some(target.admin))
-        .await
-        .credits;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let balance = credits
-            .get_account_balance(pb::GetAccountBalanceRequest {
-                account_id: target.account.clone(),
-                min_position: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if balance.open_holds == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the hold-expiry task did not expire the hold after the restarts"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        .gateway()
+        .place_hold_for(&target.key, "0.01", 1)
+        .await;
+    ledgerd
+        .dashboard(&target.admin)
+        .balance_once(
+            &target.account,
+            |balance| balance.open_holds == 0,
+            Duration::from_secs(20),
+            "the hold-expiry task did not expire the hold after the restarts",
+        )
+        .await;
 }
 
 /// Waits until a session on the database LISTENs on the log's channel (the projections'
@@ -313,12 +288,18 @@ async fn active_projections(ledgerd: &Ledgerd) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_ledgerd_processes_share_the_log_and_the_survivor_takes_over_the_projections() {
-    let mut env = Env::start().await;
-    let mut second = env.ledgerd.start_beside().await;
-    let target = target(&env.ledgerd).await;
+    let mut world = World::start().await;
+    let mut second = world.ledgerd.start_beside().await;
+    let target = target(&world.ledgerd).await;
     // Both processes write the same account at once: each decides on its own cached state,
     // and the log's expected versions and command ids must hold across them.
-    let load = Load::start(&[&env.ledgerd, &second], &target, 8, Faults::ServerStaysUp).await;
+    let load = Load::start(
+        &[&world.ledgerd, &second],
+        &target,
+        8,
+        Faults::ServerStaysUp,
+    )
+    .await;
     let run = Duration::from_secs(if soak() { 120 } else { 6 });
     tokio::time::sleep(run).await;
     let tally = load.finish().await;
@@ -330,52 +311,40 @@ async fn two_ledgerd_processes_share_the_log_and_the_survivor_takes_over_the_pro
         tally.retries,
         tally.read_errors
     );
-    assert_nothing_lost(&second, &env.pool, &target, &tally).await;
+    assert_nothing_lost(&second, &world.pool, &target, &tally).await;
 
     // Kill the process that runs the projections (the first one, which took their locks at
     // its start, unless a lock moved meanwhile).
     let (first_active, second_active) = (
-        active_projections(&env.ledgerd).await,
+        active_projections(&world.ledgerd).await,
         active_projections(&second).await,
     );
     let everything = first_active.len() + second_active.len();
     if second_active.len() > first_active.len() {
-        std::mem::swap(&mut env.ledgerd, &mut second);
+        std::mem::swap(&mut world.ledgerd, &mut second);
     }
     assert!(
         first_active.len().max(second_active.len()) > 0,
         "neither ledgerd runs a projection"
     );
-    env.ledgerd.kill();
-    let survivor = second.clients("gateway", None).await;
+    world.ledgerd.kill();
     let generation = id();
-    let recorded = survivor
-        .gateway
-        .clone()
-        .record_usage(pb::RecordUsageRequest {
-            command_id: id(),
-            account_id: target.account.clone(),
-            key_id: target.key.clone(),
-            usage: Some(usage(&generation, "0.25")),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let recorded = second
+        .gateway()
+        .record_usage(&target.key, &generation, "0.25")
+        .await;
     // Read-your-writes on the survivor: its runners take the locks over and reach the
     // position (the read waits up to 5 s). The feed is newest first.
     let feed = second
-        .clients("dashboard", Some(target.admin))
-        .await
-        .activity
+        .dashboard(&target.admin)
+        .rpc()
         .list_activity(pb::ListActivityRequest {
-            account_id: target.account.clone(),
+            account_id: target.account.to_string(),
             min_position: recorded.position,
             page_size: 1,
             ..Default::default()
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await;
     assert_eq!(
         feed.items
             .iter()

@@ -1,68 +1,36 @@
 //! The gateway's batches and the hold-expiry task, and erasing personal data.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
+use ledger_tests::client::{Api, Identity, World, id, usage};
 use ledger_tests::ledgerd::Ledgerd;
 use tonic::Code;
-use uuid::Uuid;
 
-use crate::api_rules::user_with_organization;
-use crate::common::{Env, assert_chain_verifies, balance, id, key, reason, units, usage};
-
-/// An organization with 100 credits and one key: (admin, org, account, key id).
-pub async fn funded_key(ledgerd: &Ledgerd) -> (Uuid, String, String, String) {
-    let (user, org, account) = user_with_organization(ledgerd).await;
-    let dashboard = ledgerd.clients("dashboard", Some(user)).await;
-    dashboard
-        .credits
-        .clone()
-        .purchase_credits(pb::PurchaseCreditsRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            amount: "100".into(),
-            payment_reference: "pay".into(),
-        })
-        .await
-        .unwrap();
-    let key = id();
-    dashboard
-        .keys
-        .clone()
-        .create_key(pb::CreateKeyRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            key_id: key.clone(),
-            name: "gateway".into(),
-            limit: None,
-            expires_at: None,
-        })
-        .await
-        .unwrap();
-    (user, org, account, key)
-}
+use crate::common::units;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_usage_batch_answers_each_item_with_its_own_result() {
-    let env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env.ledgerd).await;
-    let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
+    let world = World::start().await;
+    let (admin, acme, key) = world.funded_key().await;
+    let gateway = world.gateway();
     let item = |generation: &str, cost: &str| pb::RecordUsageRequest {
         command_id: id(),
-        account_id: account.clone(),
-        key_id: key.clone(),
+        account_id: key.account.to_string(),
+        key_id: key.id.to_string(),
         usage: Some(usage(generation, cost)),
     };
     let mut items: Vec<_> = (0..10).map(|n| item(&format!("gen-{n}"), "0.5")).collect();
     items.push(item("gen-0", "0.5")); // billed already in this batch or before
     items.push(item("gen-bad", "-1"));
     let reply = gateway
+        .rpc()
         .record_usage_batch(pb::RecordUsageBatchRequest {
             items: items.clone(),
         })
-        .await
-        .unwrap()
-        .into_inner();
+        .await;
     assert_eq!(reply.results.len(), 12);
     for (result, item) in reply.results.iter().zip(&items) {
         assert_eq!(result.command_id, item.command_id);
@@ -78,56 +46,34 @@ async fn a_usage_batch_answers_each_item_with_its_own_result() {
             .any(|r| r.reason == "GENERATION_ALREADY_RECORDED")
     );
 
-    let balance = balance(&env.ledgerd, user, &account, 0).await;
+    let balance = world.dashboard(&admin).balance(&acme.account).await;
     assert_eq!(balance.total_used, "5");
 
-    let empty = gateway
+    gateway
+        .rpc()
         .record_usage_batch(pb::RecordUsageBatchRequest { items: Vec::new() })
-        .await
-        .unwrap_err();
-    assert_eq!(empty.code(), Code::InvalidArgument);
+        .refused(Code::InvalidArgument)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hold_past_its_ttl_is_expired_by_the_system_and_the_expiry_is_in_the_log() {
-    let env = Env::start().await;
-    let (user, _org, account, key) = funded_key(&env.ledgerd).await;
-    let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
-    gateway
-        .place_hold(pb::PlaceHoldRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            key_id: key,
-            hold_id: id(),
-            estimate: "30".into(),
-            ttl_s: 1,
-        })
-        .await
-        .unwrap();
-    let mut credits = env.ledgerd.clients("dashboard", Some(user)).await.credits;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let balance = credits
-            .get_account_balance(pb::GetAccountBalanceRequest {
-                account_id: account.clone(),
-                min_position: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        if balance.open_holds == 0 {
-            assert_eq!(balance.available, "100");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the hold was not expired in time"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let world = World::start().await;
+    let (admin, acme, key) = world.funded_key().await;
+    world.gateway().place_hold_for(&key, "30", 1).await;
+    let balance = world
+        .dashboard(&admin)
+        .balance_once(
+            &acme.account,
+            |balance| balance.open_holds == 0,
+            Duration::from_secs(20),
+            "the hold was not expired in time",
+        )
+        .await;
+    assert_eq!(balance.available, "100");
     let metadata: String =
         sqlx::query_scalar("SELECT metadata FROM events WHERE event_type = 'account.hold_expired'")
-            .fetch_one(&env.pool)
+            .fetch_one(&world.pool)
             .await
             .unwrap();
     assert!(
@@ -138,74 +84,40 @@ async fn a_hold_past_its_ttl_is_expired_by_the_system_and_the_expiry_is_in_the_l
 
 #[tokio::test(flavor = "multi_thread")]
 async fn erasing_a_user_removes_personal_data_and_leaves_the_log_untouched() {
-    let env = Env::start().await;
-    let (user, org, _account) = user_with_organization(&env.ledgerd).await;
-    let email = format!("{user}@example.test");
-    let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
+    let world = World::start().await;
+    let (user, acme) = world.organization().await;
+    let dashboard = world.dashboard(&user);
     // The user's address is also a billing contact of the organization, beside another one.
-    dashboard
-        .settings
-        .clone()
-        .set_billing_settings(pb::SetBillingSettingsRequest {
-            command_id: id(),
-            organization_id: org.clone(),
-            settings: Some(pb::BillingSettings {
-                contacts: vec![email.clone(), "finance@example.test".into()],
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
-    let before = ledger_eventstore::head(&env.pool).await.unwrap();
-    let refused = dashboard
-        .users
-        .clone()
-        .erase_user(pb::EraseUserRequest {
-            user_id: user.to_string(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    let erased = env
-        .ledgerd
-        .clients("identity", None)
-        .await
-        .users
-        .erase_user(pb::EraseUserRequest {
-            user_id: user.to_string(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let contacts = pb::BillingSettings {
+        contacts: vec![user.email.clone(), "finance@example.test".into()],
+        ..Default::default()
+    };
+    dashboard.set_billing(&acme, contacts).await;
+    let before = ledger_eventstore::head(&world.pool).await.unwrap();
+    Identity::from(dashboard.rpc().clone())
+        .erase(&user)
+        .refused(Code::PermissionDenied)
+        .await;
+    let erased = world.identity().erase(&user).await;
     assert_eq!(
         erased.rows_erased, 2,
         "the email row and one billing profile"
     );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_emails WHERE user_id = $1")
-        .bind(user)
-        .fetch_one(&env.pool)
+        .bind(user.id)
+        .fetch_one(&world.pool)
         .await
         .unwrap();
     assert_eq!(left, 0);
-    let contacts = dashboard
-        .settings
-        .clone()
-        .get_billing_settings(pb::GetBillingSettingsRequest {
-            organization_id: org,
-            min_position: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contacts;
+    let contacts = dashboard.billing(&acme).await.contacts;
     assert_eq!(contacts, ["finance@example.test"]);
     let anywhere: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM user_emails WHERE email = $1) \
               + (SELECT count(*) FROM invitation_emails WHERE email = $1) \
               + (SELECT count(*) FROM billing_profiles WHERE $1 = ANY(contacts))",
     )
-    .bind(&email)
-    .fetch_one(&env.pool)
+    .bind(&user.email)
+    .fetch_one(&world.pool)
     .await
     .unwrap();
     assert_eq!(
@@ -214,11 +126,11 @@ async fn erasing_a_user_removes_personal_data_and_leaves_the_log_untouched() {
     );
 
     // The log is untouched: same head, same hash, and the chain verifies.
-    let after = ledger_eventstore::head(&env.pool).await.unwrap();
+    let after = ledger_eventstore::head(&world.pool).await.unwrap();
     assert_eq!((after.position, after.hash), (before.position, before.hash));
-    assert_chain_verifies(&env.ledgerd).await;
+    world.auditor().assert_chain_verifies().await;
     let emails: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE payload LIKE '%@%'")
-        .fetch_one(&env.pool)
+        .fetch_one(&world.pool)
         .await
         .unwrap();
     assert_eq!(emails, 0, "no email ever reached the log");
@@ -226,35 +138,17 @@ async fn erasing_a_user_removes_personal_data_and_leaves_the_log_untouched() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn key_authentication_is_served_from_memory() {
-    let env = Env::start().await;
-    let (user, _org, account, _key) = funded_key(&env.ledgerd).await;
-    let created = env
-        .ledgerd
-        .clients("dashboard", Some(user))
-        .await
-        .keys
-        .create_key(pb::CreateKeyRequest {
-            command_id: id(),
-            account_id: account,
-            key_id: id(),
-            name: "hot".into(),
-            limit: None,
-            expires_at: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
+    let world = World::start().await;
+    let (admin, acme, _key) = world.funded_key().await;
+    let created = world
+        .dashboard(&admin)
+        .create_key(&acme.account, "hot")
+        .await;
+    let gateway = world.gateway();
     let mut latencies = Vec::new();
     for _ in 0..2_000 {
         let started = Instant::now();
-        gateway
-            .authenticate_key(pb::AuthenticateKeyRequest {
-                min_position: 0,
-                secret: created.secret.clone(),
-            })
-            .await
-            .unwrap();
+        gateway.authenticate(&created.secret).await;
         latencies.push(started.elapsed());
     }
     latencies.sort();
@@ -270,67 +164,45 @@ async fn a_busy_process_answers_authentication_with_what_another_process_wrote()
     // no other writer append. Here `first` bills one organization without pause (its writer
     // checks the head many times a second) while `second` disables a key of another
     // organization: `first` must notice the foreign append and answer from the log.
-    let env = Env::start().await;
-    let second = env.ledgerd.start_beside().await;
-    let (_, _, busy_account, busy_key) = funded_key(&env.ledgerd).await;
-    let (user, _, account, _) = funded_key(&env.ledgerd).await;
-    let created = key(&env.ledgerd, user, &account, None).await;
-    let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
-    let authenticate = pb::AuthenticateKeyRequest {
-        min_position: 0,
-        secret: created.secret.clone(),
-    };
-    gateway
-        .authenticate_key(authenticate.clone())
-        .await
-        .unwrap();
+    let world = World::start().await;
+    let second = world.ledgerd.start_beside().await;
+    let (_, _, busy_key) = world.funded_key().await;
+    let (admin, acme, _) = world.funded_key().await;
+    let created = world
+        .dashboard(&admin)
+        .create_key(&acme.account, "key")
+        .await;
+    let gateway = world.gateway();
+    gateway.authenticate(&created.secret).await;
 
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let billed_so_far = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let billed_so_far = Arc::new(AtomicU32::new(0));
     let billing = {
-        let (stop, mut billing) = (stop.clone(), gateway.clone());
+        let (stop, billing) = (stop.clone(), gateway.clone());
         let billed_so_far = billed_so_far.clone();
         tokio::spawn(async move {
             let mut billed = 0_u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                billing
-                    .record_usage(pb::RecordUsageRequest {
-                        command_id: id(),
-                        account_id: busy_account.clone(),
-                        key_id: busy_key.clone(),
-                        usage: Some(usage(&id(), "0.001")),
-                    })
-                    .await
-                    .unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                billing.record_usage(&busy_key, &id(), "0.001").await;
                 billed += 1;
-                billed_so_far.store(billed, std::sync::atomic::Ordering::Relaxed);
+                billed_so_far.store(billed, Ordering::Relaxed);
             }
             billed
         })
     };
     // Busy first (a count, not a time: a loaded machine bills slowly).
     let busy_since = Instant::now();
-    while billed_so_far.load(std::sync::atomic::Ordering::Relaxed) < 20 {
+    while billed_so_far.load(Ordering::Relaxed) < 20 {
         assert!(
             busy_since.elapsed() < Duration::from_secs(30),
             "the first process does not bill"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    second
-        .clients("dashboard", Some(user))
-        .await
-        .keys
-        .disable_key(pb::KeyCommandRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            key_id: created.key_id.clone(),
-        })
-        .await
-        .unwrap();
+    second.dashboard(&admin).disable_key(&created).await;
     let disabled_at = Instant::now();
     let seen = loop {
-        match gateway.authenticate_key(authenticate.clone()).await {
+        match gateway.authenticate(&created.secret).outcome().await {
             Err(status) if status.code() == Code::FailedPrecondition => {
                 break disabled_at.elapsed();
             }
@@ -343,7 +215,7 @@ async fn a_busy_process_answers_authentication_with_what_another_process_wrote()
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     let billed = billing.await.unwrap();
     println!("the busy process (billed {billed} requests) saw the disabled key after {seen:?}");
     assert!(billed > 10, "the first process was not kept busy: {billed}");
@@ -351,24 +223,12 @@ async fn a_busy_process_answers_authentication_with_what_another_process_wrote()
     // Idle, `first` keeps its watch recent by reading the head; it must see `second` enable
     // the key again all the same.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    gateway
-        .authenticate_key(authenticate.clone())
-        .await
-        .unwrap_err();
-    second
-        .clients("dashboard", Some(user))
-        .await
-        .keys
-        .enable_key(pb::KeyCommandRequest {
-            command_id: id(),
-            account_id: account,
-            key_id: created.key_id,
-        })
-        .await
-        .unwrap();
+    gateway.authenticate(&created.secret).refusal().await;
+    second.dashboard(&admin).enable_key(&created).await;
     let enabled_at = Instant::now();
     while gateway
-        .authenticate_key(authenticate.clone())
+        .authenticate(&created.secret)
+        .outcome()
         .await
         .is_err()
     {
@@ -389,95 +249,62 @@ async fn retried_gateway_commands_get_their_first_answer_and_append_nothing() {
     // Gateway commands do not look their command id up before deciding: a retry is recognised
     // by its failing decision (the hold exists, is settled) or by the append itself (a usage
     // record decides again and the log answers with the stored outcome).
-    let env = Env::start().await;
-    let (admin, _, account, key) = funded_key(&env.ledgerd).await;
-    let mut gateway = env.ledgerd.clients("gateway", None).await.gateway;
+    let world = World::start().await;
+    let (admin, acme, key) = world.funded_key().await;
+    let gateway = world.gateway();
+    let rpc = gateway.rpc();
     let hold_id = id();
     let place = pb::PlaceHoldRequest {
         command_id: id(),
-        account_id: account.clone(),
-        key_id: key.clone(),
+        account_id: acme.account.to_string(),
+        key_id: key.id.to_string(),
         hold_id: hold_id.clone(),
         estimate: "2".into(),
         ttl_s: 60,
     };
     let settle = pb::SettleHoldRequest {
         command_id: id(),
-        account_id: account.clone(),
+        account_id: acme.account.to_string(),
         hold_id,
         usage: Some(usage(&id(), "1.5")),
     };
     let record = pb::RecordUsageRequest {
         command_id: id(),
-        account_id: account.clone(),
-        key_id: key.clone(),
+        account_id: acme.account.to_string(),
+        key_id: key.id.to_string(),
         usage: Some(usage(&id(), "0.25")),
     };
-    let placed = gateway
-        .place_hold(place.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    let settled = gateway
-        .settle_hold(settle.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    let recorded = gateway
-        .record_usage(record.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    let head = env.head().await;
+    let placed = rpc.place_hold(place.clone()).await;
+    let settled = rpc.settle_hold(settle.clone()).await;
+    let recorded = rpc.record_usage(record.clone()).await;
+    let head = world.head().await;
     assert_eq!(recorded.position, head);
     for _ in 0..2 {
-        assert_eq!(
-            gateway
-                .place_hold(place.clone())
-                .await
-                .unwrap()
-                .into_inner(),
-            placed
-        );
-        assert_eq!(
-            gateway
-                .settle_hold(settle.clone())
-                .await
-                .unwrap()
-                .into_inner(),
-            settled
-        );
-        assert_eq!(
-            gateway
-                .record_usage(record.clone())
-                .await
-                .unwrap()
-                .into_inner(),
-            recorded
-        );
+        assert_eq!(rpc.place_hold(place.clone()).await, placed);
+        assert_eq!(rpc.settle_hold(settle.clone()).await, settled);
+        assert_eq!(rpc.record_usage(record.clone()).await, recorded);
     }
-    assert_eq!(env.head().await, head, "the retries appended nothing");
+    assert_eq!(world.head().await, head, "the retries appended nothing");
 
-    let reused = gateway
-        .record_usage(pb::RecordUsageRequest {
-            usage: Some(usage(&id(), "0.5")),
-            ..record
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(reused.code(), Code::AlreadyExists);
-    assert_eq!(reason(&reused), "COMMAND_ID_REUSED");
-    let reused = gateway
-        .settle_hold(pb::SettleHoldRequest {
-            usage: Some(usage(&id(), "1")),
-            ..settle
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&reused), "COMMAND_ID_REUSED");
-    assert_eq!(env.head().await, head);
+    rpc.record_usage(pb::RecordUsageRequest {
+        usage: Some(usage(&id(), "0.5")),
+        ..record
+    })
+    .refused_with(Code::AlreadyExists, "COMMAND_ID_REUSED")
+    .await;
+    rpc.settle_hold(pb::SettleHoldRequest {
+        usage: Some(usage(&id(), "1")),
+        ..settle
+    })
+    .refused_because("COMMAND_ID_REUSED")
+    .await;
+    assert_eq!(world.head().await, head);
 
-    let balance = balance(&env.ledgerd, admin, &account, head).await;
+    let balance = world
+        .dashboard(&admin)
+        .after(head)
+        .balance(&acme.account)
+        .await;
     assert_eq!(
         balance.balance, "98.25",
         "100 - 1.5 - 0.25, each billed once"
@@ -497,35 +324,22 @@ async fn concurrent_commands_on_one_account_share_group_commits_and_bill_exactly
     // Commands on one account are decided one after another, but each is queued without
     // waiting for the previous one to commit: 64 at once must not take 64 transactions.
     const COMMANDS: usize = 64;
-    let env = Env::start().await;
-    let (admin, _, account, key) = funded_key(&env.ledgerd).await;
-    let gateway = env.ledgerd.clients("gateway", None).await.gateway;
-    let transactions_before = counter(&env.ledgerd, "ledger_append_transactions_total").await;
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(COMMANDS));
+    let world = World::start().await;
+    let (admin, acme, key) = world.funded_key().await;
+    let gateway = world.gateway();
+    let transactions_before = counter(&world.ledgerd, "ledger_append_transactions_total").await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(COMMANDS));
     let mut commands = tokio::task::JoinSet::new();
     for n in 0..COMMANDS {
-        let (mut gateway, barrier) = (gateway.clone(), barrier.clone());
-        let (account, key) = (account.clone(), key.clone());
+        let (gateway, barrier, key) = (gateway.clone(), barrier.clone(), key.clone());
         commands.spawn(async move {
             barrier.wait().await;
             if n % 2 == 0 {
-                let recorded = gateway.record_usage(pb::RecordUsageRequest {
-                    command_id: id(),
-                    account_id: account,
-                    key_id: key,
-                    usage: Some(usage(&id(), "0.25")),
-                });
-                recorded.await.map(|r| r.into_inner().position)
+                let recorded = gateway.record_usage(&key, &id(), "0.25");
+                recorded.outcome().await.map(|r| r.position)
             } else {
-                let placed = gateway.place_hold(pb::PlaceHoldRequest {
-                    command_id: id(),
-                    account_id: account,
-                    key_id: key,
-                    hold_id: id(),
-                    estimate: "1".into(),
-                    ttl_s: 600,
-                });
-                placed.await.map(|p| p.into_inner().position)
+                let placed = gateway.place_hold_for(&key, "1", 600);
+                placed.outcome().await.map(|hold| hold.position)
             }
         });
     }
@@ -534,7 +348,7 @@ async fn concurrent_commands_on_one_account_share_group_commits_and_bill_exactly
         positions.insert(done.unwrap().unwrap());
     }
     let transactions =
-        counter(&env.ledgerd, "ledger_append_transactions_total").await - transactions_before;
+        counter(&world.ledgerd, "ledger_append_transactions_total").await - transactions_before;
     println!("{COMMANDS} commands on one account took {transactions} transactions");
     assert_eq!(
         positions.len(),
@@ -546,7 +360,11 @@ async fn concurrent_commands_on_one_account_share_group_commits_and_bill_exactly
         "{COMMANDS} commands on one account took {transactions} transactions"
     );
     let last = *positions.last().unwrap();
-    let balance = balance(&env.ledgerd, admin, &account, last).await;
+    let balance = world
+        .dashboard(&admin)
+        .after(last)
+        .balance(&acme.account)
+        .await;
     let half = COMMANDS / 2;
     assert_eq!(
         units(&balance.balance),
@@ -554,5 +372,5 @@ async fn concurrent_commands_on_one_account_share_group_commits_and_bill_exactly
     );
     assert_eq!(units(&balance.held), units("1") * half as i128);
     assert_eq!(balance.open_holds as usize, half);
-    assert_chain_verifies(&env.ledgerd).await;
+    world.auditor().assert_chain_verifies().await;
 }

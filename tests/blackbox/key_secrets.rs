@@ -2,102 +2,84 @@
 //! the key, and only while the key is active.
 
 use ledger_api::pb;
+use ledger_tests::client::{AccountId, Api, Dashboard, Key, KeyId, World, id};
 use tonic::Code;
-use uuid::Uuid;
 
-use crate::common::{Env, id, join, organization, reason, registered_user};
-
-fn create_request(account: &str) -> pb::CreateKeyRequest {
+/// A `CreateKey` request to send, and send again.
+fn create_request(account: &AccountId) -> pb::CreateKeyRequest {
     pb::CreateKeyRequest {
         command_id: id(),
-        account_id: account.to_owned(),
-        key_id: id(),
+        account_id: account.to_string(),
+        key_id: KeyId::fresh().to_string(),
         name: "member key".into(),
         limit: None,
         expires_at: None,
     }
 }
 
-async fn create(
-    env: &Env,
-    user: Uuid,
-    request: &pb::CreateKeyRequest,
-) -> Result<pb::CreateKeyResponse, tonic::Status> {
-    env.ledgerd
-        .clients("dashboard", Some(user))
-        .await
-        .keys
-        .create_key(request.clone())
-        .await
-        .map(tonic::Response::into_inner)
+/// The key a request creates, as the key commands name it.
+fn key_of(request: &pb::CreateKeyRequest, first: &pb::CreateKeyResponse) -> Key {
+    Key {
+        id: KeyId::from(request.key_id.clone()),
+        account: AccountId::from(request.account_id.clone()),
+        secret: first.secret.clone(),
+        prefix: first.prefix.clone(),
+    }
 }
 
-async fn key_command(env: &Env, admin: Uuid, request: &pb::CreateKeyRequest, enable: bool) {
-    let mut keys = env.ledgerd.clients("dashboard", Some(admin)).await.keys;
-    let command = pb::KeyCommandRequest {
-        command_id: id(),
-        account_id: request.account_id.clone(),
-        key_id: request.key_id.clone(),
-    };
-    if enable {
-        keys.enable_key(command).await.unwrap();
-    } else {
-        keys.disable_key(command).await.unwrap();
-    }
+fn create(
+    as_user: &Dashboard,
+    request: &pb::CreateKeyRequest,
+) -> ledger_tests::client::Call<pb::CreateKeyResponse> {
+    as_user.rpc().create_key(request.clone())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_removed_member_replaying_create_key_gets_no_secret_even_once_the_key_is_enabled_again() {
-    let env = Env::start().await;
-    let (admin, _) = registered_user(&env.ledgerd, "admin@example.test").await;
-    let (member, _) = registered_user(&env.ledgerd, "member@example.test").await;
-    let (org, account) = organization(&env.ledgerd, admin, "acme").await;
-    join(&env.ledgerd, admin, &org, member, "member@example.test").await;
+    let world = World::start().await;
+    let (admin, org) = world.organization().await;
+    let member = world.some_user().await;
+    world.join(&admin, &org, &member).await;
+    let as_member = world.dashboard(&member);
 
-    let request = create_request(&account);
-    let first = create(&env, member, &request).await.unwrap();
-    let retried = create(&env, member, &request).await.unwrap();
+    let request = create_request(&org.account);
+    let first = create(&as_member, &request).await;
+    let retried = create(&as_member, &request).await;
     assert_eq!(
         retried.secret, first.secret,
         "a retry is answered like the first call"
     );
     assert_eq!(retried.position, first.position);
 
-    env.ledgerd
-        .clients("dashboard", Some(admin))
-        .await
-        .orgs
-        .remove_member(pb::RemoveMemberRequest {
-            command_id: id(),
-            organization_id: org.clone(),
-            user_id: member.to_string(),
-        })
-        .await
-        .unwrap();
-    let refused = create(&env, member, &request).await.unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let as_admin = world.dashboard(&admin);
+    as_admin.remove_member(&org, &member).await;
+    let refused = create(&as_member, &request)
+        .refused(Code::PermissionDenied)
+        .await;
     assert!(!refused.message().contains(&first.secret));
 
     // The removal disabled the member's keys; an admin enables this one again.
-    key_command(&env, admin, &request, true).await;
-    let refused = create(&env, member, &request).await.unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    as_admin.enable_key(&key_of(&request, &first)).await;
+    create(&as_member, &request)
+        .refused(Code::PermissionDenied)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retry_shows_the_secret_only_while_the_key_is_active() {
-    let env = Env::start().await;
-    let (admin, _) = registered_user(&env.ledgerd, "owner@example.test").await;
-    let (_org, account) = organization(&env.ledgerd, admin, "acme").await;
-    let request = create_request(&account);
-    let first = create(&env, admin, &request).await.unwrap();
+    let world = World::start().await;
+    let (admin, org) = world.organization().await;
+    let as_admin = world.dashboard(&admin);
+    let request = create_request(&org.account);
+    let first = create(&as_admin, &request).await;
+    let key = key_of(&request, &first);
 
-    key_command(&env, admin, &request, false).await;
-    let refused = create(&env, admin, &request).await.unwrap_err();
-    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
-    assert_eq!(reason(&refused), "KEY_SECRET_NO_LONGER_SHOWN");
+    as_admin.disable_key(&key).await;
+    create(&as_admin, &request)
+        .refused_with(Code::FailedPrecondition, "KEY_SECRET_NO_LONGER_SHOWN")
+        .await;
 
-    key_command(&env, admin, &request, true).await;
-    let shown = create(&env, admin, &request).await.unwrap();
+    as_admin.enable_key(&key).await;
+    let shown = create(&as_admin, &request).await;
     assert_eq!(shown.secret, first.secret);
 }

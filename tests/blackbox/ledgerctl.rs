@@ -1,11 +1,9 @@
 //! `ledgerctl`, the real binary run as a child process, against the real `ledgerd`: support
 //! transfers and look-ups, the audit commands, and errors on stderr with a non-zero exit.
 
-use ledger_api::pb;
+use ledger_tests::client::{Api, World, id};
 use ledger_tests::ledgerctl::{Run, run};
 use uuid::Uuid;
-
-use crate::common::{Env, id, register_verified};
 
 /// A member with 50 credits on their personal account and an organization they administer.
 struct Member {
@@ -15,54 +13,28 @@ struct Member {
     org_account: String,
 }
 
-async fn member_with_personal_credits(env: &Env) -> Member {
-    let user = Uuid::new_v4();
-    let identity = env.ledgerd.clients("identity", None).await;
-    let email = format!("{user}@example.test");
-    let personal = register_verified(&identity, user, &email).await;
-    let dashboard = env.ledgerd.clients("dashboard", Some(user)).await;
-    let org = id();
-    let created = dashboard
-        .orgs
-        .clone()
-        .create_organization(pb::CreateOrganizationRequest {
-            command_id: id(),
-            organization_id: org.clone(),
-            account_id: String::new(),
-            name: "Acme".into(),
-            details: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    dashboard
-        .credits
-        .clone()
-        .purchase_credits(pb::PurchaseCreditsRequest {
-            command_id: id(),
-            account_id: personal.clone(),
-            amount: "50".into(),
-            payment_reference: "pay_personal".into(),
-        })
-        .await
-        .unwrap();
+async fn member_with_personal_credits(world: &World) -> Member {
+    let user = world.some_user().await;
+    let dashboard = world.dashboard(&user);
+    let acme = dashboard.create_organization("Acme").await;
+    dashboard.buy(&user.personal, "50").await;
     Member {
-        user,
-        personal,
-        org,
-        org_account: created.account_id,
+        user: user.id,
+        personal: user.personal.to_string(),
+        org: acme.id.to_string(),
+        org_account: acme.account.to_string(),
     }
 }
 
 /// Runs ledgerctl as a support staff member.
-async fn support(env: &Env, args: &[&str]) -> Run {
+async fn support(world: &World, args: &[&str]) -> Run {
     let staff = Some(Uuid::from_u128(0x5afe));
-    run(&env.ledgerd, env.ledgerd.token("support"), staff, args).await
+    run(&world.ledgerd, world.ledgerd.token("support"), staff, args).await
 }
 
 /// Runs ledgerctl as an auditor.
-async fn auditor(env: &Env, args: &[&str]) -> Run {
-    run(&env.ledgerd, env.ledgerd.token("auditor"), None, args).await
+async fn auditor(world: &World, args: &[&str]) -> Run {
+    run(&world.ledgerd, world.ledgerd.token("auditor"), None, args).await
 }
 
 /// The cells of the table row starting with `first`.
@@ -105,13 +77,13 @@ fn transfer_args<'a>(m: &'a Member, amount: &'a str) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn support_transfers_personal_credits_to_an_organization_and_sees_both_new_balances() {
-    let env = Env::start().await;
-    let m = member_with_personal_credits(&env).await;
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
 
-    let done = support(&env, &transfer_args(&m, "12.34")).await;
+    let done = support(&world, &transfer_args(&m, "12.34")).await;
     assert!(done.success(), "{done:?}");
     let position: i64 = field(&done.stdout, "position").parse().unwrap();
-    assert_eq!(position, env.head().await);
+    assert_eq!(position, world.head().await);
     let from = row(&done.stdout, "from");
     assert_eq!(from[1..4], [m.personal.as_str(), "personal", "37.66"]);
     let to = row(&done.stdout, "to");
@@ -122,19 +94,19 @@ async fn support_transfers_personal_credits_to_an_organization_and_sees_both_new
     assert!(done.stderr.contains(&command_id), "{done:?}");
     let mut retry_args = transfer_args(&m, "12.34");
     retry_args.extend(["--command-id", &command_id]);
-    let retried = support(&env, &retry_args).await;
+    let retried = support(&world, &retry_args).await;
     assert!(retried.success(), "{retried:?}");
     assert_eq!(field(&retried.stdout, "position"), position.to_string());
     assert_eq!(row(&retried.stdout, "to")[3], "12.34");
-    assert_eq!(env.head().await, position, "the retry appended nothing");
+    assert_eq!(world.head().await, position, "the retry appended nothing");
 
     let mut json_args = vec!["--json"];
     json_args.extend(transfer_args(&m, "5"));
-    let again = support(&env, &json_args).await;
+    let again = support(&world, &json_args).await;
     assert!(again.success(), "{again:?}");
     assert_eq!(again.stdout.lines().count(), 1, "{again:?}");
     let reply = json(&again.stdout);
-    assert_eq!(reply["position"], env.head().await);
+    assert_eq!(reply["position"], world.head().await);
     assert_eq!(reply["from"]["balance"], "32.66");
     assert_eq!(reply["from"]["total_transferred_out"], "17.34");
     assert_eq!(reply["to"]["balance"], "17.34");
@@ -144,39 +116,39 @@ async fn support_transfers_personal_credits_to_an_organization_and_sees_both_new
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transfer_without_a_reason_is_refused_with_a_non_zero_exit_and_appends_nothing() {
-    let env = Env::start().await;
-    let m = member_with_personal_credits(&env).await;
-    let head = env.head().await;
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+    let head = world.head().await;
 
     let mut missing = transfer_args(&m, "1");
     missing.retain(|arg| *arg != "--reason" && *arg != "consolidate credits");
-    let refused = support(&env, &missing).await;
+    let refused = support(&world, &missing).await;
     assert_eq!(refused.code, Some(2), "clap refuses it: {refused:?}");
     assert!(refused.stderr.contains("--reason"), "{refused:?}");
 
     let mut empty = transfer_args(&m, "1");
     empty[8] = "";
-    let refused = support(&env, &empty).await;
+    let refused = support(&world, &empty).await;
     assert_eq!(refused.code, Some(3), "the server refuses it: {refused:?}");
     assert!(refused.stderr.contains("INVALID_ARGUMENT"), "{refused:?}");
     assert!(refused.stderr.contains("field reason"), "{refused:?}");
     assert!(refused.stdout.is_empty(), "{refused:?}");
-    assert_eq!(env.head().await, head);
+    assert_eq!(world.head().await, head);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_reports_an_intact_chain_in_one_call_or_in_chunks() {
-    let env = Env::start().await;
-    member_with_personal_credits(&env).await;
-    let head = env.head().await;
+    let world = World::start().await;
+    member_with_personal_credits(&world).await;
+    let head = world.head().await;
 
-    let intact = auditor(&env, &["verify"]).await;
+    let intact = auditor(&world, &["verify"]).await;
     assert!(intact.success(), "{intact:?}");
     assert_eq!(
         intact.stdout.trim(),
         format!("chain intact: positions 1 to {head} verified")
     );
-    let chunked = auditor(&env, &["--json", "verify", "--chunk", "2"]).await;
+    let chunked = auditor(&world, &["--json", "verify", "--chunk", "2"]).await;
     assert!(chunked.success(), "{chunked:?}");
     let reply = json(&chunked.stdout);
     assert_eq!(reply["ok"], true);
@@ -185,28 +157,28 @@ async fn verify_reports_an_intact_chain_in_one_call_or_in_chunks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_checkpoint_saved_before_more_commands_is_still_extended_and_a_forged_one_is_not() {
-    let env = Env::start().await;
-    let m = member_with_personal_credits(&env).await;
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
     let dir = std::env::temp_dir().join(format!("ledgerctl-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("checkpoint.json");
     let file_arg = file.to_str().unwrap();
 
-    let saved = auditor(&env, &["checkpoint", "save", "--file", file_arg]).await;
+    let saved = auditor(&world, &["checkpoint", "save", "--file", file_arg]).await;
     assert!(saved.success(), "{saved:?}");
     let checkpoint = json(&std::fs::read_to_string(&file).unwrap());
-    assert_eq!(checkpoint["position"], env.head().await);
+    assert_eq!(checkpoint["position"], world.head().await);
     assert_eq!(checkpoint["hash"].as_str().unwrap().len(), 64);
 
-    assert!(support(&env, &transfer_args(&m, "1")).await.success());
-    assert!(support(&env, &transfer_args(&m, "2")).await.success());
-    let checked = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    assert!(support(&world, &transfer_args(&m, "1")).await.success());
+    assert!(support(&world, &transfer_args(&m, "2")).await.success());
+    let checked = auditor(&world, &["checkpoint", "check", "--file", file_arg]).await;
     assert!(checked.success(), "{checked:?}");
     assert!(checked.stdout.contains("extends"), "{checked:?}");
 
     let forged = serde_json::json!({ "position": checkpoint["position"], "hash": "00".repeat(32) });
     std::fs::write(&file, forged.to_string()).unwrap();
-    let broken = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    let broken = auditor(&world, &["checkpoint", "check", "--file", file_arg]).await;
     assert_eq!(broken.code, Some(1), "{broken:?}");
     assert!(broken.stdout.contains("does NOT extend"), "{broken:?}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -214,12 +186,12 @@ async fn a_checkpoint_saved_before_more_commands_is_still_extended_and_a_forged_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_export_writes_one_chained_json_line_per_event_up_to_the_head() {
-    let env = Env::start().await;
-    let m = member_with_personal_credits(&env).await;
-    assert!(support(&env, &transfer_args(&m, "3")).await.success());
-    let head = env.head().await;
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+    assert!(support(&world, &transfer_args(&m, "3")).await.success());
+    let head = world.head().await;
 
-    let export = auditor(&env, &["events", "export", "--from", "1"]).await;
+    let export = auditor(&world, &["events", "export", "--from", "1"]).await;
     assert!(export.success(), "{export:?}");
     let events: Vec<_> = export.stdout.lines().map(json).collect();
     assert_eq!(i64::try_from(events.len()).unwrap(), head);
@@ -245,7 +217,7 @@ async fn events_export_writes_one_chained_json_line_per_event_up_to_the_head() {
     assert_eq!(payload["ticket"], "SUP-42", "{payload}");
 
     let tail = auditor(
-        &env,
+        &world,
         &[
             "--json",
             "events",
@@ -269,14 +241,14 @@ async fn events_export_writes_one_chained_json_line_per_event_up_to_the_head() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn balance_as_of_an_earlier_position_gives_the_earlier_balance() {
-    let env = Env::start().await;
-    let m = member_with_personal_credits(&env).await;
-    let before = env.head().await;
-    assert!(support(&env, &transfer_args(&m, "12.34")).await.success());
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+    let before = world.head().await;
+    assert!(support(&world, &transfer_args(&m, "12.34")).await.success());
 
     let position = before.to_string();
     let then = auditor(
-        &env,
+        &world,
         &[
             "balance-as-of",
             "--account",
@@ -289,7 +261,7 @@ async fn balance_as_of_an_earlier_position_gives_the_earlier_balance() {
     assert!(then.success(), "{then:?}");
     assert_eq!(field(&then.stdout, "balance"), "50");
     let now = auditor(
-        &env,
+        &world,
         &[
             "--json",
             "balance-as-of",
@@ -306,15 +278,15 @@ async fn balance_as_of_an_earlier_position_gives_the_earlier_balance() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_token_exits_non_zero_with_unauthenticated_and_is_never_echoed() {
-    let env = Env::start().await;
+    let world = World::start().await;
     let token = "lt_not-a-real-token-0123456789abcdef";
-    let refused = run(&env.ledgerd, token, None, &["verify"]).await;
+    let refused = run(&world.ledgerd, token, None, &["verify"]).await;
     assert_eq!(refused.code, Some(3), "{refused:?}");
     assert!(refused.stderr.contains("UNAUTHENTICATED"), "{refused:?}");
     assert!(!refused.stderr.contains(token) && !refused.stdout.contains(token));
 
     let flag = run(
-        &env.ledgerd,
+        &world.ledgerd,
         "",
         None,
         &["--token", token, "--json", "balance", "--account", &id()],
@@ -326,8 +298,8 @@ async fn a_wrong_token_exits_non_zero_with_unauthenticated_and_is_never_echoed()
 
     // A support token acts as the staff member it is bound to, and as no one else.
     let other_staff = run(
-        &env.ledgerd,
-        env.ledgerd.token("support"),
+        &world.ledgerd,
+        world.ledgerd.token("support"),
         Some(Uuid::new_v4()),
         &["verify"],
     )
@@ -335,8 +307,8 @@ async fn a_wrong_token_exits_non_zero_with_unauthenticated_and_is_never_echoed()
     assert_eq!(other_staff.code, Some(3), "{other_staff:?}");
     assert!(other_staff.stderr.contains("x-actor-id"), "{other_staff:?}");
     let bound = run(
-        &env.ledgerd,
-        env.ledgerd.token("support"),
+        &world.ledgerd,
+        world.ledgerd.token("support"),
         None,
         &["verify"],
     )
@@ -347,35 +319,39 @@ async fn a_wrong_token_exits_non_zero_with_unauthenticated_and_is_never_echoed()
 #[tokio::test(flavor = "multi_thread")]
 async fn support_looks_up_accounts_organizations_keys_and_balances_and_auditors_check_consistency()
 {
-    let env = Env::start().await;
-    let m = member_with_personal_credits(&env).await;
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
 
     let limit = support(
-        &env,
+        &world,
         &["set-member-limit", "--organization", &m.org, "--limit", "7"],
     )
     .await;
     assert!(limit.success(), "{limit:?}");
-    let org = support(&env, &["organization", "--organization", &m.org]).await;
+    let org = support(&world, &["organization", "--organization", &m.org]).await;
     assert!(org.success(), "{org:?}");
     assert_eq!(field(&org.stdout, "members"), "1 of 7");
     assert_eq!(field(&org.stdout, "account"), m.org_account);
-    let members = support(&env, &["--json", "members", "--organization", &m.org]).await;
+    let members = support(&world, &["--json", "members", "--organization", &m.org]).await;
     assert!(members.success(), "{members:?}");
     let member = json(&members.stdout);
     assert_eq!(member["user_id"], m.user.to_string());
     assert_eq!(member["role"], "admin");
-    let balance = support(&env, &["balance", "--account", &m.personal]).await;
+    let balance = support(&world, &["balance", "--account", &m.personal]).await;
     assert!(balance.success(), "{balance:?}");
     assert_eq!(field(&balance.stdout, "balance"), "50");
-    let keys = support(&env, &["keys", "--account", &m.org_account]).await;
+    let keys = support(&world, &["keys", "--account", &m.org_account]).await;
     assert!(keys.success(), "{keys:?}");
     assert_eq!(keys.stdout.lines().count(), 1, "only the header: {keys:?}");
 
     // The account switcher is a read model: poll (bounded) until the projection has caught up.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let accounts = loop {
-        let accounts = support(&env, &["--json", "accounts", "--user", &m.user.to_string()]).await;
+        let accounts = support(
+            &world,
+            &["--json", "accounts", "--user", &m.user.to_string()],
+        )
+        .await;
         if accounts.success() && accounts.stdout.contains(&m.org_account) {
             break accounts;
         }
@@ -386,7 +362,7 @@ async fn support_looks_up_accounts_organizations_keys_and_balances_and_auditors_
     assert_eq!(listing["personal_account_id"], m.personal);
     assert_eq!(listing["organizations"][0]["account_id"], m.org_account);
     assert_eq!(listing["organizations"][0]["role"], "admin");
-    let consistency = auditor(&env, &["consistency"]).await;
+    let consistency = auditor(&world, &["consistency"]).await;
     assert!(consistency.success(), "{consistency:?}");
     assert!(
         consistency
@@ -398,27 +374,27 @@ async fn support_looks_up_accounts_organizations_keys_and_balances_and_auditors_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_altered_payload_makes_verify_and_the_checkpoint_check_fail_with_exit_1() {
-    let env = Env::start().await;
-    let m = member_with_personal_credits(&env).await;
-    assert!(support(&env, &transfer_args(&m, "12.34")).await.success());
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+    assert!(support(&world, &transfer_args(&m, "12.34")).await.success());
     let dir = std::env::temp_dir().join(format!("ledgerctl-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("checkpoint.json");
     let file_arg = file.to_str().unwrap();
     assert!(
-        auditor(&env, &["checkpoint", "save", "--file", file_arg])
+        auditor(&world, &["checkpoint", "save", "--file", file_arg])
             .await
             .success()
     );
 
     let (altered,): (i64,) =
         sqlx::query_as("SELECT min(position) FROM events WHERE payload LIKE '%SUP-42%'")
-            .fetch_one(&env.pool)
+            .fetch_one(&world.pool)
             .await
             .unwrap();
-    alter_ticket(&env, altered).await;
+    alter_ticket(&world, altered).await;
 
-    let broken = auditor(&env, &["verify", "--chunk", "3"]).await;
+    let broken = auditor(&world, &["verify", "--chunk", "3"]).await;
     assert_eq!(broken.code, Some(1), "{broken:?}");
     assert!(
         broken
@@ -426,7 +402,7 @@ async fn an_altered_payload_makes_verify_and_the_checkpoint_check_fail_with_exit
             .starts_with(&format!("chain BROKEN at position {altered}")),
         "{broken:?}"
     );
-    let json_broken = auditor(&env, &["--json", "verify"]).await;
+    let json_broken = auditor(&world, &["--json", "verify"]).await;
     assert_eq!(json_broken.code, Some(1), "{json_broken:?}");
     let reply = json(&json_broken.stdout);
     assert_eq!(
@@ -434,7 +410,7 @@ async fn an_altered_payload_makes_verify_and_the_checkpoint_check_fail_with_exit
         (false.into(), altered.into())
     );
     let before = (altered - 1).to_string();
-    let intact = auditor(&env, &["verify", "--to", &before]).await;
+    let intact = auditor(&world, &["verify", "--to", &before]).await;
     assert!(
         intact.success(),
         "the history before it still verifies: {intact:?}"
@@ -442,12 +418,12 @@ async fn an_altered_payload_makes_verify_and_the_checkpoint_check_fail_with_exit
 
     // The checkpoint check re-hashes the whole log: an event altered before the checkpoint,
     // its stored hash left alone, is found too.
-    let head = env.head().await;
+    let head = world.head().await;
     assert!(
         altered < head,
         "the transfer's first event is before the checkpoint's"
     );
-    let check = auditor(&env, &["checkpoint", "check", "--file", file_arg]).await;
+    let check = auditor(&world, &["checkpoint", "check", "--file", file_arg]).await;
     assert_eq!(check.code, Some(1), "{check:?}");
     assert!(
         check.stdout.contains(&format!(
@@ -460,8 +436,8 @@ async fn an_altered_payload_makes_verify_and_the_checkpoint_check_fail_with_exit
 
 /// Rewrites the ticket in the payload of the event at `position`, as a superuser with the
 /// append-only triggers switched off (the attack the chain exists to expose).
-async fn alter_ticket(env: &Env, position: i64) {
-    let mut conn = env.pool.acquire().await.unwrap();
+async fn alter_ticket(world: &World, position: i64) {
+    let mut conn = world.pool.acquire().await.unwrap();
     sqlx::query("SET session_replication_role = replica")
         .execute(&mut *conn)
         .await
@@ -496,13 +472,13 @@ async fn next_position(
 async fn events_tail_follow_shows_events_as_they_are_appended() {
     use tokio::io::AsyncBufReadExt;
 
-    let env = Env::start().await;
-    let m = member_with_personal_credits(&env).await;
-    let head = env.head().await;
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+    let head = world.head().await;
     let mut follower = tokio::process::Command::new(ledger_tests::ledgerctl::binary())
         .args(["--json", "events", "tail", "--from", "1", "--follow"])
-        .env("LEDGER_SERVER", format!("http://{}", env.ledgerd.address))
-        .env("LEDGER_TOKEN", env.ledgerd.token("auditor"))
+        .env("LEDGER_SERVER", format!("http://{}", world.ledgerd.address))
+        .env("LEDGER_TOKEN", world.ledgerd.token("auditor"))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -512,8 +488,8 @@ async fn events_tail_follow_shows_events_as_they_are_appended() {
     for expected in 1..=head {
         assert_eq!(next_position(&mut lines).await, expected);
     }
-    assert!(support(&env, &transfer_args(&m, "1")).await.success());
-    let new_head = env.head().await;
+    assert!(support(&world, &transfer_args(&m, "1")).await.success());
+    let new_head = world.head().await;
     for expected in head + 1..=new_head {
         assert_eq!(next_position(&mut lines).await, expected);
     }

@@ -10,10 +10,10 @@
 use std::collections::HashMap;
 
 use ledger_api::pb;
+use ledger_tests::client::{Api, Hold, Key, World, reason};
 use tonic::Status;
-use uuid::Uuid;
 
-use crate::common::{Env, id, join, key, organization, purchase, reason, registered_user, units};
+use crate::common::units;
 
 /// Users with a personal account each, all members of the transfer target.
 const USERS: usize = 5;
@@ -43,112 +43,78 @@ enum Contended {
     LimitedKey,
 }
 
-/// One racing command's outcome, and the hold it placed (account, hold id).
+/// One racing command's outcome, and the hold it placed.
 struct Outcome {
     contended: Contended,
     result: Result<(), Status>,
-    hold: Option<(String, String)>,
+    hold: Option<Hold>,
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn of_200_concurrent_transfers_and_holds_exactly_the_affordable_succeed_and_money_is_conserved()
  {
-    let env = Env::start().await;
+    let world = World::start().await;
     let mut users = Vec::new();
     for n in 0..USERS {
-        let email = format!("racer{n}@example.test");
-        let (user, personal) = registered_user(&env.ledgerd, &email).await;
-        users.push((user, personal, email));
+        users.push(world.user(&format!("racer{n}@example.test")).await);
     }
-    let admin = users[0].0;
-    let (target_org, target_account) = organization(&env.ledgerd, admin, "Target").await;
-    for (user, _, email) in &users[1..] {
-        join(&env.ledgerd, admin, &target_org, *user, email).await;
+    let admin = &users[0];
+    let as_admin = world.dashboard(admin);
+    let target = as_admin.create_organization("Target").await;
+    for user in &users[1..] {
+        world.join(admin, &target, user).await;
     }
-    let (_hold_org, hold_account) = organization(&env.ledgerd, admin, "Holds").await;
+    let hold_org = as_admin.create_organization("Holds").await;
     let mut personal_keys = Vec::new();
-    for (user, personal, _) in &users {
-        purchase(&env.ledgerd, *user, personal, PERSONAL_FUNDS).await;
-        personal_keys.push(key(&env.ledgerd, *user, personal, None).await.key_id);
+    for user in &users {
+        let dashboard = world.dashboard(user);
+        dashboard.buy(&user.personal, PERSONAL_FUNDS).await;
+        personal_keys.push(dashboard.create_key(&user.personal, "key").await);
     }
-    purchase(&env.ledgerd, admin, &hold_account, HOLD_ACCOUNT_FUNDS).await;
-    purchase(&env.ledgerd, admin, &target_account, TARGET_FUNDS).await;
-    let unlimited_key = key(&env.ledgerd, admin, &hold_account, None).await.key_id;
-    let limited_key = key(
-        &env.ledgerd,
-        admin,
-        &target_account,
-        Some(LIMITED_KEY_LIMIT),
-    )
-    .await
-    .key_id;
+    as_admin.buy(&hold_org.account, HOLD_ACCOUNT_FUNDS).await;
+    as_admin.buy(&target.account, TARGET_FUNDS).await;
+    let unlimited_key = as_admin.create_key(&hold_org.account, "key").await;
+    let limited_key = as_admin
+        .create_key_with_limit(
+            &target.account,
+            "key",
+            LIMITED_KEY_LIMIT,
+            pb::LimitPeriod::Lifetime,
+        )
+        .await;
 
-    let support = env.ledgerd.clients("support", Some(Uuid::new_v4())).await;
-    let gateway = env.ledgerd.clients("gateway", None).await;
+    let support = world.support();
+    let gateway = world.gateway();
     let mut racers = tokio::task::JoinSet::new();
-    let mut hold = |contended: Contended, account: &str, key: &str, estimate: &str| {
-        let mut gateway = gateway.gateway.clone();
-        let (account, hold_id) = (account.to_owned(), id());
-        let request = pb::PlaceHoldRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            key_id: key.to_owned(),
-            hold_id: hold_id.clone(),
-            estimate: estimate.into(),
-            ttl_s: 600,
-        };
+    let mut hold = |contended: Contended, key: &Key, estimate: &str| {
+        let placing = gateway.place_hold_for(key, estimate, 600);
         racers.spawn(async move {
-            let result = gateway.place_hold(request).await.map(drop);
-            let hold = result.is_ok().then_some((account, hold_id));
+            let placed = placing.outcome().await;
             Outcome {
                 contended,
-                result,
-                hold,
+                hold: placed.as_ref().ok().cloned(),
+                result: placed.map(drop),
             }
         });
     };
-    for (n, (_, personal, _)) in users.iter().enumerate() {
+    for (n, key) in personal_keys.iter().enumerate() {
         for _ in 0..PER_PERSONAL_ACCOUNT_EACH {
-            hold(
-                Contended::Personal(n),
-                personal,
-                &personal_keys[n],
-                PERSONAL_AMOUNT,
-            );
+            hold(Contended::Personal(n), key, PERSONAL_AMOUNT);
         }
     }
     for _ in 0..HOLD_ACCOUNT_HOLDS {
-        hold(
-            Contended::HoldAccount,
-            &hold_account,
-            &unlimited_key,
-            HOLD_AMOUNT,
-        );
+        hold(Contended::HoldAccount, &unlimited_key, HOLD_AMOUNT);
     }
     for _ in 0..LIMITED_KEY_HOLDS {
-        hold(
-            Contended::LimitedKey,
-            &target_account,
-            &limited_key,
-            HOLD_AMOUNT,
-        );
+        hold(Contended::LimitedKey, &limited_key, HOLD_AMOUNT);
     }
-    for (n, (_, personal, _)) in users.iter().enumerate() {
+    for (n, user) in users.iter().enumerate() {
         for _ in 0..PER_PERSONAL_ACCOUNT_EACH {
-            let mut support = support.support.clone();
-            let request = pb::TransferCreditsRequest {
-                command_id: id(),
-                transfer_id: String::new(),
-                from_account_id: personal.clone(),
-                to_account_id: target_account.clone(),
-                amount: PERSONAL_AMOUNT.into(),
-                reason: "race".into(),
-                ticket: "SUP-RACE".into(),
-            };
+            let transfer = support.transfer(&user.personal, &target.account, PERSONAL_AMOUNT);
             racers.spawn(async move {
                 Outcome {
                     contended: Contended::Personal(n),
-                    result: support.transfer_credits(request).await.map(drop),
+                    result: transfer.outcome().await.map(drop),
                     hold: None,
                 }
             });
@@ -198,20 +164,9 @@ async fn of_200_concurrent_transfers_and_holds_exactly_the_affordable_succeed_an
     );
 
     // Balances: nothing below zero, holds and transfers exactly as counted.
-    let dashboard = |user| env.ledgerd.clients("dashboard", Some(user));
-    let balance = |account: &str| pb::GetAccountBalanceRequest {
-        account_id: account.to_owned(),
-        min_position: 0,
-    };
     let mut transferred_in = 0;
-    for (n, (user, personal, _)) in users.iter().enumerate() {
-        let b = dashboard(*user)
-            .await
-            .credits
-            .get_account_balance(balance(personal))
-            .await
-            .unwrap()
-            .into_inner();
+    for (n, user) in users.iter().enumerate() {
+        let b = world.dashboard(user).balance(&user.personal).await;
         let held = units(PERSONAL_AMOUNT) * i128::from(b.open_holds);
         assert_eq!(units(&b.balance), units(PERSONAL_FUNDS) - transfers_out[n]);
         assert_eq!(units(&b.total_transferred_out), transfers_out[n]);
@@ -219,57 +174,39 @@ async fn of_200_concurrent_transfers_and_holds_exactly_the_affordable_succeed_an
         assert_eq!(units(&b.available), 0, "10 credits, all spoken for");
         transferred_in += transfers_out[n];
     }
-    let mut admin_credits = dashboard(admin).await.credits;
-    let holds_account = admin_credits
-        .get_account_balance(balance(&hold_account))
-        .await
-        .unwrap()
-        .into_inner();
+    let holds_account = as_admin.balance(&hold_org.account).await;
     assert_eq!(
         (holds_account.balance.as_str(), holds_account.held.as_str()),
         ("100", "100")
     );
     assert_eq!(units(&holds_account.available), 0);
-    let target = admin_credits
-        .get_account_balance(balance(&target_account))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(units(&target.balance), units(TARGET_FUNDS) + transferred_in);
-    assert_eq!(units(&target.total_transferred_in), transferred_in);
-    assert_eq!(units(&target.held), units(LIMITED_KEY_LIMIT));
+    let target_balance = as_admin.balance(&target.account).await;
+    assert_eq!(
+        units(&target_balance.balance),
+        units(TARGET_FUNDS) + transferred_in
+    );
+    assert_eq!(units(&target_balance.total_transferred_in), transferred_in);
+    assert_eq!(units(&target_balance.held), units(LIMITED_KEY_LIMIT));
 
     // Settle every hold at once; then check conservation against the double-entry read model.
     let mut settlements = tokio::task::JoinSet::new();
-    for (n, (account, hold_id)) in holds.iter().enumerate() {
-        let mut gateway = gateway.gateway.clone();
-        let request = pb::SettleHoldRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            hold_id: hold_id.clone(),
-            usage: Some(crate::common::usage(&format!("race-{n}"), SETTLED_COST)),
-        };
-        settlements.spawn(async move { gateway.settle_hold(request).await });
+    for (n, hold) in holds.iter().enumerate() {
+        let settling = gateway.settle(hold, &format!("race-{n}"), SETTLED_COST);
+        settlements.spawn(settling.outcome());
     }
     let mut head = 0;
     while let Some(settled) = settlements.join_next().await {
-        head = head.max(settled.unwrap().unwrap().into_inner().position);
+        head = head.max(settled.unwrap().unwrap().position);
     }
     let purchased =
         units(PERSONAL_FUNDS) * USERS as i128 + units(HOLD_ACCOUNT_FUNDS) + units(TARGET_FUNDS);
     let used = units(SETTLED_COST) * holds.len() as i128;
     let mut customer_total = 0;
-    let mut accounts: Vec<(Uuid, String)> = users.iter().map(|u| (u.0, u.1.clone())).collect();
-    accounts.push((admin, hold_account.clone()));
-    accounts.push((admin, target_account.clone()));
+    let mut accounts: Vec<_> = users.iter().map(|u| (u, u.personal.clone())).collect();
+    accounts.push((admin, hold_org.account.clone()));
+    accounts.push((admin, target.account.clone()));
     for (owner, account) in &accounts {
-        let b = dashboard(*owner)
-            .await
-            .credits
-            .get_account_balance(balance(account))
-            .await
-            .unwrap()
-            .into_inner();
+        let b = world.dashboard(owner).balance(account).await;
         assert_eq!((b.held.as_str(), b.open_holds), ("0", 0));
         assert!(units(&b.balance) >= 0, "{account}: {}", b.balance);
         customer_total += units(&b.balance);
@@ -277,19 +214,19 @@ async fn of_200_concurrent_transfers_and_holds_exactly_the_affordable_succeed_an
     assert_eq!(customer_total, purchased - used);
 
     // Wait until the balances projection has applied the last settlement, then read its books.
-    admin_credits
+    as_admin
+        .rpc()
         .list_ledger_entries(pb::ListLedgerEntriesRequest {
-            account_id: hold_account.clone(),
+            account_id: hold_org.account.to_string(),
             min_position: head,
             page_size: 1,
             ..Default::default()
         })
-        .await
-        .unwrap();
+        .await;
     let books: Vec<(String, String)> = sqlx::query_as(
         "SELECT account, sum(amount)::text FROM ledger_entries GROUP BY account ORDER BY account",
     )
-    .fetch_all(&env.pool)
+    .fetch_all(&world.pool)
     .await
     .unwrap();
     let books: HashMap<String, i128> = books
@@ -299,7 +236,10 @@ async fn of_200_concurrent_transfers_and_holds_exactly_the_affordable_succeed_an
     assert_eq!(books["external"], -purchased);
     assert_eq!(books["revenue"], used);
     assert_eq!(books.get("transfers").copied().unwrap_or(0), 0);
-    let customer_books: i128 = accounts.iter().map(|(_, account)| books[account]).sum();
+    let customer_books: i128 = accounts
+        .iter()
+        .map(|(_, account)| books[account.as_str()])
+        .sum();
     assert_eq!(customer_books, customer_total);
     assert_eq!(books.values().sum::<i128>(), 0, "every book together");
 }

@@ -3,168 +3,85 @@
 //! tenant isolation and the consistency check.
 
 use ledger_api::pb;
+use ledger_tests::client::{Api, Dashboard, Gateway, Key, Org, User, World};
 use tonic::Code;
-use uuid::Uuid;
 
-use crate::common::{
-    Env, assert_bad_field, balance, id, join, organization, purchase, register_verified,
-    registered_user, units, usage,
-};
+use crate::common::units;
 
 fn ts(seconds: i64) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds, nanos: 0 }
 }
 
-struct World {
-    env: Env,
-    alice: ledger_tests::ledgerd::Clients,
-    bob: ledger_tests::ledgerd::Clients,
-    carol: ledger_tests::ledgerd::Clients,
-    gateway: ledger_tests::ledgerd::Clients,
-    bob_id: Uuid,
-    org: String,
-    org_account: String,
-    alice_key: String,
-    bob_key: String,
+/// An organization whose feed, analytics and ledger the tests read.
+struct Acme {
+    world: World,
+    alice: Dashboard,
+    bob: Dashboard,
+    carol: Dashboard,
+    gateway: Gateway,
+    bob_user: User,
+    org: Org,
+    alice_key: Key,
+    bob_key: Key,
     last: i64,
 }
 
 /// Alice (admin) and Bob (member) in an organization with 100 credits, one key each; Bob's
 /// key settles a hold (1.25) and records usage (0.75); Alice's records 0.5. Carol is a
 /// registered outsider.
-async fn world() -> World {
-    let env = Env::start().await;
-    let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    let identity = env.ledgerd.clients("identity", None).await;
-    for (user, email) in [
-        (a, "alice@example.test"),
-        (b, "bob@example.test"),
-        (c, "carol@example.test"),
-    ] {
-        register_verified(&identity, user, email).await;
-    }
-    let alice = env.ledgerd.clients("dashboard", Some(a)).await;
-    let bob = env.ledgerd.clients("dashboard", Some(b)).await;
-    let carol = env.ledgerd.clients("dashboard", Some(c)).await;
-    let gateway = env.ledgerd.clients("gateway", None).await;
-    let org = id();
-    let org_account = alice
-        .orgs
-        .clone()
-        .create_organization(pb::CreateOrganizationRequest {
-            command_id: id(),
-            organization_id: org.clone(),
-            account_id: String::new(),
-            name: "Acme".into(),
-            details: None,
-        })
+async fn acme() -> Acme {
+    let world = World::start().await;
+    let a = world.user("alice@example.test").await;
+    let b = world.user("bob@example.test").await;
+    let c = world.user("carol@example.test").await;
+    let (alice, bob, carol) = (
+        world.dashboard(&a),
+        world.dashboard(&b),
+        world.dashboard(&c),
+    );
+    let gateway = world.gateway();
+    let org = alice.create_organization("Acme").await;
+    world.join(&a, &org, &b).await;
+    alice.buy(&org.account, "100").await;
+    let alice_key = alice.create_key(&org.account, "key").await;
+    let bob_key = bob.create_key(&org.account, "key").await;
+    let hold = gateway.place_hold(&bob_key, "2").await;
+    gateway.settle(&hold, "gen-1", "1.25").await;
+    gateway.record_usage(&alice_key, "gen-2", "0.5").await;
+    let last = gateway
+        .record_usage(&bob_key, "gen-3", "0.75")
         .await
-        .unwrap()
-        .into_inner()
-        .account_id;
-    join(&env.ledgerd, a, &org, b, "bob@example.test").await;
-    alice
-        .credits
-        .clone()
-        .purchase_credits(pb::PurchaseCreditsRequest {
-            command_id: id(),
-            account_id: org_account.clone(),
-            amount: "100".into(),
-            payment_reference: "pay_1".into(),
-        })
-        .await
-        .unwrap();
-    let mut keys = Vec::new();
-    for clients in [&alice, &bob] {
-        let key = clients
-            .keys
-            .clone()
-            .create_key(pb::CreateKeyRequest {
-                command_id: id(),
-                account_id: org_account.clone(),
-                key_id: id(),
-                name: "key".into(),
-                limit: None,
-                expires_at: None,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        keys.push(key.key_id);
-    }
-    let (alice_key, bob_key) = (keys[0].clone(), keys[1].clone());
-    let hold = id();
-    gateway
-        .gateway
-        .clone()
-        .place_hold(pb::PlaceHoldRequest {
-            command_id: id(),
-            account_id: org_account.clone(),
-            key_id: bob_key.clone(),
-            hold_id: hold.clone(),
-            estimate: "2".into(),
-            ttl_s: 60,
-        })
-        .await
-        .unwrap();
-    gateway
-        .gateway
-        .clone()
-        .settle_hold(pb::SettleHoldRequest {
-            command_id: id(),
-            account_id: org_account.clone(),
-            hold_id: hold,
-            usage: Some(usage("gen-1", "1.25")),
-        })
-        .await
-        .unwrap();
-    let mut last = 0;
-    for (key, generation, cost) in [(&alice_key, "gen-2", "0.5"), (&bob_key, "gen-3", "0.75")] {
-        last = gateway
-            .gateway
-            .clone()
-            .record_usage(pb::RecordUsageRequest {
-                command_id: id(),
-                account_id: org_account.clone(),
-                key_id: key.clone(),
-                usage: Some(usage(generation, cost)),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .position;
-    }
-    World {
-        env,
+        .position;
+    Acme {
+        world,
         alice,
         bob,
         carol,
         gateway,
-        bob_id: b,
+        bob_user: b,
         org,
-        org_account,
         alice_key,
         bob_key,
         last,
     }
 }
 
-fn feed(w: &World, page_size: i32, token: &str, key: Option<&str>) -> pb::ListActivityRequest {
+fn feed(w: &Acme, page_size: i32, token: &str, key: Option<&Key>) -> pb::ListActivityRequest {
     pb::ListActivityRequest {
-        account_id: w.org_account.clone(),
+        account_id: w.org.account.to_string(),
         min_position: w.last,
         page_size,
         page_token: token.into(),
         filter: Some(pb::ActivityFilter {
-            key_id: key.map(str::to_owned),
+            key_id: key.map(|key| key.id.to_string()),
             ..Default::default()
         }),
     }
 }
 
-fn analytics(w: &World, group_by: pb::GroupBy) -> pb::GetUsageAnalyticsRequest {
+fn analytics(w: &Acme, group_by: pb::GroupBy) -> pb::GetUsageAnalyticsRequest {
     pb::GetUsageAnalyticsRequest {
-        account_id: w.org_account.clone(),
+        account_id: w.org.account.to_string(),
         min_position: w.last,
         granularity: pb::Granularity::Day.into(),
         group_by: group_by.into(),
@@ -176,17 +93,11 @@ fn analytics(w: &World, group_by: pb::GroupBy) -> pb::GetUsageAnalyticsRequest {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_feed_analytics_and_ledger_agree_with_the_commands_and_stay_within_the_tenant() {
-    let w = world().await;
+    let w = acme().await;
+    let (alice, bob) = (w.alice.rpc(), w.bob.rpc());
 
     // The feed: metadata only, newest first (same finish time: higher position first).
-    let all = w
-        .alice
-        .activity
-        .clone()
-        .list_activity(feed(&w, 0, "", None))
-        .await
-        .unwrap()
-        .into_inner();
+    let all = alice.list_activity(feed(&w, 0, "", None)).await;
     let generations: Vec<_> = all.items.iter().map(|i| i.generation_id.as_str()).collect();
     assert_eq!(generations, ["gen-3", "gen-2", "gen-1"]);
     assert!(all.next_page_token.is_empty());
@@ -196,20 +107,13 @@ async fn the_feed_analytics_and_ledger_agree_with_the_commands_and_stay_within_t
         (first.model.as_str(), first.cost.as_str()),
         ("gpt-x", "0.75")
     );
-    assert_eq!(first.key_id, w.bob_key);
-    assert_eq!(first.user_id, w.bob_id.to_string());
+    assert_eq!(first.key_id, w.bob_key.id.as_str());
+    assert_eq!(first.user_id, w.bob_user.id.to_string());
     assert_eq!(first.tokens.unwrap().prompt, 100);
     assert_eq!(first.status, pb::UsageStatus::Success as i32);
 
     // Filtered by key; a member sees the organization's feed.
-    let bobs = w
-        .bob
-        .activity
-        .clone()
-        .list_activity(feed(&w, 0, "", Some(&w.bob_key)))
-        .await
-        .unwrap()
-        .into_inner();
+    let bobs = bob.list_activity(feed(&w, 0, "", Some(&w.bob_key))).await;
     let generations: Vec<_> = bobs
         .items
         .iter()
@@ -218,255 +122,134 @@ async fn the_feed_analytics_and_ledger_agree_with_the_commands_and_stay_within_t
     assert_eq!(generations, ["gen-3", "gen-1"]);
 
     // Pagination.
-    let page1 = w
-        .alice
-        .activity
-        .clone()
-        .list_activity(feed(&w, 2, "", None))
-        .await
-        .unwrap()
-        .into_inner();
+    let page1 = alice.list_activity(feed(&w, 2, "", None)).await;
     assert_eq!(page1.items.len(), 2);
     assert!(!page1.next_page_token.is_empty());
-    let page2 = w
-        .alice
-        .activity
-        .clone()
+    let page2 = alice
         .list_activity(feed(&w, 2, &page1.next_page_token, None))
-        .await
-        .unwrap()
-        .into_inner();
+        .await;
     assert_eq!(page2.items.len(), 1);
     assert_eq!(page2.items[0].generation_id, "gen-1");
     assert!(page2.next_page_token.is_empty());
 
     // An invalid page token names the field.
-    let bad = w
-        .alice
-        .activity
-        .clone()
+    alice
         .list_activity(feed(&w, 2, "not-a-token", None))
-        .await
-        .unwrap_err();
-    assert_bad_field(&bad, "page_token");
+        .refused_field("page_token")
+        .await;
 
     // Analytics: the admin's totals are the sum of the costs; the member sees only his keys.
-    let rows = w
-        .alice
-        .activity
-        .clone()
+    let rows = alice
         .get_usage_analytics(analytics(&w, pb::GroupBy::Key))
         .await
-        .unwrap()
-        .into_inner()
         .rows;
     let total: i128 = rows.iter().map(|r| units(&r.spend)).sum();
     assert_eq!(total, units("2.5"));
     assert_eq!(rows.iter().map(|r| r.requests).sum::<u64>(), 3);
-    let alice_row = rows.iter().find(|r| r.group == w.alice_key).unwrap();
+    let alice_row = rows
+        .iter()
+        .find(|r| r.group == w.alice_key.id.as_str())
+        .unwrap();
     assert_eq!(alice_row.spend, "0.5");
-    let bobs_rows = w
-        .bob
-        .activity
-        .clone()
+    let bobs_rows = bob
         .get_usage_analytics(analytics(&w, pb::GroupBy::Member))
         .await
-        .unwrap()
-        .into_inner()
         .rows;
     assert!(!bobs_rows.is_empty());
-    assert!(bobs_rows.iter().all(|r| r.group == w.bob_id.to_string()));
+    assert!(
+        bobs_rows
+            .iter()
+            .all(|r| r.group == w.bob_user.id.to_string())
+    );
     let total: i128 = bobs_rows.iter().map(|r| units(&r.spend)).sum();
     assert_eq!(total, units("2"));
 
     // Ledger entries sum to the balance the balance RPC reports.
-    let balance = w
-        .alice
-        .credits
-        .clone()
-        .get_account_balance(pb::GetAccountBalanceRequest {
-            account_id: w.org_account.clone(),
-            min_position: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let account = &w.org.account;
+    let balance = w.alice.balance(account).await;
     assert_eq!(balance.balance, "97.5");
-    let entries = w
-        .alice
-        .credits
-        .clone()
-        .list_ledger_entries(pb::ListLedgerEntriesRequest {
-            account_id: w.org_account.clone(),
-            min_position: w.last,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+    let entries = w.alice.after(w.last).ledger_entries(account).await.entries;
     assert_eq!(entries.len(), 4, "{entries:?}");
     let sum: i128 = entries
         .iter()
         .map(|e| {
-            if e.credit_account == w.org_account {
+            if e.credit_account == account.as_str() {
                 units(&e.amount)
             } else {
-                assert_eq!(e.debit_account, w.org_account);
+                assert_eq!(e.debit_account, account.as_str());
                 -units(&e.amount)
             }
         })
         .sum();
     assert_eq!(sum, units(&balance.balance));
-    let member = w
-        .bob
-        .credits
-        .clone()
-        .list_ledger_entries(pb::ListLedgerEntriesRequest {
-            account_id: w.org_account.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(member.code(), Code::PermissionDenied);
+    w.bob
+        .ledger_entries(account)
+        .refused(Code::PermissionDenied)
+        .await;
 
     // Another tenant's feed, analytics and ledger are refused.
-    let outsider = w
-        .carol
-        .activity
-        .clone()
+    let carol = w.carol.rpc();
+    carol
         .list_activity(feed(&w, 0, "", None))
-        .await
-        .unwrap_err();
-    assert_eq!(outsider.code(), Code::PermissionDenied, "{outsider:?}");
-    let outsider = w
-        .carol
-        .activity
-        .clone()
+        .refused(Code::PermissionDenied)
+        .await;
+    carol
         .get_usage_analytics(analytics(&w, pb::GroupBy::Key))
-        .await
-        .unwrap_err();
-    assert_eq!(outsider.code(), Code::PermissionDenied);
+        .refused(Code::PermissionDenied)
+        .await;
 
     // Read-your-writes: the position of a command makes the next query see it.
     let position = w
         .gateway
-        .gateway
-        .clone()
-        .record_usage(pb::RecordUsageRequest {
-            command_id: id(),
-            account_id: w.org_account.clone(),
-            key_id: w.alice_key.clone(),
-            usage: Some(usage("gen-4", "0.1")),
-        })
+        .record_usage(&w.alice_key, "gen-4", "0.1")
         .await
-        .unwrap()
-        .into_inner()
         .position;
     let mut request = feed(&w, 1, "", None);
     request.min_position = position;
-    let newest = w
-        .alice
-        .activity
-        .clone()
-        .list_activity(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let newest = alice.list_activity(request).await;
     assert_eq!(newest.items[0].generation_id, "gen-4");
     assert_eq!(newest.items[0].position, position);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_check_are_served() {
-    let w = world().await;
+    let w = acme().await;
 
     // The account switcher.
-    let orgs = w
-        .bob
-        .users
-        .clone()
-        .list_user_organizations(pb::ListUserOrganizationsRequest {
-            user_id: w.bob_id.to_string(),
-            min_position: w.last,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .organizations;
+    let bob = w.bob.after(w.last);
+    let orgs = bob.user_organizations(&w.bob_user).await.organizations;
     assert_eq!(orgs.len(), 1);
     assert_eq!(
         (orgs[0].organization_id.as_str(), orgs[0].name.as_str()),
-        (w.org.as_str(), "Acme")
+        (w.org.id.as_str(), "Acme")
     );
     assert_eq!(orgs[0].role, pb::Role::Member as i32);
-    let account = w
-        .bob
-        .users
-        .clone()
-        .get_user_account(pb::GetUserAccountRequest {
-            user_id: w.bob_id.to_string(),
-            min_position: w.last,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let account = bob.user_account(&w.bob_user).await;
     assert!(account.email_verified);
-    let someone_else = w
-        .carol
-        .users
-        .clone()
-        .get_user_account(pb::GetUserAccountRequest {
-            user_id: w.bob_id.to_string(),
-            min_position: 0,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(someone_else.code(), Code::PermissionDenied);
+    w.carol
+        .user_account(&w.bob_user)
+        .refused(Code::PermissionDenied)
+        .await;
 
     // Invitations: admins see pending ones with the address; members are refused.
     let invited = w
         .alice
-        .orgs
-        .clone()
-        .invite_member(pb::InviteMemberRequest {
-            command_id: id(),
-            organization_id: w.org.clone(),
-            invitation_id: id(),
-            email: "dave@example.test".into(),
-            role: pb::Role::Admin.into(),
-            expires_in_s: None,
-        })
+        .invite(&w.org, "dave@example.test", pb::Role::Admin)
         .await
-        .unwrap()
-        .into_inner()
         .position;
-    let list = |min_position| pb::ListInvitationsRequest {
-        organization_id: w.org.clone(),
-        min_position,
-        ..Default::default()
-    };
     let invitations = w
         .alice
-        .orgs
-        .clone()
-        .list_invitations(list(invited))
+        .after(invited)
+        .list_invitations(&w.org)
         .await
-        .unwrap()
-        .into_inner()
         .invitations;
     assert_eq!(invitations.len(), 1, "{invitations:?}");
     assert_eq!(invitations[0].email, "dave@example.test");
     assert_eq!(invitations[0].role, pb::Role::Admin as i32);
-    let member = w
-        .bob
-        .orgs
-        .clone()
-        .list_invitations(list(0))
-        .await
-        .unwrap_err();
-    assert_eq!(member.code(), Code::PermissionDenied);
+    w.bob
+        .list_invitations(&w.org)
+        .refused(Code::PermissionDenied)
+        .await;
 
     // The CSV export of the feed: a header and one line per usage record.
     let (content_type, csv) = export_activity(&w, pb::ExportFormat::Csv).await;
@@ -498,59 +281,35 @@ async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_che
     }
 
     // Projection status and the consistency check (auditor).
-    let auditor = w.env.ledgerd.clients("auditor", None).await;
-    let status = auditor
-        .audit
-        .clone()
-        .get_projection_status(pb::GetProjectionStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .projections;
+    let auditor = w.world.auditor();
+    let status = auditor.projection_status().await.projections;
     assert_eq!(status.len(), 4);
     assert!(
         status
             .iter()
             .all(|s| s.head >= s.position && s.position > 0)
     );
-    let check = auditor
-        .audit
-        .clone()
-        .consistency_check(pb::ConsistencyCheckRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let check = auditor.consistency_check().await;
     assert!(check.ok, "{:?}", check.differences);
     assert!(check.differences.is_empty());
-    let not_auditor = w
-        .alice
-        .audit
-        .clone()
+    w.alice
+        .rpc()
         .consistency_check(pb::ConsistencyCheckRequest {})
-        .await
-        .unwrap_err();
-    assert_eq!(not_auditor.code(), Code::PermissionDenied);
+        .refused(Code::PermissionDenied)
+        .await;
 }
 
 /// The whole organization feed exported in `format`: the first chunk's content type and the
 /// bytes of every chunk.
-async fn export_activity(w: &World, format: pb::ExportFormat) -> (String, Vec<u8>) {
-    let mut stream = w
+async fn export_activity(w: &Acme, format: pb::ExportFormat) -> (String, Vec<u8>) {
+    let chunks = w
         .alice
-        .activity
-        .clone()
-        .export_activity(pb::ExportActivityRequest {
-            account_id: w.org_account.clone(),
-            min_position: w.last,
-            format: format.into(),
-            filter: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .after(w.last)
+        .export_activity(&w.org.account, format)
+        .await;
     let mut bytes = Vec::new();
     let mut content_type = String::new();
-    while let Some(chunk) = stream.message().await.unwrap() {
+    for chunk in chunks {
         if content_type.is_empty() {
             content_type = chunk.content_type.clone();
         }
@@ -564,52 +323,30 @@ async fn a_balance_read_answers_what_another_process_wrote_to_the_account_and_it
     // GetAccountBalance decides on the account's state and its organization's (membership),
     // read together once the account is cached. Both must be current: here `second` writes
     // each stream while `first` holds both cached.
-    let env = Env::start().await;
-    let second = env.ledgerd.start_beside().await;
-    let first = &env.ledgerd;
-    let (alice, _) = registered_user(first, "alice@example.test").await;
-    let (bob, _) = registered_user(first, "bob@example.test").await;
-    let (org, account) = organization(first, alice, "Acme").await;
-    join(first, alice, &org, bob, "bob@example.test").await;
-    purchase(first, alice, &account, "100").await;
+    let world = World::start().await;
+    let second = world.ledgerd.start_beside().await;
+    let first = &world.ledgerd;
+    let alice = first.user("alice@example.test").await;
+    let bob = first.user("bob@example.test").await;
+    let acme = first.dashboard(&alice).create_organization("Acme").await;
+    first.join(&alice, &acme, &bob).await;
+    first.dashboard(&alice).buy(&acme.account, "100").await;
+    let (alice_on_first, bob_on_first) = (first.dashboard(&alice), first.dashboard(&bob));
     for _ in 0..2 {
         // The first read caches both states; the second reads both tails at once.
-        assert_eq!(
-            units(&balance(first, bob, &account, 0).await.balance),
-            units("100")
-        );
+        let balance = bob_on_first.balance(&acme.account).await;
+        assert_eq!(units(&balance.balance), units("100"));
     }
 
-    purchase(&second, alice, &account, "5").await;
-    assert_eq!(
-        units(&balance(first, bob, &account, 0).await.balance),
-        units("105")
-    );
+    second.dashboard(&alice).buy(&acme.account, "5").await;
+    let balance = bob_on_first.balance(&acme.account).await;
+    assert_eq!(units(&balance.balance), units("105"));
 
-    second
-        .clients("dashboard", Some(alice))
-        .await
-        .orgs
-        .remove_member(pb::RemoveMemberRequest {
-            command_id: id(),
-            organization_id: org.clone(),
-            user_id: bob.to_string(),
-        })
-        .await
-        .unwrap();
-    let refused = first
-        .clients("dashboard", Some(bob))
-        .await
-        .credits
-        .get_account_balance(pb::GetAccountBalanceRequest {
-            account_id: account.clone(),
-            min_position: 0,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
-    assert_eq!(
-        units(&balance(first, alice, &account, 0).await.balance),
-        units("105")
-    );
+    second.dashboard(&alice).remove_member(&acme, &bob).await;
+    bob_on_first
+        .balance(&acme.account)
+        .refused(Code::PermissionDenied)
+        .await;
+    let balance = alice_on_first.balance(&acme.account).await;
+    assert_eq!(units(&balance.balance), units("105"));
 }

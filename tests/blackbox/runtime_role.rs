@@ -4,14 +4,10 @@
 
 use std::process::{Command, Stdio};
 
-use ledger_api::pb;
 use ledger_pgembed::testing::fresh_database;
+use ledger_tests::client::Api;
 use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, binary, migrate};
 use uuid::Uuid;
-
-use crate::common::{
-    assert_chain_verifies, id, key, organization, purchase, registered_user, usage,
-};
 
 /// `url` with its user replaced by `role` (`postgres://user@host:port/db`).
 fn as_role(url: &str, role: &str) -> String {
@@ -131,7 +127,7 @@ async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable
     assert!(error.to_string().contains("permission denied"), "{error}");
     runtime.close().await;
 
-    assert_chain_verifies(&ledgerd).await;
+    ledgerd.auditor().assert_chain_verifies().await;
     assert!(ledgerd.terminate().success());
     for cleanup in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
         sqlx::query(sqlx::AssertSqlSafe(cleanup))
@@ -145,65 +141,22 @@ async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable
 /// Registration to settlement and erasure, with a read of the read models: returns the position
 /// of the settlement.
 async fn journey(ledgerd: &Ledgerd) -> i64 {
-    let email = format!("{}@example.test", Uuid::new_v4());
-    let (user, _) = registered_user(ledgerd, &email).await;
-    let (_org, account) = organization(ledgerd, user, "Runtime").await;
-    purchase(ledgerd, user, &account, "10").await;
-    let key = key(ledgerd, user, &account, None).await;
-    let mut gateway = ledgerd.clients("gateway", None).await.gateway;
-    gateway
-        .authenticate_key(pb::AuthenticateKeyRequest {
-            secret: key.secret,
-            min_position: 0,
-        })
-        .await
-        .unwrap();
-    let hold = id();
-    gateway
-        .place_hold(pb::PlaceHoldRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            key_id: key.key_id,
-            hold_id: hold.clone(),
-            estimate: "1".into(),
-            ttl_s: 60,
-        })
-        .await
-        .unwrap();
-    let settled = gateway
-        .settle_hold(pb::SettleHoldRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            hold_id: hold,
-            usage: Some(usage("gen-runtime", "0.5")),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let user = ledgerd.some_user().await;
+    let dashboard = ledgerd.dashboard(&user);
+    let runtime = dashboard.create_organization("Runtime").await;
+    dashboard.buy(&runtime.account, "10").await;
+    let key = dashboard.create_key(&runtime.account, "key").await;
+    let gateway = ledgerd.gateway();
+    gateway.authenticate(&key.secret).await;
+    let hold = gateway.place_hold(&key, "1").await;
+    let settled = gateway.settle(&hold, "gen-runtime", "0.5").await;
     // A read served from the read models once they reached the settlement.
-    let entries = ledgerd
-        .clients("dashboard", Some(user))
-        .await
-        .credits
-        .list_ledger_entries(pb::ListLedgerEntriesRequest {
-            account_id: account,
-            min_position: settled.position,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let entries = dashboard
+        .after(settled.position)
+        .ledger_entries(&runtime.account)
+        .await;
     assert_eq!(entries.entries.len(), 2, "the purchase and the usage");
-    let erased = ledgerd
-        .clients("identity", None)
-        .await
-        .users
-        .erase_user(pb::EraseUserRequest {
-            user_id: user.to_string(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let erased = ledgerd.identity().erase(&user).await;
     assert_eq!(erased.rows_erased, 1);
     settled.position
 }

@@ -4,11 +4,10 @@
 
 use ledger_api::pb;
 use ledger_api::secrets::PREFIX_CHARS;
-use ledger_tests::ledgerd::{Clients, KINDS, SUPPORT_STAFF};
+use ledger_tests::client::{AccountId, Api, Identity, Key, Rpc, Support, World};
+use ledger_tests::ledgerd::{KINDS, SUPPORT_STAFF};
 use tonic::{Code, Status};
 use uuid::Uuid;
-
-use crate::common::{Env, id, join, key, organization, purchase, registered_user, usage};
 
 /// What a caller could read of an error: its message and its encoded details.
 fn error_text(status: &Status) -> String {
@@ -27,160 +26,75 @@ fn hidden_part(secret: &str) -> &str {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_key_secret_or_caller_token_reaches_logs_tables_or_errors() {
     let log = std::env::temp_dir().join(format!("ledgerd-output-{}.log", Uuid::new_v4()));
-    let env = Env::start_with(|options| options.output_file = Some(log.clone())).await;
+    let world = World::start_with(|options| options.output_file = Some(log.clone())).await;
     let mut errors = Vec::new();
 
     // The journey: registration, an organization with a member, credits, keys, the gateway's
     // authentication, hold and settlement, a support transfer.
-    let (alice, alice_personal) = registered_user(&env.ledgerd, "alice@example.test").await;
-    let (bob, _) = registered_user(&env.ledgerd, "bob@example.test").await;
-    let (org, account) = organization(&env.ledgerd, alice, "Acme").await;
-    join(&env.ledgerd, alice, &org, bob, "bob@example.test").await;
-    purchase(&env.ledgerd, alice, &account, "100").await;
-    purchase(&env.ledgerd, alice, &alice_personal, "10").await;
+    let alice = world.user("alice@example.test").await;
+    let bob = world.user("bob@example.test").await;
+    let (as_alice, as_bob) = (world.dashboard(&alice), world.dashboard(&bob));
+    let acme = as_alice.create_organization("Acme").await;
+    world.join(&alice, &acme, &bob).await;
+    as_alice.buy(&acme.account, "100").await;
+    as_alice.buy(&alice.personal, "10").await;
+    let lifetime = pb::LimitPeriod::Lifetime;
     let keys = [
-        key(&env.ledgerd, alice, &account, None).await,
-        key(&env.ledgerd, bob, &account, Some("20")).await,
-        key(&env.ledgerd, alice, &alice_personal, None).await,
+        as_alice.create_key(&acme.account, "key").await,
+        as_bob
+            .create_key_with_limit(&acme.account, "key", "20", lifetime)
+            .await,
+        as_alice.create_key(&alice.personal, "key").await,
     ];
-    let gateway = env.ledgerd.clients("gateway", None).await;
+    let gateway = world.gateway();
     for (n, created) in keys.iter().enumerate() {
-        let authenticated = gateway
-            .gateway
-            .clone()
-            .authenticate_key(pb::AuthenticateKeyRequest {
-                secret: created.secret.clone(),
-                min_position: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let hold = id();
-        gateway
-            .gateway
-            .clone()
-            .place_hold(pb::PlaceHoldRequest {
-                command_id: id(),
-                account_id: authenticated.account_id.clone(),
-                key_id: created.key_id.clone(),
-                hold_id: hold.clone(),
-                estimate: "2".into(),
-                ttl_s: 60,
-            })
-            .await
-            .unwrap();
-        gateway
-            .gateway
-            .clone()
-            .settle_hold(pb::SettleHoldRequest {
-                command_id: id(),
-                account_id: authenticated.account_id,
-                hold_id: hold,
-                usage: Some(usage(&format!("gen-{n}"), "1.5")),
-            })
-            .await
-            .unwrap();
+        let authenticated = gateway.authenticate(&created.secret).await;
+        // The hold goes to the account the authentication named.
+        let key = Key {
+            account: AccountId::from(authenticated.account_id),
+            ..created.clone()
+        };
+        let hold = gateway.place_hold(&key, "2").await;
+        gateway.settle(&hold, &format!("gen-{n}"), "1.5").await;
     }
-    env.ledgerd
-        .clients("support", Some(Uuid::new_v4()))
-        .await
-        .support
-        .transfer_credits(pb::TransferCreditsRequest {
-            command_id: id(),
-            transfer_id: String::new(),
-            from_account_id: alice_personal.clone(),
-            to_account_id: account.clone(),
-            amount: "5".into(),
-            reason: "consolidate".into(),
-            ticket: "SUP-7".into(),
-        })
-        .await
-        .unwrap();
+    world
+        .support()
+        .transfer(&alice.personal, &acme.account, "5")
+        .await;
 
     // Errors where a secret is at hand: a deleted key's secret, a secret with a typo, a
     // secret pasted into a name, and every caller kind's token used where it is refused.
-    let mut alice_keys = env.ledgerd.clients("dashboard", Some(alice)).await.keys;
-    alice_keys
-        .delete_key(pb::KeyCommandRequest {
-            command_id: id(),
-            account_id: alice_personal.clone(),
-            key_id: keys[2].key_id.clone(),
-        })
-        .await
-        .unwrap();
+    as_alice.delete_key(&keys[2]).await;
     for secret in [keys[2].secret.clone(), format!("{}x", keys[0].secret)] {
-        let status = gateway
-            .gateway
-            .clone()
-            .authenticate_key(pb::AuthenticateKeyRequest {
-                secret,
-                min_position: 0,
-            })
-            .await
-            .unwrap_err();
-        errors.push(status);
+        errors.push(gateway.authenticate(&secret).refusal().await);
     }
-    let status = alice_keys
-        .rename_key(pb::RenameKeyRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            key_id: keys[0].key_id.clone(),
-            name: format!("{}\u{7}", keys[0].secret),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let pasted = format!("{}\u{7}", keys[0].secret);
+    let status = as_alice
+        .rename_key(&keys[0], &pasted)
+        .refused(Code::InvalidArgument)
+        .await;
     errors.push(status);
-    let channel = env.ledgerd.channel().await;
+    let channel = world.ledgerd.channel().await;
     for kind in KINDS {
-        let token = env.ledgerd.token(kind);
+        let token = world.ledgerd.token(kind);
         // A token with a typo is unknown; a valid one on a service its kind may not call is
         // refused; neither answer may echo it.
-        let typo = Clients::new(channel.clone(), &format!("{token}x"), Some(alice));
-        errors.push(
-            typo.audit
-                .clone()
-                .get_head(pb::GetHeadRequest {})
-                .await
-                .unwrap_err(),
-        );
+        let typo = Rpc::new(channel.clone(), &format!("{token}x"), Some(alice.id));
+        errors.push(typo.get_head(pb::GetHeadRequest {}).refusal().await);
         let actor = if kind == "support" {
             SUPPORT_STAFF
         } else {
-            alice
+            alice.id
         };
-        let caller = Clients::new(channel.clone(), token, Some(actor));
+        let caller = Rpc::new(channel.clone(), token, Some(actor));
         let refused = if kind == "identity" {
-            caller
-                .support
-                .clone()
-                .set_member_limit(pb::SetMemberLimitRequest {
-                    command_id: id(),
-                    organization_id: org.clone(),
-                    member_limit: 20,
-                })
-                .await
-                .map(drop)
+            Support::from(caller).set_member_limit(&acme, 20).map(drop)
         } else {
-            caller
-                .users
-                .clone()
-                .register_user(pb::RegisterUserRequest {
-                    command_id: id(),
-                    user_id: id(),
-                    personal_account_id: String::new(),
-                    email: "mallory@example.test".into(),
-                })
-                .await
+            Identity::from(caller)
+                .register("mallory@example.test")
                 .map(drop)
         };
-        let refused = refused.unwrap_err();
-        assert_eq!(
-            refused.code(),
-            Code::PermissionDenied,
-            "{kind}: {refused:?}"
-        );
-        errors.push(refused);
+        errors.push(refused.refused(Code::PermissionDenied).await);
     }
     let codes: Vec<Code> = errors.iter().map(Status::code).collect();
     assert!(codes.contains(&Code::Unauthenticated), "{codes:?}");
@@ -188,15 +102,13 @@ async fn no_key_secret_or_caller_token_reaches_logs_tables_or_errors() {
 
     let mut needles: Vec<(String, String)> = keys
         .iter()
-        .map(|k| {
-            (
-                format!("key {}", k.key_id),
-                hidden_part(&k.secret).to_owned(),
-            )
-        })
+        .map(|k| (format!("key {}", k.id), hidden_part(&k.secret).to_owned()))
         .collect();
     for kind in KINDS {
-        needles.push((format!("{kind} token"), env.ledgerd.token(kind).to_owned()));
+        needles.push((
+            format!("{kind} token"),
+            world.ledgerd.token(kind).to_owned(),
+        ));
     }
 
     // Every row of every table, as text.
@@ -204,7 +116,7 @@ async fn no_key_secret_or_caller_token_reaches_logs_tables_or_errors() {
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = 'public' ORDER BY 1",
     )
-    .fetch_all(&env.pool)
+    .fetch_all(&world.pool)
     .await
     .unwrap();
     assert!(tables.len() > 15, "{tables:?}");
@@ -213,7 +125,7 @@ async fn no_key_secret_or_caller_token_reaches_logs_tables_or_errors() {
         let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT t::text FROM \"{table}\" t"
         )))
-        .fetch_all(&env.pool)
+        .fetch_all(&world.pool)
         .await
         .unwrap();
         haystacks.push((format!("table {table}"), rows.join("\n")));

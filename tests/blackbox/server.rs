@@ -1,6 +1,7 @@
 //! `ledgerd` starts, migrates, serves health and stops cleanly, with or without DATABASE_URL.
 
 use ledger_pgembed::testing::fresh_database;
+use ledger_tests::client::Api;
 use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, binary, migrate};
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -68,14 +69,9 @@ async fn metrics_count_rpcs_and_report_the_appender_and_projection_lag() {
         ..Default::default()
     })
     .await;
-    let auditor = ledgerd.clients("auditor", None).await;
+    let auditor = ledgerd.auditor();
     for _ in 0..3 {
-        auditor
-            .audit
-            .clone()
-            .get_head(ledger_api::pb::GetHeadRequest {})
-            .await
-            .unwrap();
+        auditor.head().await;
     }
     let text = ledgerd.scrape_metrics().await;
     assert!(

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ledger_api::pb;
 use ledger_pgembed::testing::fresh_database;
+use ledger_tests::client::Api;
 use ledger_tests::ledgerctl;
 use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, TlsFiles};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
@@ -72,14 +72,7 @@ async fn ledgerd_serves_tls_to_clients_that_trust_its_ca_and_to_ledgerctl() {
 
     // A client trusting the CA is served, with credentials, like any other.
     assert_eq!(ledgerd.health().await, ServingStatus::Serving);
-    let head = ledgerd
-        .clients("auditor", None)
-        .await
-        .audit
-        .get_head(pb::GetHeadRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let head = ledgerd.auditor().head().await;
     assert_eq!(head.position, 0);
 
     // Plaintext HTTP/2 to the TLS port gets no answer.

@@ -6,9 +6,7 @@
 //! resources that exist) and breaks one field, so the refusal can only come from that field.
 
 use ledger_api::pb;
-use uuid::Uuid;
-
-use crate::common::{Env, assert_bad_field, id, register_verified, usage};
+use ledger_tests::client::{Api, World, assert_bad_field, id, usage};
 
 /// Breaks one field of a usage report.
 type BreakUsage = fn(&mut pb::UsageReport);
@@ -27,8 +25,8 @@ macro_rules! refused {
             request.$name = $value;
             let sent = format!("{:?}", request.$name);
             let status = $client
-                .clone()
                 .$method(request)
+                .outcome()
                 .await
                 .expect_err(&format!("{} accepted {} = {sent}", stringify!($method), stringify!($name)));
             assert_eq!(
@@ -84,46 +82,19 @@ macro_rules! bad_amounts {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
-    let env = Env::start().await;
-    let identity = env.ledgerd.clients("identity", None).await;
-    let (admin, member) = (Uuid::new_v4(), Uuid::new_v4());
-    let personal = register_verified(&identity, admin, &format!("{admin}@example.test")).await;
-    register_verified(&identity, member, &format!("{member}@example.test")).await;
-    let dashboard = env.ledgerd.clients("dashboard", Some(admin)).await;
-    let org = id();
-    let account = dashboard
-        .orgs
-        .clone()
-        .create_organization(pb::CreateOrganizationRequest {
-            command_id: id(),
-            organization_id: org.clone(),
-            account_id: String::new(),
-            name: "Valid".into(),
-            details: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .account_id;
-    let key = dashboard
-        .keys
-        .clone()
-        .create_key(pb::CreateKeyRequest {
-            command_id: id(),
-            account_id: account.clone(),
-            key_id: id(),
-            name: "valid".into(),
-            limit: None,
-            expires_at: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .key_id;
-    let head = env.head().await;
+    let world = World::start().await;
+    let admin = world.some_user().await;
+    let member = world.some_user().await;
+    let dashboard = world.dashboard(&admin);
+    let acme = dashboard.create_organization("Valid").await;
+    let key = dashboard.create_key(&acme.account, "valid").await;
+    let (personal, org) = (admin.personal.to_string(), acme.id.to_string());
+    let (account, key) = (acme.account.to_string(), key.id.to_string());
+    let head = world.head().await;
 
     // UsersService (identity).
-    let users = identity.users.clone();
+    let identity = world.identity();
+    let users = identity.rpc();
     let register = || pb::RegisterUserRequest {
         command_id: id(),
         user_id: id(),
@@ -145,8 +116,8 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     );
     let verify = || pb::VerifyEmailRequest {
         command_id: id(),
-        user_id: member.to_string(),
-        email: format!("{member}@example.test"),
+        user_id: member.id.to_string(),
+        email: member.email.clone(),
     };
     bad_ids!(users, verify_email, verify(), [command_id, user_id]);
     refused!(
@@ -156,12 +127,12 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
         [email = String::new(), email = "nope".into()]
     );
     let erase = || pb::EraseUserRequest {
-        user_id: member.to_string(),
+        user_id: member.id.to_string(),
     };
     bad_ids!(users, erase_user, erase(), [user_id]);
 
     // OrganizationsService (the admin).
-    let orgs = dashboard.orgs.clone();
+    let orgs = dashboard.rpc();
     let create = || pb::CreateOrganizationRequest {
         command_id: id(),
         organization_id: id(),
@@ -274,7 +245,7 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     let remove = || pb::RemoveMemberRequest {
         command_id: id(),
         organization_id: org.clone(),
-        user_id: member.to_string(),
+        user_id: member.id.to_string(),
     };
     bad_ids!(
         orgs,
@@ -285,7 +256,7 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     let change_role = || pb::ChangeMemberRoleRequest {
         command_id: id(),
         organization_id: org.clone(),
-        user_id: member.to_string(),
+        user_id: member.id.to_string(),
         role: pb::Role::Admin.into(),
     };
     bad_ids!(
@@ -312,7 +283,7 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     );
 
     // CreditsService.
-    let credits = dashboard.credits.clone();
+    let credits = dashboard.rpc();
     let purchase = || pb::PurchaseCreditsRequest {
         command_id: id(),
         account_id: account.clone(),
@@ -339,7 +310,7 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     bad_texts!(credits, purchase_credits, purchase(), [payment_reference]);
 
     // KeysService.
-    let keys = dashboard.keys.clone();
+    let keys = dashboard.rpc();
     let create_key = || pb::CreateKeyRequest {
         command_id: id(),
         account_id: account.clone(),
@@ -358,6 +329,12 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
         [command_id, account_id, key_id]
     );
     bad_texts!(keys, create_key, create_key(), [name]);
+    let limit_key = || pb::ChangeKeyLimitRequest {
+        command_id: id(),
+        account_id: account.clone(),
+        key_id: key.clone(),
+        limit: None,
+    };
     let limits = |amount: &str, reset: i32| {
         Some(pb::KeyLimit {
             amount: amount.into(),
@@ -372,26 +349,16 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
         (limits("5", 0), "limit.reset"),
         (limits("5", 42), "limit.reset"),
     ] {
-        let status = keys
-            .clone()
-            .create_key(pb::CreateKeyRequest {
-                limit: limit.clone(),
-                ..create_key()
-            })
-            .await
-            .unwrap_err();
-        assert_bad_field(&status, field);
-        let status = keys
-            .clone()
-            .change_key_limit(pb::ChangeKeyLimitRequest {
-                command_id: id(),
-                account_id: account.clone(),
-                key_id: key.clone(),
-                limit,
-            })
-            .await
-            .unwrap_err();
-        assert_bad_field(&status, field);
+        let create = pb::CreateKeyRequest {
+            limit: limit.clone(),
+            ..create_key()
+        };
+        keys.create_key(create).refused_field(field).await;
+        let change = pb::ChangeKeyLimitRequest {
+            limit,
+            ..limit_key()
+        };
+        keys.change_key_limit(change).refused_field(field).await;
     }
     let rename_key = || pb::RenameKeyRequest {
         command_id: id(),
@@ -406,12 +373,6 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
         [command_id, account_id, key_id]
     );
     bad_texts!(keys, rename_key, rename_key(), [name]);
-    let limit_key = || pb::ChangeKeyLimitRequest {
-        command_id: id(),
-        account_id: account.clone(),
-        key_id: key.clone(),
-        limit: None,
-    };
     bad_ids!(
         keys,
         change_key_limit,
@@ -443,7 +404,8 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     );
 
     // GatewayService.
-    let gateway = env.ledgerd.clients("gateway", None).await.gateway;
+    let gateway = world.gateway();
+    let gateway = gateway.rpc();
     let hold = || pb::PlaceHoldRequest {
         command_id: id(),
         account_id: account.clone(),
@@ -517,44 +479,30 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     for (field, breaks) in broken_usage {
         let mut report = usage(&id(), "0.5");
         breaks(&mut report);
-        let status = gateway
-            .clone()
-            .record_usage(pb::RecordUsageRequest {
-                usage: Some(report.clone()),
-                ..record()
-            })
-            .await
-            .unwrap_err();
-        assert_bad_field(&status, field);
-        let status = gateway
-            .clone()
-            .settle_hold(pb::SettleHoldRequest {
-                usage: Some(report),
-                ..settle()
-            })
-            .await
-            .unwrap_err();
-        assert_bad_field(&status, field);
+        let recorded = pb::RecordUsageRequest {
+            usage: Some(report.clone()),
+            ..record()
+        };
+        gateway.record_usage(recorded).refused_field(field).await;
+        let settled = pb::SettleHoldRequest {
+            usage: Some(report),
+            ..settle()
+        };
+        gateway.settle_hold(settled).refused_field(field).await;
     }
-    for status in [
-        gateway
-            .clone()
-            .settle_batch(pb::SettleBatchRequest { items: Vec::new() })
-            .await
-            .unwrap_err(),
-        gateway
-            .clone()
-            .record_usage_batch(pb::RecordUsageBatchRequest {
-                items: (0..101).map(|_| record()).collect(),
-            })
-            .await
-            .unwrap_err(),
-    ] {
-        assert_bad_field(&status, "items");
-    }
+    gateway
+        .settle_batch(pb::SettleBatchRequest { items: Vec::new() })
+        .refused_field("items")
+        .await;
+    gateway
+        .record_usage_batch(pb::RecordUsageBatchRequest {
+            items: (0..101).map(|_| record()).collect(),
+        })
+        .refused_field("items")
+        .await;
 
     // SettingsService.
-    let settings = dashboard.settings.clone();
+    let settings = dashboard.rpc();
     let privacy = || pb::SetPrivacySettingsRequest {
         command_id: id(),
         organization_id: org.clone(),
@@ -583,11 +531,8 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     );
 
     // SupportService.
-    let support = env
-        .ledgerd
-        .clients("support", Some(Uuid::new_v4()))
-        .await
-        .support;
+    let support = world.support();
+    let support = support.rpc();
     let transfer = || pb::TransferCreditsRequest {
         command_id: id(),
         transfer_id: id(),
@@ -631,7 +576,7 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
     );
 
     assert_eq!(
-        env.head().await,
+        world.head().await,
         head,
         "no invalid request appended anything"
     );

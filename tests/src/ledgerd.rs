@@ -288,6 +288,12 @@ impl Ledgerd {
             .expect("ledgerd accepts connections")
     }
 
+    /// A channel like [`Ledgerd::channel`] that connects on its first call, so callers can be
+    /// made without waiting (and before the server is up again after a restart).
+    pub fn lazy_channel(&self) -> Channel {
+        self.endpoint().connect_lazy()
+    }
+
     fn endpoint(&self) -> Endpoint {
         let endpoint = Channel::from_shared(self.url())
             .expect("a valid URI")

@@ -2,5 +2,6 @@
 //! to it over gRPC.
 
 pub mod binaries;
+pub mod client;
 pub mod ledgerctl;
 pub mod ledgerd;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ledger_api::pb;
+use ledger_tests::client::Api;
 use ledger_tests::ledgerd::Ledgerd;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -89,21 +89,9 @@ pub async fn assert_each_command_once(pool: &PgPool, tally: &Tally) {
 
 /// The auditor's VerifyChain walks the whole chain without a break.
 pub async fn assert_chain_verifies(ledgerd: &Ledgerd) {
-    let mut audit = ledgerd.clients("auditor", None).await.audit;
-    let head = audit
-        .get_head(pb::GetHeadRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .position;
-    let verified = audit
-        .verify_chain(pb::VerifyChainRequest {
-            from_position: 1,
-            to_position: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let auditor = ledgerd.auditor();
+    let head = auditor.head().await.position;
+    let verified = auditor.verify_chain().await;
     assert!(verified.ok, "the chain breaks: {verified:?}");
     assert!(
         verified.verified_through >= head,
@@ -113,14 +101,10 @@ pub async fn assert_chain_verifies(ledgerd: &Ledgerd) {
 
 /// Waits until every projection has applied the whole log.
 pub async fn wait_until_projections_caught_up(ledgerd: &Ledgerd) {
-    let mut audit = ledgerd.clients("auditor", None).await.audit;
+    let auditor = ledgerd.auditor();
     let deadline = Instant::now() + CATCH_UP_WITHIN;
     loop {
-        let status = audit
-            .get_projection_status(pb::GetProjectionStatusRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let status = auditor.projection_status().await;
         if status.projections.iter().all(|p| p.lag_events == 0) {
             return;
         }
@@ -134,14 +118,7 @@ pub async fn wait_until_projections_caught_up(ledgerd: &Ledgerd) {
 
 /// AuditService.ConsistencyCheck: every read model equals a fresh fold of the log.
 pub async fn assert_read_models_match_the_log(ledgerd: &Ledgerd) {
-    let check = ledgerd
-        .clients("auditor", None)
-        .await
-        .audit
-        .consistency_check(pb::ConsistencyCheckRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let check = ledgerd.auditor().consistency_check().await;
     assert!(
         check.ok,
         "read models differ from the log: {:?}",
@@ -153,16 +130,9 @@ pub async fn assert_read_models_match_the_log(ledgerd: &Ledgerd) {
 /// settled cost, with no hold left open.
 async fn assert_balance_is_the_sum(ledgerd: &Ledgerd, target: &Target, tally: &Tally) {
     let balance = ledgerd
-        .clients("dashboard", Some(target.admin))
-        .await
-        .credits
-        .get_account_balance(pb::GetAccountBalanceRequest {
-            account_id: target.account.clone(),
-            min_position: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .dashboard(&target.admin)
+        .balance(&target.account)
+        .await;
     assert_eq!(
         units(&balance.total_purchased, 2),
         FUNDED_CENTS + tally.purchased_cents(),
@@ -188,17 +158,10 @@ async fn assert_balance_is_the_sum(ledgerd: &Ledgerd, target: &Target, tally: &T
 /// The secret each acknowledged key creation returned (maybe from a retry, maybe from another
 /// process) authenticates as that key.
 async fn assert_keys_authenticate(ledgerd: &Ledgerd, tally: &Tally) {
-    let mut gateway = ledgerd.clients("gateway", None).await.gateway;
+    let gateway = ledgerd.gateway();
     for acked in &tally.acked {
         if let Effect::Key { key_id, secret } = &acked.effect {
-            let found = gateway
-                .authenticate_key(pb::AuthenticateKeyRequest {
-                    secret: secret.clone(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner();
+            let found = gateway.authenticate(secret).await;
             assert_eq!(&found.key_id, key_id);
         }
     }

@@ -4,18 +4,16 @@
 //! against what was acknowledged and issued so far.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
-use ledger_tests::ledgerd::{Clients, Ledgerd};
+use ledger_tests::client::{AccountId, Api, Call, Key, Rpc, User, id, usage};
+use ledger_tests::ledgerd::Ledgerd;
 use tokio::task::JoinHandle;
 use tonic::{Code, Status};
 use uuid::Uuid;
-
-use crate::common::{id, usage};
 
 /// How long one command may stay unanswered (retries included) before the test fails.
 const ANSWER_WITHIN: Duration = Duration::from_secs(60);
@@ -77,11 +75,11 @@ impl Faults {
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The organization's admin (buys credits, creates keys).
-    pub admin: Uuid,
+    pub admin: User,
     /// The organization's account.
-    pub account: String,
+    pub account: AccountId,
     /// The key holds are placed on.
-    pub key: String,
+    pub key: Key,
 }
 
 /// What an acknowledged command did.
@@ -153,11 +151,11 @@ pub struct Load {
     reader: JoinHandle<()>,
 }
 
-/// One worker's or the reader's view: clients of one process and the shared tally.
+/// One worker's or the reader's view: callers of one process and the shared tally.
 #[derive(Clone)]
 struct Sender {
-    dashboard: Clients,
-    gateway: Clients,
+    dashboard: Rpc,
+    gateway: Rpc,
     tally: Arc<Mutex<Tally>>,
     faults: Faults,
 }
@@ -182,8 +180,8 @@ impl Load {
         let mut senders = Vec::new();
         for server in servers {
             senders.push(Sender {
-                dashboard: server.clients("dashboard", Some(target.admin)).await,
-                gateway: server.clients("gateway", None).await,
+                dashboard: server.caller("dashboard", Some(target.admin.id)),
+                gateway: server.caller("gateway", None),
                 tally: Arc::clone(&tally),
                 faults,
             });
@@ -267,15 +265,15 @@ pub fn units(text: &str, scale: usize) -> i64 {
 
 impl Sender {
     /// Sends a command until it is answered (same request, same command id each time).
-    async fn until_answered<T, F, Fut>(&self, what: &str, call: F) -> Result<T, String>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
-    {
+    async fn until_answered<T: Send + 'static>(
+        &self,
+        what: &str,
+        call: impl Fn() -> Call<T>,
+    ) -> Result<T, String> {
         let deadline = Instant::now() + ANSWER_WITHIN;
         loop {
-            match call().await {
-                Ok(reply) => return Ok(reply.into_inner()),
+            match call().outcome().await {
+                Ok(reply) => return Ok(reply),
                 Err(status) => {
                     if let Err(answer) = self.faults.retry(&status) {
                         return Err(format!("{what}: {answer}"));
@@ -313,15 +311,14 @@ impl Sender {
         let cents = 101 + seed % 900;
         let purchase = pb::PurchaseCreditsRequest {
             command_id: id(),
-            account_id: target.account.clone(),
+            account_id: target.account.to_string(),
             amount: format!("{}.{:02}", cents / 100, cents % 100),
             payment_reference: format!("fault-load-{worker}-{round}"),
         };
         lock(&self.tally).issued_cents += cents;
         let reply = self
             .until_answered("PurchaseCredits", || {
-                let (mut credits, request) = (self.dashboard.credits.clone(), purchase.clone());
-                async move { credits.purchase_credits(request).await }
+                self.dashboard.purchase_credits(purchase.clone())
             })
             .await?;
         self.ack(
@@ -333,34 +330,28 @@ impl Sender {
         let hold_id = id();
         let hold = pb::PlaceHoldRequest {
             command_id: id(),
-            account_id: target.account.clone(),
-            key_id: target.key.clone(),
+            account_id: target.account.to_string(),
+            key_id: target.key.id.to_string(),
             hold_id: hold_id.clone(),
             estimate: HOLD_ESTIMATE.into(),
             // Longer than any run: the expiry task must not race the settle.
             ttl_s: 3_600,
         };
         let reply = self
-            .until_answered("PlaceHold", || {
-                let (mut gateway, request) = (self.gateway.gateway.clone(), hold.clone());
-                async move { gateway.place_hold(request).await }
-            })
+            .until_answered("PlaceHold", || self.gateway.place_hold(hold.clone()))
             .await?;
         self.ack(&hold.command_id, reply.position, Effect::Hold);
 
         let micros = 1 + seed % 9_999;
         let settle = pb::SettleHoldRequest {
             command_id: id(),
-            account_id: target.account.clone(),
+            account_id: target.account.to_string(),
             hold_id,
             usage: Some(usage(&id(), &credits_of_micros(micros))),
         };
         lock(&self.tally).issued_micros += micros;
         let reply = self
-            .until_answered("SettleHold", || {
-                let (mut gateway, request) = (self.gateway.gateway.clone(), settle.clone());
-                async move { gateway.settle_hold(request).await }
-            })
+            .until_answered("SettleHold", || self.gateway.settle_hold(settle.clone()))
             .await?;
         self.ack(
             &settle.command_id,
@@ -371,17 +362,14 @@ impl Sender {
         if round.is_multiple_of(5) {
             let key = pb::CreateKeyRequest {
                 command_id: id(),
-                account_id: target.account.clone(),
+                account_id: target.account.to_string(),
                 key_id: id(),
                 name: format!("load {worker}/{round}"),
                 limit: None,
                 expires_at: None,
             };
             let reply = self
-                .until_answered("CreateKey", || {
-                    let (mut keys, request) = (self.dashboard.keys.clone(), key.clone());
-                    async move { keys.create_key(request).await }
-                })
+                .until_answered("CreateKey", || self.dashboard.create_key(key.clone()))
                 .await?;
             self.ack(
                 &key.command_id,
@@ -407,23 +395,21 @@ impl Sender {
             };
             let balance = self
                 .dashboard
-                .credits
-                .clone()
                 .get_account_balance(pb::GetAccountBalanceRequest {
-                    account_id: target.account.clone(),
+                    account_id: target.account.to_string(),
                     min_position: 0,
                 })
+                .outcome()
                 .await;
             let activity = self
                 .dashboard
-                .activity
-                .clone()
                 .list_activity(pb::ListActivityRequest {
-                    account_id: target.account.clone(),
+                    account_id: target.account.to_string(),
                     min_position: position,
                     page_size: 10,
                     ..Default::default()
                 })
+                .outcome()
                 .await;
             self.judge_read(&balance, &activity, least_cents, least_micros);
             tokio::time::sleep(READ_PAUSE).await;
@@ -433,8 +419,8 @@ impl Sender {
     /// Records a read's errors (allowed or not) and checks its balance (see [`Sender::read`]).
     fn judge_read(
         &self,
-        balance: &Result<tonic::Response<pb::GetAccountBalanceResponse>, Status>,
-        activity: &Result<tonic::Response<pb::ListActivityResponse>, Status>,
+        balance: &Result<pb::GetAccountBalanceResponse, Status>,
+        activity: &Result<pb::ListActivityResponse, Status>,
         least_cents: i64,
         least_micros: i64,
     ) {
@@ -452,7 +438,6 @@ impl Sender {
             }
         }
         if let Ok(balance) = balance {
-            let balance = balance.get_ref();
             tally.reads += 1;
             let cents = units(&balance.total_purchased, 2) - FUNDED_CENTS;
             let micros = units(&balance.total_used, 6);
