@@ -19,12 +19,11 @@ use ledger_domain::{
     LimitPeriod, OrganizationId, Role, StaffId, TransferId, UserId,
 };
 use ledger_eventstore::{AppendOutcome, AppendRequest, Appender, AppenderConfig, EventMetadata};
-use ledger_pgembed::testing::{TestDatabase, fresh_database};
+use ledger_pgembed::testing::{MigratedPool, TestDatabase, migrated_pool};
 use ledger_projections::{Projection, RuntimeConfig, wait_for_position};
 use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
 pub struct Db {
@@ -34,15 +33,9 @@ pub struct Db {
 }
 
 pub async fn db() -> Db {
-    let database = fresh_database().await.expect("a fresh test database");
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(database.url())
+    let MigratedPool { database, pool } = migrated_pool(&ledger_eventstore::MIGRATOR, 16)
         .await
-        .expect("connect to the test database");
-    ledger_eventstore::migrate(&pool)
-        .await
-        .expect("migrations apply");
+        .expect("a fresh migrated test database");
     let appender = Appender::spawn(pool.clone(), AppenderConfig::default()).0;
     Db {
         _database: database,
