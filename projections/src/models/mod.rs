@@ -17,6 +17,9 @@ use sqlx::{AssertSqlSafe, PgExecutor, Postgres};
 use crate::cursor::Cursor;
 use crate::error::Result;
 
+/// A statement with the parameters bound so far, to bind more to.
+pub(crate) type PgQuery = Query<'static, Postgres, PgArguments>;
+
 /// Wraps SQL built from internal constants (schema and table names), never user input.
 pub(crate) fn sql(text: String) -> AssertSqlSafe<String> {
     AssertSqlSafe(text)
@@ -40,7 +43,7 @@ pub(crate) fn page_size(requested: u32) -> i64 {
 /// next page, the cursor of the last row (`None` after a short page: the last one).
 pub(crate) async fn fetch_page<'e, T>(
     executor: impl PgExecutor<'e>,
-    query: Query<'static, Postgres, PgArguments>,
+    query: PgQuery,
     requested: u32,
     decode: fn(&PgRow) -> Result<T>,
     cursor: impl Fn(&T) -> Cursor,

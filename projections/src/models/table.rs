@@ -1,12 +1,11 @@
 //! [`Table`]: how a read model's rows are read, shared by every model: the row of a key, the
 //! rows a batch touches, and every row (the consistency check).
 
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::Query;
+use sqlx::postgres::PgRow;
 use sqlx::{Encode, FromRow, PgExecutor, Postgres, Type};
 use uuid::Uuid;
 
-use super::sql;
+use super::{PgQuery, sql};
 use crate::error::Result;
 use crate::projection::Schema;
 
@@ -72,11 +71,7 @@ impl<T> Table<T> {
     }
 
     /// Runs `query` and decodes its rows.
-    async fn fetch<'e>(
-        &self,
-        executor: impl PgExecutor<'e>,
-        query: Query<'static, Postgres, PgArguments>,
-    ) -> Result<Vec<T>> {
+    async fn fetch<'e>(&self, executor: impl PgExecutor<'e>, query: PgQuery) -> Result<Vec<T>> {
         let rows = query.fetch_all(executor).await?;
         rows.iter().map(self.decode).collect()
     }
