@@ -2,7 +2,8 @@
 //! checkpoint is extended or refuted.
 
 use ledger_eventstore::{
-    BreakReason, CheckpointStatus, ExpectedVersion, head, verify_checkpoint, verify_range,
+    BreakReason, CheckpointStatus, ExpectedVersion, Verification, head, verify_checkpoint,
+    verify_range,
 };
 use ledger_pgembed::testing::MigratedPool;
 use sqlx::PgPool;
@@ -37,16 +38,20 @@ async fn log_of_ten(store: &MigratedPool) {
     }
 }
 
-#[tokio::test]
-async fn verification_names_the_position_whose_payload_was_altered() {
+/// Verifies the whole of a log of ten events after `statement` tampered with it.
+async fn verify_ten_tampered_by(statement: &'static str) -> Verification {
     let store = store().await;
     log_of_ten(&store).await;
-    tamper(
-        &store.pool,
+    tamper(&store.pool, statement).await;
+    verify_range(&store.pool, 1, None, |_| {}).await.unwrap()
+}
+
+#[tokio::test]
+async fn verification_names_the_position_whose_payload_was_altered() {
+    let verification = verify_ten_tampered_by(
         "UPDATE events SET payload = replace(payload, '12.50', '92.50') WHERE position = 7",
     )
     .await;
-    let verification = verify_range(&store.pool, 1, None, |_| {}).await.unwrap();
     let at = verification.first_break.expect("the alteration is found");
     assert_eq!((at.position, at.reason), (7, BreakReason::HashMismatch));
     assert_eq!(verification.checked, 6);
@@ -54,31 +59,16 @@ async fn verification_names_the_position_whose_payload_was_altered() {
 
 #[tokio::test]
 async fn verification_names_the_position_whose_hash_was_altered() {
-    let store = store().await;
-    log_of_ten(&store).await;
-    tamper(
-        &store.pool,
-        "UPDATE events SET hash = sha256(hash) WHERE position = 4",
-    )
-    .await;
-    let at = verify_range(&store.pool, 1, None, |_| {})
-        .await
-        .unwrap()
-        .first_break
-        .expect("the alteration is found");
+    let verification =
+        verify_ten_tampered_by("UPDATE events SET hash = sha256(hash) WHERE position = 4").await;
+    let at = verification.first_break.expect("the alteration is found");
     assert_eq!((at.position, at.reason), (4, BreakReason::HashMismatch));
 }
 
 #[tokio::test]
 async fn verification_names_a_deleted_position() {
-    let store = store().await;
-    log_of_ten(&store).await;
-    tamper(&store.pool, "DELETE FROM events WHERE position = 5").await;
-    let at = verify_range(&store.pool, 1, None, |_| {})
-        .await
-        .unwrap()
-        .first_break
-        .expect("the deletion is found");
+    let verification = verify_ten_tampered_by("DELETE FROM events WHERE position = 5").await;
+    let at = verification.first_break.expect("the deletion is found");
     assert_eq!((at.position, at.reason), (5, BreakReason::Missing));
 }
 

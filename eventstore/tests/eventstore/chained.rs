@@ -1,6 +1,6 @@
 //! Appends chained after a predecessor's ticket: accepted only after it commits.
 
-use ledger_eventstore::{ExpectedVersion, Settled, StoreError, head};
+use ledger_eventstore::{Appender, ExpectedVersion, Queued, Settled, StoreError, Ticket, head};
 
 use crate::support::{appender, one_stream, store};
 
@@ -14,33 +14,15 @@ async fn appends_chained_after_committed_ones_are_accepted_in_the_same_batch_and
         .enqueue(one_stream("account-a", ExpectedVersion::NoStream, 1), None)
         .await
         .unwrap();
-    let second = appender
-        .enqueue(
-            one_stream("account-a", ExpectedVersion::Exact(1), 2),
-            Some(first.ticket().clone()),
-        )
-        .await
-        .unwrap();
-    let third = appender
-        .enqueue(
-            one_stream("account-a", ExpectedVersion::Exact(3), 1),
-            Some(second.ticket().clone()),
-        )
-        .await
-        .unwrap();
+    let second = enqueue_after(&appender, first.ticket(), 1, 2).await;
+    let third = enqueue_after(&appender, second.ticket(), 3, 1).await;
     let third_ticket = third.ticket().clone();
     for (queued, last) in [(first, 1), (second, 3), (third, 4)] {
         assert_eq!(queued.outcome().await.unwrap().last_position, last);
     }
     assert_eq!(third_ticket.settled(), Some(Settled::Committed));
     // Chained after an append committed in an earlier batch.
-    let fourth = appender
-        .enqueue(
-            one_stream("account-a", ExpectedVersion::Exact(4), 1),
-            Some(third_ticket),
-        )
-        .await
-        .unwrap();
+    let fourth = enqueue_after(&appender, &third_ticket, 4, 1).await;
     assert_eq!(fourth.outcome().await.unwrap().last_position, 5);
 }
 
@@ -64,13 +46,7 @@ async fn an_append_chained_after_one_that_failed_is_refused_even_where_its_versi
         .enqueue(one_stream("account-a", ExpectedVersion::Exact(1), 1), None)
         .await
         .unwrap();
-    let second = ours
-        .enqueue(
-            one_stream("account-a", ExpectedVersion::Exact(2), 1),
-            Some(first.ticket().clone()),
-        )
-        .await
-        .unwrap();
+    let second = enqueue_after(&ours, first.ticket(), 2, 1).await;
     let first_ticket = first.ticket().clone();
     assert!(matches!(
         first.outcome().await,
@@ -82,13 +58,7 @@ async fn an_append_chained_after_one_that_failed_is_refused_even_where_its_versi
     ));
     // Queued after the first failed, in a later batch.
     assert_eq!(first_ticket.wait_settled().await, Settled::Failed);
-    let late = ours
-        .enqueue(
-            one_stream("account-a", ExpectedVersion::Exact(2), 1),
-            Some(first_ticket),
-        )
-        .await
-        .unwrap();
+    let late = enqueue_after(&ours, &first_ticket, 2, 1).await;
     assert!(matches!(
         late.outcome().await,
         Err(StoreError::PredecessorFailed)
@@ -105,17 +75,25 @@ async fn a_retry_answered_from_its_stored_outcome_is_no_predecessor() {
     let command = one_stream("account-a", ExpectedVersion::NoStream, 1);
     appender.append(command.clone()).await.unwrap();
     let retry = appender.enqueue(command, None).await.unwrap();
-    let chained = appender
-        .enqueue(
-            one_stream("account-a", ExpectedVersion::Exact(1), 1),
-            Some(retry.ticket().clone()),
-        )
-        .await
-        .unwrap();
+    let chained = enqueue_after(&appender, retry.ticket(), 1, 1).await;
     assert!(retry.outcome().await.unwrap().replayed);
     assert!(matches!(
         chained.outcome().await,
         Err(StoreError::PredecessorFailed)
     ));
     assert_eq!(head(&store.pool).await.unwrap().position, 1);
+}
+
+/// Queues `events` on `account-a` expecting it at `version`, chained after `predecessor`.
+async fn enqueue_after(
+    appender: &Appender,
+    predecessor: &Ticket,
+    version: i64,
+    events: usize,
+) -> Queued {
+    let request = one_stream("account-a", ExpectedVersion::Exact(version), events);
+    appender
+        .enqueue(request, Some(predecessor.clone()))
+        .await
+        .unwrap()
 }
