@@ -1,7 +1,8 @@
 //! Reading the log: the whole log by position, one stream by version, the head, a command.
 
-use sqlx::postgres::PgRow;
-use sqlx::{PgExecutor, Row};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgExecutor, Postgres, Row};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -20,14 +21,11 @@ pub async fn read_all<'e>(
     after_position: i64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
     )))
-    .bind(after_position)
-    .bind(limit.clamp(1, limits::MAX_READ_LIMIT))
-    .fetch_all(executor)
-    .await?;
-    rows.iter().map(decode_event).collect()
+    .bind(after_position);
+    events(executor, query, limit).await
 }
 
 /// Events of one stream from `from_version` on, in version order, at most `limit`.
@@ -38,16 +36,13 @@ pub async fn read_stream<'e>(
     from_version: i64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_COLUMNS} FROM events \
          WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
     )))
     .bind(stream_id)
-    .bind(from_version)
-    .bind(limit.clamp(1, limits::MAX_READ_LIMIT))
-    .fetch_all(executor)
-    .await?;
-    rows.iter().map(decode_event).collect()
+    .bind(from_version);
+    events(executor, query, limit).await
 }
 
 /// The tails of several streams in one round trip: for each `(stream, from_version)`, that
@@ -60,7 +55,7 @@ pub async fn read_stream_tails<'e>(
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let (streams, from_versions): (Vec<&str>, Vec<i64>) = tails.iter().copied().unzip();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT tail.* FROM unnest($1::text[], $2::bigint[]) AS wanted(stream_id, from_version) \
          CROSS JOIN LATERAL ( \
              SELECT {EVENT_COLUMNS} FROM events \
@@ -71,10 +66,21 @@ pub async fn read_stream_tails<'e>(
          ORDER BY tail.position"
     )))
     .bind(streams)
-    .bind(from_versions)
-    .bind(limit.clamp(1, limits::MAX_READ_LIMIT))
-    .fetch_all(executor)
-    .await?;
+    .bind(from_versions);
+    events(executor, query, limit).await
+}
+
+/// Runs `query`, a `SELECT` of [`EVENT_COLUMNS`] whose last parameter is its `LIMIT`, with
+/// `limit` bound there (bounded by [`limits::MAX_READ_LIMIT`]).
+async fn events<'e>(
+    executor: impl PgExecutor<'e>,
+    query: Query<'static, Postgres, PgArguments>,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = query
+        .bind(limit.clamp(1, limits::MAX_READ_LIMIT))
+        .fetch_all(executor)
+        .await?;
     rows.iter().map(decode_event).collect()
 }
 

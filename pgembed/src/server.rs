@@ -1,5 +1,6 @@
 //! The `initdb` / `pg_ctl` steps behind [`crate::EmbeddedPostgres`].
 
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -89,23 +90,15 @@ impl Server {
         if !durable {
             options = format!("{options} {NON_DURABLE_SETTINGS}");
         }
-        let timeout_s = STARTUP_TIMEOUT.as_secs().to_string();
         let log = self.log_file();
         let args = [
-            "start".as_ref(),
-            "-D".as_ref(),
-            self.data_dir.as_os_str(),
             "-l".as_ref(),
             log.as_os_str(),
-            "-w".as_ref(),
-            "-t".as_ref(),
-            timeout_s.as_ref(),
-            "-s".as_ref(),
             "-o".as_ref(),
             options.as_ref(),
         ];
         tracing::info!(dir = %self.data_dir.display(), port, "starting PostgreSQL");
-        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args)
+        self.pg_ctl_waiting("start", &args)
             .await
             .map(drop)
             .map_err(|err| match err {
@@ -124,20 +117,9 @@ impl Server {
 
     /// Stops the server with `pg_ctl stop -m fast`, waiting until it is gone.
     pub(crate) async fn stop(&self) -> Result<(), EmbeddedError> {
-        let timeout_s = STARTUP_TIMEOUT.as_secs().to_string();
-        let args = [
-            "stop".as_ref(),
-            "-D".as_ref(),
-            self.data_dir.as_os_str(),
-            "-m".as_ref(),
-            "fast".as_ref(),
-            "-w".as_ref(),
-            "-t".as_ref(),
-            timeout_s.as_ref(),
-            "-s".as_ref(),
-        ];
         tracing::info!(dir = %self.data_dir.display(), "stopping PostgreSQL");
-        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args).await?;
+        self.pg_ctl_waiting("stop", &["-m".as_ref(), "fast".as_ref()])
+            .await?;
         Ok(())
     }
 
@@ -145,26 +127,32 @@ impl Server {
     /// transactions roll back), waiting until it is up again. `pg_ctl` starts it with the
     /// options of the previous start (kept in `postmaster.opts`), so port and settings stay.
     pub(crate) async fn restart(&self) -> Result<(), EmbeddedError> {
-        let timeout_s = STARTUP_TIMEOUT.as_secs().to_string();
         let log = self.log_file();
         // `-l` as at start: without it the new postmaster would inherit our piped stdout and
         // `pg_ctl`'s output would never end.
         let args = [
-            "restart".as_ref(),
-            "-D".as_ref(),
-            self.data_dir.as_os_str(),
             "-m".as_ref(),
             "fast".as_ref(),
             "-l".as_ref(),
             log.as_os_str(),
-            "-w".as_ref(),
-            "-t".as_ref(),
-            timeout_s.as_ref(),
-            "-s".as_ref(),
         ];
         tracing::info!(dir = %self.data_dir.display(), "restarting PostgreSQL");
-        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args).await?;
+        self.pg_ctl_waiting("restart", &args).await?;
         Ok(())
+    }
+
+    /// Runs `pg_ctl <action> -D <data dir> <options> -w -t <timeout> -s`: waits for the
+    /// action to complete, for at most [`STARTUP_TIMEOUT`], and prints only errors.
+    async fn pg_ctl_waiting(
+        &self,
+        action: &str,
+        options: &[&OsStr],
+    ) -> Result<String, EmbeddedError> {
+        let timeout_s = STARTUP_TIMEOUT.as_secs().to_string();
+        let mut args: Vec<&OsStr> = vec![action.as_ref(), "-D".as_ref(), self.data_dir.as_os_str()];
+        args.extend_from_slice(options);
+        args.extend(["-w", "-t", &timeout_s, "-s"].map(OsStr::new));
+        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args).await
     }
 
     /// Waits until `url` accepts a connection, for at most [`STARTUP_TIMEOUT`].

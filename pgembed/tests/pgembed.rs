@@ -185,6 +185,43 @@ async fn fresh_databases_are_distinct_empty_and_dropped_afterwards() {
 }
 
 #[tokio::test]
+async fn a_migrated_pool_has_the_schema_and_a_refused_migration_is_an_error() {
+    use ledger_pgembed::testing::{TestDbError, migrated_pool};
+    use sqlx::migrate::Migrator;
+
+    let tmp = TempDir::new("pgembed-migrations");
+    std::fs::write(
+        tmp.0.join("1_notes.sql"),
+        "CREATE TABLE notes (id INT PRIMARY KEY)",
+    )
+    .expect("write the migration");
+    let migrator = Migrator::new(tmp.0.as_path())
+        .await
+        .expect("read migrations");
+    let migrated = migrated_pool(&migrator, 2).await.expect("a migrated pool");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+        .fetch_one(&migrated.pool)
+        .await
+        .expect("the migration created the table");
+    assert_eq!(rows, 0);
+    let current: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&migrated.pool)
+        .await
+        .expect("current_database");
+    assert_eq!(current, migrated.database.name());
+
+    std::fs::write(tmp.0.join("2_broken.sql"), "CREATE TABLE notes ()").expect("write");
+    let broken = Migrator::new(tmp.0.as_path())
+        .await
+        .expect("read migrations");
+    let refused = migrated_pool(&broken, 2).await;
+    assert!(
+        matches!(refused, Err(TestDbError::Migrate(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_restart_cuts_open_sessions_and_keeps_the_port_and_the_data() {
     let tmp = TempDir::new("pgembed-test");
     let pg = EmbeddedPostgres::start(EmbeddedConfig::new(tmp.0.join("data")).durable(false))

@@ -17,6 +17,7 @@ use ledger_domain::{AccountId, Credits, Event, GenerationId, KeyId, UserId};
 use ledger_eventstore::{
     AppendRequest, Appender, AppenderConfig, EventMetadata, ExpectedVersion, NewEvent, StreamAppend,
 };
+use ledger_pgembed::testing::{MigratedPool, migrated_pool};
 use ledger_projections::{Projection, step};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -60,13 +61,12 @@ async fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
-    let database = ledger_pgembed::testing::fresh_database().await.unwrap();
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
-        .connect(database.url())
+    let MigratedPool {
+        database: _database,
+        pool,
+    } = migrated_pool(&ledger_eventstore::MIGRATOR, 8)
         .await
         .unwrap();
-    ledger_eventstore::migrate(&pool).await.unwrap();
     let appender = Appender::spawn(pool.clone(), AppenderConfig::default()).0;
     let (account, user, key) = (
         AccountId::from_u128(1),

@@ -60,6 +60,13 @@ impl Cursor {
     }
 }
 
+/// Where a listing by position resumes: after the position of `token`, or from the start.
+pub(crate) fn position_after(token: Option<&str>) -> Result<i64> {
+    token.map_or(Ok(0), |token| {
+        Cursor::decode(token).map(|cursor| cursor.position)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,21 +36,27 @@ fn side_schema(prefix: &str, projection: Projection) -> Schema {
     Schema::named(format!("{prefix}_{}", projection.name()))
 }
 
+/// Creates `schema` empty, dropping whatever a failed rebuild left under its name.
+async fn create_empty(conn: &mut PgConnection, schema: &Schema) -> Result<()> {
+    sqlx::query(sql(format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        schema.name()
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(sql(format!("CREATE SCHEMA {}", schema.name())))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 async fn create_copies(
     conn: &mut PgConnection,
     projection: Projection,
     side: &Schema,
 ) -> Result<()> {
     let mut tx = conn.begin().await?;
-    sqlx::query(sql(format!(
-        "DROP SCHEMA IF EXISTS {} CASCADE",
-        side.name()
-    )))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(sql(format!("CREATE SCHEMA {}", side.name())))
-        .execute(&mut *tx)
-        .await?;
+    create_empty(&mut tx, side).await?;
     let live = Schema::live();
     for table in projection.tables() {
         sqlx::query(sql(format!(
@@ -99,15 +105,7 @@ pub async fn rebuild(
         position = apply_after(&mut tx, projection, &side, position, batch, None).await?;
     }
     write_checkpoint(&mut tx, projection, position).await?;
-    sqlx::query(sql(format!(
-        "DROP SCHEMA IF EXISTS {} CASCADE",
-        retired.name()
-    )))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(sql(format!("CREATE SCHEMA {}", retired.name())))
-        .execute(&mut *tx)
-        .await?;
+    create_empty(&mut tx, &retired).await?;
     for table in projection.tables() {
         sqlx::query(sql(format!(
             "ALTER TABLE {} SET SCHEMA {}",

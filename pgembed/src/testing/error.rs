@@ -19,13 +19,19 @@ pub enum TestDbError {
     /// Caller action: check that the server runs and `DATABASE_URL` (if set) is right.
     #[error("could not connect to {server}: {err}")]
     Connect {
-        /// Which server: the one in `DATABASE_URL` or the shared test cluster. (The URL is
-        /// not shown: it may hold a password.)
+        /// Which server: the one in `DATABASE_URL`, the shared test cluster, or the fresh
+        /// database on either. (The URL is not shown: it may hold a password.)
         server: &'static str,
         /// The connection error.
         #[source]
         err: sqlx::Error,
     },
+
+    /// The fresh database refused a migration.
+    ///
+    /// Caller action: read the message; the migration's SQL or the migrator passed is wrong.
+    #[error("migrating the fresh test database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 
     /// `DATABASE_URL` is not of the form `postgres://user@host:port/db`.
     ///

@@ -1,4 +1,5 @@
-//! Fresh databases for tests: one per test, dropped when the test's [`TestDatabase`] is.
+//! Fresh databases for tests: one per test, dropped when the test's [`TestDatabase`] is;
+//! [`migrated_pool`] also applies the schema and connects a pool.
 //!
 //! With `DATABASE_URL` set, databases are created on that server. Otherwise a shared,
 //! non-durable embedded cluster lives in `<target dir>/ledger-test-pg`; the first test
@@ -11,10 +12,12 @@
 
 mod database;
 mod error;
+mod pool;
 mod shared;
 
 pub use database::TestDatabase;
 pub use error::TestDbError;
+pub use pool::{MigratedPool, migrated_pool};
 
 use uuid::Uuid;
 

@@ -19,7 +19,7 @@ use crate::models::activity::{self, ActivityRow};
 use crate::models::balances::{Balance, OpenHoldRow};
 use crate::models::directory::queries::DirectoryRows;
 use crate::models::keys::{ApiKey, KeyFold};
-use crate::models::ledger::{self, Entry};
+use crate::models::ledger::{Entry, Money};
 use crate::models::rollups::{self, Buckets};
 use crate::projection::Applied;
 
@@ -61,67 +61,26 @@ pub(crate) fn balances(
         let Event::Account(a) = &e.event else {
             continue;
         };
-        let id = a.account_id();
-        let (p, moved) = (
-            e.position,
-            match a {
-                AccountEvent::Opened(o) => {
-                    opened_at.insert(id.as_uuid(), micros(o.at));
-                    true
-                }
-                AccountEvent::CreditsPurchased(x) => {
-                    want_entries.extend(ledger::purchase(
-                        id,
-                        x.amount.amount(),
-                        e.position,
-                        micros(x.at),
-                    ));
-                    true
-                }
-                AccountEvent::TransferredOut(x) => {
-                    want_entries.extend(ledger::transfer_out(
-                        id,
-                        x.amount.amount(),
-                        e.position,
-                        micros(x.at),
-                    ));
-                    true
-                }
-                AccountEvent::TransferredIn(x) => {
-                    want_entries.extend(ledger::transfer_in(
-                        id,
-                        x.amount.amount(),
-                        e.position,
-                        micros(x.at),
-                    ));
-                    true
-                }
-                AccountEvent::HoldSettled(x) => {
-                    want_entries.extend(ledger::usage(
-                        id,
-                        x.usage.cost.amount(),
-                        e.position,
-                        micros(x.at),
-                    ));
-                    true
-                }
-                AccountEvent::UsageRecorded(x) => {
-                    want_entries.extend(ledger::usage(
-                        id,
-                        x.usage.cost.amount(),
-                        e.position,
-                        micros(x.at),
-                    ));
-                    true
-                }
-                AccountEvent::HoldPlaced(_)
-                | AccountEvent::HoldVoided(_)
-                | AccountEvent::HoldExpired(_) => true,
-                _ => false,
-            },
-        );
-        if moved {
-            last_position.insert(id.as_uuid(), p);
+        let id = a.account_id().as_uuid();
+        if let AccountEvent::Opened(o) = a {
+            opened_at.insert(id, micros(o.at));
+        }
+        let money = Money::moved_by(a);
+        if let Some(money) = money {
+            let at = micros(money.at);
+            want_entries.extend(Money { at, ..money }.entries(e.position));
+        }
+        // The events that change an account's row: its opening, money and holds.
+        let changes_row = money.is_some()
+            || matches!(
+                a,
+                AccountEvent::Opened(_)
+                    | AccountEvent::HoldPlaced(_)
+                    | AccountEvent::HoldVoided(_)
+                    | AccountEvent::HoldExpired(_)
+            );
+        if changes_row {
+            last_position.insert(id, e.position);
         }
     }
     let mut want = BTreeMap::new();

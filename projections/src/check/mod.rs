@@ -118,13 +118,13 @@ pub async fn check(pool: &PgPool, projection: Projection) -> Result<CheckReport>
     let mut out = Vec::new();
     match projection {
         Projection::Balances => {
-            let actual = balances::all_balances(&mut *tx, &live).await?;
-            let holds = balances::all_holds(&mut *tx, &live).await?;
-            let entries = ledger::all(&mut *tx, &live).await?;
+            let actual = balances::ACCOUNT_BALANCES.all(&mut *tx, &live).await?;
+            let holds = balances::OPEN_HOLDS.all(&mut *tx, &live).await?;
+            let entries = ledger::LEDGER_ENTRIES.all(&mut *tx, &live).await?;
             expected::balances(&events, actual, holds, entries, &mut out);
         }
         Projection::Keys => {
-            let actual = keys::all(&mut *tx, &live).await?;
+            let actual = keys::API_KEYS.all(&mut *tx, &live).await?;
             expected::keys(&events, actual, &mut out)?;
         }
         Projection::Directory => {
@@ -132,7 +132,7 @@ pub async fn check(pool: &PgPool, projection: Projection) -> Result<CheckReport>
             expected::directory(&events, actual, &mut out);
         }
         Projection::Activity => {
-            let rows = activity::feed::all(&mut *tx, &live).await?;
+            let rows = activity::ACTIVITY.all(&mut *tx, &live).await?;
             let (daily, hourly) = rollups::all(&mut tx, &live).await?;
             let retention: BTreeMap<_, _> =
                 activity::retentions(&mut *tx).await?.into_iter().collect();

@@ -8,18 +8,17 @@ use chrono::{DateTime, Utc};
 use ledger_domain::Event;
 use ledger_domain::account::{AccountEvent, Usage, UsageStatus};
 use rust_decimal::Decimal;
-use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::{rollups, sql};
+use super::{Table, from_row, rollups, sql};
 use crate::error::{ProjectionError, Result};
 use crate::projection::{Applied, Schema};
 
 pub mod feed;
 
 /// One usage record of the activity feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ActivityRow {
     /// The account billed.
     pub account_id: Uuid,
@@ -114,29 +113,12 @@ pub(crate) const COLUMNS: &str = "account_id, position, key_id, user_id, hold_id
     model, provider, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost, \
     latency_ms, ttft_ms, status, started_at, finished_at, recorded_at";
 
-pub(crate) fn decode(row: &PgRow) -> Result<ActivityRow> {
-    Ok(ActivityRow {
-        account_id: row.try_get("account_id")?,
-        position: row.try_get("position")?,
-        key_id: row.try_get("key_id")?,
-        user_id: row.try_get("user_id")?,
-        hold_id: row.try_get("hold_id")?,
-        generation_id: row.try_get("generation_id")?,
-        model: row.try_get("model")?,
-        provider: row.try_get("provider")?,
-        prompt_tokens: row.try_get("prompt_tokens")?,
-        completion_tokens: row.try_get("completion_tokens")?,
-        reasoning_tokens: row.try_get("reasoning_tokens")?,
-        cached_tokens: row.try_get("cached_tokens")?,
-        cost: row.try_get("cost")?,
-        latency_ms: row.try_get("latency_ms")?,
-        ttft_ms: row.try_get("ttft_ms")?,
-        status: row.try_get("status")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        recorded_at: row.try_get("recorded_at")?,
-    })
-}
+/// The `activity` table.
+pub(crate) const ACTIVITY: Table<ActivityRow> = Table {
+    name: "activity",
+    columns: COLUMNS,
+    decode: from_row,
+};
 
 /// Applies a batch: one insert for the feed, one upsert per rollup table.
 pub(crate) async fn apply(

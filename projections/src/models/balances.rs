@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::Event;
-use ledger_domain::account::{AccountEvent, AccountOwner, Usage};
+use ledger_domain::account::{AccountEvent, AccountOwner};
 use ledger_domain::{AccountId, OrganizationId, UserId};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::ledger::{self, Entry};
-use super::sql;
+use super::ledger::{self, Entry, Money, Movement};
+use super::{Table, from_row, sql};
 use crate::error::{ProjectionError, Result};
 use crate::projection::{Applied, Schema};
 
@@ -54,7 +54,7 @@ impl Balance {
 }
 
 /// An open hold as the `open_holds` table holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OpenHoldRow {
     /// The hold.
     pub hold_id: Uuid,
@@ -112,17 +112,19 @@ fn decode_balance(row: &PgRow) -> Result<Balance> {
     })
 }
 
-fn decode_hold(row: &PgRow) -> Result<OpenHoldRow> {
-    Ok(OpenHoldRow {
-        hold_id: row.try_get("hold_id")?,
-        account_id: row.try_get("account_id")?,
-        key_id: row.try_get("key_id")?,
-        amount: row.try_get("amount")?,
-        expires_at: row.try_get("expires_at")?,
-        placed_at: row.try_get("placed_at")?,
-        position: row.try_get("position")?,
-    })
-}
+/// The `account_balances` table.
+pub(crate) const ACCOUNT_BALANCES: Table<Balance> = Table {
+    name: "account_balances",
+    columns: BALANCE_COLUMNS,
+    decode: decode_balance,
+};
+
+/// The `open_holds` table.
+pub(crate) const OPEN_HOLDS: Table<OpenHoldRow> = Table {
+    name: "open_holds",
+    columns: HOLD_COLUMNS,
+    decode: from_row,
+};
 
 /// The balance of one account, `None` if no such account has been projected.
 #[tracing::instrument(skip_all, fields(account = %account_id), err)]
@@ -130,13 +132,9 @@ pub async fn balance<'e>(
     executor: impl PgExecutor<'e>,
     account_id: AccountId,
 ) -> Result<Option<Balance>> {
-    let row = sqlx::query(sql(format!(
-        "SELECT {BALANCE_COLUMNS} FROM account_balances WHERE account_id = $1"
-    )))
-    .bind(account_id.as_uuid())
-    .fetch_optional(executor)
-    .await?;
-    row.as_ref().map(decode_balance).transpose()
+    ACCOUNT_BALANCES
+        .find(executor, "account_id", account_id.as_uuid())
+        .await
 }
 
 /// Where a scan of expired holds stands: the last hold it returned, in (expires_at, hold_id)
@@ -165,35 +163,7 @@ pub async fn expired_holds<'e>(
     .bind(super::page_size(limit))
     .fetch_all(executor)
     .await?;
-    rows.iter().map(decode_hold).collect()
-}
-
-/// Every balance row of `schema` (consistency check).
-pub(crate) async fn all_balances<'e>(
-    executor: impl PgExecutor<'e>,
-    schema: &Schema,
-) -> Result<Vec<Balance>> {
-    let rows = sqlx::query(sql(format!(
-        "SELECT {BALANCE_COLUMNS} FROM {}",
-        schema.table("account_balances")
-    )))
-    .fetch_all(executor)
-    .await?;
-    rows.iter().map(decode_balance).collect()
-}
-
-/// Every open hold of `schema` (consistency check).
-pub(crate) async fn all_holds<'e>(
-    executor: impl PgExecutor<'e>,
-    schema: &Schema,
-) -> Result<Vec<OpenHoldRow>> {
-    let rows = sqlx::query(sql(format!(
-        "SELECT {HOLD_COLUMNS} FROM {}",
-        schema.table("open_holds")
-    )))
-    .fetch_all(executor)
-    .await?;
-    rows.iter().map(decode_hold).collect()
+    rows.iter().map(from_row).collect()
 }
 
 /// The in-memory state of a batch: touched rows, holds opened and closed, ledger entries.
@@ -227,19 +197,19 @@ impl BalanceFold {
         Ok(())
     }
 
-    fn bill(
-        &mut self,
-        account: AccountId,
-        usage: &Usage,
-        e: &Applied,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
-        let cost = usage.cost.amount();
-        let row = self.account(account, e.position)?;
-        row.balance -= cost;
-        row.used += cost;
-        self.entries
-            .extend(ledger::usage(account, cost, e.position, at));
+    /// Books money moved in or out of an account: its balance, the running total the
+    /// movement counts towards, and the movement's ledger entries.
+    fn book(&mut self, money: &Money, position: i64) -> Result<()> {
+        let row = self.account(money.account, position)?;
+        let (sign, total) = match money.movement {
+            Movement::Purchase => (Decimal::ONE, &mut row.purchased),
+            Movement::TransferIn => (Decimal::ONE, &mut row.transferred_in),
+            Movement::TransferOut => (Decimal::NEGATIVE_ONE, &mut row.transferred_out),
+            Movement::Usage => (Decimal::NEGATIVE_ONE, &mut row.used),
+        };
+        *total += money.amount;
+        row.balance += sign * money.amount;
+        self.entries.extend(money.entries(position));
         Ok(())
     }
 
@@ -269,30 +239,6 @@ impl BalanceFold {
                     },
                 );
             }
-            AccountEvent::CreditsPurchased(p) => {
-                let amount = p.amount.amount();
-                let row = self.account(p.account_id, position)?;
-                row.balance += amount;
-                row.purchased += amount;
-                self.entries
-                    .extend(ledger::purchase(p.account_id, amount, position, p.at));
-            }
-            AccountEvent::TransferredOut(t) => {
-                let amount = t.amount.amount();
-                let row = self.account(t.account_id, position)?;
-                row.balance -= amount;
-                row.transferred_out += amount;
-                self.entries
-                    .extend(ledger::transfer_out(t.account_id, amount, position, t.at));
-            }
-            AccountEvent::TransferredIn(t) => {
-                let amount = t.amount.amount();
-                let row = self.account(t.account_id, position)?;
-                row.balance += amount;
-                row.transferred_in += amount;
-                self.entries
-                    .extend(ledger::transfer_in(t.account_id, amount, position, t.at));
-            }
             AccountEvent::HoldPlaced(h) => {
                 let amount = h.estimate.amount();
                 let row = self.account(h.account_id, position)?;
@@ -314,12 +260,15 @@ impl BalanceFold {
             }
             AccountEvent::HoldSettled(s) => {
                 self.close_hold(s.account_id, s.hold_id.as_uuid(), position)?;
-                self.bill(s.account_id, &s.usage, e, s.at)?;
             }
             AccountEvent::HoldVoided(c) | AccountEvent::HoldExpired(c) => {
                 self.close_hold(c.account_id, c.hold_id.as_uuid(), position)?;
             }
-            AccountEvent::UsageRecorded(u) => self.bill(u.account_id, &u.usage, e, u.at)?,
+            // Money only: booked below.
+            AccountEvent::CreditsPurchased(_)
+            | AccountEvent::TransferredOut(_)
+            | AccountEvent::TransferredIn(_)
+            | AccountEvent::UsageRecorded(_) => {}
             AccountEvent::KeyCreated(_)
             | AccountEvent::KeyRenamed(_)
             | AccountEvent::KeyLimitChanged(_)
@@ -327,7 +276,10 @@ impl BalanceFold {
             | AccountEvent::KeyEnabled(_)
             | AccountEvent::KeyDeleted(_) => {}
         }
-        Ok(())
+        match Money::moved_by(event) {
+            Some(money) => self.book(&money, position),
+            None => Ok(()),
+        }
     }
 }
 
@@ -358,15 +310,10 @@ pub(crate) async fn apply(
     }
     let mut fold = BalanceFold::default();
     let ids: Vec<Uuid> = accounts.into_iter().collect();
-    let rows = sqlx::query(sql(format!(
-        "SELECT {BALANCE_COLUMNS} FROM {} WHERE account_id = ANY($1)",
-        schema.table("account_balances")
-    )))
-    .bind(&ids)
-    .fetch_all(&mut **tx)
-    .await?;
-    for row in &rows {
-        let balance = decode_balance(row)?;
+    let balances = ACCOUNT_BALANCES
+        .any_of(&mut **tx, schema, "account_id", &ids)
+        .await?;
+    for balance in balances {
         fold.accounts.insert(balance.account_id.as_uuid(), balance);
     }
     let existing_holds: HashSet<Uuid>;
@@ -374,15 +321,10 @@ pub(crate) async fn apply(
         existing_holds = HashSet::new();
     } else {
         let ids: Vec<Uuid> = holds.into_iter().collect();
-        let rows = sqlx::query(sql(format!(
-            "SELECT {HOLD_COLUMNS} FROM {} WHERE hold_id = ANY($1)",
-            schema.table("open_holds")
-        )))
-        .bind(&ids)
-        .fetch_all(&mut **tx)
-        .await?;
-        for row in &rows {
-            let hold = decode_hold(row)?;
+        for hold in OPEN_HOLDS
+            .any_of(&mut **tx, schema, "hold_id", &ids)
+            .await?
+        {
             fold.holds.insert(hold.hold_id, hold);
         }
         existing_holds = fold.holds.keys().copied().collect();

@@ -9,11 +9,11 @@ use ledger_domain::organization::{
     DEFAULT_MEMBER_LIMIT, DEFAULT_RETENTION_DAYS, OrganizationEvent,
 };
 use ledger_domain::user::UserEvent;
-use ledger_domain::{Event, Role};
+use ledger_domain::{Event, Role, UserId};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::sql;
+use super::{PgQuery, sql};
 use crate::error::Result;
 use crate::projection::{Applied, Schema};
 
@@ -82,21 +82,42 @@ pub(crate) async fn apply(
     Ok(())
 }
 
-/// Runs one statement with the organization id as `$1` and the position as `$2`.
-async fn run(
-    tx: &mut Transaction<'_, Postgres>,
-    statement: String,
+/// Where the statements of one organization event run: each binds the organization as `$1` and
+/// the event's position as `$2`.
+struct OrganizationStatements<'t, 'c> {
+    tx: &'t mut Transaction<'c, Postgres>,
+    /// The `organizations` table being written.
+    orgs: String,
     organization: Uuid,
     position: i64,
-    bind: impl FnOnce(
-        sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>,
-) -> Result<()> {
-    let query = sqlx::query(sql(statement))
-        .bind(organization)
-        .bind(position);
-    bind(query).execute(&mut **tx).await?;
-    Ok(())
+}
+
+impl OrganizationStatements<'_, '_> {
+    /// Runs `statement`, with `bind` binding its parameters from `$3` on.
+    async fn run(
+        &mut self,
+        statement: String,
+        bind: impl FnOnce(PgQuery) -> PgQuery,
+    ) -> Result<()> {
+        let query = sqlx::query(sql(statement))
+            .bind(self.organization)
+            .bind(self.position);
+        bind(query).execute(&mut **self.tx).await?;
+        Ok(())
+    }
+
+    /// Updates the organization's row: `set` (may be empty), and always its position.
+    async fn touch(&mut self, set: &str, bind: impl FnOnce(PgQuery) -> PgQuery) -> Result<()> {
+        let set = if set.is_empty() {
+            String::new()
+        } else {
+            format!("{set}, ")
+        };
+        let orgs = &self.orgs;
+        let update =
+            format!("UPDATE {orgs} SET {set}last_position = $2 WHERE organization_id = $1");
+        self.run(update, bind).await
+    }
 }
 
 async fn apply_organization(
@@ -106,18 +127,21 @@ async fn apply_organization(
     position: i64,
 ) -> Result<()> {
     use OrganizationEvent as E;
-    let orgs = schema.table("organizations");
     let members = schema.table("organization_members");
     let invitations = schema.table("organization_invitations");
-    let org = event.organization_id().as_uuid();
-    let touch = |set: &str| {
-        let set = if set.is_empty() {
-            String::new()
-        } else {
-            format!("{set}, ")
-        };
-        format!("UPDATE {orgs} SET {set}last_position = $2 WHERE organization_id = $1")
+    let mut org = OrganizationStatements {
+        tx,
+        orgs: schema.table("organizations"),
+        organization: event.organization_id().as_uuid(),
+        position,
     };
+    let forget_invitation = format!(
+        "DELETE FROM {invitations} WHERE organization_id = $1 AND invitation_id = $3 AND $2 > 0"
+    );
+    let add_member = format!(
+        "INSERT INTO {members} (organization_id, user_id, role, joined_at, joined_position) \
+         VALUES ($1, $3, $4, $5, $2)"
+    );
     match event {
         E::Created(c) => {
             let (name, details) = (
@@ -125,42 +149,33 @@ async fn apply_organization(
                 c.details.as_ref().map(|d| d.as_str().to_owned()),
             );
             let (account, creator, at) = (c.account_id.as_uuid(), c.created_by.as_uuid(), c.at);
-            run(
-                tx,
-                format!(
-                    "INSERT INTO {orgs} (organization_id, account_id, name, details, created_by, \
+            let orgs = &org.orgs;
+            let create = format!(
+                "INSERT INTO {orgs} (organization_id, account_id, name, details, created_by, \
                  member_limit, member_count, retention_days, prompt_logging, \
                  billing_profile_version, payment_method_reference, created_at, last_position) \
                  VALUES ($1, $3, $4, $5, $6, {DEFAULT_MEMBER_LIMIT}, 1, {DEFAULT_RETENTION_DAYS}, \
                  false, 0, NULL, $7, $2)"
-                ),
-                org,
-                position,
-                |q| {
-                    q.bind(account)
-                        .bind(name)
-                        .bind(details)
-                        .bind(creator)
-                        .bind(at)
-                },
-            )
+            );
+            org.run(create, |q| {
+                q.bind(account)
+                    .bind(name)
+                    .bind(details)
+                    .bind(creator)
+                    .bind(at)
+            })
             .await?;
-            run(tx, format!(
-                "INSERT INTO {members} (organization_id, user_id, role, joined_at, joined_position) \
-                 VALUES ($1, $3, 'admin', $4, $2)"
-            ), org, position, |q| q.bind(creator).bind(at))
-            .await
+            let admin = role_text(Role::Admin);
+            org.run(add_member, |q| q.bind(creator).bind(admin).bind(at))
+                .await
         }
         E::Renamed(r) => {
             let name = r.name.as_str().to_owned();
-            run(tx, touch("name = $3"), org, position, |q| q.bind(name)).await
+            org.touch("name = $3", |q| q.bind(name)).await
         }
         E::DetailsUpdated(d) => {
             let details = d.details.as_ref().map(|d| d.as_str().to_owned());
-            run(tx, touch("details = $3"), org, position, |q| {
-                q.bind(details)
-            })
-            .await
+            org.touch("details = $3", |q| q.bind(details)).await
         }
         E::MemberInvited(i) => {
             let (id, role, by, expires, at) = (
@@ -171,20 +186,20 @@ async fn apply_organization(
                 i.at,
             );
             // Expired invitations are forgotten once a new one is sent, as in the domain.
-            run(tx, format!("DELETE FROM {invitations} WHERE organization_id = $1 AND expires_at <= $3 AND $2 > 0"),
-                org, position, |q| q.bind(at)).await?;
-            run(
-                tx,
-                format!(
-                    "INSERT INTO {invitations} (organization_id, invitation_id, role, invited_by, \
+            let forget_expired = format!(
+                "DELETE FROM {invitations} WHERE organization_id = $1 AND expires_at <= $3 \
+                 AND $2 > 0"
+            );
+            org.run(forget_expired, |q| q.bind(at)).await?;
+            let invite = format!(
+                "INSERT INTO {invitations} (organization_id, invitation_id, role, invited_by, \
                  expires_at, invited_at, position) VALUES ($1, $3, $4, $5, $6, $7, $2)"
-                ),
-                org,
-                position,
-                |q| q.bind(id).bind(role).bind(by).bind(expires).bind(at),
-            )
+            );
+            org.run(invite, |q| {
+                q.bind(id).bind(role).bind(by).bind(expires).bind(at)
+            })
             .await?;
-            run(tx, touch(""), org, position, |q| q).await
+            org.touch("", |q| q).await
         }
         E::InvitationAccepted(a) => {
             let (id, user, role, at) = (
@@ -193,54 +208,36 @@ async fn apply_organization(
                 role_text(a.role),
                 a.at,
             );
-            run(tx, format!("DELETE FROM {invitations} WHERE organization_id = $1 AND invitation_id = $3 AND $2 > 0"),
-                org, position, |q| q.bind(id)).await?;
-            run(tx, format!(
-                "INSERT INTO {members} (organization_id, user_id, role, joined_at, joined_position) \
-                 VALUES ($1, $3, $4, $5, $2)"
-            ), org, position, |q| q.bind(user).bind(role).bind(at))
-            .await?;
-            run(
-                tx,
-                touch("member_count = member_count + 1"),
-                org,
-                position,
-                |q| q,
-            )
-            .await
+            org.run(forget_invitation, |q| q.bind(id)).await?;
+            org.run(add_member, |q| q.bind(user).bind(role).bind(at))
+                .await?;
+            org.touch("member_count = member_count + 1", |q| q).await
         }
         E::InvitationRevoked(r) => {
             let id = r.invitation_id.as_uuid();
-            run(tx, format!("DELETE FROM {invitations} WHERE organization_id = $1 AND invitation_id = $3 AND $2 > 0"),
-                org, position, |q| q.bind(id)).await?;
-            run(tx, touch(""), org, position, |q| q).await
+            org.run(forget_invitation, |q| q.bind(id)).await?;
+            org.touch("", |q| q).await
         }
-        E::MemberRemoved(m) => remove_member(tx, schema, org, m.user_id.as_uuid(), position).await,
-        E::MemberLeft(m) => remove_member(tx, schema, org, m.user_id.as_uuid(), position).await,
+        E::MemberRemoved(m) => remove_member(&mut org, &members, m.user_id).await,
+        E::MemberLeft(m) => remove_member(&mut org, &members, m.user_id).await,
         E::MemberRoleChanged(m) => {
             let (user, role) = (m.user_id.as_uuid(), role_text(m.role));
-            run(tx, format!("UPDATE {members} SET role = $4 WHERE organization_id = $1 AND user_id = $3 AND $2 > 0"),
-                org, position, |q| q.bind(user).bind(role)).await?;
-            run(tx, touch(""), org, position, |q| q).await
+            let change = format!(
+                "UPDATE {members} SET role = $4 WHERE organization_id = $1 AND user_id = $3 \
+                 AND $2 > 0"
+            );
+            org.run(change, |q| q.bind(user).bind(role)).await?;
+            org.touch("", |q| q).await
         }
         E::MemberLimitSet(l) => {
             let limit = i32::try_from(l.member_limit).unwrap_or(i32::MAX);
-            run(tx, touch("member_limit = $3"), org, position, |q| {
-                q.bind(limit)
-            })
-            .await
+            org.touch("member_limit = $3", |q| q.bind(limit)).await
         }
         E::PrivacySettingsSet(p) => {
             let days = i32::try_from(p.retention_days).unwrap_or(i32::MAX);
-            let logging = p.prompt_logging;
-            run(
-                tx,
-                touch("retention_days = $3, prompt_logging = $4"),
-                org,
-                position,
-                |q| q.bind(days).bind(logging),
-            )
-            .await
+            let set = "retention_days = $3, prompt_logging = $4";
+            org.touch(set, |q| q.bind(days).bind(p.prompt_logging))
+                .await
         }
         E::BillingSettingsSet(b) => {
             let version = i32::try_from(b.billing_profile_version).unwrap_or(i32::MAX);
@@ -248,36 +245,21 @@ async fn apply_organization(
                 .payment_method_reference
                 .as_ref()
                 .map(|r| r.as_str().to_owned());
-            run(
-                tx,
-                touch("billing_profile_version = $3, payment_method_reference = $4"),
-                org,
-                position,
-                |q| q.bind(version).bind(reference),
-            )
-            .await
+            let set = "billing_profile_version = $3, payment_method_reference = $4";
+            org.touch(set, |q| q.bind(version).bind(reference)).await
         }
     }
 }
 
+/// A member removed or leaving: their membership goes, the member count drops.
 async fn remove_member(
-    tx: &mut Transaction<'_, Postgres>,
-    schema: &Schema,
-    org: Uuid,
-    user: Uuid,
-    position: i64,
+    org: &mut OrganizationStatements<'_, '_>,
+    members: &str,
+    user: UserId,
 ) -> Result<()> {
-    let members = schema.table("organization_members");
-    let orgs = schema.table("organizations");
-    run(
-        tx,
-        format!("DELETE FROM {members} WHERE organization_id = $1 AND user_id = $3 AND $2 > 0"),
-        org,
-        position,
-        |q| q.bind(user),
-    )
-    .await?;
-    run(tx, format!(
-        "UPDATE {orgs} SET member_count = member_count - 1, last_position = $2 WHERE organization_id = $1"
-    ), org, position, |q| q).await
+    let user = user.as_uuid();
+    let remove =
+        format!("DELETE FROM {members} WHERE organization_id = $1 AND user_id = $3 AND $2 > 0");
+    org.run(remove, |q| q.bind(user)).await?;
+    org.touch("member_count = member_count - 1", |q| q).await
 }

@@ -14,8 +14,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::sql;
-use crate::cursor::Cursor;
+use super::{Table, fetch_page, sql};
+use crate::cursor::{Cursor, position_after};
 use crate::error::{ProjectionError, Result};
 use crate::projection::{Applied, Schema};
 
@@ -139,15 +139,16 @@ fn decode(row: &PgRow) -> Result<ApiKey> {
     })
 }
 
+/// The `api_keys` table.
+pub(crate) const API_KEYS: Table<ApiKey> = Table {
+    name: "api_keys",
+    columns: COLUMNS,
+    decode,
+};
+
 /// One key by id.
 pub async fn key<'e>(executor: impl PgExecutor<'e>, key_id: Uuid) -> Result<Option<ApiKey>> {
-    let row = sqlx::query(sql(format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE key_id = $1"
-    )))
-    .bind(key_id)
-    .fetch_optional(executor)
-    .await?;
-    row.as_ref().map(decode).transpose()
+    API_KEYS.find(executor, "key_id", key_id).await
 }
 
 /// The key whose secret hashes to `secret_hash` (the gateway's authentication; unique index
@@ -156,13 +157,9 @@ pub async fn key_by_secret_hash<'e>(
     executor: impl PgExecutor<'e>,
     secret_hash: &str,
 ) -> Result<Option<ApiKey>> {
-    let row = sqlx::query(sql(format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE secret_hash = $1"
-    )))
-    .bind(secret_hash.to_ascii_lowercase())
-    .fetch_optional(executor)
-    .await?;
-    row.as_ref().map(decode).transpose()
+    API_KEYS
+        .find(executor, "secret_hash", secret_hash.to_ascii_lowercase())
+        .await
 }
 
 /// Filter of a key listing.
@@ -192,42 +189,20 @@ pub async fn list_keys<'e>(
     cursor: Option<&str>,
     page_size: u32,
 ) -> Result<KeyPage> {
-    let after = match cursor {
-        Some(text) => Cursor::decode(text)?.position,
-        None => 0,
-    };
-    let limit = super::page_size(page_size);
-    let rows = sqlx::query(sql(format!(
+    let query = sqlx::query(sql(format!(
         "SELECT {COLUMNS} FROM api_keys WHERE account_id = $1 AND created_position > $2 \
          AND ($3::uuid IS NULL OR created_by = $3) AND ($4 OR status <> 'deleted') \
          ORDER BY created_position LIMIT $5"
     )))
     .bind(account_id)
-    .bind(after)
+    .bind(position_after(cursor)?)
     .bind(filter.created_by)
-    .bind(filter.include_deleted)
-    .bind(limit)
-    .fetch_all(executor)
+    .bind(filter.include_deleted);
+    let (keys, next_cursor) = fetch_page(executor, query, page_size, decode, |k| {
+        Cursor::at_position(k.created_position)
+    })
     .await?;
-    let keys: Vec<ApiKey> = rows.iter().map(decode).collect::<Result<_>>()?;
-    let next_cursor = (keys.len() as i64 == limit)
-        .then(|| {
-            keys.last()
-                .map(|k| Cursor::at_position(k.created_position).encode())
-        })
-        .flatten();
     Ok(KeyPage { keys, next_cursor })
-}
-
-/// Every key of `schema` (consistency check).
-pub(crate) async fn all<'e>(executor: impl PgExecutor<'e>, schema: &Schema) -> Result<Vec<ApiKey>> {
-    let rows = sqlx::query(sql(format!(
-        "SELECT {COLUMNS} FROM {}",
-        schema.table("api_keys")
-    )))
-    .fetch_all(executor)
-    .await?;
-    rows.iter().map(decode).collect()
 }
 
 /// Keys touched by a batch, folded in memory.
@@ -349,15 +324,7 @@ pub(crate) async fn apply(
     let mut fold = KeyFold::default();
     if !touched.is_empty() {
         let ids: Vec<Uuid> = touched.into_iter().collect();
-        let rows = sqlx::query(sql(format!(
-            "SELECT {COLUMNS} FROM {} WHERE key_id = ANY($1)",
-            schema.table("api_keys")
-        )))
-        .bind(&ids)
-        .fetch_all(&mut **tx)
-        .await?;
-        for row in &rows {
-            let key = decode(row)?;
+        for key in API_KEYS.any_of(&mut **tx, schema, "key_id", &ids).await? {
             fold.keys.insert(key.key_id, key);
         }
     }

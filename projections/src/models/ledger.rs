@@ -8,12 +8,12 @@
 
 use chrono::{DateTime, Utc};
 use ledger_domain::AccountId;
+use ledger_domain::account::AccountEvent;
 use rust_decimal::Decimal;
-use sqlx::postgres::PgRow;
-use sqlx::{PgExecutor, Postgres, Row, Transaction};
+use sqlx::{PgExecutor, Postgres, Transaction};
 
-use super::sql;
-use crate::cursor::Cursor;
+use super::{Table, fetch_page, from_row, sql};
+use crate::cursor::{Cursor, position_after};
 use crate::error::Result;
 use crate::projection::Schema;
 
@@ -25,7 +25,7 @@ pub const REVENUE: &str = "revenue";
 pub const TRANSFERS: &str = "transfers";
 
 /// One entry of a movement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Entry {
     /// The movement: the position of the event that moved the money.
     pub position: i64,
@@ -39,93 +39,85 @@ pub struct Entry {
     pub at: DateTime<Utc>,
 }
 
-fn pair(
-    position: i64,
-    credited: String,
-    debited: String,
-    amount: Decimal,
-    kind: &str,
-    at: DateTime<Utc>,
-) -> Vec<Entry> {
-    if amount.is_zero() {
-        return Vec::new();
+/// What moved money, which decides the ledger accounts each side of the movement is booked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Movement {
+    /// Credits bought: the account is credited, `external` debited.
+    Purchase,
+    /// The outgoing half of a transfer: `transfers` is credited, the account debited.
+    TransferOut,
+    /// The incoming half of a transfer: the account is credited, `transfers` debited.
+    TransferIn,
+    /// Usage billed: `revenue` is credited, the account debited.
+    Usage,
+}
+
+impl Movement {
+    /// The entry kind stored for it.
+    fn kind(self) -> &'static str {
+        match self {
+            Movement::Purchase => "purchase",
+            Movement::TransferOut => "transfer_out",
+            Movement::TransferIn => "transfer_in",
+            Movement::Usage => "usage",
+        }
     }
-    let entry = |account, amount| Entry {
-        position,
-        account,
-        amount,
-        kind: kind.to_owned(),
-        at,
-    };
-    vec![entry(credited, amount), entry(debited, -amount)]
 }
 
-/// Entries of a purchase: the account is credited, `external` debited.
-pub(crate) fn purchase(
-    account: AccountId,
-    amount: Decimal,
-    position: i64,
-    at: DateTime<Utc>,
-) -> Vec<Entry> {
-    pair(
-        position,
-        account.to_string(),
-        EXTERNAL.into(),
-        amount,
-        "purchase",
-        at,
-    )
+/// Money an account event moves: how, for which account, how much and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Money {
+    /// How it moved.
+    pub(crate) movement: Movement,
+    /// The customer account it moved in or out of.
+    pub(crate) account: AccountId,
+    /// The amount, never negative.
+    pub(crate) amount: Decimal,
+    /// When the event says it happened.
+    pub(crate) at: DateTime<Utc>,
 }
 
-/// Entries of the outgoing half of a transfer.
-pub(crate) fn transfer_out(
-    account: AccountId,
-    amount: Decimal,
-    position: i64,
-    at: DateTime<Utc>,
-) -> Vec<Entry> {
-    pair(
-        position,
-        TRANSFERS.into(),
-        account.to_string(),
-        amount,
-        "transfer_out",
-        at,
-    )
-}
+impl Money {
+    /// The money `event` moves; `None` for an event that moves none.
+    pub(crate) fn moved_by(event: &AccountEvent) -> Option<Money> {
+        let (movement, amount, at) = match event {
+            AccountEvent::CreditsPurchased(p) => (Movement::Purchase, p.amount.amount(), p.at),
+            AccountEvent::TransferredOut(t) => (Movement::TransferOut, t.amount.amount(), t.at),
+            AccountEvent::TransferredIn(t) => (Movement::TransferIn, t.amount.amount(), t.at),
+            AccountEvent::HoldSettled(s) => (Movement::Usage, s.usage.cost.amount(), s.at),
+            AccountEvent::UsageRecorded(u) => (Movement::Usage, u.usage.cost.amount(), u.at),
+            _ => return None,
+        };
+        Some(Money {
+            movement,
+            account: event.account_id(),
+            amount,
+            at,
+        })
+    }
 
-/// Entries of the incoming half of a transfer.
-pub(crate) fn transfer_in(
-    account: AccountId,
-    amount: Decimal,
-    position: i64,
-    at: DateTime<Utc>,
-) -> Vec<Entry> {
-    pair(
-        position,
-        account.to_string(),
-        TRANSFERS.into(),
-        amount,
-        "transfer_in",
-        at,
-    )
-}
-
-/// Entries of billed usage (none for a zero cost).
-pub(crate) fn usage(
-    account: AccountId,
-    cost: Decimal,
-    position: i64,
-    at: DateTime<Utc>,
-) -> Vec<Entry> {
-    pair(
-        position,
-        REVENUE.into(),
-        account.to_string(),
-        cost,
-        "usage",
-        at,
-    )
+    /// The two entries of this movement at `position`, summing to zero; none for a zero
+    /// amount.
+    pub(crate) fn entries(&self, position: i64) -> Vec<Entry> {
+        if self.amount.is_zero() {
+            return Vec::new();
+        }
+        let account = self.account.to_string();
+        let (credited, debited) = match self.movement {
+            Movement::Purchase => (account, EXTERNAL.to_owned()),
+            Movement::TransferOut => (TRANSFERS.to_owned(), account),
+            Movement::TransferIn => (account, TRANSFERS.to_owned()),
+            Movement::Usage => (REVENUE.to_owned(), account),
+        };
+        let entry = |account, amount| Entry {
+            position,
+            account,
+            amount,
+            kind: self.movement.kind().to_owned(),
+            at: self.at,
+        };
+        vec![entry(credited, self.amount), entry(debited, -self.amount)]
+    }
 }
 
 pub(crate) async fn insert(
@@ -156,15 +148,12 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-fn decode(row: &PgRow) -> Result<Entry> {
-    Ok(Entry {
-        position: row.try_get("position")?,
-        account: row.try_get("account")?,
-        amount: row.try_get("amount")?,
-        kind: row.try_get("kind")?,
-        at: row.try_get("at")?,
-    })
-}
+/// The `ledger_entries` table.
+pub(crate) const LEDGER_ENTRIES: Table<Entry> = Table {
+    name: "ledger_entries",
+    columns: "position, account, amount, kind, at",
+    decode: from_row,
+};
 
 /// A page of one ledger account's entries, oldest first, and the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,28 +172,16 @@ pub async fn entries<'e>(
     cursor: Option<&str>,
     page_size: u32,
 ) -> Result<EntryPage> {
-    let after = match cursor {
-        Some(text) => Cursor::decode(text)?.position,
-        None => 0,
-    };
-    let limit = super::page_size(page_size);
-    let rows = sqlx::query(
+    let query = sqlx::query(
         "SELECT position, account, amount, kind, at FROM ledger_entries \
          WHERE account = $1 AND position > $2 ORDER BY position LIMIT $3",
     )
     .bind(account)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(executor)
+    .bind(position_after(cursor)?);
+    let (entries, next_cursor) = fetch_page(executor, query, page_size, from_row, |e: &Entry| {
+        Cursor::at_position(e.position)
+    })
     .await?;
-    let entries: Vec<Entry> = rows.iter().map(decode).collect::<Result<_>>()?;
-    let next_cursor = (entries.len() as i64 == limit)
-        .then(|| {
-            entries
-                .last()
-                .map(|e| Cursor::at_position(e.position).encode())
-        })
-        .flatten();
     Ok(EntryPage {
         entries,
         next_cursor,
@@ -219,15 +196,4 @@ pub async fn entries_sum<'e>(executor: impl PgExecutor<'e>, account: &str) -> Re
             .fetch_one(executor)
             .await?;
     Ok(sum.unwrap_or(Decimal::ZERO))
-}
-
-/// Every entry of `schema`, in (position, account) order (consistency check).
-pub(crate) async fn all<'e>(executor: impl PgExecutor<'e>, schema: &Schema) -> Result<Vec<Entry>> {
-    let rows = sqlx::query(sql(format!(
-        "SELECT position, account, amount, kind, at FROM {} ORDER BY position, account",
-        schema.table("ledger_entries")
-    )))
-    .fetch_all(executor)
-    .await?;
-    rows.iter().map(decode).collect()
 }

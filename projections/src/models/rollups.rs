@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, NaiveDate, NaiveTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
-use sqlx::{PgExecutor, Postgres, Row, Transaction};
+use sqlx::{Encode, FromRow, PgExecutor, Postgres, Row, Transaction, Type};
 use uuid::Uuid;
 
 use super::activity::ActivityRow;
@@ -34,7 +34,7 @@ pub struct BucketKey {
 }
 
 /// Sums of one bucket.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct UsageSums {
     /// Usage records.
     pub requests: i64,
@@ -89,30 +89,86 @@ pub(crate) fn aggregate<'a>(rows: impl IntoIterator<Item = &'a ActivityRow>) -> 
     (daily, hourly)
 }
 
+/// One of the two rollup tables: usage summed per UTC day (kept) or per UTC hour (pruned).
+struct Rollup {
+    table: &'static str,
+    /// The bucket column: a date by day, a timestamp by hour.
+    column: &'static str,
+    /// The bucket column's value, in SQL, from `b`, the UTC timestamp the bucket starts at.
+    column_of_start: &'static str,
+    /// The buckets of a query's range, `$2` and `$3`: days `from..=to`, hours `[from, until)`.
+    range_sql: &'static str,
+    /// The UTC timestamp a row's bucket starts at.
+    start: fn(&PgRow) -> Result<DateTime<Utc>>,
+}
+
+const DAILY: Rollup = Rollup {
+    table: "usage_daily",
+    column: "day",
+    column_of_start: "(b AT TIME ZONE 'UTC')::date",
+    range_sql: "day BETWEEN $2 AND $3",
+    start: |row| {
+        let day: NaiveDate = row.try_get("day")?;
+        Ok(day.and_time(NaiveTime::MIN).and_utc())
+    },
+};
+
+const HOURLY: Rollup = Rollup {
+    table: "usage_hourly",
+    column: "hour",
+    column_of_start: "b",
+    range_sql: "hour >= $2 AND hour < $3",
+    start: |row| Ok(row.try_get("hour")?),
+};
+
+impl Rollup {
+    /// Every bucket of this rollup in `schema`.
+    async fn all(&self, conn: &mut sqlx::PgConnection, schema: &Schema) -> Result<Buckets> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {}, {SUM_COLUMNS} FROM {}",
+            self.column,
+            schema.table(self.table)
+        )))
+        .fetch_all(conn)
+        .await?;
+        rows.iter()
+            .map(|row| self.decode(row).map(|bucket| (bucket.key, bucket.sums)))
+            .collect()
+    }
+
+    /// A row read with the bucket column, then [`SUM_COLUMNS`].
+    fn decode(&self, row: &PgRow) -> Result<UsageBucket> {
+        Ok(UsageBucket {
+            key: BucketKey {
+                account_id: row.try_get("account_id")?,
+                bucket: (self.start)(row)?,
+                user_id: row.try_get("user_id")?,
+                key_id: row.try_get("key_id")?,
+                model: row.try_get("model")?,
+            },
+            sums: UsageSums::from_row(row)?,
+        })
+    }
+}
+
 pub(crate) async fn add(
     tx: &mut Transaction<'_, Postgres>,
     schema: &Schema,
     rows: &[ActivityRow],
 ) -> Result<()> {
     let (daily, hourly) = aggregate(rows);
-    upsert(
-        tx,
-        &schema.table("usage_daily"),
-        "day",
-        "(b AT TIME ZONE 'UTC')::date",
-        &daily,
-    )
-    .await?;
-    upsert(tx, &schema.table("usage_hourly"), "hour", "b", &hourly).await
+    upsert(tx, schema, &DAILY, &daily).await?;
+    upsert(tx, schema, &HOURLY, &hourly).await
 }
 
 async fn upsert(
     tx: &mut Transaction<'_, Postgres>,
-    table: &str,
-    bucket: &str,
-    bucket_expr: &str,
+    schema: &Schema,
+    rollup: &Rollup,
     buckets: &Buckets,
 ) -> Result<()> {
+    let table = schema.table(rollup.table);
+    let (bucket, bucket_expr) = (rollup.column, rollup.column_of_start);
     let sums = |f: fn(&UsageSums) -> i64| buckets.values().map(f).collect::<Vec<_>>();
     sqlx::query(sql(format!(
         "INSERT INTO {table} (account_id, {bucket}, user_id, key_id, model, requests, \
@@ -174,26 +230,6 @@ pub struct UsageBucket {
     pub sums: UsageSums,
 }
 
-fn decode(row: &PgRow, bucket: DateTime<Utc>) -> Result<UsageBucket> {
-    Ok(UsageBucket {
-        key: BucketKey {
-            account_id: row.try_get("account_id")?,
-            bucket,
-            user_id: row.try_get("user_id")?,
-            key_id: row.try_get("key_id")?,
-            model: row.try_get("model")?,
-        },
-        sums: UsageSums {
-            requests: row.try_get("requests")?,
-            prompt_tokens: row.try_get("prompt_tokens")?,
-            completion_tokens: row.try_get("completion_tokens")?,
-            reasoning_tokens: row.try_get("reasoning_tokens")?,
-            cached_tokens: row.try_get("cached_tokens")?,
-            cost: row.try_get("cost")?,
-        },
-    })
-}
-
 const SUM_COLUMNS: &str = "account_id, user_id, key_id, model, requests, prompt_tokens, \
     completion_tokens, reasoning_tokens, cached_tokens, cost";
 
@@ -214,25 +250,7 @@ pub async fn usage_by_day<'e>(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<UsageBucket>> {
-    let rows = sqlx::query(sql(format!(
-        "SELECT day, {SUM_COLUMNS} FROM usage_daily WHERE account_id = $1 AND day BETWEEN $2 \
-         AND $3 AND {} ORDER BY day, user_id, key_id, model LIMIT 500",
-        filter_sql(4)
-    )))
-    .bind(account_id)
-    .bind(from)
-    .bind(to)
-    .bind(filter.user_id)
-    .bind(filter.key_id)
-    .bind(filter.model.clone())
-    .fetch_all(executor)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let day: NaiveDate = row.try_get("day")?;
-            decode(row, day.and_time(chrono::NaiveTime::MIN).and_utc())
-        })
-        .collect()
+    usage_in(executor, &DAILY, account_id, filter, (from, to)).await
 }
 
 /// Hourly rollups of an account for hours in `[from, until)`, at most 500 rows.
@@ -243,22 +261,37 @@ pub async fn usage_by_hour<'e>(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<UsageBucket>> {
+    usage_in(executor, &HOURLY, account_id, filter, (from, until)).await
+}
+
+/// Rollups of an account in `range` (see `Rollup::range_sql`), at most 500 rows, by bucket
+/// then member, key and model.
+async fn usage_in<'e, B>(
+    executor: impl PgExecutor<'e>,
+    rollup: &Rollup,
+    account_id: Uuid,
+    filter: &RollupFilter,
+    (from, to): (B, B),
+) -> Result<Vec<UsageBucket>>
+where
+    B: for<'b> Encode<'b, Postgres> + Type<Postgres>,
+{
+    let (table, bucket) = (rollup.table, rollup.column);
     let rows = sqlx::query(sql(format!(
-        "SELECT hour, {SUM_COLUMNS} FROM usage_hourly WHERE account_id = $1 AND hour >= $2 \
-         AND hour < $3 AND {} ORDER BY hour, user_id, key_id, model LIMIT 500",
+        "SELECT {bucket}, {SUM_COLUMNS} FROM {table} WHERE account_id = $1 AND {} AND {} \
+         ORDER BY {bucket}, user_id, key_id, model LIMIT 500",
+        rollup.range_sql,
         filter_sql(4)
     )))
     .bind(account_id)
     .bind(from)
-    .bind(until)
+    .bind(to)
     .bind(filter.user_id)
     .bind(filter.key_id)
     .bind(filter.model.clone())
     .fetch_all(executor)
     .await?;
-    rows.iter()
-        .map(|row| decode(row, row.try_get("hour")?))
-        .collect()
+    rows.iter().map(|row| rollup.decode(row)).collect()
 }
 
 /// Every rollup row of `schema`: (daily, hourly) (consistency check).
@@ -266,28 +299,7 @@ pub(crate) async fn all(
     conn: &mut sqlx::PgConnection,
     schema: &Schema,
 ) -> Result<(Buckets, Buckets)> {
-    let daily = sqlx::query(sql(format!(
-        "SELECT day, {SUM_COLUMNS} FROM {}",
-        schema.table("usage_daily")
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
-    let hourly = sqlx::query(sql(format!(
-        "SELECT hour, {SUM_COLUMNS} FROM {}",
-        schema.table("usage_hourly")
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut d = Buckets::new();
-    for row in &daily {
-        let day: NaiveDate = row.try_get("day")?;
-        let b = decode(row, day.and_time(chrono::NaiveTime::MIN).and_utc())?;
-        d.insert(b.key, b.sums);
-    }
-    let mut h = Buckets::new();
-    for row in &hourly {
-        let b = decode(row, row.try_get("hour")?)?;
-        h.insert(b.key, b.sums);
-    }
-    Ok((d, h))
+    let daily = DAILY.all(&mut *conn, schema).await?;
+    let hourly = HOURLY.all(&mut *conn, schema).await?;
+    Ok((daily, hourly))
 }

@@ -1,37 +1,22 @@
 //! Random valid histories: every read model equals the fold of the log.
 
+use ledger_projections::RuntimeConfig;
 use ledger_projections::models::{activity::feed, balances, directory::queries, keys, ledger};
-use ledger_projections::{ProjectionRuntime, RuntimeConfig, check_all};
-use tokio::sync::watch;
 
-use crate::support::{World, caught_up, config, db};
-
-async fn assert_consistent(pool: &sqlx::PgPool) {
-    for report in check_all(pool).await.unwrap() {
-        assert!(
-            report.is_consistent(),
-            "{} differs from the fold at {}: {:#?}",
-            report.projection,
-            report.position,
-            report.differences
-        );
-    }
-}
+use crate::support::{Running, World, assert_consistent, caught_up, config, db};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_read_model_equals_the_fold_of_random_histories() {
     // 8 seeded histories; small and odd batch sizes put batch boundaries everywhere.
     for seed in 1..=8_u64 {
         let db = db().await;
-        let (stop, shutdown) = watch::channel(false);
-        let runtime = ProjectionRuntime::spawn(
-            db.pool.clone(),
+        let running = Running::spawn(
+            &db.pool,
             RuntimeConfig {
                 // Shared windows smaller than a batch, about one, and far larger, and none.
                 recent_events: [0, 3, 50, 4_096][seed as usize % 4],
                 ..config(1 + (seed as i64 * 7) % 40)
             },
-            shutdown,
         );
         let mut world = World::new(db.appender.clone(), seed).await;
         world.run(60).await;
@@ -138,7 +123,6 @@ async fn every_read_model_equals_the_fold_of_random_histories() {
             .count();
         assert_eq!(invitations.rows.len(), pending, "seed {seed}");
 
-        stop.send_replace(true);
-        runtime.join().await;
+        running.stop().await;
     }
 }

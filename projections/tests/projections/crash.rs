@@ -1,13 +1,11 @@
 //! A batch interrupted before its commit leaves nothing behind: after restart every event is
 //! applied exactly once.
 
-use ledger_projections::{
-    Projection, apply_next_batch_in, begin_batch, check_all, checkpoint, step,
-};
+use ledger_projections::{Projection, apply_next_batch_in, begin_batch, checkpoint, step};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Acquire, PgPool};
 
-use crate::support::{World, db};
+use crate::support::{World, assert_consistent, db};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_interrupted_before_commit_is_applied_exactly_once_after_restart() {
@@ -49,13 +47,7 @@ async fn a_batch_interrupted_before_commit_is_applied_exactly_once_after_restart
         while step(&db.pool, projection, 30).await.unwrap().events > 0 {}
         assert_eq!(checkpoint(&db.pool, projection).await.unwrap(), head);
     }
-    for report in check_all(&db.pool).await.unwrap() {
-        assert!(
-            report.is_consistent(),
-            "{}: {:#?}",
-            report.projection,
-            report.differences
-        );
+    for report in assert_consistent(&db.pool).await {
         assert_eq!(report.position, head);
     }
 }

@@ -6,19 +6,15 @@ use ledger_domain::account::{self, AccountCommand};
 use ledger_domain::text::PaymentReference;
 use ledger_domain::{Caller, Credits};
 use ledger_projections::models::balances;
-use ledger_projections::{
-    Projection, ProjectionError, ProjectionRuntime, status, wait_for_position,
-};
+use ledger_projections::{Projection, ProjectionError, status, wait_for_position};
 use rust_decimal::Decimal;
-use tokio::sync::watch;
 
-use crate::support::{World, config, db};
+use crate::support::{Running, World, config, db};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_with_the_position_of_an_append_sees_that_append() {
     let db = db().await;
-    let (stop, shutdown) = watch::channel(false);
-    let runtime = ProjectionRuntime::spawn(db.pool.clone(), config(5_000), shutdown);
+    let running = Running::spawn(&db.pool, config(5_000));
     let mut world = World::new(db.appender.clone(), 7).await;
     let account_id = world.org_account;
     let admin = Caller::Dashboard {
@@ -70,9 +66,8 @@ async fn a_query_with_the_position_of_an_append_sees_that_append() {
         "{error}"
     );
 
-    let metrics = runtime.metrics();
+    let metrics = running.runtime.metrics();
     assert!(metrics.iter().all(|m| m.active), "{metrics:?}");
     assert!(metrics.iter().any(|m| m.events_applied > 0));
-    stop.send_replace(true);
-    runtime.join().await;
+    running.stop().await;
 }

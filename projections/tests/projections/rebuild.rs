@@ -8,27 +8,18 @@ use std::time::Duration;
 use ledger_domain::account::{self, AccountCommand};
 use ledger_domain::text::PaymentReference;
 use ledger_domain::{Caller, Credits};
-use ledger_projections::{Projection, ProjectionRuntime, check, rebuild, wait_for_position};
+use ledger_projections::{Projection, check, rebuild, wait_for_position};
 use rust_decimal::Decimal;
-use tokio::sync::watch;
 
-use crate::support::{World, config, db};
+use crate::support::{Running, World, caught_up_within, config, db};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_while_writes_continue_swaps_in_the_fold_and_queries_never_see_a_partial_table() {
     let db = db().await;
-    let (stop, shutdown) = watch::channel(false);
-    let runtime = ProjectionRuntime::spawn(db.pool.clone(), config(500), shutdown);
+    let running = Running::spawn(&db.pool, config(500));
     let mut world = World::new(db.appender.clone(), 5).await;
     world.run(150).await;
-    wait_for_position(
-        &db.pool,
-        Projection::Balances,
-        world.last_position,
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    caught_up_within(&db.pool, world.last_position, Duration::from_secs(10)).await;
     let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM account_balances")
         .fetch_one(&db.pool)
         .await
@@ -146,6 +137,5 @@ async fn a_rebuild_while_writes_continue_swaps_in_the_fold_and_queries_never_see
     );
     let leftovers: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%' OR nspname LIKE 'retired_%'").fetch_one(&db.pool).await.unwrap();
     assert_eq!(leftovers, 0);
-    stop.send_replace(true);
-    runtime.join().await;
+    running.stop().await;
 }

@@ -19,12 +19,14 @@ use ledger_domain::{
     LimitPeriod, OrganizationId, Role, StaffId, TransferId, UserId,
 };
 use ledger_eventstore::{AppendOutcome, AppendRequest, Appender, AppenderConfig, EventMetadata};
-use ledger_pgembed::testing::{TestDatabase, fresh_database};
-use ledger_projections::{Projection, RuntimeConfig, wait_for_position};
+use ledger_pgembed::testing::{MigratedPool, TestDatabase, migrated_pool};
+use ledger_projections::{
+    CheckReport, Projection, ProjectionRuntime, RuntimeConfig, check_all, wait_for_position,
+};
 use rust_decimal::Decimal;
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 pub struct Db {
@@ -34,20 +36,34 @@ pub struct Db {
 }
 
 pub async fn db() -> Db {
-    let database = fresh_database().await.expect("a fresh test database");
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(database.url())
+    let MigratedPool { database, pool } = migrated_pool(&ledger_eventstore::MIGRATOR, 16)
         .await
-        .expect("connect to the test database");
-    ledger_eventstore::migrate(&pool)
-        .await
-        .expect("migrations apply");
+        .expect("a fresh migrated test database");
     let appender = Appender::spawn(pool.clone(), AppenderConfig::default()).0;
     Db {
         _database: database,
         pool,
         appender,
+    }
+}
+
+/// Every projection running in this process until [`Running::stop`].
+pub struct Running {
+    pub runtime: ProjectionRuntime,
+    stop: watch::Sender<bool>,
+}
+
+impl Running {
+    pub fn spawn(pool: &PgPool, config: RuntimeConfig) -> Running {
+        let (stop, shutdown) = watch::channel(false);
+        let runtime = ProjectionRuntime::spawn(pool.clone(), config, shutdown);
+        Running { runtime, stop }
+    }
+
+    /// Stops every runner and waits for them to end.
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        self.runtime.join().await;
     }
 }
 
@@ -65,11 +81,31 @@ pub fn config(batch_size: i64) -> RuntimeConfig {
 
 /// Waits until every projection reached `position`.
 pub async fn caught_up(pool: &PgPool, position: i64) {
+    caught_up_within(pool, position, Duration::from_secs(20)).await;
+}
+
+/// Waits until every projection reached `position`, each for at most `deadline`.
+pub async fn caught_up_within(pool: &PgPool, position: i64, deadline: Duration) {
     for projection in Projection::ALL {
-        wait_for_position(pool, projection, position, Duration::from_secs(20))
+        wait_for_position(pool, projection, position, deadline)
             .await
             .unwrap();
     }
+}
+
+/// Checks every projection against the fold of the log, and returns the reports.
+pub async fn assert_consistent(pool: &PgPool) -> Vec<CheckReport> {
+    let reports = check_all(pool).await.unwrap();
+    for report in &reports {
+        assert!(
+            report.is_consistent(),
+            "{} differs from the fold at {}: {:#?}",
+            report.projection,
+            report.position,
+            report.differences
+        );
+    }
+    reports
 }
 
 /// The append request of a decision, as the API builds it.

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use ledger_projections::{Projection, ProjectionRuntime, check_all, wait_for_position};
+use ledger_projections::{Projection, ProjectionRuntime};
 use tokio::sync::watch;
 
-use crate::support::{World, config, db};
+use crate::support::{World, assert_consistent, caught_up_within, config, db};
 
 async fn until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
     let started = Instant::now();
@@ -32,16 +32,7 @@ async fn only_one_runtime_applies_and_the_other_takes_over_when_it_dies() {
 
     let mut world = World::new(db.appender.clone(), 11).await;
     world.run(60).await;
-    for projection in Projection::ALL {
-        wait_for_position(
-            &db.pool,
-            projection,
-            world.last_position,
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    }
+    caught_up_within(&db.pool, world.last_position, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         second
@@ -63,16 +54,7 @@ async fn only_one_runtime_applies_and_the_other_takes_over_when_it_dies() {
     first.join().await;
     let died = Instant::now();
     world.run(40).await;
-    for projection in Projection::ALL {
-        wait_for_position(
-            &db.pool,
-            projection,
-            world.last_position,
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    }
+    caught_up_within(&db.pool, world.last_position, Duration::from_secs(10)).await;
     let took = died.elapsed();
     assert!(took < Duration::from_secs(10), "take-over took {took:?}");
     assert!(
@@ -81,14 +63,7 @@ async fn only_one_runtime_applies_and_the_other_takes_over_when_it_dies() {
         second.metrics()
     );
     assert!(second.metrics().iter().any(|m| m.events_applied > 0));
-    for report in check_all(&db.pool).await.unwrap() {
-        assert!(
-            report.is_consistent(),
-            "{}: {:#?}",
-            report.projection,
-            report.differences
-        );
-    }
+    assert_consistent(&db.pool).await;
     stop_b.send_replace(true);
     second.join().await;
 }

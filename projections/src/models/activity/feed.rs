@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{ActivityRow, COLUMNS, decode};
+use super::{ActivityRow, COLUMNS};
 use crate::cursor::Cursor;
 use crate::error::Result;
-use crate::models::{page_size, sql};
+use crate::models::{fetch_page, from_row, sql};
 
 /// Filters of the activity feed; `None` means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,10 +83,9 @@ pub async fn activity<'e>(
     account_id: Uuid,
     filter: &ActivityFilter,
     cursor: Option<&str>,
-    page_size_requested: u32,
+    page_size: u32,
 ) -> Result<ActivityPage> {
     let cursor = cursor.map(Cursor::decode).transpose()?;
-    let limit = page_size(page_size_requested);
     let text = feed_sql(filter, cursor.is_some());
     let mut query = sqlx::query(sql(text)).bind(account_id);
     if let Some(key) = filter.key_id {
@@ -107,27 +106,10 @@ pub async fn activity<'e>(
     if let Some(cursor) = cursor {
         query = query.bind(cursor.time()?).bind(cursor.position);
     }
-    let rows = query.bind(limit).fetch_all(executor).await?;
-    let rows: Vec<ActivityRow> = rows.iter().map(decode).collect::<Result<_>>()?;
-    let next_cursor = (rows.len() as i64 == limit)
-        .then(|| {
-            rows.last()
-                .map(|r| Cursor::at(r.finished_at, r.position).encode())
+    let (rows, next_cursor) =
+        fetch_page(executor, query, page_size, from_row, |r: &ActivityRow| {
+            Cursor::at(r.finished_at, r.position)
         })
-        .flatten();
+        .await?;
     Ok(ActivityPage { rows, next_cursor })
-}
-
-/// Every feed row of `schema` (consistency check).
-pub(crate) async fn all<'e>(
-    executor: impl PgExecutor<'e>,
-    schema: &crate::projection::Schema,
-) -> Result<Vec<ActivityRow>> {
-    let rows = sqlx::query(sql(format!(
-        "SELECT {COLUMNS} FROM {}",
-        schema.table("activity")
-    )))
-    .fetch_all(executor)
-    .await?;
-    rows.iter().map(decode).collect()
 }

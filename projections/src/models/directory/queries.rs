@@ -7,13 +7,13 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, Row};
 use uuid::Uuid;
 
-use crate::cursor::Cursor;
+use crate::cursor::{Cursor, position_after};
 use crate::error::{ProjectionError, Result};
-use crate::models::{page_size, sql};
+use crate::models::{Table, fetch_page, from_row};
 use crate::projection::Schema;
 
 /// A registered user (no personal data: the email lives in the erasable table).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRow {
     /// The user.
     pub user_id: Uuid,
@@ -26,7 +26,7 @@ pub struct UserRow {
 }
 
 /// An organization's profile and settings (the non-personal part of billing).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OrganizationRow {
     /// The organization.
     pub organization_id: Uuid,
@@ -122,37 +122,6 @@ pub(crate) fn parse_role(text: &str) -> Result<Role> {
     }
 }
 
-const USER_COLUMNS: &str = "user_id, personal_account_id, email_verified, registered_at";
-const ORG_COLUMNS: &str = "organization_id, account_id, name, details, created_by, member_limit, \
-    member_count, retention_days, prompt_logging, billing_profile_version, \
-    payment_method_reference, created_at";
-
-fn decode_user(row: &PgRow) -> Result<UserRow> {
-    Ok(UserRow {
-        user_id: row.try_get("user_id")?,
-        personal_account_id: row.try_get("personal_account_id")?,
-        email_verified: row.try_get("email_verified")?,
-        registered_at: row.try_get("registered_at")?,
-    })
-}
-
-fn decode_org(row: &PgRow) -> Result<OrganizationRow> {
-    Ok(OrganizationRow {
-        organization_id: row.try_get("organization_id")?,
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        details: row.try_get("details")?,
-        created_by: row.try_get("created_by")?,
-        member_limit: row.try_get("member_limit")?,
-        member_count: row.try_get("member_count")?,
-        retention_days: row.try_get("retention_days")?,
-        prompt_logging: row.try_get("prompt_logging")?,
-        billing_profile_version: row.try_get("billing_profile_version")?,
-        payment_method_reference: row.try_get("payment_method_reference")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 fn decode_member(row: &PgRow) -> Result<MemberRow> {
     Ok(MemberRow {
         user_id: row.try_get("user_id")?,
@@ -173,15 +142,39 @@ fn decode_invitation(row: &PgRow) -> Result<InvitationRow> {
     })
 }
 
+/// The `users` table.
+const USERS: Table<UserRow> = Table {
+    name: "users",
+    columns: "user_id, personal_account_id, email_verified, registered_at",
+    decode: from_row,
+};
+
+/// The `organizations` table.
+const ORGANIZATIONS: Table<OrganizationRow> = Table {
+    name: "organizations",
+    columns: "organization_id, account_id, name, details, created_by, member_limit, \
+        member_count, retention_days, prompt_logging, billing_profile_version, \
+        payment_method_reference, created_at",
+    decode: from_row,
+};
+
+/// The `organization_members` table, each member with its organization.
+const ORGANIZATION_MEMBERS: Table<(Uuid, MemberRow)> = Table {
+    name: "organization_members",
+    columns: "organization_id, user_id, role, joined_at, joined_position",
+    decode: |row| Ok((row.try_get("organization_id")?, decode_member(row)?)),
+};
+
+/// The `organization_invitations` table, each invitation with its organization.
+const ORGANIZATION_INVITATIONS: Table<(Uuid, InvitationRow)> = Table {
+    name: "organization_invitations",
+    columns: "organization_id, invitation_id, role, invited_by, expires_at, invited_at, position",
+    decode: |row| Ok((row.try_get("organization_id")?, decode_invitation(row)?)),
+};
+
 /// One user.
 pub async fn user<'e>(executor: impl PgExecutor<'e>, user_id: Uuid) -> Result<Option<UserRow>> {
-    let row = sqlx::query(sql(format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"
-    )))
-    .bind(user_id)
-    .fetch_optional(executor)
-    .await?;
-    row.as_ref().map(decode_user).transpose()
+    USERS.find(executor, "user_id", user_id).await
 }
 
 /// One organization.
@@ -189,13 +182,9 @@ pub async fn organization<'e>(
     executor: impl PgExecutor<'e>,
     organization_id: Uuid,
 ) -> Result<Option<OrganizationRow>> {
-    let row = sqlx::query(sql(format!(
-        "SELECT {ORG_COLUMNS} FROM organizations WHERE organization_id = $1"
-    )))
-    .bind(organization_id)
-    .fetch_optional(executor)
-    .await?;
-    row.as_ref().map(decode_org).transpose()
+    ORGANIZATIONS
+        .find(executor, "organization_id", organization_id)
+        .await
 }
 
 /// The organization owning an account, if it is an organization account.
@@ -203,26 +192,7 @@ pub async fn organization_by_account<'e>(
     executor: impl PgExecutor<'e>,
     account_id: Uuid,
 ) -> Result<Option<OrganizationRow>> {
-    let row = sqlx::query(sql(format!(
-        "SELECT {ORG_COLUMNS} FROM organizations WHERE account_id = $1"
-    )))
-    .bind(account_id)
-    .fetch_optional(executor)
-    .await?;
-    row.as_ref().map(decode_org).transpose()
-}
-
-fn next<T>(rows: &[T], limit: i64, position: impl Fn(&T) -> i64) -> Option<String> {
-    (rows.len() as i64 == limit)
-        .then(|| {
-            rows.last()
-                .map(|r| Cursor::at_position(position(r)).encode())
-        })
-        .flatten()
-}
-
-fn after(cursor: Option<&str>) -> Result<i64> {
-    cursor.map_or(Ok(0), |c| Cursor::decode(c).map(|c| c.position))
+    ORGANIZATIONS.find(executor, "account_id", account_id).await
 }
 
 /// Members of an organization in joining order, `page_size` at most (≤ 500), after `cursor`.
@@ -230,20 +200,18 @@ pub async fn members<'e>(
     executor: impl PgExecutor<'e>,
     organization_id: Uuid,
     cursor: Option<&str>,
-    page_size_requested: u32,
+    page_size: u32,
 ) -> Result<Page<MemberRow>> {
-    let limit = page_size(page_size_requested);
-    let rows = sqlx::query(
+    let query = sqlx::query(
         "SELECT user_id, role, joined_at, joined_position FROM organization_members \
          WHERE organization_id = $1 AND joined_position > $2 ORDER BY joined_position LIMIT $3",
     )
     .bind(organization_id)
-    .bind(after(cursor)?)
-    .bind(limit)
-    .fetch_all(executor)
+    .bind(position_after(cursor)?);
+    let (rows, next_cursor) = fetch_page(executor, query, page_size, decode_member, |r| {
+        Cursor::at_position(r.joined_position)
+    })
     .await?;
-    let rows: Vec<MemberRow> = rows.iter().map(decode_member).collect::<Result<_>>()?;
-    let next_cursor = next(&rows, limit, |r| r.joined_position);
     Ok(Page { rows, next_cursor })
 }
 
@@ -253,22 +221,20 @@ pub async fn pending_invitations<'e>(
     organization_id: Uuid,
     now: DateTime<Utc>,
     cursor: Option<&str>,
-    page_size_requested: u32,
+    page_size: u32,
 ) -> Result<Page<InvitationRow>> {
-    let limit = page_size(page_size_requested);
-    let rows = sqlx::query(
+    let query = sqlx::query(
         "SELECT invitation_id, role, invited_by, expires_at, invited_at, position \
          FROM organization_invitations WHERE organization_id = $1 AND position > $2 \
          AND expires_at > $3 ORDER BY position LIMIT $4",
     )
     .bind(organization_id)
-    .bind(after(cursor)?)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(executor)
+    .bind(position_after(cursor)?)
+    .bind(now);
+    let (rows, next_cursor) = fetch_page(executor, query, page_size, decode_invitation, |r| {
+        Cursor::at_position(r.position)
+    })
     .await?;
-    let rows: Vec<InvitationRow> = rows.iter().map(decode_invitation).collect::<Result<_>>()?;
-    let next_cursor = next(&rows, limit, |r| r.position);
     Ok(Page { rows, next_cursor })
 }
 
@@ -316,41 +282,10 @@ pub(crate) struct DirectoryRows {
 }
 
 pub(crate) async fn all(conn: &mut sqlx::PgConnection, schema: &Schema) -> Result<DirectoryRows> {
-    let users = sqlx::query(sql(format!(
-        "SELECT {USER_COLUMNS} FROM {}",
-        schema.table("users")
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
-    let orgs = sqlx::query(sql(format!(
-        "SELECT {ORG_COLUMNS} FROM {}",
-        schema.table("organizations")
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
-    let members = sqlx::query(sql(format!(
-        "SELECT organization_id, user_id, role, joined_at, joined_position FROM {}",
-        schema.table("organization_members")
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
-    let invitations = sqlx::query(sql(format!(
-        "SELECT organization_id, invitation_id, role, invited_by, expires_at, invited_at, \
-         position FROM {}",
-        schema.table("organization_invitations")
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
     Ok(DirectoryRows {
-        users: users.iter().map(decode_user).collect::<Result<_>>()?,
-        organizations: orgs.iter().map(decode_org).collect::<Result<_>>()?,
-        members: members
-            .iter()
-            .map(|r| Ok((r.try_get("organization_id")?, decode_member(r)?)))
-            .collect::<Result<_>>()?,
-        invitations: invitations
-            .iter()
-            .map(|r| Ok((r.try_get("organization_id")?, decode_invitation(r)?)))
-            .collect::<Result<_>>()?,
+        users: USERS.all(&mut *conn, schema).await?,
+        organizations: ORGANIZATIONS.all(&mut *conn, schema).await?,
+        members: ORGANIZATION_MEMBERS.all(&mut *conn, schema).await?,
+        invitations: ORGANIZATION_INVITATIONS.all(&mut *conn, schema).await?,
     })
 }
