@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use ledger_domain::account::{KeyLimit, Tokens, UsageReport, UsageStatus};
 use ledger_domain::text::{ModelName, ProviderName};
-use ledger_domain::{Credits, GenerationId, LimitPeriod, Role};
+use ledger_domain::{
+    AccountId, Credits, GenerationId, KeyId, LimitPeriod, OrganizationId, Role, UserId,
+};
 use uuid::Uuid;
 
 use crate::error::{AppError, AtField};
@@ -35,6 +37,26 @@ pub fn uuid_or_derived(field: &str, text: &str, command_id: Uuid) -> Result<Uuid
 /// A required id of a domain type.
 pub fn id<T>(field: &str, text: &str, make: fn(Uuid) -> T) -> Result<T, AppError> {
     uuid(field, text).map(make)
+}
+
+/// An account id; several fields name accounts (`account_id`, `from_account_id`, …).
+pub fn account_id(field: &str, text: &str) -> Result<AccountId, AppError> {
+    id(field, text, AccountId::from_uuid)
+}
+
+/// The `organization_id` field.
+pub fn organization_id(text: &str) -> Result<OrganizationId, AppError> {
+    id("organization_id", text, OrganizationId::from_uuid)
+}
+
+/// The `user_id` field.
+pub fn user_id(text: &str) -> Result<UserId, AppError> {
+    id("user_id", text, UserId::from_uuid)
+}
+
+/// The `key_id` field.
+pub fn key_id(text: &str) -> Result<KeyId, AppError> {
+    id("key_id", text, KeyId::from_uuid)
 }
 
 /// A required enum, refusing `*_UNSPECIFIED` and unknown numbers.
@@ -148,6 +170,18 @@ pub fn page(page_size: i32, page_token: &str) -> Result<(usize, usize), AppError
             .map_err(|_| AppError::invalid("page_token", "is not a token this server issued"))?
     };
     Ok((offset, size))
+}
+
+/// The page `(offset, size)` (from [`page`]) of a listing held whole, each item made a reply
+/// item by `to_pb`, and the token of the page after it.
+pub fn page_of<T, P>(
+    items: impl ExactSizeIterator<Item = T>,
+    (offset, size): (usize, usize),
+    to_pb: impl FnMut(T) -> P,
+) -> (Vec<P>, String) {
+    let total = items.len();
+    let page = items.skip(offset).take(size).map(to_pb).collect();
+    (page, next_token(offset, size, total))
 }
 
 /// The token of the page after `offset + size` of `total`, empty at the end.

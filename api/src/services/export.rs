@@ -3,10 +3,7 @@
 //! reads the feed page by page (500 rows) while the client consumes; a PDF needs every row for
 //! its summary, so it is bounded to [`MAX_PDF_RECORDS`] records.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use ledger_domain::{Action, Caller};
+use ledger_domain::Action;
 use ledger_projections::Projection;
 use ledger_projections::models::activity::feed::activity;
 use tokio::sync::mpsc;
@@ -14,9 +11,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tonic::codegen::BoxStream;
 
+use super::Query;
 use super::activity::{feed_filter, item};
-use super::analytics::{Analytics, analytics_request};
-use super::projected::{authorize_account, caught_up};
+use super::analytics::analytics_rows;
 use super::report;
 use crate::app::App;
 use crate::error::AppError;
@@ -187,24 +184,15 @@ impl Sender {
 /// `ExportActivity`: the filtered feed, newest first, as CSV, or as a PDF report with a summary
 /// by model, member and key before the records.
 pub async fn export_activity(
-    app: &Arc<App>,
-    caller: &Caller,
-    req: &pb::ExportActivityRequest,
-    budget: Duration,
+    q: Query<pb::ExportActivityRequest>,
 ) -> Result<BoxStream<pb::ExportChunk>, AppError> {
+    let req = &q.req;
     let format = format(req.format)?;
     let filter = feed_filter(req.filter.as_ref())?;
-    let (account, _) = authorize_account(
-        app,
-        caller,
-        "account_id",
-        &req.account_id,
-        Action::ReadActivity,
-    )
-    .await?;
-    caught_up(&app.pool, Projection::Activity, req.min_position, budget).await?;
+    let (account, _) = q.account(Action::ReadActivity).await?;
+    q.caught_up(Projection::Activity, req.min_position).await?;
     let (tx, rx) = mpsc::channel(4);
-    let app = Arc::clone(app);
+    let app = q.app;
     if format == Format::Pdf {
         tokio::spawn(async move {
             let out = Sender::new(tx, PDF, "");
@@ -276,31 +264,15 @@ async fn feed_for_report(
 
 /// `ExportAnalytics`: the analytics rows of the period as CSV, or as a PDF report.
 pub async fn export_analytics(
-    app: &Arc<App>,
-    caller: &Caller,
-    req: &pb::ExportAnalyticsRequest,
-    budget: Duration,
+    q: Query<pb::ExportAnalyticsRequest>,
 ) -> Result<BoxStream<pb::ExportChunk>, AppError> {
-    let format = format(req.format)?;
-    let query = analytics_request(
-        req.granularity,
-        req.group_by,
-        req.from.as_ref(),
-        req.to.as_ref(),
-    )?;
-    let rows = Analytics::run(
-        app,
-        caller,
-        &req.account_id,
-        req.min_position,
-        budget,
-        &query,
-    )
-    .await?;
+    let format = format(q.req.format)?;
+    let rows = analytics_rows(&q).await?;
     let (tx, rx) = mpsc::channel(4);
     if format == Format::Pdf {
-        let title = format!("ARouter usage analytics, account {}", req.account_id);
-        let lines = report::analytics(&req.account_id, &rows);
+        let account_id = &q.req.account_id;
+        let title = format!("ARouter usage analytics, account {account_id}");
+        let lines = report::analytics(account_id, &rows);
         tokio::spawn(Sender::new(tx, PDF, "").document(pdf::document(&title, &lines)));
         return Ok(Box::pin(ReceiverStream::new(rx)));
     }
