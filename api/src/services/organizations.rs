@@ -33,8 +33,11 @@ fn departure(id: &str, departure: Departure) -> Result<ChangeMembership, AppErro
 }
 
 fn details(text: Option<&String>) -> Result<Option<OrganizationDetails>, AppError> {
-    text.map(|d| OrganizationDetails::parse(d).at("details"))
-        .transpose()
+    input::optional_text(
+        "details",
+        text.map(String::as_str),
+        OrganizationDetails::parse,
+    )
 }
 
 /// The proto role of a domain role.

@@ -9,7 +9,7 @@ use super::{Query, Shared, now};
 use crate::app::authorized::created;
 use crate::commands::{BillingContacts, OnOrganization};
 use crate::error::{AppError, AtField};
-use crate::input;
+use crate::input::{self, optional_text};
 use crate::pb;
 use crate::personal;
 
@@ -26,26 +26,22 @@ fn billing_input(settings: Option<&pb::BillingSettings>) -> Result<BillingSettin
         .collect::<Result<Vec<_>, _>>()?;
     Ok(BillingSettingsInput {
         contacts,
-        company_name: s
-            .company_name
-            .as_deref()
-            .map(|t| CompanyName::parse(t).at("settings.company_name"))
-            .transpose()?,
-        tax_id: s
-            .tax_id
-            .as_deref()
-            .map(|t| TaxId::parse(t).at("settings.tax_id"))
-            .transpose()?,
-        address: s
-            .postal_address
-            .as_deref()
-            .map(|t| PostalAddress::parse(t).at("settings.postal_address"))
-            .transpose()?,
-        payment_method_reference: s
-            .payment_method_reference
-            .as_deref()
-            .map(|t| PaymentMethodReference::parse(t).at("settings.payment_method_reference"))
-            .transpose()?,
+        company_name: optional_text(
+            "settings.company_name",
+            s.company_name.as_deref(),
+            CompanyName::parse,
+        )?,
+        tax_id: optional_text("settings.tax_id", s.tax_id.as_deref(), TaxId::parse)?,
+        address: optional_text(
+            "settings.postal_address",
+            s.postal_address.as_deref(),
+            PostalAddress::parse,
+        )?,
+        payment_method_reference: optional_text(
+            "settings.payment_method_reference",
+            s.payment_method_reference.as_deref(),
+            PaymentMethodReference::parse,
+        )?,
     })
 }
 
