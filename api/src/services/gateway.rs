@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use ledger_domain::account::{AccountCommand, KeyStatus};
-use ledger_domain::{Action, AuthContext, CommandId, Credits, DomainError, HoldId};
+use ledger_domain::{Action, AuthContext, Credits, DomainError, HoldId};
 use tokio::task::JoinSet;
 use tonic::{Request, Response, Status};
 
@@ -13,7 +13,6 @@ use super::keys::status_pb;
 use super::{AccountRequest, CommandRequest, Query, Shared, now, on_account, submit};
 use crate::app::{App, Done, allow};
 use crate::auth::CallContext;
-use crate::commands::OnAccount;
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -28,16 +27,13 @@ fn hold_id(text: &str) -> Result<HoldId, AppError> {
     input::id("hold_id", text, HoldId::from_uuid)
 }
 
-/// The place-hold command of a request; its reply is its position alone.
-fn place(req: &pb::PlaceHoldRequest, _: CommandId) -> Result<OnAccount, AppError> {
-    on_account(req, |req| {
-        Ok(AccountCommand::PlaceHold {
-            hold_id: hold_id(&req.hold_id)?,
-            key_id: input::key_id(&req.key_id)?,
-            estimate: Credits::hold_estimate(req.estimate.as_str()).at("estimate")?,
-            ttl_s: req.ttl_s,
-            at: now(),
-        })
+fn place(req: &pb::PlaceHoldRequest) -> Result<AccountCommand, AppError> {
+    Ok(AccountCommand::PlaceHold {
+        hold_id: hold_id(&req.hold_id)?,
+        key_id: input::key_id(&req.key_id)?,
+        estimate: Credits::hold_estimate(req.estimate.as_str()).at("estimate")?,
+        ttl_s: req.ttl_s,
+        at: now(),
     })
 }
 
@@ -192,7 +188,7 @@ impl pb::gateway_service_server::GatewayService for Gateway {
         &self,
         request: Request<pb::PlaceHoldRequest>,
     ) -> Result<Response<pb::PlaceHoldResponse>, Status> {
-        self.0.command(request, place).await
+        self.0.account_command(request, place).await
     }
 
     async fn settle_hold(

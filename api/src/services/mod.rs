@@ -140,23 +140,32 @@ impl Shared {
     }
 
     /// Runs the account command `command` makes of a request on the account its `account_id`
-    /// names, and answers with the position it reached.
-    pub async fn account_command<R: CommandRequest + AccountRequest>(
+    /// names, and answers with the reply its position converts into.
+    pub async fn account_command<R, P>(
         &self,
         request: Request<R>,
         command: impl FnOnce(&R) -> Result<AccountCommand, AppError> + Send,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
+    ) -> Result<Response<P>, Status>
+    where
+        R: CommandRequest + AccountRequest,
+        P: From<Done<()>>,
+    {
         self.command(request, |req, _| on_account(req, command))
             .await
     }
 
     /// Runs the organization command `command` makes of a request on the organization its
-    /// `organization_id` names, and answers with the position it reached.
-    pub async fn organization_command<R: CommandRequest + OrganizationRequest>(
+    /// `organization_id` names (read after the command's own fields, as in [`on_account`]),
+    /// and answers with the reply its position converts into.
+    pub async fn organization_command<R, P>(
         &self,
         request: Request<R>,
         command: impl FnOnce(&R) -> Result<OrganizationCommand, AppError> + Send,
-    ) -> Result<Response<pb::CommandResponse>, Status> {
+    ) -> Result<Response<P>, Status>
+    where
+        R: CommandRequest + OrganizationRequest,
+        P: From<Done<()>>,
+    {
         self.command(request, |req, _| {
             let command = command(req)?;
             Ok(OnOrganization::new(
