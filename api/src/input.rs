@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use ledger_domain::account::{KeyLimit, Tokens, UsageReport, UsageStatus};
 use ledger_domain::text::{ModelName, ProviderName};
-use ledger_domain::{Credits, GenerationId, LimitPeriod, Role};
+use ledger_domain::{
+    AccountId, Credits, DomainError, GenerationId, KeyId, LimitPeriod, OrganizationId, Role, UserId,
+};
 use uuid::Uuid;
 
 use crate::error::{AppError, AtField};
@@ -37,37 +39,76 @@ pub fn id<T>(field: &str, text: &str, make: fn(Uuid) -> T) -> Result<T, AppError
     uuid(field, text).map(make)
 }
 
-/// A required enum, refusing `*_UNSPECIFIED` and unknown numbers.
+/// An account id; several fields name accounts (`account_id`, `from_account_id`, …).
+pub fn account_id(field: &str, text: &str) -> Result<AccountId, AppError> {
+    id(field, text, AccountId::from_uuid)
+}
+
+/// The `organization_id` field.
+pub fn organization_id(text: &str) -> Result<OrganizationId, AppError> {
+    id("organization_id", text, OrganizationId::from_uuid)
+}
+
+/// The `user_id` field.
+pub fn user_id(text: &str) -> Result<UserId, AppError> {
+    id("user_id", text, UserId::from_uuid)
+}
+
+/// The `key_id` field.
+pub fn key_id(text: &str) -> Result<KeyId, AppError> {
+    id("key_id", text, KeyId::from_uuid)
+}
+
+/// An optional text field, parsed by the domain's `parse` when present.
+pub fn optional_text<T>(
+    field: &str,
+    text: Option<&str>,
+    parse: fn(&str) -> Result<T, DomainError>,
+) -> Result<Option<T>, AppError> {
+    text.map(|text| parse(text).at(field)).transpose()
+}
+
+/// A required proto enum: a number the proto does not define is refused as not a known `what`,
+/// and the value `known` maps to `None` (`*_UNSPECIFIED`) as missing.
+fn required_enum<P: TryFrom<i32>, T>(
+    field: &str,
+    value: i32,
+    what: &str,
+    known: impl FnOnce(P) -> Option<T>,
+) -> Result<T, AppError> {
+    let value = P::try_from(value)
+        .map_err(|_| AppError::invalid(field, format!("is not a known {what}")))?;
+    known(value).ok_or_else(|| AppError::invalid(field, "is required"))
+}
+
+/// A required role.
 pub fn role(field: &str, value: i32) -> Result<Role, AppError> {
-    match pb::Role::try_from(value) {
-        Ok(pb::Role::Admin) => Ok(Role::Admin),
-        Ok(pb::Role::Member) => Ok(Role::Member),
-        Ok(pb::Role::Unspecified) => Err(AppError::invalid(field, "is required")),
-        Err(_) => Err(AppError::invalid(field, "is not a known role")),
-    }
+    required_enum(field, value, "role", |role| match role {
+        pb::Role::Admin => Some(Role::Admin),
+        pb::Role::Member => Some(Role::Member),
+        pb::Role::Unspecified => None,
+    })
 }
 
 /// A required limit period.
 pub fn period(field: &str, value: i32) -> Result<LimitPeriod, AppError> {
-    match pb::LimitPeriod::try_from(value) {
-        Ok(pb::LimitPeriod::Daily) => Ok(LimitPeriod::Daily),
-        Ok(pb::LimitPeriod::Weekly) => Ok(LimitPeriod::Weekly),
-        Ok(pb::LimitPeriod::Monthly) => Ok(LimitPeriod::Monthly),
-        Ok(pb::LimitPeriod::Lifetime) => Ok(LimitPeriod::Lifetime),
-        Ok(pb::LimitPeriod::Unspecified) => Err(AppError::invalid(field, "is required")),
-        Err(_) => Err(AppError::invalid(field, "is not a known limit period")),
-    }
+    required_enum(field, value, "limit period", |period| match period {
+        pb::LimitPeriod::Daily => Some(LimitPeriod::Daily),
+        pb::LimitPeriod::Weekly => Some(LimitPeriod::Weekly),
+        pb::LimitPeriod::Monthly => Some(LimitPeriod::Monthly),
+        pb::LimitPeriod::Lifetime => Some(LimitPeriod::Lifetime),
+        pb::LimitPeriod::Unspecified => None,
+    })
 }
 
 /// A required usage status.
 pub fn usage_status(field: &str, value: i32) -> Result<UsageStatus, AppError> {
-    match pb::UsageStatus::try_from(value) {
-        Ok(pb::UsageStatus::Success) => Ok(UsageStatus::Success),
-        Ok(pb::UsageStatus::Error) => Ok(UsageStatus::Error),
-        Ok(pb::UsageStatus::Cancelled) => Ok(UsageStatus::Cancelled),
-        Ok(pb::UsageStatus::Unspecified) => Err(AppError::invalid(field, "is required")),
-        Err(_) => Err(AppError::invalid(field, "is not a known usage status")),
-    }
+    required_enum(field, value, "usage status", |status| match status {
+        pb::UsageStatus::Success => Some(UsageStatus::Success),
+        pb::UsageStatus::Error => Some(UsageStatus::Error),
+        pb::UsageStatus::Cancelled => Some(UsageStatus::Cancelled),
+        pb::UsageStatus::Unspecified => None,
+    })
 }
 
 /// A timestamp.
@@ -148,6 +189,18 @@ pub fn page(page_size: i32, page_token: &str) -> Result<(usize, usize), AppError
             .map_err(|_| AppError::invalid("page_token", "is not a token this server issued"))?
     };
     Ok((offset, size))
+}
+
+/// The page `(offset, size)` (from [`page`]) of a listing held whole, each item made a reply
+/// item by `to_pb`, and the token of the page after it.
+pub fn page_of<T, P>(
+    items: impl ExactSizeIterator<Item = T>,
+    (offset, size): (usize, usize),
+    to_pb: impl FnMut(T) -> P,
+) -> (Vec<P>, String) {
+    let total = items.len();
+    let page = items.skip(offset).take(size).map(to_pb).collect();
+    (page, next_token(offset, size, total))
 }
 
 /// The token of the page after `offset + size` of `total`, empty at the end.

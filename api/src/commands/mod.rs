@@ -11,6 +11,9 @@ pub mod user;
 pub use account::OnAccount;
 pub use expiry::ExpireHold;
 pub use membership::{AcceptInvitation, ChangeMembership, Departure};
-pub use organization::{CreateOrganization, InviteMember, OnOrganization, SetBillingSettings};
+pub use organization::{
+    BillingContacts, CreateOrganization, Invitee, MemberInvited, OnOrganization,
+    OrganizationCreated,
+};
 pub use transfer::TransferCredits;
 pub use user::{RegisterUser, VerifyEmail};

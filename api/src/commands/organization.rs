@@ -1,5 +1,6 @@
 //! Commands on one organization: creation, profile, invitations, settings.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -7,24 +8,75 @@ use ledger_domain::organization::{
     self, BillingSettingsInput, OrganizationCommand, OrganizationEvent, OrganizationState,
 };
 use ledger_domain::user::UserState;
-use ledger_domain::{AccountId, Caller, Email, Event, InvitationId, OrganizationId};
+use ledger_domain::{AccountId, Caller, Decision, Email, Event, InvitationId, OrganizationId};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{App, Decided, LedgerCommand, Loader, RetryCheck, Route};
 use crate::error::AppError;
 use crate::personal;
 
-/// An organization command that only reads and decides.
-pub struct OnOrganization {
+/// An organization command; `W` is what it keeps outside the log, which also decides how a
+/// retry is recognised and what the reply is.
+pub struct OnOrganization<W = LogOnly> {
     /// The organization the command changes.
     pub organization: OrganizationId,
     /// What to do.
     pub command: OrganizationCommand,
+    /// What is written outside the log before the append.
+    pub outside_log: W,
 }
 
-impl LedgerCommand for OnOrganization {
+impl OnOrganization {
+    /// `command` on `organization`, keeping nothing outside the log.
+    pub fn new(organization: OrganizationId, command: OrganizationCommand) -> Self {
+        Self {
+            organization,
+            command,
+            outside_log: LogOnly,
+        }
+    }
+}
+
+/// What an organization command writes outside the log (erasable personal data), and the
+/// reply it reads from its decision.
+pub trait OutsideLog: Send + Sync {
+    /// The command's reply.
+    type Reply: Serialize + DeserializeOwned + Send;
+    /// [`RetryCheck::BeforeDeciding`] for whatever writes, so a retry never writes twice.
+    const RETRY: RetryCheck;
+
+    /// The reply to `decision`.
+    fn reply(decision: &Decision) -> Self::Reply;
+
+    /// Writes it, for `organization`, before `decision` is appended.
+    fn write(
+        &self,
+        app: &App,
+        organization: OrganizationId,
+        decision: &Decision,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+}
+
+/// Nothing outside the log: the command only reads and decides, so the append recognises a
+/// retry.
+pub struct LogOnly;
+
+impl OutsideLog for LogOnly {
     type Reply = ();
+    const RETRY: RetryCheck = RetryCheck::AtAppend;
+
+    fn reply(_: &Decision) {}
+
+    async fn write(&self, _: &App, _: OrganizationId, _: &Decision) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
+impl<W: OutsideLog> LedgerCommand for OnOrganization<W> {
+    type Reply = W::Reply;
     type State = Arc<OrganizationState>;
+    const RETRY: RetryCheck = W::RETRY;
 
     fn rpc(&self) -> &'static str {
         match self.command {
@@ -47,9 +99,21 @@ impl LedgerCommand for OnOrganization {
         from.organization(self.organization).await
     }
 
-    fn decide(&self, state: &Self::State, caller: &Caller) -> Result<Decided<()>, AppError> {
+    fn decide(&self, state: &Self::State, caller: &Caller) -> Result<Decided<W::Reply>, AppError> {
         let decision = organization::decide(state, caller, &self.command)?;
-        Ok(Decided::events(decision))
+        Ok(Decided {
+            reply: W::reply(&decision),
+            decision,
+        })
+    }
+
+    fn write_outside_log(
+        &self,
+        app: &App,
+        decided: &Decided<W::Reply>,
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        self.outside_log
+            .write(app, self.organization, &decided.decision)
     }
 }
 
@@ -100,110 +164,63 @@ impl LedgerCommand for CreateOrganization {
     }
 }
 
-/// Invites an email address to an organization; the address is kept in the erasable table,
-/// never in the log.
-pub struct InviteMember {
-    /// The inviting organization.
-    pub organization: OrganizationId,
+/// The invitee of an invitation (the domain command carries the same id and address): the
+/// address is kept in the erasable table, never in the log.
+pub struct Invitee {
     /// The invitation's id.
     pub invitation_id: InvitationId,
     /// The invitee's address.
     pub email: Email,
-    /// The domain command (carrying the same id and address).
-    pub command: OrganizationCommand,
 }
 
-/// What a retry of [`InviteMember`] gets again.
+/// What a retry of an invitation gets again.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MemberInvited {
     /// When the invitation expires.
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-impl LedgerCommand for InviteMember {
+impl OutsideLog for Invitee {
     type Reply = MemberInvited;
-    type State = Arc<OrganizationState>;
     const RETRY: RetryCheck = RetryCheck::BeforeDeciding;
 
-    fn rpc(&self) -> &'static str {
-        "InviteMember"
-    }
-
-    fn route(&self) -> Route {
-        Route::Streams(vec![self.organization.stream()])
-    }
-
-    async fn load(&self, from: &Loader<'_>, _caller: &Caller) -> Result<Self::State, AppError> {
-        from.organization(self.organization).await
-    }
-
-    fn decide(
-        &self,
-        state: &Self::State,
-        caller: &Caller,
-    ) -> Result<Decided<MemberInvited>, AppError> {
-        let decision = organization::decide(state, caller, &self.command)?;
+    fn reply(decision: &Decision) -> MemberInvited {
         let expires_at = decision.events().find_map(|event| match event {
             Event::Organization(OrganizationEvent::MemberInvited(invited)) => {
                 Some(invited.expires_at)
             }
             _ => None,
         });
-        Ok(Decided {
-            decision,
-            reply: MemberInvited { expires_at },
-        })
+        MemberInvited { expires_at }
     }
 
-    async fn write_outside_log(
+    async fn write(
         &self,
         app: &App,
-        _decided: &Decided<MemberInvited>,
+        organization: OrganizationId,
+        _: &Decision,
     ) -> Result<(), AppError> {
-        personal::store_invitation(
-            &app.pool,
-            self.organization,
-            self.invitation_id,
-            &self.email,
-        )
-        .await
+        personal::store_invitation(&app.pool, organization, self.invitation_id, &self.email).await
     }
 }
 
-/// Sets an organization's billing settings; the contact details go to the erasable table.
-pub struct SetBillingSettings {
-    /// The organization.
-    pub organization: OrganizationId,
-    /// The settings as entered.
-    pub input: BillingSettingsInput,
-    /// The domain command (carrying the same settings).
-    pub command: OrganizationCommand,
-}
+/// An organization's billing settings as entered (the domain command carries the same): the
+/// contact details go to the erasable table under the profile version the decision assigns.
+pub struct BillingContacts(pub BillingSettingsInput);
 
-impl LedgerCommand for SetBillingSettings {
+impl OutsideLog for BillingContacts {
     type Reply = ();
-    type State = Arc<OrganizationState>;
     const RETRY: RetryCheck = RetryCheck::BeforeDeciding;
 
-    fn rpc(&self) -> &'static str {
-        "SetBillingSettings"
-    }
+    fn reply(_: &Decision) {}
 
-    fn route(&self) -> Route {
-        Route::Streams(vec![self.organization.stream()])
-    }
-
-    async fn load(&self, from: &Loader<'_>, _caller: &Caller) -> Result<Self::State, AppError> {
-        from.organization(self.organization).await
-    }
-
-    fn decide(&self, state: &Self::State, caller: &Caller) -> Result<Decided<()>, AppError> {
-        let decision = organization::decide(state, caller, &self.command)?;
-        Ok(Decided::events(decision))
-    }
-
-    async fn write_outside_log(&self, app: &App, decided: &Decided<()>) -> Result<(), AppError> {
-        let version = decided.decision.events().find_map(|event| match event {
+    async fn write(
+        &self,
+        app: &App,
+        organization: OrganizationId,
+        decision: &Decision,
+    ) -> Result<(), AppError> {
+        let version = decision.events().find_map(|event| match event {
             Event::Organization(OrganizationEvent::BillingSettingsSet(set)) => {
                 Some(set.billing_profile_version)
             }
@@ -211,7 +228,7 @@ impl LedgerCommand for SetBillingSettings {
         });
         match version {
             Some(version) => {
-                personal::store_billing(&app.pool, self.organization, version, &self.input).await
+                personal::store_billing(&app.pool, organization, version, &self.0).await
             }
             None => Ok(()),
         }

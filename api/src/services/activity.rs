@@ -10,12 +10,10 @@ use ledger_projections::models::activity::feed::{ActivityFilter, activity};
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use super::analytics::{Analytics, analytics_request};
+use super::analytics::analytics_rows;
 use super::export::{export_activity, export_analytics};
-use super::projected::{
-    authorize_account, caught_up, optional_time, page_size, token, wait_budget,
-};
-use super::{Shared, answer};
+use super::projected::{optional_time, page_size, token};
+use super::{Query, Shared};
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
@@ -84,105 +82,63 @@ pub fn item(row: &ActivityRow) -> pb::ActivityItem {
     }
 }
 
+/// `ListActivity`: a page of the filtered feed, newest first.
+async fn list_activity(
+    q: Query<pb::ListActivityRequest>,
+) -> Result<pb::ListActivityResponse, AppError> {
+    let req = &q.req;
+    let filter = feed_filter(req.filter.as_ref())?;
+    let size = page_size(req.page_size)?;
+    let (account, _) = q.account(Action::ReadActivity).await?;
+    q.caught_up(Projection::Activity, req.min_position).await?;
+    let account = account.as_uuid();
+    let page = activity(&q.app.pool, account, &filter, token(&req.page_token), size).await?;
+    Ok(pb::ListActivityResponse {
+        items: page.rows.iter().map(item).collect(),
+        next_page_token: page.next_cursor.unwrap_or_default(),
+    })
+}
+
+/// `GetUsageAnalytics`: a page of the analytics rows of the period.
+async fn usage_analytics(
+    q: Query<pb::GetUsageAnalyticsRequest>,
+) -> Result<pb::GetUsageAnalyticsResponse, AppError> {
+    let page = input::page(q.req.page_size, &q.req.page_token)?;
+    let rows = analytics_rows(&q).await?;
+    let (rows, next_page_token) = input::page_of(rows.into_iter(), page, |row| row);
+    Ok(pb::GetUsageAnalyticsResponse {
+        rows,
+        next_page_token,
+    })
+}
+
 #[tonic::async_trait]
 impl pb::activity_service_server::ActivityService for Activity {
     async fn list_activity(
         &self,
         request: Request<pb::ListActivityRequest>,
     ) -> Result<Response<pb::ListActivityResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let budget = wait_budget(request.metadata());
-        let req = request.into_inner();
-        let app = &*self.0.app;
-        answer(
-            async {
-                let filter = feed_filter(req.filter.as_ref())?;
-                let size = page_size(req.page_size)?;
-                let (account, _) = authorize_account(
-                    app,
-                    &cx.caller,
-                    "account_id",
-                    &req.account_id,
-                    Action::ReadActivity,
-                )
-                .await?;
-                caught_up(&app.pool, Projection::Activity, req.min_position, budget).await?;
-                let page = activity(
-                    &app.pool,
-                    account.as_uuid(),
-                    &filter,
-                    token(&req.page_token),
-                    size,
-                )
-                .await?;
-                Ok(pb::ListActivityResponse {
-                    items: page.rows.iter().map(item).collect(),
-                    next_page_token: page.next_cursor.unwrap_or_default(),
-                })
-            }
-            .await,
-        )
+        self.0.query(request, list_activity).await
     }
 
     async fn get_usage_analytics(
         &self,
         request: Request<pb::GetUsageAnalyticsRequest>,
     ) -> Result<Response<pb::GetUsageAnalyticsResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let budget = wait_budget(request.metadata());
-        let req = request.into_inner();
-        let app = &*self.0.app;
-        answer(
-            async {
-                let (offset, size) = input::page(req.page_size, &req.page_token)?;
-                let query = analytics_request(
-                    req.granularity,
-                    req.group_by,
-                    req.from.as_ref(),
-                    req.to.as_ref(),
-                )?;
-                let rows = Analytics::run(
-                    app,
-                    &cx.caller,
-                    &req.account_id,
-                    req.min_position,
-                    budget,
-                    &query,
-                )
-                .await?;
-                let total = rows.len();
-                Ok(pb::GetUsageAnalyticsResponse {
-                    rows: rows.into_iter().skip(offset).take(size).collect(),
-                    next_page_token: input::next_token(offset, size, total),
-                })
-            }
-            .await,
-        )
+        self.0.query(request, usage_analytics).await
     }
 
     async fn export_activity(
         &self,
         request: Request<pb::ExportActivityRequest>,
     ) -> Result<Response<BoxStream<pb::ExportChunk>>, Status> {
-        let cx = self.0.caller(&request)?;
-        let budget = wait_budget(request.metadata());
-        let req = request.into_inner();
-        export_activity(&self.0.app, &cx.caller, &req, budget)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        self.0.query(request, export_activity).await
     }
 
     async fn export_analytics(
         &self,
         request: Request<pb::ExportAnalyticsRequest>,
     ) -> Result<Response<BoxStream<pb::ExportChunk>>, Status> {
-        let cx = self.0.caller(&request)?;
-        let budget = wait_budget(request.metadata());
-        let req = request.into_inner();
-        export_analytics(&self.0.app, &cx.caller, &req, budget)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        self.0.query(request, export_analytics).await
     }
 }

@@ -4,10 +4,9 @@
 //! their user id.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use ledger_domain::{Action, Caller};
+use ledger_domain::Action;
 use ledger_projections::Projection;
 use ledger_projections::models::rollups::{
     RollupFilter, UsageBucket, UsageSums, usage_by_day, usage_by_hour,
@@ -15,9 +14,8 @@ use ledger_projections::models::rollups::{
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::projected::{authorize_account, caught_up};
-use crate::app::App;
-use crate::app::allow;
+use super::{AccountRequest, Query};
+use crate::app::{AccountInContext, allow};
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
@@ -40,75 +38,101 @@ pub struct Analytics {
     pub to: DateTime<Utc>,
 }
 
-/// Validates the fields of an analytics request. `granularity` is required; `group_by`
-/// unspecified gives totals per bucket; `to` defaults to now, `from` to 30 days (day buckets)
-/// or 24 hours (hour buckets) before `to`.
-pub fn analytics_request(
-    granularity: i32,
-    group_by: i32,
-    from: Option<&prost_types::Timestamp>,
-    to: Option<&prost_types::Timestamp>,
-) -> Result<Analytics, AppError> {
-    let granularity = match pb::Granularity::try_from(granularity) {
-        Ok(g @ (pb::Granularity::Day | pb::Granularity::Hour)) => g,
-        _ => return Err(AppError::invalid("granularity", "must be DAY or HOUR")),
+/// A request for analytics rows: `GetUsageAnalytics` and `ExportAnalytics` carry the same
+/// fields.
+pub trait AnalyticsRequest: AccountRequest {
+    /// The `min_position` field.
+    fn min_position(&self) -> i64;
+    /// The period and grouping asked for, validated.
+    fn analytics(&self) -> Result<Analytics, AppError>;
+}
+
+/// Implements [`AnalyticsRequest`] for request messages that have its fields (prost generates
+/// plain structs, with nothing in common to be generic over).
+macro_rules! analytics_requests {
+    ($($request:ident),+ $(,)?) => {
+        $(impl AnalyticsRequest for pb::$request {
+            fn min_position(&self) -> i64 {
+                self.min_position
+            }
+
+            fn analytics(&self) -> Result<Analytics, AppError> {
+                Analytics::parse(self.granularity, self.group_by, self.from.as_ref(), self.to.as_ref())
+            }
+        })+
     };
-    let group_by = pb::GroupBy::try_from(group_by)
-        .map_err(|_| AppError::invalid("group_by", "unknown value"))?;
-    let to = match to {
-        Some(ts) => input::time("to", ts)?,
-        None => Utc::now(),
+}
+
+analytics_requests!(GetUsageAnalyticsRequest, ExportAnalyticsRequest);
+
+/// Every row of the period a request asks for, ordered by bucket then group: the fields are
+/// validated, the caller authorised (`ReadAnalytics`) and `min_position` awaited first.
+pub async fn analytics_rows<R: AnalyticsRequest>(
+    q: &Query<R>,
+) -> Result<Vec<pb::AnalyticsRow>, AppError> {
+    let analytics = q.req.analytics()?;
+    let (account, AccountInContext { context, .. }) = q.account(Action::ReadAnalytics).await?;
+    let caller = &q.cx.caller;
+    // Whoever may not view another member's key sees only their own keys' usage.
+    let own_only = allow(caller, Action::ViewKey, &context.with_key_creator(false)).is_err();
+    let user_id = match (own_only, caller.user()) {
+        (false, _) => None,
+        (true, Some(user)) => Some(user.as_uuid()),
+        (true, None) => return Err(AppError::Forbidden("analytics need an acting user")),
     };
-    let span = match granularity {
-        pb::Granularity::Hour => TimeDelta::hours(1),
-        _ => TimeDelta::days(1),
+    q.caught_up(Projection::Activity, q.req.min_position())
+        .await?;
+    let filter = RollupFilter {
+        user_id,
+        ..RollupFilter::default()
     };
-    let from = match from {
-        Some(ts) => input::time("from", ts)?,
-        None if span == TimeDelta::hours(1) => to - TimeDelta::hours(24),
-        None => to - TimeDelta::days(30),
-    };
-    if to <= from {
-        return Err(AppError::invalid("to", "must be after from"));
-    }
-    let from = from
-        .duration_trunc(span)
-        .map_err(|_| AppError::invalid("from", "out of range"))?;
-    Ok(Analytics {
-        granularity,
-        group_by,
-        from,
-        to,
-    })
+    let buckets = analytics
+        .buckets(&q.app.pool, account.as_uuid(), &filter)
+        .await?;
+    Ok(analytics.group(&buckets))
 }
 
 impl Analytics {
-    /// Authorises (`ReadAnalytics`), waits for `min_position`, and computes every row of the
-    /// period, ordered by bucket then group.
-    pub async fn run(
-        app: &App,
-        caller: &Caller,
-        account: &str,
-        min_position: i64,
-        budget: Duration,
-        query: &Analytics,
-    ) -> Result<Vec<pb::AnalyticsRow>, AppError> {
-        let (account, context) =
-            authorize_account(app, caller, "account_id", account, Action::ReadAnalytics).await?;
-        // Whoever may not view another member's key sees only their own keys' usage.
-        let own_only = allow(caller, Action::ViewKey, &context.with_key_creator(false)).is_err();
-        let user_id = match (own_only, caller.user()) {
-            (false, _) => None,
-            (true, Some(user)) => Some(user.as_uuid()),
-            (true, None) => return Err(AppError::Forbidden("analytics need an acting user")),
+    /// Validates the fields of an analytics request. `granularity` is required; `group_by`
+    /// unspecified gives totals per bucket; `to` defaults to now, `from` to 30 days (day
+    /// buckets) or 24 hours (hour buckets) before `to`.
+    fn parse(
+        granularity: i32,
+        group_by: i32,
+        from: Option<&prost_types::Timestamp>,
+        to: Option<&prost_types::Timestamp>,
+    ) -> Result<Analytics, AppError> {
+        let granularity = match pb::Granularity::try_from(granularity) {
+            Ok(g @ (pb::Granularity::Day | pb::Granularity::Hour)) => g,
+            _ => return Err(AppError::invalid("granularity", "must be DAY or HOUR")),
         };
-        caught_up(&app.pool, Projection::Activity, min_position, budget).await?;
-        let filter = RollupFilter {
-            user_id,
-            ..RollupFilter::default()
+        let group_by = pb::GroupBy::try_from(group_by)
+            .map_err(|_| AppError::invalid("group_by", "unknown value"))?;
+        let to = match to {
+            Some(ts) => input::time("to", ts)?,
+            None => Utc::now(),
         };
-        let buckets = query.buckets(&app.pool, account.as_uuid(), &filter).await?;
-        Ok(query.group(&buckets))
+        let span = match granularity {
+            pb::Granularity::Hour => TimeDelta::hours(1),
+            _ => TimeDelta::days(1),
+        };
+        let from = match from {
+            Some(ts) => input::time("from", ts)?,
+            None if span == TimeDelta::hours(1) => to - TimeDelta::hours(24),
+            None => to - TimeDelta::days(30),
+        };
+        if to <= from {
+            return Err(AppError::invalid("to", "must be after from"));
+        }
+        let from = from
+            .duration_trunc(span)
+            .map_err(|_| AppError::invalid("from", "out of range"))?;
+        Ok(Analytics {
+            granularity,
+            group_by,
+            from,
+            to,
+        })
     }
 
     /// Every rollup row of the period (the query functions return at most 500 rows: the next

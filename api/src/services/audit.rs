@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ledger_domain::account::AccountState;
-use ledger_domain::{AccountId, Action, AuthContext};
+use ledger_domain::{Action, AuthContext};
 use ledger_eventstore::{
     CheckpointStatus, RecordedEvent, head, read_all, read_stream, verify_checkpoint, verify_range,
 };
@@ -16,7 +16,8 @@ use tonic::{Request, Response, Status};
 use crate::app::load::decode;
 use crate::input;
 
-use super::{Shared, answer};
+use super::readmodels::{consistency, projection_status};
+use super::{Query, Shared};
 use crate::app::allow;
 use crate::error::AppError;
 use crate::pb;
@@ -24,10 +25,12 @@ use crate::pb;
 /// The audit service.
 pub struct Audit(pub Shared);
 
-impl Audit {
-    fn check<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let cx = self.0.caller(request)?;
-        allow(&cx.caller, Action::ReadEventLog, &AuthContext::GLOBAL).map_err(Status::from)
+impl<R> Query<R> {
+    /// The pool to read the event log and the read models through, once the policy lets the
+    /// caller read the log (`ReadEventLog`): every audit RPC asks for it first.
+    pub(super) fn event_log(&self) -> Result<&PgPool, AppError> {
+        allow(&self.cx.caller, Action::ReadEventLog, &AuthContext::GLOBAL)?;
+        Ok(&self.app.pool)
     }
 }
 
@@ -101,10 +104,10 @@ async fn stream_log(
 
 /// Replays an account's stream up to a position or a time.
 async fn balance_as_of(
-    pool: &PgPool,
-    req: &pb::BalanceAsOfRequest,
+    q: Query<pb::BalanceAsOfRequest>,
 ) -> Result<pb::BalanceAsOfResponse, AppError> {
-    let account_id = input::id("account_id", &req.account_id, AccountId::from_uuid)?;
+    let (pool, req) = (q.event_log()?, &q.req);
+    let account_id = input::account_id("account_id", &req.account_id)?;
     let until = match &req.as_of {
         Some(pb::balance_as_of_request::AsOf::Position(p)) => Until::Position(*p),
         Some(pb::balance_as_of_request::AsOf::Time(t)) => Until::Time(input::time("time", t)?),
@@ -165,111 +168,104 @@ fn hash32(field: &str, text: &str) -> Result<[u8; 32], AppError> {
         .ok_or_else(|| AppError::invalid(field, "must be 64 hex digits"))
 }
 
+async fn log_head(q: Query<pb::GetHeadRequest>) -> Result<pb::GetHeadResponse, AppError> {
+    let head = head(q.event_log()?).await?;
+    Ok(pb::GetHeadResponse {
+        position: head.position,
+        hash: hex::encode(head.hash),
+    })
+}
+
+async fn chain(q: Query<pb::VerifyChainRequest>) -> Result<pb::VerifyChainResponse, AppError> {
+    let (pool, req) = (q.event_log()?, &q.req);
+    let to = (req.to_position > 0).then_some(req.to_position);
+    let v = verify_range(pool, req.from_position.max(1), to, |_| {}).await?;
+    Ok(pb::VerifyChainResponse {
+        ok: v.is_intact(),
+        verified_through: v.to,
+        break_position: v.first_break.map_or(0, |b| b.position),
+        break_reason: v
+            .first_break
+            .map(|b| format!("{:?}", b.reason))
+            .unwrap_or_default(),
+    })
+}
+
+async fn checkpoint(
+    q: Query<pb::VerifyCheckpointRequest>,
+) -> Result<pb::VerifyCheckpointResponse, AppError> {
+    let pool = q.event_log()?;
+    let hash = hash32("hash", &q.req.hash)?;
+    let (extends, detail) = match verify_checkpoint(pool, q.req.position, hash, |_| {}).await? {
+        CheckpointStatus::Extends { head } => (true, format!("extends to head {head}")),
+        CheckpointStatus::Missing => (false, "no event at that position".to_owned()),
+        CheckpointStatus::HashDiffers { stored } => {
+            (false, format!("stored hash is {}", hex::encode(stored)))
+        }
+        CheckpointStatus::ChainBroken(b) => (
+            false,
+            format!("chain breaks at {} ({:?})", b.position, b.reason),
+        ),
+    };
+    Ok(pb::VerifyCheckpointResponse { extends, detail })
+}
+
+/// Streams the log from a task of its own, which stops when the client goes away.
+async fn events(q: Query<pb::StreamEventsRequest>) -> Result<BoxStream<pb::LogEvent>, AppError> {
+    let pool = q.event_log()?.clone();
+    let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_BUFFER);
+    tokio::spawn(stream_log(pool, q.req, sender));
+    Ok(Box::pin(ReceiverStream::new(receiver)))
+}
+
 #[tonic::async_trait]
 impl pb::audit_service_server::AuditService for Audit {
     async fn get_head(
         &self,
         request: Request<pb::GetHeadRequest>,
     ) -> Result<Response<pb::GetHeadResponse>, Status> {
-        self.check(&request)?;
-        answer(
-            async {
-                let head = head(&self.0.app.pool).await?;
-                Ok(pb::GetHeadResponse {
-                    position: head.position,
-                    hash: hex::encode(head.hash),
-                })
-            }
-            .await,
-        )
+        self.0.query(request, log_head).await
     }
 
     async fn verify_chain(
         &self,
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        self.check(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let to = (req.to_position > 0).then_some(req.to_position);
-                let v =
-                    verify_range(&self.0.app.pool, req.from_position.max(1), to, |_| {}).await?;
-                Ok(pb::VerifyChainResponse {
-                    ok: v.is_intact(),
-                    verified_through: v.to,
-                    break_position: v.first_break.map_or(0, |b| b.position),
-                    break_reason: v
-                        .first_break
-                        .map(|b| format!("{:?}", b.reason))
-                        .unwrap_or_default(),
-                })
-            }
-            .await,
-        )
+        self.0.query(request, chain).await
     }
 
     async fn verify_checkpoint(
         &self,
         request: Request<pb::VerifyCheckpointRequest>,
     ) -> Result<Response<pb::VerifyCheckpointResponse>, Status> {
-        self.check(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                let hash = hash32("hash", &req.hash)?;
-                let status =
-                    verify_checkpoint(&self.0.app.pool, req.position, hash, |_| {}).await?;
-                let (extends, detail) = match status {
-                    CheckpointStatus::Extends { head } => (true, format!("extends to head {head}")),
-                    CheckpointStatus::Missing => (false, "no event at that position".to_owned()),
-                    CheckpointStatus::HashDiffers { stored } => {
-                        (false, format!("stored hash is {}", hex::encode(stored)))
-                    }
-                    CheckpointStatus::ChainBroken(b) => (
-                        false,
-                        format!("chain breaks at {} ({:?})", b.position, b.reason),
-                    ),
-                };
-                Ok(pb::VerifyCheckpointResponse { extends, detail })
-            }
-            .await,
-        )
+        self.0.query(request, checkpoint).await
     }
 
     async fn stream_events(
         &self,
         request: Request<pb::StreamEventsRequest>,
     ) -> Result<Response<BoxStream<pb::LogEvent>>, Status> {
-        self.check(&request)?;
-        let req = request.into_inner();
-        let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_BUFFER);
-        tokio::spawn(stream_log(self.0.app.pool.clone(), req, sender));
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        self.0.query(request, events).await
     }
 
     async fn balance_as_of(
         &self,
         request: Request<pb::BalanceAsOfRequest>,
     ) -> Result<Response<pb::BalanceAsOfResponse>, Status> {
-        self.check(&request)?;
-        let req = request.into_inner();
-        answer(balance_as_of(&self.0.app.pool, &req).await)
+        self.0.query(request, balance_as_of).await
     }
 
     async fn consistency_check(
         &self,
         request: Request<pb::ConsistencyCheckRequest>,
     ) -> Result<Response<pb::ConsistencyCheckResponse>, Status> {
-        self.check(&request)?;
-        answer(super::readmodels::consistency(&self.0.app.pool).await)
+        self.0.query(request, consistency).await
     }
 
     async fn get_projection_status(
         &self,
         request: Request<pb::GetProjectionStatusRequest>,
     ) -> Result<Response<pb::GetProjectionStatusResponse>, Status> {
-        self.check(&request)?;
-        answer(super::readmodels::projection_status(&self.0.app.pool).await)
+        self.0.query(request, projection_status).await
     }
 }

@@ -1,41 +1,45 @@
 //! Reads from the `directory` read model: a user's account and organizations (the account
 //! switcher) and an organization's pending invitations.
 
-use std::time::Duration;
-
 use chrono::Utc;
-use ledger_domain::{Action, AuthContext, Caller, DomainError, InvitationId, UserId};
+use ledger_domain::{Action, AuthContext, DomainError, InvitationId, UserId};
 use ledger_projections::Projection;
 use ledger_projections::models::directory::queries::{
     UserAccount, accounts_of_user, pending_invitations, user,
 };
 
+use super::Query;
 use super::organizations::role_pb;
-use super::projected::{caught_up, page_size, token};
-use crate::app::{App, allow};
+use super::projected::{page_size, token};
+use crate::app::allow;
+use crate::app::authorized::created;
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
 use crate::personal;
 
-/// Authorises reading `user_id`'s accounts (`ReadUserAccounts`: the user themself, support,
-/// auditors).
-fn allow_user(caller: &Caller, user_id: UserId) -> Result<(), AppError> {
-    let context = AuthContext::personal(caller.user() == Some(user_id));
-    allow(caller, Action::ReadUserAccounts, &context)
+impl<R> Query<R> {
+    /// The user `text` names (the request's `user_id`), once the policy lets the caller read
+    /// their accounts (`ReadUserAccounts`: the user themself, support, auditors) and the
+    /// directory has caught up with `min_position`.
+    async fn authorized_user(&self, text: &str, min_position: i64) -> Result<UserId, AppError> {
+        let user_id = input::user_id(text)?;
+        let caller = &self.cx.caller;
+        let context = AuthContext::personal(caller.user() == Some(user_id));
+        allow(caller, Action::ReadUserAccounts, &context)?;
+        self.caught_up(Projection::Directory, min_position).await?;
+        Ok(user_id)
+    }
 }
 
 /// `GetUserAccount`: the user's personal account and registration.
 pub async fn user_account(
-    app: &App,
-    caller: &Caller,
-    req: &pb::GetUserAccountRequest,
-    budget: Duration,
+    q: Query<pb::GetUserAccountRequest>,
 ) -> Result<pb::GetUserAccountResponse, AppError> {
-    let user_id = input::id("user_id", &req.user_id, UserId::from_uuid)?;
-    allow_user(caller, user_id)?;
-    caught_up(&app.pool, Projection::Directory, req.min_position, budget).await?;
-    let row = user(&app.pool, user_id.as_uuid())
+    let user_id = q
+        .authorized_user(&q.req.user_id, q.req.min_position)
+        .await?;
+    let row = user(&q.app.pool, user_id.as_uuid())
         .await?
         .ok_or(DomainError::UserNotFound)?;
     Ok(pb::GetUserAccountResponse {
@@ -48,16 +52,13 @@ pub async fn user_account(
 
 /// `ListUserOrganizations`: the organizations the user belongs to, by name, with their role.
 pub async fn user_organizations(
-    app: &App,
-    caller: &Caller,
-    req: &pb::ListUserOrganizationsRequest,
-    budget: Duration,
+    q: Query<pb::ListUserOrganizationsRequest>,
 ) -> Result<pb::ListUserOrganizationsResponse, AppError> {
-    let (offset, size) = input::page(req.page_size, &req.page_token)?;
-    let user_id = input::id("user_id", &req.user_id, UserId::from_uuid)?;
-    allow_user(caller, user_id)?;
-    caught_up(&app.pool, Projection::Directory, req.min_position, budget).await?;
-    let organizations: Vec<pb::UserOrganization> = accounts_of_user(&app.pool, user_id.as_uuid())
+    let page = input::page(q.req.page_size, &q.req.page_token)?;
+    let user_id = q
+        .authorized_user(&q.req.user_id, q.req.min_position)
+        .await?;
+    let organizations: Vec<pb::UserOrganization> = accounts_of_user(&q.app.pool, user_id.as_uuid())
         .await?
         .into_iter()
         .filter_map(|account| match account {
@@ -75,10 +76,11 @@ pub async fn user_organizations(
             }),
         })
         .collect();
-    let total = organizations.len();
+    let (organizations, next_page_token) =
+        input::page_of(organizations.into_iter(), page, |organization| organization);
     Ok(pb::ListUserOrganizationsResponse {
-        organizations: organizations.into_iter().skip(offset).take(size).collect(),
-        next_page_token: input::next_token(offset, size, total),
+        organizations,
+        next_page_token,
     })
 }
 
@@ -86,22 +88,16 @@ pub async fn user_organizations(
 /// `ReadInvitations` on the organization (admins, support, auditors); the invited address is shown
 /// to dashboard admins only.
 pub async fn invitations(
-    app: &App,
-    caller: &Caller,
-    req: &pb::ListInvitationsRequest,
-    budget: Duration,
+    q: Query<pb::ListInvitationsRequest>,
 ) -> Result<pb::ListInvitationsResponse, AppError> {
+    let req = &q.req;
     let size = page_size(req.page_size)?;
-    let org = input::id(
-        "organization_id",
-        &req.organization_id,
-        ledger_domain::OrganizationId::from_uuid,
-    )?;
-    app.authorized_org(caller, org, Action::ReadInvitations)
-        .await?;
-    caught_up(&app.pool, Projection::Directory, req.min_position, budget).await?;
+    let state = q.organization(Action::ReadInvitations).await?;
+    let org = created(&state)?.id;
+    q.caught_up(Projection::Directory, req.min_position).await?;
+    let pool = &q.app.pool;
     let page = pending_invitations(
-        &app.pool,
+        pool,
         org.as_uuid(),
         Utc::now(),
         token(&req.page_token),
@@ -110,15 +106,9 @@ pub async fn invitations(
     .await?;
     let mut invitations = Vec::with_capacity(page.rows.len());
     for row in &page.rows {
-        let email = match caller.user() {
-            Some(_) => {
-                personal::invitation_email(
-                    &app.pool,
-                    org,
-                    InvitationId::from_uuid(row.invitation_id),
-                )
-                .await?
-            }
+        let id = InvitationId::from_uuid(row.invitation_id);
+        let email = match q.cx.caller.user() {
+            Some(_) => personal::invitation_email(pool, org, id).await?,
             None => None,
         };
         invitations.push(pb::Invitation {

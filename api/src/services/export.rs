@@ -3,22 +3,20 @@
 //! reads the feed page by page (500 rows) while the client consumes; a PDF needs every row for
 //! its summary, so it is bounded to [`MAX_PDF_RECORDS`] records.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use ledger_domain::{Action, Caller};
+use ledger_domain::Action;
 use ledger_projections::Projection;
-use ledger_projections::models::activity::feed::activity;
+use ledger_projections::models::activity::feed::{ActivityFilter, activity};
+use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tonic::codegen::BoxStream;
+use uuid::Uuid;
 
+use super::Query;
 use super::activity::{feed_filter, item};
-use super::analytics::{Analytics, analytics_request};
-use super::projected::{authorize_account, caught_up};
+use super::analytics::analytics_rows;
 use super::report;
-use crate::app::App;
 use crate::error::AppError;
 use crate::pb;
 use crate::pdf;
@@ -184,31 +182,74 @@ impl Sender {
     }
 }
 
+/// An account's filtered feed, newest first, read a page of [`FEED_PAGE`] rows at a time as it
+/// is consumed.
+struct Feed {
+    account: Uuid,
+    filter: ActivityFilter,
+    /// Where the next page starts; `None` before the first page.
+    cursor: Option<String>,
+    ended: bool,
+}
+
+impl Feed {
+    fn new(account: Uuid, filter: ActivityFilter) -> Self {
+        Self {
+            account,
+            filter,
+            cursor: None,
+            ended: false,
+        }
+    }
+
+    /// The next page's items; `None` once the last page has been read.
+    async fn next_page(
+        &mut self,
+        pool: &PgPool,
+    ) -> Result<Option<Vec<pb::ActivityItem>>, AppError> {
+        if self.ended {
+            return Ok(None);
+        }
+        let cursor = self.cursor.as_deref();
+        let page = activity(pool, self.account, &self.filter, cursor, FEED_PAGE).await?;
+        self.ended = page.next_cursor.is_none();
+        self.cursor = page.next_cursor;
+        Ok(Some(page.rows.iter().map(item).collect()))
+    }
+
+    /// Every item, refused beyond [`MAX_PDF_RECORDS`] (a report needs them all at once).
+    async fn all_for_report(mut self, pool: &PgPool) -> Result<Vec<pb::ActivityItem>, AppError> {
+        let mut items = Vec::new();
+        while let Some(page) = self.next_page(pool).await? {
+            items.extend(page);
+            if items.len() > MAX_PDF_RECORDS {
+                return Err(AppError::invalid(
+                    "filter",
+                    "more than 20,000 records for a PDF report: narrow the period or export CSV",
+                ));
+            }
+        }
+        Ok(items)
+    }
+}
+
 /// `ExportActivity`: the filtered feed, newest first, as CSV, or as a PDF report with a summary
 /// by model, member and key before the records.
 pub async fn export_activity(
-    app: &Arc<App>,
-    caller: &Caller,
-    req: &pb::ExportActivityRequest,
-    budget: Duration,
+    q: Query<pb::ExportActivityRequest>,
 ) -> Result<BoxStream<pb::ExportChunk>, AppError> {
+    let req = &q.req;
     let format = format(req.format)?;
     let filter = feed_filter(req.filter.as_ref())?;
-    let (account, _) = authorize_account(
-        app,
-        caller,
-        "account_id",
-        &req.account_id,
-        Action::ReadActivity,
-    )
-    .await?;
-    caught_up(&app.pool, Projection::Activity, req.min_position, budget).await?;
+    let (account, _) = q.account(Action::ReadActivity).await?;
+    q.caught_up(Projection::Activity, req.min_position).await?;
+    let mut feed = Feed::new(account.as_uuid(), filter);
     let (tx, rx) = mpsc::channel(4);
-    let app = Arc::clone(app);
+    let app = q.app;
     if format == Format::Pdf {
         tokio::spawn(async move {
             let out = Sender::new(tx, PDF, "");
-            match feed_for_report(&app, account.as_uuid(), &filter).await {
+            match feed.all_for_report(&app.pool).await {
                 Ok(items) => {
                     let title = format!("ARouter activity, account {account}");
                     let lines = report::activity(&account.to_string(), &items);
@@ -221,28 +262,16 @@ pub async fn export_activity(
     }
     tokio::spawn(async move {
         let mut out = Sender::new(tx, CSV, ACTIVITY_HEADER);
-        let mut cursor: Option<String> = None;
         loop {
-            let page = match activity(
-                &app.pool,
-                account.as_uuid(),
-                &filter,
-                cursor.as_deref(),
-                FEED_PAGE,
-            )
-            .await
-            {
-                Ok(page) => page,
-                Err(error) => return out.fail(error.into()).await,
+            let page = match feed.next_page(&app.pool).await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(error) => return out.fail(error).await,
             };
-            for row in &page.rows {
-                if !out.line(&activity_line(&item(row))).await {
+            for item in &page {
+                if !out.line(&activity_line(item)).await {
                     return;
                 }
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
             }
         }
         out.flush().await;
@@ -250,57 +279,17 @@ pub async fn export_activity(
     Ok(Box::pin(ReceiverStream::new(rx)))
 }
 
-/// Every record of the filtered feed, newest first, refused beyond [`MAX_PDF_RECORDS`].
-async fn feed_for_report(
-    app: &App,
-    account: uuid::Uuid,
-    filter: &ledger_projections::models::activity::feed::ActivityFilter,
-) -> Result<Vec<pb::ActivityItem>, AppError> {
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = activity(&app.pool, account, filter, cursor.as_deref(), FEED_PAGE).await?;
-        items.extend(page.rows.iter().map(item));
-        if items.len() > MAX_PDF_RECORDS {
-            return Err(AppError::invalid(
-                "filter",
-                "more than 20,000 records for a PDF report: narrow the period or export CSV",
-            ));
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(items),
-        }
-    }
-}
-
 /// `ExportAnalytics`: the analytics rows of the period as CSV, or as a PDF report.
 pub async fn export_analytics(
-    app: &Arc<App>,
-    caller: &Caller,
-    req: &pb::ExportAnalyticsRequest,
-    budget: Duration,
+    q: Query<pb::ExportAnalyticsRequest>,
 ) -> Result<BoxStream<pb::ExportChunk>, AppError> {
-    let format = format(req.format)?;
-    let query = analytics_request(
-        req.granularity,
-        req.group_by,
-        req.from.as_ref(),
-        req.to.as_ref(),
-    )?;
-    let rows = Analytics::run(
-        app,
-        caller,
-        &req.account_id,
-        req.min_position,
-        budget,
-        &query,
-    )
-    .await?;
+    let format = format(q.req.format)?;
+    let rows = analytics_rows(&q).await?;
     let (tx, rx) = mpsc::channel(4);
     if format == Format::Pdf {
-        let title = format!("ARouter usage analytics, account {}", req.account_id);
-        let lines = report::analytics(&req.account_id, &rows);
+        let account_id = &q.req.account_id;
+        let title = format!("ARouter usage analytics, account {account_id}");
+        let lines = report::analytics(account_id, &rows);
         tokio::spawn(Sender::new(tx, PDF, "").document(pdf::document(&title, &lines)));
         return Ok(Box::pin(ReceiverStream::new(rx)));
     }

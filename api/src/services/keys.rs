@@ -7,8 +7,8 @@ use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
 use ledger_domain::{AccountId, Action, CommandId, DomainError, KeyId, LimitPeriod};
 use tonic::{Request, Response, Status};
 
-use super::credits::account_id;
-use super::{Shared, answer, now, submit};
+use super::projected::optional_time;
+use super::{Query, Shared, now, submit};
 use crate::app::{AccountInContext, AccountView, allow};
 use crate::commands::OnAccount;
 use crate::error::{AppError, AtField};
@@ -18,10 +18,6 @@ use crate::secrets::KeyHasher;
 
 /// The keys service.
 pub struct Keys(pub Shared);
-
-fn key_id(text: &str) -> Result<KeyId, AppError> {
-    input::id("key_id", text, KeyId::from_uuid)
-}
 
 /// The proto form of a limit period.
 pub fn period_pb(period: LimitPeriod) -> pb::LimitPeriod {
@@ -73,8 +69,9 @@ impl Keys {
     ) -> Result<Response<pb::CommandResponse>, Status> {
         self.0
             .command(request, |req, _| {
-                let account = account_id("account_id", &req.account_id)?;
-                Ok(OnAccount::new(account, make(key_id(&req.key_id)?, now())))
+                let account = input::account_id("account_id", &req.account_id)?;
+                let command = make(input::key_id(&req.key_id)?, now());
+                Ok(OnAccount::new(account, command))
             })
             .await
     }
@@ -87,15 +84,11 @@ fn create_key(
     req: &pb::CreateKeyRequest,
     command_id: CommandId,
 ) -> Result<(OnAccount, Shown), AppError> {
-    let account = account_id("account_id", &req.account_id)?;
-    let key_id = key_id(&req.key_id)?;
+    let account = input::account_id("account_id", &req.account_id)?;
+    let key_id = input::key_id(&req.key_id)?;
     let name = KeyName::parse(&req.name).at("name")?;
     let limit = input::key_limit("limit", req.limit.as_ref())?;
-    let expires_at = req
-        .expires_at
-        .as_ref()
-        .map(|t| input::time("expires_at", t))
-        .transpose()?;
+    let expires_at = optional_time("expires_at", req.expires_at.as_ref())?;
     let secret = hasher.derive_secret(command_id.as_uuid(), key_id.as_uuid());
     let command = AccountCommand::CreateKey {
         key_id,
@@ -116,11 +109,107 @@ fn create_key(
     Ok((OnAccount::new(account, command), shown))
 }
 
+fn rename(req: &pb::RenameKeyRequest) -> Result<AccountCommand, AppError> {
+    Ok(AccountCommand::RenameKey {
+        key_id: input::key_id(&req.key_id)?,
+        name: KeyName::parse(&req.name).at("name")?,
+        at: now(),
+    })
+}
+
+fn change_limit(req: &pb::ChangeKeyLimitRequest) -> Result<AccountCommand, AppError> {
+    Ok(AccountCommand::ChangeKeyLimit {
+        key_id: input::key_id(&req.key_id)?,
+        limit: input::key_limit("limit", req.limit.as_ref())?,
+        at: now(),
+    })
+}
+
 /// What a created key's reply shows once.
 struct Shown {
     account: AccountId,
     key_id: KeyId,
     secret: String,
+}
+
+/// `CreateKey`: the command runs, and the reply shows the secret its request derived (on a
+/// retry, only while the caller may still have it: `App::may_show_key_secret_again`).
+async fn created_key(q: Query<pb::CreateKeyRequest>) -> Result<pb::CreateKeyResponse, AppError> {
+    let mut shown = None;
+    let done = submit(&q.app, &q.cx, &q.req, |req, command_id| {
+        let (command, secret) = create_key(&q.app.hasher, req, command_id)?;
+        shown = Some(secret);
+        Ok(command)
+    })
+    .await?;
+    let Shown {
+        account,
+        key_id,
+        secret,
+    } = shown.ok_or_else(|| AppError::Internal("a created key without its secret".into()))?;
+    if done.replayed {
+        q.app
+            .may_show_key_secret_again(&q.cx.caller, account, key_id, done.position, now())
+            .await?;
+    }
+    Ok(pb::CreateKeyResponse {
+        position: done.position,
+        key_id: key_id.to_string(),
+        prefix: KeyHasher::prefix(&secret),
+        secret,
+    })
+}
+
+/// `GetKey`: one key, to whoever the policy lets view it.
+async fn key(q: Query<pb::GetKeyRequest>) -> Result<pb::ApiKey, AppError> {
+    let key_id = input::key_id(&q.req.key_id)?;
+    let id = input::account_id("account_id", &q.req.account_id)?;
+    let caller = &q.cx.caller;
+    let AccountInContext { view, context, .. } = q.app.account_in_context(caller, id).await?;
+    let key = view
+        .state
+        .account
+        .as_ref()
+        .and_then(|a| a.keys.get(&key_id));
+    // Existence is not revealed before authorization (a member asking about another's or a
+    // missing key is told NotKeyCreator).
+    let created_by_actor = key.is_some_and(|k| Some(k.created_by) == caller.user());
+    allow(
+        caller,
+        Action::ViewKey,
+        &context.with_key_creator(created_by_actor),
+    )?;
+    let key = key.ok_or(DomainError::KeyNotFound(key_id))?;
+    Ok(api_key(&view, key_id, key))
+}
+
+/// `ListKeys`: the account's keys the policy lets the caller view, a page at a time.
+async fn keys(q: Query<pb::ListKeysRequest>) -> Result<pb::ListKeysResponse, AppError> {
+    let page = input::page(q.req.page_size, &q.req.page_token)?;
+    let (_, AccountInContext { view, context, .. }) = q.account(Action::ListKeys).await?;
+    let account = view
+        .state
+        .account
+        .as_ref()
+        .ok_or(DomainError::AccountNotFound)?;
+    let caller = &q.cx.caller;
+    // The policy decides per key which ones the caller may see.
+    let visible: Vec<_> = account
+        .keys
+        .iter()
+        .filter(|(_, k)| q.req.include_deleted || k.status != KeyStatus::Deleted)
+        .filter(|(_, k)| {
+            let mine = Some(k.created_by) == caller.user();
+            allow(caller, Action::ViewKey, &context.with_key_creator(mine)).is_ok()
+        })
+        .collect();
+    let (keys, next_page_token) = input::page_of(visible.into_iter(), page, |(id, key)| {
+        api_key(&view, *id, key)
+    });
+    Ok(pb::ListKeysResponse {
+        keys,
+        next_page_token,
+    })
 }
 
 #[tonic::async_trait]
@@ -129,77 +218,21 @@ impl pb::keys_service_server::KeysService for Keys {
         &self,
         request: Request<pb::CreateKeyRequest>,
     ) -> Result<Response<pb::CreateKeyResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        let app = &*self.0.app;
-        let mut shown = None;
-        let done = submit(app, &cx, &req, |req, command_id| {
-            let (command, secret) = create_key(&app.hasher, req, command_id)?;
-            shown = Some(secret);
-            Ok(command)
-        })
-        .await;
-        let done = async {
-            let done = done?;
-            let Shown {
-                account,
-                key_id,
-                secret,
-            } = shown
-                .ok_or_else(|| AppError::Internal("a created key without its secret".into()))?;
-            if done.replayed {
-                app.may_show_key_secret_again(&cx.caller, account, key_id, done.position, now())
-                    .await?;
-            }
-            Ok((done, key_id, secret))
-        };
-        answer(
-            done.await
-                .map(|(done, key_id, secret)| pb::CreateKeyResponse {
-                    position: done.position,
-                    key_id: key_id.to_string(),
-                    prefix: KeyHasher::prefix(&secret),
-                    secret,
-                }),
-        )
+        self.0.query(request, created_key).await
     }
 
     async fn rename_key(
         &self,
         request: Request<pb::RenameKeyRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.0
-            .command(request, |req, _| {
-                let command = AccountCommand::RenameKey {
-                    key_id: key_id(&req.key_id)?,
-                    name: KeyName::parse(&req.name).at("name")?,
-                    at: now(),
-                };
-                Ok(OnAccount::new(
-                    account_id("account_id", &req.account_id)?,
-                    command,
-                ))
-            })
-            .await
+        self.0.account_command(request, rename).await
     }
 
     async fn change_key_limit(
         &self,
         request: Request<pb::ChangeKeyLimitRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.0
-            .command(request, |req, _| {
-                let command = AccountCommand::ChangeKeyLimit {
-                    key_id: key_id(&req.key_id)?,
-                    limit: input::key_limit("limit", req.limit.as_ref())?,
-                    at: now(),
-                };
-                Ok(OnAccount::new(
-                    account_id("account_id", &req.account_id)?,
-                    command,
-                ))
-            })
-            .await
+        self.0.account_command(request, change_limit).await
     }
 
     async fn disable_key(
@@ -239,76 +272,13 @@ impl pb::keys_service_server::KeysService for Keys {
         &self,
         request: Request<pb::GetKeyRequest>,
     ) -> Result<Response<pb::ApiKey>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        let app = &*self.0.app;
-        answer(
-            async {
-                let key_id = key_id(&req.key_id)?;
-                let id = account_id("account_id", &req.account_id)?;
-                let AccountInContext { view, context, .. } =
-                    app.account_in_context(&cx.caller, id).await?;
-                let key = view
-                    .state
-                    .account
-                    .as_ref()
-                    .and_then(|a| a.keys.get(&key_id));
-                // Existence is not revealed before authorization (a member asking about
-                // another's or a missing key is told NotKeyCreator).
-                let created_by_actor = key.is_some_and(|k| Some(k.created_by) == cx.caller.user());
-                allow(
-                    &cx.caller,
-                    Action::ViewKey,
-                    &context.with_key_creator(created_by_actor),
-                )?;
-                let key = key.ok_or(DomainError::KeyNotFound(key_id))?;
-                Ok(api_key(&view, key_id, key))
-            }
-            .await,
-        )
+        self.0.query(request, key).await
     }
 
     async fn list_keys(
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        let app = &*self.0.app;
-        answer(
-            async {
-                let (offset, size) = input::page(req.page_size, &req.page_token)?;
-                let id = account_id("account_id", &req.account_id)?;
-                let AccountInContext { view, context, .. } = app
-                    .authorized_account(&cx.caller, id, Action::ListKeys)
-                    .await?;
-                let account = view
-                    .state
-                    .account
-                    .as_ref()
-                    .ok_or(DomainError::AccountNotFound)?;
-                // The policy decides per key which ones the caller may see.
-                let visible: Vec<_> = account
-                    .keys
-                    .iter()
-                    .filter(|(_, k)| req.include_deleted || k.status != KeyStatus::Deleted)
-                    .filter(|(_, k)| {
-                        let mine = Some(k.created_by) == cx.caller.user();
-                        allow(&cx.caller, Action::ViewKey, &context.with_key_creator(mine)).is_ok()
-                    })
-                    .collect();
-                let keys = visible
-                    .iter()
-                    .skip(offset)
-                    .take(size)
-                    .map(|(id, key)| api_key(&view, **id, key))
-                    .collect();
-                Ok(pb::ListKeysResponse {
-                    keys,
-                    next_page_token: input::next_token(offset, size, visible.len()),
-                })
-            }
-            .await,
-        )
+        self.0.query(request, keys).await
     }
 }

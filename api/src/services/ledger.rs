@@ -2,14 +2,12 @@
 //! Each entry of the account is one posting against a system account: purchases against
 //! `external`, usage against `revenue`, transfers against `transfers`.
 
-use std::time::Duration;
-
-use ledger_domain::{Action, Caller};
+use ledger_domain::Action;
 use ledger_projections::Projection;
 use ledger_projections::models::ledger::{EXTERNAL, Entry, REVENUE, TRANSFERS, entries};
 
-use super::projected::{authorize_account, caught_up, optional_time, page_size, token};
-use crate::app::App;
+use super::Query;
+use super::projected::{optional_time, page_size, token};
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
@@ -47,30 +45,16 @@ fn posting(entry: &Entry) -> pb::LedgerEntry {
 /// entries by time, so a page may hold fewer entries than `page_size` (follow
 /// `next_page_token` until it is empty).
 pub async fn ledger_entries(
-    app: &App,
-    caller: &Caller,
-    req: &pb::ListLedgerEntriesRequest,
-    budget: Duration,
+    q: Query<pb::ListLedgerEntriesRequest>,
 ) -> Result<pb::ListLedgerEntriesResponse, AppError> {
+    let req = &q.req;
     let size = page_size(req.page_size)?;
     let from = optional_time("from", req.from.as_ref())?;
     let to = optional_time("to", req.to.as_ref())?;
-    let (account, _) = authorize_account(
-        app,
-        caller,
-        "account_id",
-        &req.account_id,
-        Action::ReadLedgerEntries,
-    )
-    .await?;
-    caught_up(&app.pool, Projection::Balances, req.min_position, budget).await?;
-    let page = entries(
-        &app.pool,
-        &account.as_uuid().to_string(),
-        token(&req.page_token),
-        size,
-    )
-    .await?;
+    let (account, _) = q.account(Action::ReadLedgerEntries).await?;
+    q.caught_up(Projection::Balances, req.min_position).await?;
+    let account = account.as_uuid().to_string();
+    let page = entries(&q.app.pool, &account, token(&req.page_token), size).await?;
     Ok(pb::ListLedgerEntriesResponse {
         entries: page
             .entries

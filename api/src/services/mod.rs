@@ -13,21 +13,31 @@ pub mod organizations;
 pub mod projected;
 pub mod readmodels;
 pub mod report;
+pub mod request;
 pub mod settings;
 pub mod support;
 pub mod users;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ledger_domain::CommandId;
+use ledger_domain::account::AccountCommand;
+use ledger_domain::organization::OrganizationCommand;
+use ledger_domain::organization::OrganizationState;
+use ledger_domain::{AccountId, Action, CommandId};
+use ledger_projections::Projection;
 use tonic::{Request, Response, Status};
 
-use crate::app::{App, Done, LedgerCommand};
+use crate::app::{AccountInContext, App, Done, LedgerCommand};
 use crate::auth::{CallContext, Credentials};
+use crate::commands::{OnAccount, OnOrganization};
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
+
+pub use request::{AccountRequest, CommandRequest, OrganizationRequest};
 
 /// What every service holds.
 #[derive(Clone)]
@@ -38,90 +48,156 @@ pub struct Shared {
     pub auth: Arc<Credentials>,
 }
 
+/// What a read answers from (and a command whose reply needs more than its outcome): the
+/// request of an authenticated caller.
+pub struct Query<R> {
+    /// The application state (owned, so an export can stream from a task of its own).
+    pub app: Arc<App>,
+    /// Who asks.
+    pub cx: CallContext,
+    /// The request message.
+    pub req: R,
+    /// How long the read may wait for a read model to reach `min_position`.
+    pub budget: Duration,
+}
+
+impl<R: OrganizationRequest> Query<R> {
+    /// The organization the request names, once the policy lets the caller do `action` on it.
+    pub async fn organization(&self, action: Action) -> Result<Arc<OrganizationState>, AppError> {
+        let id = input::organization_id(self.req.organization_id())?;
+        self.app.authorized_org(&self.cx.caller, id, action).await
+    }
+}
+
+impl<R: AccountRequest> Query<R> {
+    /// The account the request names, once the policy lets the caller do `action` on it; with
+    /// the caller's context on it, for finer decisions.
+    pub async fn account(&self, action: Action) -> Result<(AccountId, AccountInContext), AppError> {
+        let id = input::account_id("account_id", self.req.account_id())?;
+        let account = self
+            .app
+            .authorized_account(&self.cx.caller, id, action)
+            .await?;
+        Ok((id, account))
+    }
+}
+
+impl<R> Query<R> {
+    /// Waits, within the request's budget, until `projection` has applied `min_position`.
+    pub async fn caught_up(
+        &self,
+        projection: Projection,
+        min_position: i64,
+    ) -> Result<(), AppError> {
+        projected::caught_up(&self.app.pool, projection, min_position, self.budget).await
+    }
+}
+
 impl Shared {
     /// Authenticates the caller of a request.
-    pub fn caller<T>(&self, request: &Request<T>) -> Result<CallContext, Status> {
+    fn caller<T>(&self, request: &Request<T>) -> Result<CallContext, Status> {
         self.auth
             .authenticate(request.metadata())
             .map_err(Status::from)
     }
 
+    /// Answers with what `read` makes of a request; the caller is authenticated before `read`
+    /// looks at it.
+    pub async fn query<R, T, F>(
+        &self,
+        request: Request<R>,
+        read: impl FnOnce(Query<R>) -> F,
+    ) -> Result<Response<T>, Status>
+    where
+        F: Future<Output = Result<T, AppError>>,
+    {
+        let cx = self.caller(&request)?;
+        let budget = projected::wait_budget(request.metadata());
+        let query = Query {
+            app: Arc::clone(&self.app),
+            cx,
+            req: request.into_inner(),
+            budget,
+        };
+        answer(read(query).await)
+    }
+
     /// Runs the command a request carries, made by `command` from the request and its
-    /// command id, and answers with what `reply` makes of the outcome.
-    pub async fn run<R, C, P>(
+    /// command id, and answers with the reply the outcome converts into.
+    pub async fn command<R, C, P>(
         &self,
         request: Request<R>,
         command: impl FnOnce(&R, CommandId) -> Result<C, AppError> + Send,
-        reply: impl FnOnce(Done<C::Reply>) -> P + Send,
     ) -> Result<Response<P>, Status>
     where
         R: CommandRequest,
         C: LedgerCommand,
+        P: From<Done<C::Reply>>,
     {
         let cx = self.caller(&request)?;
         let req = request.into_inner();
-        answer(submit(&self.app, &cx, &req, command).await.map(reply))
+        answer(submit(&self.app, &cx, &req, command).await.map(P::from))
     }
 
-    /// Runs the command a request carries and answers with the position it reached.
-    pub async fn command<R, C>(
+    /// Runs the account command `command` makes of a request on the account its `account_id`
+    /// names, and answers with the reply its position converts into.
+    pub async fn account_command<R, P>(
         &self,
         request: Request<R>,
-        command: impl FnOnce(&R, CommandId) -> Result<C, AppError> + Send,
-    ) -> Result<Response<pb::CommandResponse>, Status>
+        command: impl FnOnce(&R) -> Result<AccountCommand, AppError> + Send,
+    ) -> Result<Response<P>, Status>
     where
-        R: CommandRequest,
-        C: LedgerCommand,
+        R: CommandRequest + AccountRequest,
+        P: From<Done<()>>,
     {
-        self.run(request, command, |done| pb::CommandResponse {
-            position: done.position,
+        self.command(request, |req, _| on_account(req, command))
+            .await
+    }
+
+    /// Runs the organization command `command` makes of a request on the organization its
+    /// `organization_id` names (read after the command's own fields, as in [`on_account`]),
+    /// and answers with the reply its position converts into.
+    pub async fn organization_command<R, P>(
+        &self,
+        request: Request<R>,
+        command: impl FnOnce(&R) -> Result<OrganizationCommand, AppError> + Send,
+    ) -> Result<Response<P>, Status>
+    where
+        R: CommandRequest + OrganizationRequest,
+        P: From<Done<()>>,
+    {
+        self.command(request, |req, _| {
+            let command = command(req)?;
+            Ok(OnOrganization::new(
+                input::organization_id(req.organization_id())?,
+                command,
+            ))
         })
         .await
     }
 }
 
-/// A request message that carries a command id.
-pub trait CommandRequest: prost::Message + Send + Sync + 'static {
-    /// The command id as sent.
-    fn command_id(&self) -> &str;
+/// The reply of a command whose outcome is its position alone.
+impl From<Done<()>> for pb::CommandResponse {
+    fn from(done: Done<()>) -> Self {
+        Self {
+            position: done.position,
+        }
+    }
 }
 
-macro_rules! command_requests {
-    ($($request:ident),+ $(,)?) => {
-        $(impl CommandRequest for pb::$request {
-            fn command_id(&self) -> &str {
-                &self.command_id
-            }
-        })+
-    };
+/// The account command `command` makes of `req`, on the account its `account_id` names. The
+/// command's own fields are read first, so their errors are the ones reported.
+pub fn on_account<R: AccountRequest>(
+    req: &R,
+    command: impl FnOnce(&R) -> Result<AccountCommand, AppError>,
+) -> Result<OnAccount, AppError> {
+    let command = command(req)?;
+    Ok(OnAccount::new(
+        input::account_id("account_id", req.account_id())?,
+        command,
+    ))
 }
-
-command_requests!(
-    RegisterUserRequest,
-    VerifyEmailRequest,
-    CreateOrganizationRequest,
-    RenameOrganizationRequest,
-    UpdateOrganizationDetailsRequest,
-    InviteMemberRequest,
-    RevokeInvitationRequest,
-    AcceptInvitationRequest,
-    RemoveMemberRequest,
-    ChangeMemberRoleRequest,
-    LeaveOrganizationRequest,
-    PurchaseCreditsRequest,
-    CreateKeyRequest,
-    RenameKeyRequest,
-    ChangeKeyLimitRequest,
-    KeyCommandRequest,
-    PlaceHoldRequest,
-    SettleHoldRequest,
-    VoidHoldRequest,
-    RecordUsageRequest,
-    TransferCreditsRequest,
-    SetMemberLimitRequest,
-    SetPrivacySettingsRequest,
-    SetBillingSettingsRequest,
-);
 
 /// Runs the command `req` carries for `cx`: the command id is read first (a request without a
 /// valid one changes nothing), then `command` builds the command from the request, and the
@@ -142,7 +218,7 @@ where
 }
 
 /// Converts a handler's result into the gRPC answer (errors mapped in `status.rs`).
-pub fn answer<T>(result: Result<T, AppError>) -> Result<Response<T>, Status> {
+fn answer<T>(result: Result<T, AppError>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(Status::from)
 }
 

@@ -4,13 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ledger_domain::{AccountId, Action, AuthContext, Caller};
 use ledger_projections::{Projection, wait_for_position};
 use sqlx::PgPool;
 use tonic::metadata::MetadataMap;
 
-use super::credits::account_id;
-use crate::app::App;
 use crate::error::AppError;
 use crate::input;
 
@@ -33,21 +30,6 @@ pub fn wait_budget(metadata: &MetadataMap) -> Duration {
         .map_or(MAX_WAIT, |deadline| {
             deadline.saturating_sub(DEADLINE_MARGIN).min(MAX_WAIT)
         })
-}
-
-/// Authorises `action` on the account named by `field` exactly as the reads from aggregate
-/// state do (context from the account's stream and its organization, the domain's policy
-/// decides); returns the account and the context for finer decisions.
-pub async fn authorize_account(
-    app: &App,
-    caller: &Caller,
-    field: &str,
-    text: &str,
-    action: Action,
-) -> Result<(AccountId, AuthContext), AppError> {
-    let id = account_id(field, text)?;
-    let account = app.authorized_account(caller, id, action).await?;
-    Ok((id, account.context))
 }
 
 /// Parses a `grpc-timeout` header value (`<digits><unit>`, unit one of `HMSmun`).

@@ -2,8 +2,8 @@
 //! (every read model compared with a fresh fold of the log). Auditors and support.
 
 use ledger_projections::{Difference, check_all, statuses};
-use sqlx::PgPool;
 
+use super::Query;
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
@@ -21,8 +21,10 @@ fn line(projection: &str, difference: &Difference) -> String {
 }
 
 /// `ConsistencyCheck`: every difference of every projection, each at its own checkpoint.
-pub async fn consistency(pool: &PgPool) -> Result<pb::ConsistencyCheckResponse, AppError> {
-    let reports = check_all(pool).await?;
+pub async fn consistency(
+    q: Query<pb::ConsistencyCheckRequest>,
+) -> Result<pb::ConsistencyCheckResponse, AppError> {
+    let reports = check_all(q.event_log()?).await?;
     let differences: Vec<String> = reports
         .iter()
         .flat_map(|report| {
@@ -42,8 +44,10 @@ pub async fn consistency(pool: &PgPool) -> Result<pb::ConsistencyCheckResponse, 
 }
 
 /// `GetProjectionStatus`: position, head and lag of every projection.
-pub async fn projection_status(pool: &PgPool) -> Result<pb::GetProjectionStatusResponse, AppError> {
-    let projections = statuses(pool)
+pub async fn projection_status(
+    q: Query<pb::GetProjectionStatusRequest>,
+) -> Result<pb::GetProjectionStatusResponse, AppError> {
+    let projections = statuses(q.event_log()?)
         .await?
         .into_iter()
         .map(|status| pb::ProjectionStatus {

@@ -3,18 +3,43 @@
 use ledger_domain::account;
 use ledger_domain::organization::OrganizationCommand;
 use ledger_domain::text::{TicketReference, TransferReason};
-use ledger_domain::{Credits, OrganizationId, TransferId};
+use ledger_domain::{CommandId, Credits, TransferId};
 use tonic::{Request, Response, Status};
 
-use super::credits::account_id;
 use super::{Shared, now};
-use crate::commands::{OnOrganization, TransferCredits};
-use crate::error::AtField;
+use crate::commands::TransferCredits;
+use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
 
 /// The support service.
 pub struct Support(pub Shared);
+
+fn transfer(
+    req: &pb::TransferCreditsRequest,
+    command_id: CommandId,
+) -> Result<TransferCredits, AppError> {
+    Ok(TransferCredits(account::TransferCredits {
+        transfer_id: TransferId::from_uuid(input::uuid_or_derived(
+            "transfer_id",
+            &req.transfer_id,
+            command_id.as_uuid(),
+        )?),
+        from: input::account_id("from_account_id", &req.from_account_id)?,
+        to: input::account_id("to_account_id", &req.to_account_id)?,
+        amount: Credits::transfer(req.amount.as_str()).at("amount")?,
+        reason: TransferReason::parse(&req.reason).at("reason")?,
+        ticket: TicketReference::parse(&req.ticket).at("ticket")?,
+        at: now(),
+    }))
+}
+
+fn set_member_limit(req: &pb::SetMemberLimitRequest) -> Result<OrganizationCommand, AppError> {
+    Ok(OrganizationCommand::SetMemberLimit {
+        member_limit: req.member_limit,
+        at: now(),
+    })
+}
 
 #[tonic::async_trait]
 impl pb::support_service_server::SupportService for Support {
@@ -22,43 +47,13 @@ impl pb::support_service_server::SupportService for Support {
         &self,
         request: Request<pb::TransferCreditsRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.0
-            .command(request, |req, command_id| {
-                Ok(TransferCredits(account::TransferCredits {
-                    transfer_id: TransferId::from_uuid(input::uuid_or_derived(
-                        "transfer_id",
-                        &req.transfer_id,
-                        command_id.as_uuid(),
-                    )?),
-                    from: account_id("from_account_id", &req.from_account_id)?,
-                    to: account_id("to_account_id", &req.to_account_id)?,
-                    amount: Credits::transfer(req.amount.as_str()).at("amount")?,
-                    reason: TransferReason::parse(&req.reason).at("reason")?,
-                    ticket: TicketReference::parse(&req.ticket).at("ticket")?,
-                    at: now(),
-                }))
-            })
-            .await
+        self.0.command(request, transfer).await
     }
 
     async fn set_member_limit(
         &self,
         request: Request<pb::SetMemberLimitRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.0
-            .command(request, |req, _| {
-                Ok(OnOrganization {
-                    organization: input::id(
-                        "organization_id",
-                        &req.organization_id,
-                        OrganizationId::from_uuid,
-                    )?,
-                    command: OrganizationCommand::SetMemberLimit {
-                        member_limit: req.member_limit,
-                        at: now(),
-                    },
-                })
-            })
-            .await
+        self.0.organization_command(request, set_member_limit).await
     }
 }

@@ -1,15 +1,15 @@
 //! `UsersService`: registration, email verification, personal-data erasure.
 
 use ledger_domain::user;
-use ledger_domain::{AccountId, Action, AuthContext, CommandId, Email, UserId};
+use ledger_domain::{AccountId, Action, AuthContext, CommandId, Email};
 use tonic::{Request, Response, Status};
 
 use super::directory::{user_account, user_organizations};
-use super::projected::wait_budget;
-use super::{Shared, answer, now};
-use crate::app::allow;
+use super::{Query, Shared, now};
+use crate::app::{Done, allow};
+use crate::commands::user::UserRegistered;
 use crate::commands::{RegisterUser, VerifyEmail};
-use crate::error::AtField;
+use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
 use crate::personal;
@@ -17,85 +17,89 @@ use crate::personal;
 /// The users service.
 pub struct Users(pub Shared);
 
+async fn erase_user(q: Query<pb::EraseUserRequest>) -> Result<pb::EraseUserResponse, AppError> {
+    allow(&q.cx.caller, Action::EraseUser, &AuthContext::GLOBAL)?;
+    let user = input::user_id(&q.req.user_id)?;
+    let rows_erased = personal::erase_user(&q.app.pool, user).await?;
+    tracing::info!(%user, rows_erased, caller = q.cx.kind_name(), "personal data erased");
+    Ok(pb::EraseUserResponse { rows_erased })
+}
+
+fn register(
+    req: &pb::RegisterUserRequest,
+    command_id: CommandId,
+) -> Result<RegisterUser, AppError> {
+    Ok(RegisterUser(user::RegisterUser {
+        user_id: input::user_id(&req.user_id)?,
+        personal_account_id: AccountId::from_uuid(input::uuid_or_derived(
+            "personal_account_id",
+            &req.personal_account_id,
+            command_id.as_uuid(),
+        )?),
+        email: Email::parse(&req.email).at("email")?,
+        at: now(),
+    }))
+}
+
+impl From<Done<UserRegistered>> for pb::RegisterUserResponse {
+    fn from(done: Done<UserRegistered>) -> Self {
+        Self {
+            position: done.position,
+            personal_account_id: done.reply.personal_account_id.to_string(),
+        }
+    }
+}
+
+fn verify(req: &pb::VerifyEmailRequest, _: CommandId) -> Result<VerifyEmail, AppError> {
+    Ok(VerifyEmail(user::VerifyEmail {
+        user_id: input::user_id(&req.user_id)?,
+        email: Email::parse(&req.email).at("email")?,
+        at: now(),
+    }))
+}
+
+impl From<Done<()>> for pb::VerifyEmailResponse {
+    fn from(done: Done<()>) -> Self {
+        Self {
+            position: done.position,
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl pb::users_service_server::UsersService for Users {
     async fn register_user(
         &self,
         request: Request<pb::RegisterUserRequest>,
     ) -> Result<Response<pb::RegisterUserResponse>, Status> {
-        let register = |req: &pb::RegisterUserRequest, command_id: CommandId| {
-            Ok(RegisterUser(user::RegisterUser {
-                user_id: input::id("user_id", &req.user_id, UserId::from_uuid)?,
-                personal_account_id: AccountId::from_uuid(input::uuid_or_derived(
-                    "personal_account_id",
-                    &req.personal_account_id,
-                    command_id.as_uuid(),
-                )?),
-                email: Email::parse(&req.email).at("email")?,
-                at: now(),
-            }))
-        };
-        self.0
-            .run(request, register, |done| pb::RegisterUserResponse {
-                position: done.position,
-                personal_account_id: done.reply.personal_account_id.to_string(),
-            })
-            .await
+        self.0.command(request, register).await
     }
 
     async fn verify_email(
         &self,
         request: Request<pb::VerifyEmailRequest>,
     ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
-        let verify = |req: &pb::VerifyEmailRequest, _| {
-            Ok(VerifyEmail(user::VerifyEmail {
-                user_id: input::id("user_id", &req.user_id, UserId::from_uuid)?,
-                email: Email::parse(&req.email).at("email")?,
-                at: now(),
-            }))
-        };
-        self.0
-            .run(request, verify, |done| pb::VerifyEmailResponse {
-                position: done.position,
-            })
-            .await
+        self.0.command(request, verify).await
     }
 
     async fn erase_user(
         &self,
         request: Request<pb::EraseUserRequest>,
     ) -> Result<Response<pb::EraseUserResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let req = request.into_inner();
-        answer(
-            async {
-                allow(&cx.caller, Action::EraseUser, &AuthContext::GLOBAL)?;
-                let user = input::id("user_id", &req.user_id, UserId::from_uuid)?;
-                let rows_erased = personal::erase_user(&self.0.app.pool, user).await?;
-                tracing::info!(%user, rows_erased, caller = cx.kind_name(), "personal data erased");
-                Ok(pb::EraseUserResponse { rows_erased })
-            }
-            .await,
-        )
+        self.0.query(request, erase_user).await
     }
 
     async fn get_user_account(
         &self,
         request: Request<pb::GetUserAccountRequest>,
     ) -> Result<Response<pb::GetUserAccountResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let budget = wait_budget(request.metadata());
-        let req = request.into_inner();
-        answer(user_account(&self.0.app, &cx.caller, &req, budget).await)
+        self.0.query(request, user_account).await
     }
 
     async fn list_user_organizations(
         &self,
         request: Request<pb::ListUserOrganizationsRequest>,
     ) -> Result<Response<pb::ListUserOrganizationsResponse>, Status> {
-        let cx = self.0.caller(&request)?;
-        let budget = wait_budget(request.metadata());
-        let req = request.into_inner();
-        answer(user_organizations(&self.0.app, &cx.caller, &req, budget).await)
+        self.0.query(request, user_organizations).await
     }
 }

@@ -1,0 +1,95 @@
+//! The fields many request messages share, each read through one trait, so a handler asks
+//! for "the account of the request" rather than naming the field again.
+
+use crate::pb;
+
+/// A request message that carries a command id.
+pub trait CommandRequest: prost::Message + Send + Sync + 'static {
+    /// The command id as sent.
+    fn command_id(&self) -> &str;
+}
+
+/// A request about one account.
+pub trait AccountRequest {
+    /// The `account_id` field as sent.
+    fn account_id(&self) -> &str;
+}
+
+/// A request about one organization.
+pub trait OrganizationRequest {
+    /// The `organization_id` field as sent.
+    fn organization_id(&self) -> &str;
+}
+
+/// Implements a trait whose one method returns the string field of the same name, for each
+/// request message listed (prost generates plain structs, with no such accessors).
+macro_rules! string_field {
+    ($field:ident of $trait:ident for $($request:ident),+ $(,)?) => {
+        $(impl $trait for pb::$request {
+            fn $field(&self) -> &str {
+                &self.$field
+            }
+        })+
+    };
+}
+
+string_field!(
+    command_id of CommandRequest for
+    RegisterUserRequest,
+    VerifyEmailRequest,
+    CreateOrganizationRequest,
+    RenameOrganizationRequest,
+    UpdateOrganizationDetailsRequest,
+    InviteMemberRequest,
+    RevokeInvitationRequest,
+    AcceptInvitationRequest,
+    RemoveMemberRequest,
+    ChangeMemberRoleRequest,
+    LeaveOrganizationRequest,
+    PurchaseCreditsRequest,
+    CreateKeyRequest,
+    RenameKeyRequest,
+    ChangeKeyLimitRequest,
+    KeyCommandRequest,
+    PlaceHoldRequest,
+    SettleHoldRequest,
+    VoidHoldRequest,
+    RecordUsageRequest,
+    TransferCreditsRequest,
+    SetMemberLimitRequest,
+    SetPrivacySettingsRequest,
+    SetBillingSettingsRequest,
+);
+
+string_field!(
+    account_id of AccountRequest for
+    PurchaseCreditsRequest,
+    RenameKeyRequest,
+    ChangeKeyLimitRequest,
+    PlaceHoldRequest,
+    SettleHoldRequest,
+    VoidHoldRequest,
+    RecordUsageRequest,
+    GetAccountBalanceRequest,
+    ListLedgerEntriesRequest,
+    ListKeysRequest,
+    ListActivityRequest,
+    GetUsageAnalyticsRequest,
+    ExportActivityRequest,
+    ExportAnalyticsRequest,
+);
+
+string_field!(
+    organization_id of OrganizationRequest for
+    RenameOrganizationRequest,
+    UpdateOrganizationDetailsRequest,
+    RevokeInvitationRequest,
+    ChangeMemberRoleRequest,
+    SetMemberLimitRequest,
+    SetPrivacySettingsRequest,
+    GetOrganizationRequest,
+    ListMembersRequest,
+    ListInvitationsRequest,
+    GetPrivacySettingsRequest,
+    GetBillingSettingsRequest,
+);
