@@ -55,7 +55,8 @@ pub struct Config {
     pub credentials_file: Option<PathBuf>,
 
     /// The key-hash secret (32 bytes) API key secrets are hashed with. Default:
-    /// `<data-dir>/key-hash.secret`, created (mode 0600) on first start if absent.
+    /// `<data-dir>/key-hash.secret`, created (mode 0600) on first start if absent; a file others
+    /// may read or write is refused.
     #[arg(long, env = "LEDGER_KEY_HASH_SECRET_FILE", global = true)]
     pub key_hash_secret_file: Option<PathBuf>,
 
