@@ -207,7 +207,7 @@ pub enum InputError {
     },
 }
 
-/// How a [`DomainError`] maps to the API: the one place gRPC codes are chosen from.
+/// The classification of a [`DomainError`] the API chooses its status code from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// `INVALID_ARGUMENT`, with the field for `BadRequest`.
@@ -225,20 +225,6 @@ pub enum ErrorKind {
     FailedPrecondition,
     /// `RESOURCE_EXHAUSTED`: a bounded resource is full; retry later with backoff.
     ResourceExhausted,
-}
-
-impl ErrorKind {
-    /// The gRPC status code name this kind maps to.
-    pub fn grpc_code(self) -> &'static str {
-        match self {
-            Self::InvalidArgument { .. } => "INVALID_ARGUMENT",
-            Self::PermissionDenied => "PERMISSION_DENIED",
-            Self::NotFound => "NOT_FOUND",
-            Self::AlreadyExists => "ALREADY_EXISTS",
-            Self::FailedPrecondition => "FAILED_PRECONDITION",
-            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        }
-    }
 }
 
 /// Every business rule violation. No technical errors live here.
