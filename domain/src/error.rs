@@ -225,6 +225,9 @@ pub enum ErrorKind {
     FailedPrecondition,
     /// `RESOURCE_EXHAUSTED`: a bounded resource is full; retry later with backoff.
     ResourceExhausted,
+    /// `INTERNAL`: the application did not give a decision the state it needs (a bug, not the
+    /// request's fault); logged where converted, never detailed to the client.
+    Internal,
 }
 
 /// Every business rule violation. No technical errors live here.
@@ -304,6 +307,18 @@ pub enum DomainError {
     /// No such account. Caller: show "not found".
     #[error("account not found")]
     AccountNotFound,
+    /// The decision needs the state of the organization that owns the account (the acting
+    /// user's role on an organization account, a transfer's target organization), and the
+    /// state given is missing or another organization's. A bug in the application's loading,
+    /// never the request's fault. Caller (the application): log it and answer `INTERNAL`; the
+    /// client may retry with the same command id once the application is fixed.
+    #[error("the state of the account's organization is required")]
+    OrganizationStateRequired,
+    /// The decision needs the state of the organization's account (removing a member or
+    /// leaving disables their keys there), and the state given is missing or another account's.
+    /// Caller (the application): as for [`DomainError::OrganizationStateRequired`].
+    #[error("the state of the organization's account is required")]
+    AccountStateRequired,
     /// Transfers go from a personal account to an organization account only. Caller (support):
     /// check the accounts.
     #[error("transfers go from a personal account to an organization account")]
@@ -438,6 +453,7 @@ impl DomainError {
             | E::TooManyKeys { .. }
             | E::HoldNotOpen(_)
             | E::HoldNotExpired { .. } => ErrorKind::FailedPrecondition,
+            E::OrganizationStateRequired | E::AccountStateRequired => ErrorKind::Internal,
         }
     }
 }
