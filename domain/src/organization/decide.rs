@@ -17,19 +17,6 @@ use crate::policy::{Action, AuthContext, Caller, CallerKind, Denial, authorize};
 use crate::role::Role;
 use chrono::{DateTime, Duration, Utc};
 
-fn action_of(command: &OrganizationCommand) -> Action {
-    use OrganizationCommand as C;
-    match command {
-        C::Rename { .. } | C::UpdateDetails { .. } => Action::UpdateOrganization,
-        C::InviteMember { .. } => Action::InviteMember,
-        C::RevokeInvitation { .. } => Action::RevokeInvitation,
-        C::ChangeRole { .. } => Action::ChangeRole,
-        C::SetMemberLimit { .. } => Action::SetMemberLimit,
-        C::SetPrivacySettings { .. } => Action::SetPrivacySettings,
-        C::SetBillingSettings { .. } => Action::SetBillingSettings,
-    }
-}
-
 /// The policy context of `caller` on the organization: the acting user's role, `None` for
 /// non-members and callers that are not users. Decide functions and the API's reads derive
 /// it here alike.
@@ -69,7 +56,7 @@ pub fn decide(
     caller: &Caller,
     command: &OrganizationCommand,
 ) -> Result<Decision, DomainError> {
-    let action = action_of(command);
+    let action = command.action();
     let org = authorized(state, caller, action)?;
     let events = match command {
         OrganizationCommand::SetMemberLimit { member_limit, at } => {

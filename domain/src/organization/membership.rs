@@ -132,36 +132,53 @@ fn unless_last_admin(org: &Organization, user: UserId) -> Result<(), DomainError
     Ok(())
 }
 
-/// A member going, by removal or by leaving.
-struct Departure {
-    member: UserId,
-    cause: DisableCause,
-    by: UserId,
-    at: DateTime<Utc>,
+/// How a member goes.
+enum Departure {
+    /// An admin removes them.
+    Removed { by: UserId },
+    /// They leave.
+    Left,
 }
 
-/// `departed` on the organization stream (never the last admin's), and every active key the
-/// member created in the organization's account disabled. Streams: org and account (both
-/// written).
+/// `member` goes (never the last admin): removed or left on the organization stream, and
+/// every active key they created in the organization's account disabled. Streams: org and
+/// account (both written).
 fn depart(
     state: &OrganizationState,
     org: &Organization,
     account: &AccountState,
-    departed: OrganizationEvent,
+    member: UserId,
     departure: Departure,
+    at: DateTime<Utc>,
 ) -> Result<Decision, DomainError> {
-    unless_last_admin(org, departure.member)?;
+    unless_last_admin(org, member)?;
     let acc = account
         .account
         .as_ref()
         .filter(|acc| acc.id == org.account_id)
         .ok_or(DomainError::AccountStateRequired)?;
-    let Departure {
-        member,
-        cause,
-        by,
-        at,
-    } = departure;
+    let organization_id = org.id;
+    let (departed, cause, by) = match departure {
+        Departure::Removed { by } => {
+            let removed = MemberRemoved {
+                organization_id,
+                user_id: member,
+                by,
+                at,
+            };
+            let removed = OrganizationEvent::MemberRemoved(removed);
+            (removed, DisableCause::CreatorRemoved, by)
+        }
+        Departure::Left => {
+            let left = MemberLeft {
+                organization_id,
+                user_id: member,
+                at,
+            };
+            let left = OrganizationEvent::MemberLeft(left);
+            (left, DisableCause::CreatorLeft, member)
+        }
+    };
     let disabled = disable_keys_created_by(acc, member, cause, by, at);
     Ok(Decision::one(
         org.id.stream(),
@@ -188,19 +205,8 @@ pub fn remove_member(
     if !org.members.contains_key(&cmd.user_id) {
         return Err(DomainError::MemberNotFound(cmd.user_id));
     }
-    let removed = OrganizationEvent::MemberRemoved(MemberRemoved {
-        organization_id: org.id,
-        user_id: cmd.user_id,
-        by,
-        at: cmd.at,
-    });
-    let departure = Departure {
-        member: cmd.user_id,
-        cause: DisableCause::CreatorRemoved,
-        by,
-        at: cmd.at,
-    };
-    depart(state, org, account, removed, departure)
+    let departure = Departure::Removed { by };
+    depart(state, org, account, cmd.user_id, departure, cmd.at)
 }
 
 /// The acting user leaves (never the last admin); every active key they created in the
@@ -213,16 +219,5 @@ pub fn leave(
 ) -> Result<Decision, DomainError> {
     let org = authorized(state, caller, Action::LeaveOrganization)?;
     let user_id = caller.acting_user(Action::LeaveOrganization)?;
-    let left = OrganizationEvent::MemberLeft(MemberLeft {
-        organization_id: org.id,
-        user_id,
-        at: cmd.at,
-    });
-    let departure = Departure {
-        member: user_id,
-        cause: DisableCause::CreatorLeft,
-        by: user_id,
-        at: cmd.at,
-    };
-    depart(state, org, account, left, departure)
+    depart(state, org, account, user_id, Departure::Left, cmd.at)
 }
