@@ -36,61 +36,51 @@ fn callers() -> [Caller; 9] {
     ]
 }
 
-/// Collects the cases that panicked; the test fails listing them all.
+/// Runs decisions, collecting the cases that panicked; the test fails listing them all.
 #[derive(Default)]
-struct Panics(Vec<String>);
+struct Decisions {
+    panicked: Vec<String>,
+}
 
-impl Panics {
-    fn decide(
+impl Decisions {
+    /// Decides `case` for `caller` asking for `action`, with the context the domain derives
+    /// from the states given. Where the context is an error, the decision must be that error;
+    /// where the policy refuses, exactly its denial. Otherwise the decision is returned (`None`
+    /// after a panic or a refusal).
+    fn check(
         &mut self,
-        case: impl FnOnce() -> String,
+        case: String,
+        (caller, action): (&Caller, Action),
+        context: Result<AuthContext, DomainError>,
         decide: impl FnOnce() -> Result<Decision, DomainError>,
     ) -> Option<Result<Decision, DomainError>> {
-        let result = catch_unwind(AssertUnwindSafe(decide));
-        if result.is_err() {
-            self.0.push(case());
+        let Ok(result) = catch_unwind(AssertUnwindSafe(decide)) else {
+            self.panicked.push(case);
+            return None;
+        };
+        let refusal = context
+            .and_then(|context| authorize(caller, action, &context).map_err(DomainError::Denied));
+        match refusal {
+            Err(refusal) => {
+                assert_eq!(result, Err(refusal), "{case}");
+                None
+            }
+            Ok(()) => Some(result),
         }
-        result.ok()
     }
 
-    fn assert_none(self) {
-        assert!(self.0.is_empty(), "panicked: {:#?}", self.0);
+    fn assert_none_panicked(self) {
+        assert!(self.panicked.is_empty(), "panicked: {:#?}", self.panicked);
     }
 }
 
-/// Whether the policy refuses `caller`'s `action` in `context`, and the denial it gives.
-fn refused(caller: &Caller, action: Action, context: &AuthContext) -> Option<DomainError> {
-    authorize(caller, action, context)
-        .err()
-        .map(DomainError::Denied)
-}
-
-/// Asserts every variant of a command enum is in `commands` (each has an exhaustive `action`
-/// match below, so a new variant cannot be forgotten there either).
+/// Asserts every variant of a command enum is in `commands`.
 fn assert_every_variant<T>(commands: &[T], variants: usize) {
     let seen: HashSet<_> = commands.iter().map(discriminant).collect();
     assert_eq!(seen.len(), variants, "a command variant is not exercised");
 }
 
 // ---- account commands ----
-
-fn account_action(command: &AccountCommand) -> Action {
-    use AccountCommand as C;
-    match command {
-        C::PurchaseCredits { .. } => Action::PurchaseCredits,
-        C::CreateKey { .. } => Action::CreateKey,
-        C::RenameKey { .. }
-        | C::ChangeKeyLimit { .. }
-        | C::DisableKey { .. }
-        | C::EnableKey { .. }
-        | C::DeleteKey { .. } => Action::ManageKey,
-        C::PlaceHold { .. } => Action::PlaceHold,
-        C::SettleHold { .. } => Action::SettleHold,
-        C::VoidHold { .. } => Action::VoidHold,
-        C::ExpireHold { .. } => Action::ExpireHold,
-        C::RecordUsage { .. } => Action::RecordUsage,
-    }
-}
 
 fn account_commands() -> Vec<AccountCommand> {
     let at = t(2);
@@ -180,63 +170,39 @@ fn every_account_command_by_every_caller_is_decided_without_a_panic_whatever_the
     ];
     let commands = account_commands();
     assert_every_variant(&commands, 12);
-    let mut panics = Panics::default();
+    let mut decisions = Decisions::default();
     for (account_name, state) in &accounts {
         for (org_name, org) in org_states() {
             for caller in callers() {
+                let context = match &state.account {
+                    None => Err(DomainError::AccountNotFound),
+                    Some(account) => account::auth_context(account, org.as_ref(), &caller),
+                };
+                if *account_name == "organization"
+                    && caller.user().is_some()
+                    && org_name != "the owner's"
+                {
+                    assert_eq!(context, Err(DomainError::OrganizationStateRequired));
+                }
                 for command in &commands {
-                    let case = || {
-                        format!("{account_name} account, {org_name} org, {caller:?}, {command:?}")
-                    };
-                    let Some(result) = panics.decide(case, || {
-                        account::decide(state, org.as_ref(), &caller, command)
-                    }) else {
-                        continue;
-                    };
-                    let Some(account) = &state.account else {
-                        assert_eq!(result, Err(DomainError::AccountNotFound), "{}", case());
-                        continue;
-                    };
-                    let context = account::auth_context(account, org.as_ref(), &caller);
-                    if *account_name == "organization"
-                        && caller.user().is_some()
-                        && org_name != "the owner's"
-                    {
-                        assert_eq!(context, Err(DomainError::OrganizationStateRequired));
-                        assert_eq!(
-                            result,
-                            Err(DomainError::OrganizationStateRequired),
-                            "{}",
-                            case()
-                        );
-                        continue;
-                    }
-                    let key = account.keys.get(&KEY_BOB);
-                    let context = account::key_auth_context(context.unwrap(), key, &caller);
-                    if let Some(denial) = refused(&caller, account_action(command), &context) {
-                        assert_eq!(result, Err(denial), "{}", case());
-                    }
+                    let key = state.account.as_ref().and_then(|a| a.keys.get(&KEY_BOB));
+                    let context = context
+                        .clone()
+                        .map(|c| account::key_auth_context(c, key, &caller));
+                    decisions.check(
+                        format!("{account_name} account, {org_name} org, {caller:?}, {command:?}"),
+                        (&caller, command.action()),
+                        context,
+                        || account::decide(state, org.as_ref(), &caller, command),
+                    );
                 }
             }
         }
     }
-    panics.assert_none();
+    decisions.assert_none_panicked();
 }
 
 // ---- organization commands ----
-
-fn org_action(command: &OrganizationCommand) -> Action {
-    use OrganizationCommand as C;
-    match command {
-        C::Rename { .. } | C::UpdateDetails { .. } => Action::UpdateOrganization,
-        C::InviteMember { .. } => Action::InviteMember,
-        C::RevokeInvitation { .. } => Action::RevokeInvitation,
-        C::ChangeRole { .. } => Action::ChangeRole,
-        C::SetMemberLimit { .. } => Action::SetMemberLimit,
-        C::SetPrivacySettings { .. } => Action::SetPrivacySettings,
-        C::SetBillingSettings { .. } => Action::SetBillingSettings,
-    }
-}
 
 fn org_commands() -> Vec<OrganizationCommand> {
     let at = t(1);
@@ -289,30 +255,20 @@ fn every_organization_command_by_every_caller_is_decided_without_a_panic() {
     let created = org_with(vec![invited(0xC, Role::Member, t(0))]);
     let commands = org_commands();
     assert_every_variant(&commands, 8);
-    let mut panics = Panics::default();
-    for (state_name, state) in [
-        ("created", &created),
-        ("missing", &OrganizationState::default()),
-    ] {
+    let mut decisions = Decisions::default();
+    for state in [&created, &OrganizationState::default()] {
         for caller in callers() {
             for command in &commands {
-                let case = || format!("{state_name} org, {caller:?}, {command:?}");
-                let Some(result) =
-                    panics.decide(case, || organization::decide(state, &caller, command))
-                else {
-                    continue;
-                };
-                let Ok(context) = organization::auth_context(state, &caller) else {
-                    assert_eq!(result, Err(DomainError::OrganizationNotFound), "{}", case());
-                    continue;
-                };
-                if let Some(denial) = refused(&caller, org_action(command), &context) {
-                    assert_eq!(result, Err(denial), "{}", case());
-                }
+                decisions.check(
+                    format!("{:?}, {caller:?}, {command:?}", state.organization),
+                    (&caller, command.action()),
+                    organization::auth_context(state, &caller),
+                    || organization::decide(state, &caller, command),
+                );
             }
         }
     }
-    panics.assert_none();
+    decisions.assert_none_panicked();
 }
 
 #[test]
@@ -328,41 +284,41 @@ fn removing_and_leaving_need_the_organizations_account_state_and_never_panic_wit
         at: t(1),
     };
     let leave = LeaveOrganization { at: t(1) };
-    let mut panics = Panics::default();
+    let mut decisions = Decisions::default();
     for (account_name, account) in accounts {
         for caller in callers() {
-            let case = |what: &str| format!("{what}, {account_name} account, {caller:?}");
-            let removed = panics.decide(
-                || case("remove"),
+            let context = || organization::auth_context(&org_state(), &caller);
+            let removed = decisions.check(
+                format!("remove, {account_name} account, {caller:?}"),
+                (&caller, Action::RemoveMember),
+                context(),
                 || organization::remove_member(&org_state(), account, &caller, &remove),
             );
-            let left = panics.decide(
-                || case("leave"),
+            let left = decisions.check(
+                format!("leave, {account_name} account, {caller:?}"),
+                (&caller, Action::LeaveOrganization),
+                context(),
                 || organization::leave(&org_state(), account, &caller, &leave),
             );
-            let context = organization::auth_context(&org_state(), &caller).unwrap();
-            for (action, result) in [
-                (Action::RemoveMember, removed),
-                (Action::LeaveOrganization, left),
-            ] {
-                let Some(result) = result else { continue };
-                match refused(&caller, action, &context) {
-                    Some(denial) => assert_eq!(result, Err(denial), "{}", case("refused")),
-                    None if action == Action::LeaveOrganization && caller == dashboard(ALICE) => {
-                        assert_eq!(result, Err(DomainError::LastAdmin), "{}", case("allowed"));
-                    }
-                    None if account_name != "the organization's" => assert_eq!(
-                        result,
-                        Err(DomainError::AccountStateRequired),
-                        "{}",
-                        case("allowed")
-                    ),
-                    None => assert!(result.is_ok(), "{}", case("allowed")),
-                }
+            let expected = |allowed: Result<(), DomainError>| match account_name {
+                "the organization's" => allowed,
+                _ => allowed.and(Err(DomainError::AccountStateRequired)),
+            };
+            if let Some(removed) = removed {
+                assert_eq!(removed.map(|_| ()), expected(Ok(())), "{caller:?}");
+            }
+            if let Some(left) = left {
+                let last_admin = caller == dashboard(ALICE);
+                let allowed = if last_admin {
+                    Err(DomainError::LastAdmin)
+                } else {
+                    Ok(())
+                };
+                assert_eq!(left.map(|_| ()), expected(allowed), "{caller:?}");
             }
         }
     }
-    panics.assert_none();
+    decisions.assert_none_panicked();
 }
 
 /// The user stream the application loads for `caller`: its own (registered and verified,
@@ -400,69 +356,41 @@ fn creating_accepting_registering_and_verifying_never_panic_for_any_caller() {
         email: email("erin@example.com"),
         at: t(1),
     };
-    let mut panics = Panics::default();
+    let mut decisions = Decisions::default();
+    let global = || Ok(AuthContext::GLOBAL);
     for caller in callers() {
         for user in own_user_states(&caller) {
-            let case = |what: &str| format!("{what}, {caller:?}, user {:?}", user.user);
-            let results = [
-                (
-                    Action::CreateOrganization,
-                    panics.decide(
-                        || case("create"),
-                        || {
-                            organization::create(
-                                &OrganizationState::default(),
-                                &user,
-                                &caller,
-                                &create,
-                            )
-                        },
-                    ),
-                ),
-                (
-                    Action::AcceptInvitation,
-                    panics.decide(
-                        || case("accept"),
-                        || organization::accept_invitation(&pending, &user, &caller, &accept),
-                    ),
-                ),
-            ];
-            for (action, result) in results {
-                if let (Some(result), Some(denial)) =
-                    (result, refused(&caller, action, &AuthContext::GLOBAL))
-                {
-                    assert_eq!(result, Err(denial), "{}", case("refused"));
-                }
-            }
+            let case = |what| format!("{what}, {caller:?}, {:?}", user.user);
+            decisions.check(
+                case("create"),
+                (&caller, Action::CreateOrganization),
+                global(),
+                || organization::create(&OrganizationState::default(), &user, &caller, &create),
+            );
+            decisions.check(
+                case("accept"),
+                (&caller, Action::AcceptInvitation),
+                global(),
+                || organization::accept_invitation(&pending, &user, &caller, &accept),
+            );
         }
-        for erin_state in [UserState::default(), user_state(erin, false)] {
-            let case = |what: &str| format!("{what}, {caller:?}, user {:?}", erin_state.user);
-            let results = [
-                (
-                    Action::RegisterUser,
-                    panics.decide(
-                        || case("register"),
-                        || user::register(&erin_state, &caller, &register),
-                    ),
-                ),
-                (
-                    Action::VerifyEmail,
-                    panics.decide(
-                        || case("verify"),
-                        || user::verify_email(&erin_state, &caller, &verify),
-                    ),
-                ),
-            ];
-            for (action, result) in results {
-                if let (Some(result), Some(denial)) =
-                    (result, refused(&caller, action, &AuthContext::GLOBAL))
-                {
-                    assert_eq!(result, Err(denial), "{}", case("refused"));
-                }
-            }
+        for user in [UserState::default(), user_state(erin, false)] {
+            let case = |what| format!("{what}, {caller:?}, {:?}", user.user);
+            decisions.check(
+                case("register"),
+                (&caller, Action::RegisterUser),
+                global(),
+                || user::register(&user, &caller, &register),
+            );
+            decisions.check(
+                case("verify"),
+                (&caller, Action::VerifyEmail),
+                global(),
+                || user::verify_email(&user, &caller, &verify),
+            );
         }
     }
-    panics.assert_none();
+    decisions.assert_none_panicked();
 }
 
 #[test]
@@ -471,52 +399,44 @@ fn a_transfer_needs_the_target_organizations_state_and_never_panics_without_it()
     personal.push(purchased(PERSONAL, "50", DAVE));
     let accounts = [
         ("personal", AccountState::from_events(&personal)),
-        (
-            "organization",
-            AccountState::from_events(&funded_org_account()),
-        ),
+        ("org", AccountState::from_events(&funded_org_account())),
         ("missing", AccountState::default()),
     ];
-    let mut panics = Panics::default();
+    let id = |state: &AccountState, or| state.account.as_ref().map_or(or, |a| a.id);
+    let mut decisions = Decisions::default();
     for (source_name, source) in &accounts {
         for (target_name, target) in &accounts {
             for (org_name, org) in org_states() {
                 let org = org.unwrap_or_default();
+                let cmd = TransferCredits {
+                    transfer_id: TransferId::from_u128(0x7F),
+                    from: id(source, PERSONAL),
+                    to: id(target, ORG_ACCOUNT),
+                    amount: credits("10"),
+                    reason: TransferReason::parse("team").unwrap(),
+                    ticket: TicketReference::parse("SUP-1").unwrap(),
+                    at: t(2),
+                };
                 for caller in callers() {
-                    let id = |state: &AccountState, or: AccountId| {
-                        state.account.as_ref().map_or(or, |a| a.id)
-                    };
-                    let cmd = TransferCredits {
-                        transfer_id: TransferId::from_u128(0x7F),
-                        from: id(source, PERSONAL),
-                        to: id(target, ORG_ACCOUNT),
-                        amount: credits("10"),
-                        reason: TransferReason::parse("team").unwrap(),
-                        ticket: TicketReference::parse("SUP-1").unwrap(),
-                        at: t(2),
-                    };
-                    let case =
-                        || format!("{source_name} → {target_name}, {org_name} org, {caller:?}");
-                    let Some(result) = panics.decide(case, || {
-                        account::transfer(source, target, &org, &caller, &cmd)
-                    }) else {
-                        continue;
-                    };
-                    if let Some(denial) =
-                        refused(&caller, Action::TransferCredits, &AuthContext::GLOBAL)
+                    let case = format!("{source_name} → {target_name}, {org_name} org, {caller:?}");
+                    let result = decisions.check(
+                        case.clone(),
+                        (&caller, Action::TransferCredits),
+                        Ok(AuthContext::GLOBAL),
+                        || account::transfer(source, target, &org, &caller, &cmd),
+                    );
+                    if let (Some(result), ("personal", "org")) =
+                        (result, (*source_name, *target_name))
                     {
-                        assert_eq!(result, Err(denial), "{}", case());
-                    } else if (*source_name, *target_name) == ("personal", "organization") {
-                        let expected = if org_name == "the owner's" {
-                            Ok(())
-                        } else {
-                            Err(DomainError::OrganizationStateRequired)
+                        let expected = match org_name {
+                            "the owner's" => Ok(()),
+                            _ => Err(DomainError::OrganizationStateRequired),
                         };
-                        assert_eq!(result.map(|_| ()), expected, "{}", case());
+                        assert_eq!(result.map(|_| ()), expected, "{case}");
                     }
                 }
             }
         }
     }
-    panics.assert_none();
+    decisions.assert_none_panicked();
 }
