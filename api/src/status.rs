@@ -35,6 +35,8 @@ pub fn reason(error: &DomainError) -> &'static str {
         E::LastAdmin => "LAST_ADMIN",
         E::MemberLimitBelowMemberCount { .. } => "MEMBER_LIMIT_BELOW_MEMBER_COUNT",
         E::AccountNotFound => "ACCOUNT_NOT_FOUND",
+        E::OrganizationStateRequired => "ORGANIZATION_STATE_REQUIRED",
+        E::AccountStateRequired => "ACCOUNT_STATE_REQUIRED",
         E::TransferDirection => "TRANSFER_DIRECTION",
         E::OwnerNotMemberOfTarget => "OWNER_NOT_MEMBER_OF_TARGET",
         E::InsufficientAvailableBalance { .. } => "INSUFFICIENT_CREDITS",
@@ -85,6 +87,7 @@ fn code_of(kind: ErrorKind) -> Code {
         ErrorKind::AlreadyExists => Code::AlreadyExists,
         ErrorKind::FailedPrecondition => Code::FailedPrecondition,
         ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+        ErrorKind::Internal => Code::Internal,
     }
 }
 
@@ -121,7 +124,13 @@ impl From<AppError> for Status {
             AppError::Domain(domain) => {
                 let details =
                     ErrorDetails::with_error_info(reason(&domain), REASON_DOMAIN, HashMap::new());
-                Status::with_error_details(code_of(domain.kind()), domain.to_string(), details)
+                let message = if domain.kind() == ErrorKind::Internal {
+                    tracing::error!(detail = %domain, "internal error");
+                    "internal error".to_owned()
+                } else {
+                    domain.to_string()
+                };
+                Status::with_error_details(code_of(domain.kind()), message, details)
             }
             AppError::Invalid { field, description } => bad_request(&field, &description),
             AppError::Forbidden(message) => {
@@ -208,6 +217,28 @@ fn projection_status(error: ProjectionError) -> Status {
         other => {
             tracing::error!(error = %other, "read model error");
             Status::internal("internal error")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_the_application_failed_to_load_is_internal_and_keeps_its_detail_to_the_log() {
+        for (error, expected_reason) in [
+            (
+                DomainError::OrganizationStateRequired,
+                "ORGANIZATION_STATE_REQUIRED",
+            ),
+            (DomainError::AccountStateRequired, "ACCOUNT_STATE_REQUIRED"),
+        ] {
+            let status = Status::from(AppError::Domain(error));
+            assert_eq!(status.code(), Code::Internal);
+            assert_eq!(status.message(), "internal error");
+            let info = status.get_details_error_info();
+            assert_eq!(info.map(|i| i.reason), Some(expected_reason.to_owned()));
         }
     }
 }

@@ -207,7 +207,7 @@ pub enum InputError {
     },
 }
 
-/// How a [`DomainError`] maps to the API: the one place gRPC codes are chosen from.
+/// The classification of a [`DomainError`] the API chooses its status code from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// `INVALID_ARGUMENT`, with the field for `BadRequest`.
@@ -225,20 +225,9 @@ pub enum ErrorKind {
     FailedPrecondition,
     /// `RESOURCE_EXHAUSTED`: a bounded resource is full; retry later with backoff.
     ResourceExhausted,
-}
-
-impl ErrorKind {
-    /// The gRPC status code name this kind maps to.
-    pub fn grpc_code(self) -> &'static str {
-        match self {
-            Self::InvalidArgument { .. } => "INVALID_ARGUMENT",
-            Self::PermissionDenied => "PERMISSION_DENIED",
-            Self::NotFound => "NOT_FOUND",
-            Self::AlreadyExists => "ALREADY_EXISTS",
-            Self::FailedPrecondition => "FAILED_PRECONDITION",
-            Self::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        }
-    }
+    /// `INTERNAL`: the application did not give a decision the state it needs (a bug, not the
+    /// request's fault); logged where converted, never detailed to the client.
+    Internal,
 }
 
 /// Every business rule violation. No technical errors live here.
@@ -318,6 +307,18 @@ pub enum DomainError {
     /// No such account. Caller: show "not found".
     #[error("account not found")]
     AccountNotFound,
+    /// The decision needs the state of the organization that owns the account (the acting
+    /// user's role on an organization account, a transfer's target organization), and the
+    /// state given is missing or another organization's. A bug in the application's loading,
+    /// never the request's fault. Caller (the application): log it and answer `INTERNAL`; the
+    /// client may retry with the same command id once the application is fixed.
+    #[error("the state of the account's organization is required")]
+    OrganizationStateRequired,
+    /// The decision needs the state of the organization's account (removing a member or
+    /// leaving disables their keys there), and the state given is missing or another account's.
+    /// Caller (the application): as for [`DomainError::OrganizationStateRequired`].
+    #[error("the state of the organization's account is required")]
+    AccountStateRequired,
     /// Transfers go from a personal account to an organization account only. Caller (support):
     /// check the accounts.
     #[error("transfers go from a personal account to an organization account")]
@@ -452,6 +453,7 @@ impl DomainError {
             | E::TooManyKeys { .. }
             | E::HoldNotOpen(_)
             | E::HoldNotExpired { .. } => ErrorKind::FailedPrecondition,
+            E::OrganizationStateRequired | E::AccountStateRequired => ErrorKind::Internal,
         }
     }
 }

@@ -69,6 +69,18 @@ macro_rules! event_enum {
 
 pub(crate) use event_enum;
 
+/// Folds `events` into a fresh state with `evolve`.
+pub(crate) fn fold<'a, S: Default, E: 'a>(
+    events: impl IntoIterator<Item = &'a E>,
+    evolve: impl Fn(&mut S, &E),
+) -> S {
+    let mut state = S::default();
+    for event in events {
+        evolve(&mut state, event);
+    }
+    state
+}
+
 /// Any event of any stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

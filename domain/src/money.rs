@@ -61,71 +61,92 @@ impl AmountInput for Decimal {
     }
 }
 
-fn check(value: Decimal, positive: bool, scale: u32, max: Decimal) -> Result<Decimal, InputError> {
-    let value = value.normalize();
-    if value.is_sign_negative() && !value.is_zero() {
-        return Err(InputError::Negative);
+/// What an amount must be: positive (or zero allowed), its most decimal places, its bound.
+#[derive(Clone, Copy)]
+struct Rules {
+    positive: bool,
+    scale: u32,
+    max: Decimal,
+}
+
+/// Purchases, transfers and key limits.
+const MONEY: Rules = Rules {
+    positive: true,
+    scale: MONEY_SCALE,
+    max: MAX_PURCHASE,
+};
+/// Usage costs and hold estimates.
+const USAGE: Rules = Rules {
+    positive: false,
+    scale: USAGE_SCALE,
+    max: MAX_USAGE_COST,
+};
+/// A stored amount of any kind.
+const STORED: Rules = Rules {
+    positive: false,
+    scale: USAGE_SCALE,
+    max: MAX_PURCHASE,
+};
+
+impl Rules {
+    fn check(self, value: Decimal) -> Result<Decimal, InputError> {
+        let value = value.normalize();
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(InputError::Negative);
+        }
+        if self.positive && value.is_zero() {
+            return Err(InputError::NotPositive);
+        }
+        if value.scale() > self.scale {
+            return Err(InputError::TooManyDecimalPlaces { max: self.scale });
+        }
+        if value > self.max {
+            return Err(InputError::TooLarge { max: self.max });
+        }
+        // `-0` normalises to a negative-signed zero; store a plain zero.
+        Ok(if value.is_zero() {
+            Decimal::ZERO
+        } else {
+            value
+        })
     }
-    if positive && value.is_zero() {
-        return Err(InputError::NotPositive);
-    }
-    if value.scale() > scale {
-        return Err(InputError::TooManyDecimalPlaces { max: scale });
-    }
-    if value > max {
-        return Err(InputError::TooLarge { max });
-    }
-    // `-0` normalises to a negative-signed zero; store a plain zero.
-    Ok(if value.is_zero() {
-        Decimal::ZERO
-    } else {
-        value
-    })
 }
 
 impl Credits {
     /// Zero credits.
     pub const ZERO: Credits = Credits(Decimal::ZERO);
 
-    fn money(input: impl AmountInput, field: Field) -> Result<Self, DomainError> {
+    fn parse(input: impl AmountInput, rules: Rules, field: Field) -> Result<Self, DomainError> {
         input
             .to_decimal()
-            .and_then(|d| check(d, true, MONEY_SCALE, MAX_PURCHASE))
-            .map(Self)
-            .map_err(|reason| DomainError::invalid(field, reason))
-    }
-
-    fn usage(input: impl AmountInput, field: Field) -> Result<Self, DomainError> {
-        input
-            .to_decimal()
-            .and_then(|d| check(d, false, USAGE_SCALE, MAX_USAGE_COST))
+            .and_then(|d| rules.check(d))
             .map(Self)
             .map_err(|reason| DomainError::invalid(field, reason))
     }
 
     /// A purchase amount: positive, ≤ 2 decimal places, ≤ 1,000,000.
     pub fn purchase(input: impl AmountInput) -> Result<Self, DomainError> {
-        Self::money(input, Field::Amount)
+        Self::parse(input, MONEY, Field::Amount)
     }
 
     /// A transfer amount: the purchase rules.
     pub fn transfer(input: impl AmountInput) -> Result<Self, DomainError> {
-        Self::money(input, Field::Amount)
+        Self::parse(input, MONEY, Field::Amount)
     }
 
     /// A key's spend limit: the purchase rules.
     pub fn key_limit(input: impl AmountInput) -> Result<Self, DomainError> {
-        Self::money(input, Field::KeyLimit)
+        Self::parse(input, MONEY, Field::KeyLimit)
     }
 
     /// A usage cost: ≥ 0, ≤ 10 decimal places, ≤ 100,000.
     pub fn usage_cost(input: impl AmountInput) -> Result<Self, DomainError> {
-        Self::usage(input, Field::Cost)
+        Self::parse(input, USAGE, Field::Cost)
     }
 
     /// A hold estimate: the usage-cost rules (zero allowed: a free model still checks the key).
     pub fn hold_estimate(input: impl AmountInput) -> Result<Self, DomainError> {
-        Self::usage(input, Field::Estimate)
+        Self::parse(input, USAGE, Field::Estimate)
     }
 
     /// The exact value.
@@ -145,7 +166,7 @@ impl fmt::Display for Credits {
 impl TryFrom<Decimal> for Credits {
     type Error = InputError;
     fn try_from(value: Decimal) -> Result<Self, Self::Error> {
-        check(value, false, USAGE_SCALE, MAX_PURCHASE).map(Self)
+        STORED.check(value).map(Self)
     }
 }
 

@@ -126,42 +126,29 @@ mod tests {
 
     #[test]
     fn spend_resets_when_a_later_period_begins() {
+        use LimitPeriod::{Daily, Lifetime, Monthly, Weekly};
         let mut spend = KeySpend::default();
         spend.add(at(2026, 1, 5, 10), Decimal::ONE);
         spend.add(at(2026, 1, 5, 23), Decimal::ONE);
-        assert_eq!(
-            spend.spent_in(LimitPeriod::Daily, at(2026, 1, 5, 23)),
-            Decimal::TWO
-        );
-        assert_eq!(
-            spend.spent_in(LimitPeriod::Daily, at(2026, 1, 6, 0)),
-            Decimal::ZERO
-        );
-        assert_eq!(
-            spend.spent_in(LimitPeriod::Weekly, at(2026, 1, 11, 23)),
-            Decimal::TWO
-        );
-        assert_eq!(
-            spend.spent_in(LimitPeriod::Weekly, at(2026, 1, 12, 0)),
-            Decimal::ZERO
-        );
+        let two_on_monday = [
+            (Daily, at(2026, 1, 5, 23), Decimal::TWO),
+            (Daily, at(2026, 1, 6, 0), Decimal::ZERO),
+            (Weekly, at(2026, 1, 11, 23), Decimal::TWO),
+            (Weekly, at(2026, 1, 12, 0), Decimal::ZERO),
+        ];
+        for (period, now, spent) in two_on_monday {
+            assert_eq!(spend.spent_in(period, now), spent, "{period:?} at {now}");
+        }
         spend.add(at(2026, 1, 6, 1), Decimal::ONE);
-        assert_eq!(
-            spend.spent_in(LimitPeriod::Daily, at(2026, 1, 6, 2)),
-            Decimal::ONE
-        );
-        assert_eq!(
-            spend.spent_in(LimitPeriod::Monthly, at(2026, 1, 31, 2)),
-            Decimal::from(3)
-        );
-        assert_eq!(
-            spend.spent_in(LimitPeriod::Monthly, at(2026, 2, 1, 0)),
-            Decimal::ZERO
-        );
-        assert_eq!(
-            spend.spent_in(LimitPeriod::Lifetime, at(2030, 1, 1, 0)),
-            Decimal::from(3)
-        );
+        let one_more_on_tuesday = [
+            (Daily, at(2026, 1, 6, 2), Decimal::ONE),
+            (Monthly, at(2026, 1, 31, 2), Decimal::from(3)),
+            (Monthly, at(2026, 2, 1, 0), Decimal::ZERO),
+            (Lifetime, at(2030, 1, 1, 0), Decimal::from(3)),
+        ];
+        for (period, now, spent) in one_more_on_tuesday {
+            assert_eq!(spend.spent_in(period, now), spent, "{period:?} at {now}");
+        }
     }
 
     #[test]

@@ -69,6 +69,29 @@ impl Caller {
             _ => None,
         }
     }
+
+    /// The user `action` is done for: a dashboard caller's user. Any other caller kind is
+    /// refused as the policy refuses it, so a decide function that records the acting user
+    /// stays total whatever the policy table says.
+    pub fn acting_user(&self, action: Action) -> Result<UserId, Denial> {
+        self.user().ok_or_else(|| self.kind_not_allowed(action))
+    }
+
+    /// The staff member `action` is done by: a support caller's staff id; any other caller
+    /// kind is refused as in [`Caller::acting_user`].
+    pub fn acting_staff(&self, action: Action) -> Result<StaffId, Denial> {
+        match self {
+            Self::Support { staff } => Ok(*staff),
+            _ => Err(self.kind_not_allowed(action)),
+        }
+    }
+
+    fn kind_not_allowed(&self, action: Action) -> Denial {
+        Denial::CallerKindNotAllowed {
+            caller: self.kind(),
+            action,
+        }
+    }
 }
 
 /// Everything a caller can ask for: every command, and the reads the API serves.
@@ -407,10 +430,7 @@ fn check_need(need: Need, ctx: &AuthContext) -> Result<(), Denial> {
 pub fn authorize(caller: &Caller, action: Action, ctx: &AuthContext) -> Result<(), Denial> {
     let kind = caller.kind();
     if !kind_allowed(kind, action) {
-        return Err(Denial::CallerKindNotAllowed {
-            caller: kind,
-            action,
-        });
+        return Err(caller.kind_not_allowed(action));
     }
     match dashboard_need(action) {
         Some(need) if kind == CallerKind::Dashboard => check_need(need, ctx),

@@ -1,11 +1,11 @@
-//! Reads answered on behalf of a caller: the authorization context is derived from the
-//! aggregate state exactly as the decide functions derive it, and the domain's policy decides.
+//! Reads answered on behalf of a caller: the authorization context comes from the domain's
+//! `auth_context` functions, the ones its decide functions use, and the domain's policy decides.
 //! Every read handler goes through here before it looks at what it serves.
 
 use std::sync::Arc;
 
-use ledger_domain::account::AccountOwner;
-use ledger_domain::organization::{Organization, OrganizationState};
+use ledger_domain::account;
+use ledger_domain::organization::{self, Organization, OrganizationState};
 use ledger_domain::{
     AccountId, Action, AuthContext, Caller, DomainError, OrganizationId, authorize,
 };
@@ -73,7 +73,8 @@ pub fn created(state: &OrganizationState) -> Result<&Organization, AppError> {
         .ok_or_else(|| DomainError::OrganizationNotFound.into())
 }
 
-/// The context of an account for `caller`: owner flag (personal) or role (organization).
+/// The context of an account for `caller`: owner flag (personal) or role (organization), as
+/// the domain's decide functions derive it.
 pub fn account_context(
     view: &AccountView,
     org: Option<&OrganizationState>,
@@ -84,25 +85,15 @@ pub fn account_context(
         .account
         .as_ref()
         .ok_or(DomainError::AccountNotFound)?;
-    Ok(match account.owner {
-        AccountOwner::User { user_id } => AuthContext::personal(caller.user() == Some(user_id)),
-        AccountOwner::Organization { .. } => {
-            AuthContext::organization(caller.user().and_then(|u| org.and_then(|o| o.role_of(u))))
-        }
-    })
+    Ok(account::auth_context(account, org, caller)?)
 }
 
-/// The context of an organization for `caller`.
+/// The context of an organization for `caller`, as the domain's decide functions derive it.
 pub fn organization_context(
     state: &OrganizationState,
     caller: &Caller,
 ) -> Result<AuthContext, AppError> {
-    if state.organization.is_none() {
-        return Err(DomainError::OrganizationNotFound.into());
-    }
-    Ok(AuthContext::organization(
-        caller.user().and_then(|u| state.role_of(u)),
-    ))
+    Ok(organization::auth_context(state, caller)?)
 }
 
 /// Asks the policy.

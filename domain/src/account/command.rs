@@ -3,6 +3,7 @@
 use super::{KeyLimit, UsageReport};
 use crate::ids::{AccountId, HoldId, KeyId, TransferId};
 use crate::money::Credits;
+use crate::policy::Action;
 use crate::text::{
     KeyName, KeyPrefix, PaymentReference, SecretHash, TicketReference, TransferReason,
 };
@@ -121,6 +122,27 @@ pub enum AccountCommand {
         /// Now.
         at: DateTime<Utc>,
     },
+}
+
+impl AccountCommand {
+    /// The policy action the command asks for.
+    pub fn action(&self) -> Action {
+        use AccountCommand as C;
+        match self {
+            C::PurchaseCredits { .. } => Action::PurchaseCredits,
+            C::CreateKey { .. } => Action::CreateKey,
+            C::RenameKey { .. }
+            | C::ChangeKeyLimit { .. }
+            | C::DisableKey { .. }
+            | C::EnableKey { .. }
+            | C::DeleteKey { .. } => Action::ManageKey,
+            C::PlaceHold { .. } => Action::PlaceHold,
+            C::SettleHold { .. } => Action::SettleHold,
+            C::VoidHold { .. } => Action::VoidHold,
+            C::ExpireHold { .. } => Action::ExpireHold,
+            C::RecordUsage { .. } => Action::RecordUsage,
+        }
+    }
 }
 
 /// Move credits from a personal account to an organization account (support only).

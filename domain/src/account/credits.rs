@@ -22,10 +22,7 @@ pub(super) fn purchase(
     at: DateTime<Utc>,
 ) -> Result<Vec<AccountEvent>, DomainError> {
     authorize(ctx.caller, Action::PurchaseCredits, &ctx.auth)?;
-    let purchased_by = ctx
-        .caller
-        .user()
-        .expect("the policy lets only dashboard users purchase");
+    let purchased_by = ctx.caller.acting_user(Action::PurchaseCredits)?;
     Ok(vec![AccountEvent::CreditsPurchased(CreditsPurchased {
         account_id: ctx.account.id,
         amount,
@@ -38,7 +35,7 @@ pub(super) fn purchase(
 /// Transfers credits from a personal account to an organization account (support only).
 ///
 /// The personal owner must be a member of the target organization (read from `target_org`,
-/// which becomes a precondition), and the source's available balance must cover the amount:
+/// which becomes a precondition; [`DomainError::OrganizationStateRequired`] without it), and the source's available balance must cover the amount:
 /// a transfer never takes the source below zero.
 pub fn transfer(
     source: &AccountState,
@@ -48,9 +45,7 @@ pub fn transfer(
     cmd: &TransferCredits,
 ) -> Result<Decision, DomainError> {
     authorize(caller, Action::TransferCredits, &AuthContext::GLOBAL)?;
-    let Caller::Support { staff } = *caller else {
-        unreachable!("the policy lets only support transfer")
-    };
+    let staff = caller.acting_staff(Action::TransferCredits)?;
     if cmd.from == cmd.to {
         return Err(DomainError::invalid(
             Field::TransferTarget,
@@ -75,12 +70,7 @@ pub fn transfer(
     else {
         return Err(DomainError::TransferDirection);
     };
-    let org = target_org
-        .organization
-        .as_ref()
-        .expect("target organization state");
-    assert_eq!(org.id, organization_id, "state of another organization");
-    assert_eq!(org.account_id, to.id, "organization of another account");
+    target_org.owner_of(organization_id, to.id)?;
     if target_org.role_of(owner).is_none() {
         return Err(DomainError::OwnerNotMemberOfTarget);
     }

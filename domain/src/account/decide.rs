@@ -1,7 +1,7 @@
 //! Deciding account commands: authorization context from state, then the rules.
 
 use super::{
-    Account, AccountCommand, AccountEvent, AccountOwner, AccountState, credits, holds, keys,
+    Account, AccountCommand, AccountEvent, AccountOwner, AccountState, Key, credits, holds, keys,
 };
 use crate::decision::{Decision, ExpectedVersion};
 use crate::error::DomainError;
@@ -21,9 +21,10 @@ pub(super) struct Ctx<'a> {
 
 /// Decides a command on one account.
 ///
-/// `org` is the owning organization's state; it is needed (and asserted present) only for
-/// dashboard callers on an organization account, to know the acting user's role. When it is
-/// used, the decision carries a precondition on the organization stream.
+/// `org` is the owning organization's state; it is needed only for dashboard callers on an
+/// organization account, to know the acting user's role (without it the decision is
+/// [`DomainError::OrganizationStateRequired`]). When it is used, the decision carries a
+/// precondition on the organization stream.
 pub fn decide(
     state: &AccountState,
     org: Option<&OrganizationState>,
@@ -31,7 +32,7 @@ pub fn decide(
     command: &AccountCommand,
 ) -> Result<Decision, DomainError> {
     let account = state.account.as_ref().ok_or(DomainError::AccountNotFound)?;
-    let (auth, org_read) = auth_context(account, org, caller);
+    let (auth, org_read) = context_and_read(account, org, caller)?;
     let ctx = Ctx {
         account,
         auth,
@@ -45,7 +46,7 @@ pub fn decide(
         events,
     );
     Ok(match org_read {
-        Some(org) => decision.reading(org.stream_name(), ExpectedVersion::at(org.version)),
+        Some((stream, version)) => decision.reading(stream, ExpectedVersion::at(version)),
         None => decision,
     })
 }
@@ -55,18 +56,42 @@ fn decide_events(
     command: &AccountCommand,
 ) -> Result<Vec<AccountEvent>, DomainError> {
     use AccountCommand as C;
+    use keys::KeyChange;
     match command {
         C::PurchaseCredits {
             amount,
             payment_reference,
             at,
         } => credits::purchase(ctx, *amount, payment_reference, *at),
-        C::CreateKey { .. } => keys::create(ctx, command),
-        C::RenameKey { .. }
-        | C::ChangeKeyLimit { .. }
-        | C::DisableKey { .. }
-        | C::EnableKey { .. }
-        | C::DeleteKey { .. } => keys::manage(ctx, command),
+        C::CreateKey {
+            key_id,
+            name,
+            secret_hash,
+            prefix,
+            limit,
+            expires_at,
+            at,
+        } => keys::create(
+            ctx,
+            keys::NewKey {
+                key_id: *key_id,
+                name,
+                secret_hash,
+                prefix,
+                limit: *limit,
+                expires_at: *expires_at,
+            },
+            *at,
+        ),
+        C::RenameKey { key_id, name, at } => {
+            keys::manage(ctx, *key_id, KeyChange::Rename(name), *at)
+        }
+        C::ChangeKeyLimit { key_id, limit, at } => {
+            keys::manage(ctx, *key_id, KeyChange::Limit(*limit), *at)
+        }
+        C::DisableKey { key_id, at } => keys::manage(ctx, *key_id, KeyChange::Disable, *at),
+        C::EnableKey { key_id, at } => keys::manage(ctx, *key_id, KeyChange::Enable, *at),
+        C::DeleteKey { key_id, at } => keys::manage(ctx, *key_id, KeyChange::Delete, *at),
         C::PlaceHold {
             hold_id,
             key_id,
@@ -81,30 +106,39 @@ fn decide_events(
     }
 }
 
-/// The policy context of `caller` on `account`, and the organization state if it was read.
-pub(super) fn auth_context<'o>(
+/// The policy context of `caller` on `account`: the owner flag of a personal account, or the
+/// acting user's role in the organization that owns it (read from `org`, needed for
+/// dashboard callers only). Decide functions and the API's reads derive it here alike.
+pub fn auth_context(
     account: &Account,
-    org: Option<&'o OrganizationState>,
+    org: Option<&OrganizationState>,
     caller: &Caller,
-) -> (AuthContext, Option<&'o OrganizationState>) {
+) -> Result<AuthContext, DomainError> {
+    context_and_read(account, org, caller).map(|(context, _)| context)
+}
+
+/// The context of a key action: `context` marked with whether `caller` created `key` (a
+/// missing key was created by nobody, so existence is not revealed before authorization).
+pub fn key_auth_context(context: AuthContext, key: Option<&Key>, caller: &Caller) -> AuthContext {
+    context.with_key_creator(key.is_some_and(|k| Some(k.created_by) == caller.user()))
+}
+
+/// [`auth_context`], and the stream and version of the organization state it read.
+fn context_and_read(
+    account: &Account,
+    org: Option<&OrganizationState>,
+    caller: &Caller,
+) -> Result<(AuthContext, Option<(String, u64)>), DomainError> {
     match (account.owner, caller.user()) {
         (AccountOwner::User { user_id }, actor) => {
-            (AuthContext::personal(actor == Some(user_id)), None)
+            Ok((AuthContext::personal(actor == Some(user_id)), None))
         }
-        (AccountOwner::Organization { .. }, None) => (AuthContext::organization(None), None),
+        (AccountOwner::Organization { .. }, None) => Ok((AuthContext::organization(None), None)),
         (AccountOwner::Organization { organization_id }, Some(actor)) => {
-            let org =
-                org.expect("organization state is required for dashboard commands on its account");
-            let info = org
-                .organization
-                .as_ref()
-                .expect("organization state of an open account");
-            assert_eq!(info.id, organization_id, "state of another organization");
-            assert_eq!(
-                info.account_id, account.id,
-                "organization of another account"
-            );
-            (AuthContext::organization(org.role_of(actor)), Some(org))
+            let state = org.ok_or(DomainError::OrganizationStateRequired)?;
+            state.owner_of(organization_id, account.id)?;
+            let read = (organization_id.stream(), state.version);
+            Ok((AuthContext::organization(state.role_of(actor)), Some(read)))
         }
     }
 }

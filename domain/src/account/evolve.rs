@@ -1,35 +1,19 @@
 //! Folding account events into state, with invariant assertions (programmer errors only).
 
-use super::{Account, AccountEvent, AccountState, Key, KeyStatus, OpenHold, Totals, Usage};
+use super::{
+    Account, AccountEvent, AccountOpened, AccountState, Key, KeyStatus, OpenHold, Totals, Usage,
+};
 use crate::period::KeySpend;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
 impl AccountState {
-    /// Folds events into a fresh state.
-    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a AccountEvent>) -> Self {
-        let mut state = Self::default();
-        for event in events {
-            state.evolve(event);
-        }
-        state
-    }
-
     /// Folds one event. Panics on events that could not have been decided (programmer error).
     pub fn evolve(&mut self, event: &AccountEvent) {
         if let AccountEvent::Opened(e) = event {
             assert!(self.account.is_none(), "account opened twice");
-            self.account = Some(Account {
-                id: e.account_id,
-                owner: e.owner,
-                balance: Decimal::ZERO,
-                totals: Totals::default(),
-                held: Decimal::ZERO,
-                holds: BTreeMap::new(),
-                keys: BTreeMap::new(),
-                live_keys: 0,
-            });
+            self.account = Some(Account::opened(e));
         } else {
             let account = self
                 .account
@@ -43,9 +27,27 @@ impl AccountState {
             account.check_invariants();
         }
     }
+
+    /// Folds events into a fresh state.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a AccountEvent>) -> Self {
+        crate::event::fold(events, Self::evolve)
+    }
 }
 
 impl Account {
+    fn opened(e: &AccountOpened) -> Self {
+        Account {
+            id: e.account_id,
+            owner: e.owner,
+            balance: Decimal::ZERO,
+            totals: Totals::default(),
+            held: Decimal::ZERO,
+            holds: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            live_keys: 0,
+        }
+    }
+
     fn key_mut(&mut self, key_id: &super::KeyId) -> &mut Key {
         self.keys.get_mut(key_id).expect("event on an unknown key")
     }

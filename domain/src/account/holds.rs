@@ -2,7 +2,9 @@
 
 use super::decide::Ctx;
 use super::event::{HoldClosed, HoldPlaced, HoldSettled, UsageRecorded};
-use super::{AccountEvent, KeyStatus, MAX_HOLD_TTL_S, MAX_OPEN_HOLDS, OpenHold, UsageReport};
+use super::{
+    AccountEvent, KeyStatus, MAX_HOLD_TTL_S, MAX_OPEN_HOLDS, OpenHold, Usage, UsageReport,
+};
 use crate::error::{DomainError, Field, InputError};
 use crate::ids::{HoldId, KeyId};
 use crate::money::Credits;
@@ -70,25 +72,43 @@ pub(super) fn place(
     })])
 }
 
-fn open_hold<'a>(ctx: &'a Ctx<'_>, hold_id: HoldId) -> Result<&'a OpenHold, DomainError> {
+/// The open hold `hold_id`, once the policy lets the caller do `action` on the account.
+fn authorized_hold<'a>(
+    ctx: &'a Ctx<'_>,
+    action: Action,
+    hold_id: HoldId,
+) -> Result<&'a OpenHold, DomainError> {
+    authorize(ctx.caller, action, &ctx.auth)?;
     ctx.account
         .holds
         .get(&hold_id)
         .ok_or(DomainError::HoldNotOpen(hold_id))
 }
 
+/// The usage `report` bills to `key_id`, attributed to the key's creator.
+fn usage_of(ctx: &Ctx<'_>, key_id: KeyId, report: &UsageReport) -> Result<Usage, DomainError> {
+    let key = ctx.account.key(key_id)?;
+    report.validate()?;
+    Ok(report.clone().into_usage(key_id, key.created_by))
+}
+
+fn closed(ctx: &Ctx<'_>, hold_id: HoldId, at: DateTime<Utc>) -> HoldClosed {
+    HoldClosed {
+        account_id: ctx.account.id,
+        hold_id,
+        at,
+    }
+}
+
 /// Bills the actual cost (which may differ from, even exceed, the estimate) and closes the hold.
 pub(super) fn settle(
     ctx: &Ctx<'_>,
     hold_id: HoldId,
-    usage: &UsageReport,
+    report: &UsageReport,
     at: DateTime<Utc>,
 ) -> Result<Vec<AccountEvent>, DomainError> {
-    authorize(ctx.caller, Action::SettleHold, &ctx.auth)?;
-    let hold = open_hold(ctx, hold_id)?;
-    usage.validate()?;
-    let key = ctx.account.key(hold.key_id)?;
-    let usage = usage.clone().into_usage(hold.key_id, key.created_by);
+    let hold = authorized_hold(ctx, Action::SettleHold, hold_id)?;
+    let usage = usage_of(ctx, hold.key_id, report)?;
     Ok(vec![AccountEvent::HoldSettled(HoldSettled {
         account_id: ctx.account.id,
         hold_id,
@@ -103,13 +123,8 @@ pub(super) fn void(
     hold_id: HoldId,
     at: DateTime<Utc>,
 ) -> Result<Vec<AccountEvent>, DomainError> {
-    authorize(ctx.caller, Action::VoidHold, &ctx.auth)?;
-    open_hold(ctx, hold_id)?;
-    Ok(vec![AccountEvent::HoldVoided(HoldClosed {
-        account_id: ctx.account.id,
-        hold_id,
-        at,
-    })])
+    authorized_hold(ctx, Action::VoidHold, hold_id)?;
+    Ok(vec![AccountEvent::HoldVoided(closed(ctx, hold_id, at))])
 }
 
 /// Releases a hold whose TTL has passed.
@@ -118,18 +133,13 @@ pub(super) fn expire(
     hold_id: HoldId,
     at: DateTime<Utc>,
 ) -> Result<Vec<AccountEvent>, DomainError> {
-    authorize(ctx.caller, Action::ExpireHold, &ctx.auth)?;
-    let hold = open_hold(ctx, hold_id)?;
+    let hold = authorized_hold(ctx, Action::ExpireHold, hold_id)?;
     if at < hold.expires_at {
         return Err(DomainError::HoldNotExpired {
             expires_at: hold.expires_at,
         });
     }
-    Ok(vec![AccountEvent::HoldExpired(HoldClosed {
-        account_id: ctx.account.id,
-        hold_id,
-        at,
-    })])
+    Ok(vec![AccountEvent::HoldExpired(closed(ctx, hold_id, at))])
 }
 
 /// Bills usage without a hold: accepted for any key of the account, whatever its status,
@@ -137,13 +147,11 @@ pub(super) fn expire(
 pub(super) fn record(
     ctx: &Ctx<'_>,
     key_id: KeyId,
-    usage: &UsageReport,
+    report: &UsageReport,
     at: DateTime<Utc>,
 ) -> Result<Vec<AccountEvent>, DomainError> {
     authorize(ctx.caller, Action::RecordUsage, &ctx.auth)?;
-    let key = ctx.account.key(key_id)?;
-    usage.validate()?;
-    let usage = usage.clone().into_usage(key_id, key.created_by);
+    let usage = usage_of(ctx, key_id, report)?;
     Ok(vec![AccountEvent::UsageRecorded(UsageRecorded {
         account_id: ctx.account.id,
         usage,

@@ -1,45 +1,38 @@
 //! API key commands: create, rename, change limit, disable, enable, delete; and disabling
 //! every key of a member who leaves or is removed.
 
-use super::decide::Ctx;
+use super::decide::{Ctx, key_auth_context};
 use super::event::{
     DisableCause, KeyChanged, KeyCreated, KeyDisabled, KeyLimitChanged, KeyRenamed,
 };
-use super::{
-    Account, AccountCommand, AccountEvent, KeyStatus, MAX_KEYS_EVER, MAX_KEYS_PER_ACCOUNT,
-};
+use super::{Account, AccountEvent, KeyLimit, KeyStatus, MAX_KEYS_EVER, MAX_KEYS_PER_ACCOUNT};
 use crate::error::{DomainError, Field, InputError};
-use crate::ids::UserId;
+use crate::ids::{KeyId, UserId};
 use crate::policy::{Action, authorize};
+use crate::text::{KeyName, KeyPrefix, SecretHash};
 use chrono::{DateTime, Utc};
 
-fn actor(ctx: &Ctx<'_>) -> UserId {
-    ctx.caller
-        .user()
-        .expect("the policy lets only dashboard users manage keys")
+/// What a new key is created with (the fields of `AccountCommand::CreateKey` but its time).
+pub(super) struct NewKey<'a> {
+    pub key_id: KeyId,
+    pub name: &'a KeyName,
+    pub secret_hash: &'a SecretHash,
+    pub prefix: &'a KeyPrefix,
+    pub limit: Option<KeyLimit>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Creates a key for the acting user.
 pub(super) fn create(
     ctx: &Ctx<'_>,
-    command: &AccountCommand,
+    key: NewKey<'_>,
+    at: DateTime<Utc>,
 ) -> Result<Vec<AccountEvent>, DomainError> {
-    let AccountCommand::CreateKey {
-        key_id,
-        name,
-        secret_hash,
-        prefix,
-        limit,
-        expires_at,
-        at,
-    } = command
-    else {
-        unreachable!("create is called with CreateKey")
-    };
     authorize(ctx.caller, Action::CreateKey, &ctx.auth)?;
+    let created_by = ctx.caller.acting_user(Action::CreateKey)?;
     let account = ctx.account;
-    if account.keys.contains_key(key_id) {
-        return Err(DomainError::KeyAlreadyExists(*key_id));
+    if account.keys.contains_key(&key.key_id) {
+        return Err(DomainError::KeyAlreadyExists(key.key_id));
     }
     if account.live_keys >= MAX_KEYS_PER_ACCOUNT {
         return Err(DomainError::TooManyKeys {
@@ -49,7 +42,7 @@ pub(super) fn create(
     if account.keys.len() >= MAX_KEYS_EVER {
         return Err(DomainError::TooManyKeys { max: MAX_KEYS_EVER });
     }
-    if expires_at.is_some_and(|e| e <= *at) {
+    if key.expires_at.is_some_and(|e| e <= at) {
         return Err(DomainError::invalid(
             Field::ExpiresAt,
             InputError::NotInFuture,
@@ -57,92 +50,80 @@ pub(super) fn create(
     }
     Ok(vec![AccountEvent::KeyCreated(KeyCreated {
         account_id: account.id,
-        key_id: *key_id,
-        created_by: actor(ctx),
-        name: name.clone(),
-        secret_hash: secret_hash.clone(),
-        prefix: prefix.clone(),
-        limit: *limit,
-        expires_at: *expires_at,
-        at: *at,
+        key_id: key.key_id,
+        created_by,
+        name: key.name.clone(),
+        secret_hash: key.secret_hash.clone(),
+        prefix: key.prefix.clone(),
+        limit: key.limit,
+        expires_at: key.expires_at,
+        at,
     })])
+}
+
+/// What a key management command changes.
+pub(super) enum KeyChange<'a> {
+    Rename(&'a KeyName),
+    Limit(Option<KeyLimit>),
+    Disable,
+    Enable,
+    Delete,
 }
 
 /// Rename, change limit, disable, enable, delete: members their own keys, admins all.
 pub(super) fn manage(
     ctx: &Ctx<'_>,
-    command: &AccountCommand,
+    key_id: KeyId,
+    change: KeyChange<'_>,
+    at: DateTime<Utc>,
 ) -> Result<Vec<AccountEvent>, DomainError> {
-    use AccountCommand as C;
-    let key_id = match command {
-        C::RenameKey { key_id, .. }
-        | C::ChangeKeyLimit { key_id, .. }
-        | C::DisableKey { key_id, .. }
-        | C::EnableKey { key_id, .. }
-        | C::DeleteKey { key_id, .. } => *key_id,
-        _ => unreachable!("manage is called with key management commands"),
-    };
     let key = ctx.account.keys.get(&key_id);
     // Authorize before revealing whether the key exists: a member asking about a key they
     // did not create is told so, whether or not it exists.
-    let created_by_actor = key.is_some_and(|k| Some(k.created_by) == ctx.caller.user());
-    authorize(
-        ctx.caller,
-        Action::ManageKey,
-        &ctx.auth.with_key_creator(created_by_actor),
-    )?;
+    let auth = key_auth_context(ctx.auth, key, ctx.caller);
+    authorize(ctx.caller, Action::ManageKey, &auth)?;
+    let by = ctx.caller.acting_user(Action::ManageKey)?;
     let key = key.ok_or(DomainError::KeyNotFound(key_id))?;
     if key.status == KeyStatus::Deleted {
         return Err(DomainError::KeyDeleted(key_id));
     }
     let account_id = ctx.account.id;
-    let by = actor(ctx);
-    let event = match command {
-        C::RenameKey { name, at, .. } => AccountEvent::KeyRenamed(KeyRenamed {
+    let changed = KeyChanged {
+        account_id,
+        key_id,
+        by,
+        at,
+    };
+    let event = match change {
+        KeyChange::Rename(name) => AccountEvent::KeyRenamed(KeyRenamed {
             account_id,
             key_id,
             name: name.clone(),
             by,
-            at: *at,
+            at,
         }),
-        C::ChangeKeyLimit { limit, at, .. } => AccountEvent::KeyLimitChanged(KeyLimitChanged {
+        KeyChange::Limit(limit) => AccountEvent::KeyLimitChanged(KeyLimitChanged {
             account_id,
             key_id,
-            limit: *limit,
+            limit,
             by,
-            at: *at,
+            at,
         }),
-        C::DisableKey { at, .. } => {
-            if key.status == KeyStatus::Disabled {
-                return Err(DomainError::KeyDisabled(key_id));
-            }
-            let cause = DisableCause::Manual;
-            AccountEvent::KeyDisabled(KeyDisabled {
-                account_id,
-                key_id,
-                cause,
-                by,
-                at: *at,
-            })
+        KeyChange::Disable if key.status == KeyStatus::Disabled => {
+            return Err(DomainError::KeyDisabled(key_id));
         }
-        C::EnableKey { at, .. } => {
-            if key.status == KeyStatus::Active {
-                return Err(DomainError::KeyAlreadyEnabled(key_id));
-            }
-            AccountEvent::KeyEnabled(KeyChanged {
-                account_id,
-                key_id,
-                by,
-                at: *at,
-            })
-        }
-        C::DeleteKey { at, .. } => AccountEvent::KeyDeleted(KeyChanged {
+        KeyChange::Disable => AccountEvent::KeyDisabled(KeyDisabled {
             account_id,
             key_id,
+            cause: DisableCause::Manual,
             by,
-            at: *at,
+            at,
         }),
-        _ => unreachable!("matched above"),
+        KeyChange::Enable if key.status == KeyStatus::Active => {
+            return Err(DomainError::KeyAlreadyEnabled(key_id));
+        }
+        KeyChange::Enable => AccountEvent::KeyEnabled(changed),
+        KeyChange::Delete => AccountEvent::KeyDeleted(changed),
     };
     Ok(vec![event])
 }

@@ -13,7 +13,7 @@ mod usage;
 
 pub use command::{AccountCommand, TransferCredits};
 pub use credits::transfer;
-pub use decide::decide;
+pub use decide::{auth_context, decide, key_auth_context};
 pub(crate) use event::DisableCause;
 pub use event::{
     AccountEvent, AccountOpened, CreditsPurchased, HoldClosed, HoldPlaced, HoldSettled, KeyChanged,

@@ -2,6 +2,7 @@
 
 use crate::email::Email;
 use crate::ids::{AccountId, InvitationId, OrganizationId, UserId};
+use crate::policy::Action;
 use crate::role::Role;
 use crate::text::{
     CompanyName, OrganizationDetails, OrganizationName, PaymentMethodReference, PostalAddress,
@@ -139,4 +140,20 @@ pub enum OrganizationCommand {
         /// Now.
         at: DateTime<Utc>,
     },
+}
+
+impl OrganizationCommand {
+    /// The policy action the command asks for.
+    pub fn action(&self) -> Action {
+        use OrganizationCommand as C;
+        match self {
+            C::Rename { .. } | C::UpdateDetails { .. } => Action::UpdateOrganization,
+            C::InviteMember { .. } => Action::InviteMember,
+            C::RevokeInvitation { .. } => Action::RevokeInvitation,
+            C::ChangeRole { .. } => Action::ChangeRole,
+            C::SetMemberLimit { .. } => Action::SetMemberLimit,
+            C::SetPrivacySettings { .. } => Action::SetPrivacySettings,
+            C::SetBillingSettings { .. } => Action::SetBillingSettings,
+        }
+    }
 }

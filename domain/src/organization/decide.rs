@@ -12,22 +12,42 @@ use super::{
 use crate::decision::{Decision, ExpectedVersion};
 use crate::error::{DomainError, Field, InputError};
 use crate::event::Event;
-use crate::ids::UserId;
-use crate::policy::{Action, AuthContext, Caller, authorize};
+use crate::ids::{StaffId, UserId};
+use crate::policy::{Action, AuthContext, Caller, CallerKind, Denial, authorize};
 use crate::role::Role;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
-fn action_of(command: &OrganizationCommand) -> Action {
-    use OrganizationCommand as C;
-    match command {
-        C::Rename { .. } | C::UpdateDetails { .. } => Action::UpdateOrganization,
-        C::InviteMember { .. } => Action::InviteMember,
-        C::RevokeInvitation { .. } => Action::RevokeInvitation,
-        C::ChangeRole { .. } => Action::ChangeRole,
-        C::SetMemberLimit { .. } => Action::SetMemberLimit,
-        C::SetPrivacySettings { .. } => Action::SetPrivacySettings,
-        C::SetBillingSettings { .. } => Action::SetBillingSettings,
-    }
+/// The policy context of `caller` on the organization: the acting user's role, `None` for
+/// non-members and callers that are not users. Decide functions and the API's reads derive
+/// it here alike.
+pub fn auth_context(
+    state: &OrganizationState,
+    caller: &Caller,
+) -> Result<AuthContext, DomainError> {
+    created_and_context(state, caller).map(|(_, context)| context)
+}
+
+fn created_and_context<'s>(
+    state: &'s OrganizationState,
+    caller: &Caller,
+) -> Result<(&'s Organization, AuthContext), DomainError> {
+    let org = state
+        .organization
+        .as_ref()
+        .ok_or(DomainError::OrganizationNotFound)?;
+    let role = caller.user().and_then(|u| org.members.get(&u).copied());
+    Ok((org, AuthContext::organization(role)))
+}
+
+/// The organization, once the policy lets `caller` do `action` on it.
+pub(super) fn authorized<'s>(
+    state: &'s OrganizationState,
+    caller: &Caller,
+    action: Action,
+) -> Result<&'s Organization, DomainError> {
+    let (org, context) = created_and_context(state, caller)?;
+    authorize(caller, action, &context)?;
+    Ok(org)
 }
 
 /// Decides a command on one organization stream.
@@ -36,21 +56,13 @@ pub fn decide(
     caller: &Caller,
     command: &OrganizationCommand,
 ) -> Result<Decision, DomainError> {
-    let org = state
-        .organization
-        .as_ref()
-        .ok_or(DomainError::OrganizationNotFound)?;
-    let role = caller.user().and_then(|u| state.role_of(u));
-    authorize(caller, action_of(command), &AuthContext::organization(role))?;
-    let events = match caller {
-        Caller::Support { staff } => support(org, *staff, command)?,
-        _ => admin(
-            org,
-            caller
-                .user()
-                .expect("the policy lets only admins and support"),
-            command,
-        )?,
+    let action = command.action();
+    let org = authorized(state, caller, action)?;
+    let events = match command {
+        OrganizationCommand::SetMemberLimit { member_limit, at } => {
+            set_member_limit(org, caller.acting_staff(action)?, *member_limit, *at)?
+        }
+        _ => admin(org, caller.acting_user(action)?, command)?,
     };
     let events = events.into_iter().map(Event::Organization).collect();
     Ok(Decision::one(
@@ -60,31 +72,29 @@ pub fn decide(
     ))
 }
 
-fn support(
+fn set_member_limit(
     org: &Organization,
-    staff_id: crate::ids::StaffId,
-    command: &OrganizationCommand,
+    staff_id: StaffId,
+    member_limit: u32,
+    at: DateTime<Utc>,
 ) -> Result<Vec<OrganizationEvent>, DomainError> {
-    let OrganizationCommand::SetMemberLimit { member_limit, at } = command else {
-        unreachable!("the policy lets support set member limits only")
-    };
-    if *member_limit == 0 || *member_limit > MAX_MEMBER_LIMIT {
+    if member_limit == 0 || member_limit > MAX_MEMBER_LIMIT {
         let range = InputError::OutOfRange {
             min: 1,
             max: u64::from(MAX_MEMBER_LIMIT),
         };
         return Err(DomainError::invalid(Field::MemberLimit, range));
     }
-    if *member_limit < org.member_count() {
+    if member_limit < org.member_count() {
         return Err(DomainError::MemberLimitBelowMemberCount {
             members: org.member_count(),
         });
     }
     Ok(vec![OrganizationEvent::MemberLimitSet(MemberLimitSet {
         organization_id: org.id,
-        member_limit: *member_limit,
+        member_limit,
         staff_id,
-        at: *at,
+        at,
     })])
 }
 
@@ -212,7 +222,14 @@ fn admin(
                 at: *at,
             })
         }
-        C::SetMemberLimit { .. } => unreachable!("the policy lets only support set member limits"),
+        // `decide` sends it to `set_member_limit`: support's, never a user's.
+        C::SetMemberLimit { .. } => {
+            let denial = Denial::CallerKindNotAllowed {
+                caller: CallerKind::Dashboard,
+                action: Action::SetMemberLimit,
+            };
+            return Err(denial.into());
+        }
     };
     Ok(vec![event])
 }

@@ -10,11 +10,7 @@ use std::collections::BTreeMap;
 impl OrganizationState {
     /// Folds events into a fresh state.
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a OrganizationEvent>) -> Self {
-        let mut state = Self::default();
-        for event in events {
-            state.evolve(event);
-        }
-        state
+        crate::event::fold(events, Self::evolve)
     }
 
     /// Folds one event. Panics on events that could not have been decided (programmer error).

@@ -2,6 +2,7 @@
 //! opens the account), accept (reads the user), remove and leave (disable keys in the account).
 
 use super::command::{AcceptInvitation, CreateOrganization, LeaveOrganization, RemoveMember};
+use super::decide::authorized;
 use super::event::{InvitationAccepted, MemberLeft, MemberRemoved, OrganizationCreated};
 use super::{Organization, OrganizationEvent, OrganizationState};
 use crate::account::{
@@ -14,15 +15,19 @@ use crate::ids::UserId;
 use crate::policy::{Action, AuthContext, Caller, authorize};
 use crate::role::Role;
 use crate::user::UserState;
+use chrono::{DateTime, Utc};
 
 fn org_events(events: Vec<OrganizationEvent>) -> Vec<Event> {
     events.into_iter().map(Event::Organization).collect()
 }
 
-fn acting_user(state: &UserState, caller: &Caller) -> Result<UserId, DomainError> {
-    let actor = caller
-        .user()
-        .expect("the policy lets only dashboard users do this");
+/// The acting user of `action`, once their state says their email is verified.
+fn verified_actor(
+    state: &UserState,
+    caller: &Caller,
+    action: Action,
+) -> Result<UserId, DomainError> {
+    let actor = caller.acting_user(action)?;
     let user = state.user.as_ref().ok_or(DomainError::UserNotFound)?;
     assert_eq!(user.id, actor, "state of another user");
     if !user.email_verified {
@@ -43,7 +48,7 @@ pub fn create(
     if state.organization.is_some() {
         return Err(DomainError::OrganizationAlreadyExists);
     }
-    let created_by = acting_user(creator, caller)?;
+    let created_by = verified_actor(creator, caller, Action::CreateOrganization)?;
     let created = OrganizationEvent::Created(OrganizationCreated {
         organization_id: cmd.organization_id,
         account_id: cmd.account_id,
@@ -93,7 +98,7 @@ pub fn accept_invitation(
             expires_at: invitation.expires_at,
         });
     }
-    let user_id = acting_user(user, caller)?;
+    let user_id = verified_actor(user, caller, Action::AcceptInvitation)?;
     if cmd.invitation_email != cmd.user_verified_email {
         return Err(DomainError::InvitationEmailMismatch);
     }
@@ -120,20 +125,71 @@ pub fn accept_invitation(
     .reading(user_id.stream(), ExpectedVersion::at(user.version)))
 }
 
-fn check_account<'a>(org: &Organization, account: &'a AccountState) -> &'a crate::account::Account {
-    let acc = account
-        .account
-        .as_ref()
-        .expect("the organization's account is open");
-    assert_eq!(acc.id, org.account_id, "account of another organization");
-    acc
-}
-
 fn unless_last_admin(org: &Organization, user: UserId) -> Result<(), DomainError> {
     if org.members.get(&user) == Some(&Role::Admin) && org.admin_count() == 1 {
         return Err(DomainError::LastAdmin);
     }
     Ok(())
+}
+
+/// How a member goes.
+enum Departure {
+    /// An admin removes them.
+    Removed { by: UserId },
+    /// They leave.
+    Left,
+}
+
+/// `member` goes (never the last admin): removed or left on the organization stream, and
+/// every active key they created in the organization's account disabled. Streams: org and
+/// account (both written).
+fn depart(
+    state: &OrganizationState,
+    org: &Organization,
+    account: &AccountState,
+    member: UserId,
+    departure: Departure,
+    at: DateTime<Utc>,
+) -> Result<Decision, DomainError> {
+    unless_last_admin(org, member)?;
+    let acc = account
+        .account
+        .as_ref()
+        .filter(|acc| acc.id == org.account_id)
+        .ok_or(DomainError::AccountStateRequired)?;
+    let organization_id = org.id;
+    let (departed, cause, by) = match departure {
+        Departure::Removed { by } => {
+            let removed = MemberRemoved {
+                organization_id,
+                user_id: member,
+                by,
+                at,
+            };
+            let removed = OrganizationEvent::MemberRemoved(removed);
+            (removed, DisableCause::CreatorRemoved, by)
+        }
+        Departure::Left => {
+            let left = MemberLeft {
+                organization_id,
+                user_id: member,
+                at,
+            };
+            let left = OrganizationEvent::MemberLeft(left);
+            (left, DisableCause::CreatorLeft, member)
+        }
+    };
+    let disabled = disable_keys_created_by(acc, member, cause, by, at);
+    Ok(Decision::one(
+        org.id.stream(),
+        ExpectedVersion::at(state.version),
+        org_events(vec![departed]),
+    )
+    .with(
+        acc.id.stream(),
+        ExpectedVersion::at(account.version),
+        disabled.into_iter().map(Event::Account).collect(),
+    ))
 }
 
 /// Removes a member (admin; never the last admin) and disables every active key they created
@@ -144,42 +200,13 @@ pub fn remove_member(
     caller: &Caller,
     cmd: &RemoveMember,
 ) -> Result<Decision, DomainError> {
-    let org = state
-        .organization
-        .as_ref()
-        .ok_or(DomainError::OrganizationNotFound)?;
-    let role = caller.user().and_then(|u| state.role_of(u));
-    authorize(
-        caller,
-        Action::RemoveMember,
-        &AuthContext::organization(role),
-    )?;
-    let by = caller
-        .user()
-        .expect("the policy lets only admins remove members");
+    let org = authorized(state, caller, Action::RemoveMember)?;
+    let by = caller.acting_user(Action::RemoveMember)?;
     if !org.members.contains_key(&cmd.user_id) {
         return Err(DomainError::MemberNotFound(cmd.user_id));
     }
-    unless_last_admin(org, cmd.user_id)?;
-    let acc = check_account(org, account);
-    let removed = OrganizationEvent::MemberRemoved(MemberRemoved {
-        organization_id: org.id,
-        user_id: cmd.user_id,
-        by,
-        at: cmd.at,
-    });
-    let disabled =
-        disable_keys_created_by(acc, cmd.user_id, DisableCause::CreatorRemoved, by, cmd.at);
-    Ok(Decision::one(
-        org.id.stream(),
-        ExpectedVersion::at(state.version),
-        org_events(vec![removed]),
-    )
-    .with(
-        acc.id.stream(),
-        ExpectedVersion::at(account.version),
-        disabled.into_iter().map(Event::Account).collect(),
-    ))
+    let departure = Departure::Removed { by };
+    depart(state, org, account, cmd.user_id, departure, cmd.at)
 }
 
 /// The acting user leaves (never the last admin); every active key they created in the
@@ -190,34 +217,7 @@ pub fn leave(
     caller: &Caller,
     cmd: &LeaveOrganization,
 ) -> Result<Decision, DomainError> {
-    let org = state
-        .organization
-        .as_ref()
-        .ok_or(DomainError::OrganizationNotFound)?;
-    let role = caller.user().and_then(|u| state.role_of(u));
-    authorize(
-        caller,
-        Action::LeaveOrganization,
-        &AuthContext::organization(role),
-    )?;
-    let user_id = caller.user().expect("the policy lets only members leave");
-    unless_last_admin(org, user_id)?;
-    let acc = check_account(org, account);
-    let left = OrganizationEvent::MemberLeft(MemberLeft {
-        organization_id: org.id,
-        user_id,
-        at: cmd.at,
-    });
-    let disabled =
-        disable_keys_created_by(acc, user_id, DisableCause::CreatorLeft, user_id, cmd.at);
-    Ok(Decision::one(
-        org.id.stream(),
-        ExpectedVersion::at(state.version),
-        org_events(vec![left]),
-    )
-    .with(
-        acc.id.stream(),
-        ExpectedVersion::at(account.version),
-        disabled.into_iter().map(Event::Account).collect(),
-    ))
+    let org = authorized(state, caller, Action::LeaveOrganization)?;
+    let user_id = caller.acting_user(Action::LeaveOrganization)?;
+    depart(state, org, account, user_id, Departure::Left, cmd.at)
 }

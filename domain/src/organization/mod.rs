@@ -11,7 +11,7 @@ pub use command::{
     AcceptInvitation, BillingSettingsInput, CreateOrganization, LeaveOrganization,
     OrganizationCommand, RemoveMember,
 };
-pub use decide::decide;
+pub use decide::{auth_context, decide};
 pub use event::{
     BillingSettingsSet, InvitationAccepted, InvitationRevoked, MemberInvited, MemberLeft,
     MemberLimitSet, MemberRemoved, MemberRoleChanged, OrganizationCreated,
@@ -19,6 +19,7 @@ pub use event::{
 };
 pub use membership::{accept_invitation, create, leave, remove_member};
 
+use crate::error::DomainError;
 use crate::ids::{AccountId, InvitationId, OrganizationId, UserId};
 use crate::role::Role;
 use crate::text::{OrganizationDetails, OrganizationName, PaymentMethodReference};
@@ -124,12 +125,16 @@ impl OrganizationState {
             .and_then(|o| o.members.get(&user).copied())
     }
 
-    /// The stream name of a created organization.
-    pub fn stream_name(&self) -> String {
+    /// The organization, if it is `organization_id` and owns `account_id`: a decision about
+    /// an organization account needs the state of its owner, not another.
+    pub(crate) fn owner_of(
+        &self,
+        organization_id: OrganizationId,
+        account_id: AccountId,
+    ) -> Result<&Organization, DomainError> {
         self.organization
             .as_ref()
-            .expect("stream name of a created organization")
-            .id
-            .stream()
+            .filter(|o| o.id == organization_id && o.account_id == account_id)
+            .ok_or(DomainError::OrganizationStateRequired)
     }
 }

@@ -55,10 +55,6 @@ impl UserState {
 
     /// Folds events into a fresh state.
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a UserEvent>) -> Self {
-        let mut state = Self::default();
-        for event in events {
-            state.evolve(event);
-        }
-        state
+        crate::event::fold(events, Self::evolve)
     }
 }

@@ -3,11 +3,10 @@
 use crate::support::*;
 use chrono::Duration;
 use ledger_domain::account::{
-    AccountCommand, AccountEvent, AccountState, HoldClosed, HoldPlaced, KeyChanged, KeyDisabled,
-    OpenHold,
+    AccountCommand, AccountEvent, AccountState, HoldClosed, HoldPlaced, OpenHold, UsageReport,
 };
 use ledger_domain::{
-    Action, Caller, CallerKind, Denial, DomainError, Field, GenerationId, HoldId, KeyId,
+    Action, Caller, CallerKind, Denial, DomainError, ErrorKind, Field, GenerationId, HoldId, KeyId,
     LimitPeriod,
 };
 use rust_decimal::Decimal;
@@ -20,6 +19,11 @@ fn place(key: KeyId, estimate: &str, at_hours: i64) -> AccountCommand {
         ttl_s: 60,
         at: t(at_hours),
     }
+}
+
+/// An open hold for `estimate` on ALICE's key (not `HOLD`).
+fn alices_hold(estimate: &str) -> AccountEvent {
+    hold_placed(ORG_ACCOUNT, HoldId::from_u128(7), KEY_ALICE, estimate, t(0))
 }
 
 fn dec(text: &str) -> Decimal {
@@ -47,14 +51,7 @@ fn the_gateway_places_a_hold_for_the_estimated_cost() {
 
 #[test]
 fn a_hold_is_refused_when_the_available_balance_cannot_cover_it() {
-    let mut given = funded_org_account();
-    given.push(hold_placed(
-        ORG_ACCOUNT,
-        HoldId::from_u128(7),
-        KEY_ALICE,
-        "99",
-        t(0),
-    ));
+    let given = funded_org_account_and([alices_hold("99")]);
     assert_eq!(
         when_account(&given, Caller::Gateway, place(KEY_BOB, "1.0000000001", 1)),
         Err(DomainError::InsufficientAvailableBalance {
@@ -105,8 +102,7 @@ fn a_hold_is_refused_when_the_key_limit_cannot_cover_it_counting_spend_and_open_
 
 #[test]
 fn a_key_limit_change_takes_effect_immediately() {
-    let mut given = funded_org_account();
-    given.push(AccountEvent::KeyLimitChanged(
+    let given = funded_org_account_and([AccountEvent::KeyLimitChanged(
         ledger_domain::account::KeyLimitChanged {
             account_id: ORG_ACCOUNT,
             key_id: KEY_BOB,
@@ -114,7 +110,7 @@ fn a_key_limit_change_takes_effect_immediately() {
             by: ALICE,
             at: t(1),
         },
-    ));
+    )]);
     assert!(matches!(
         when_account(&given, Caller::Gateway, place(KEY_BOB, "2", 1)),
         Err(DomainError::KeyLimitExceeded { .. })
@@ -123,26 +119,13 @@ fn a_key_limit_change_takes_effect_immediately() {
 
 #[test]
 fn a_hold_is_refused_for_a_disabled_deleted_expired_or_unknown_key() {
-    let mut disabled = funded_org_account();
-    disabled.push(AccountEvent::KeyDisabled(KeyDisabled {
-        account_id: ORG_ACCOUNT,
-        key_id: KEY_BOB,
-        cause: serde_json::from_str("\"manual\"").unwrap(),
-        by: BOB,
-        at: t(0),
-    }));
+    let disabled = funded_org_account_and([key_disabled(KEY_BOB, "manual", BOB, t(0))]);
     assert_eq!(
         when_account(&disabled, Caller::Gateway, place(KEY_BOB, "1", 1)),
         Err(DomainError::KeyDisabled(KEY_BOB))
     );
 
-    let mut deleted = funded_org_account();
-    deleted.push(AccountEvent::KeyDeleted(KeyChanged {
-        account_id: ORG_ACCOUNT,
-        key_id: KEY_BOB,
-        by: BOB,
-        at: t(0),
-    }));
+    let deleted = funded_org_account_and([key_deleted(KEY_BOB, BOB, t(0))]);
     assert_eq!(
         when_account(&deleted, Caller::Gateway, place(KEY_BOB, "1", 1)),
         Err(DomainError::KeyDeleted(KEY_BOB))
@@ -177,8 +160,7 @@ fn a_hold_is_refused_for_a_disabled_deleted_expired_or_unknown_key() {
 
 #[test]
 fn a_hold_id_cannot_be_reused_while_open_and_ttl_is_bounded() {
-    let mut given = funded_org_account();
-    given.push(hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0)));
+    let given = funded_org_account_and([hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0))]);
     assert_eq!(
         when_account(&given, Caller::Gateway, place(KEY_BOB, "1", 1)),
         Err(DomainError::HoldAlreadyExists(HOLD))
@@ -194,7 +176,7 @@ fn a_hold_id_cannot_be_reused_while_open_and_ttl_is_bounded() {
         let err = when_account(&funded_org_account(), Caller::Gateway, cmd).unwrap_err();
         assert_eq!(
             err.kind(),
-            ledger_domain::ErrorKind::InvalidArgument { field: Field::TtlS }
+            ErrorKind::InvalidArgument { field: Field::TtlS }
         );
     }
 }
@@ -260,8 +242,7 @@ fn settle(hold: HoldId, generation: &str, amount: &str) -> AccountCommand {
 
 #[test]
 fn settling_bills_the_actual_cost_even_above_the_estimate_and_closes_the_hold() {
-    let mut given = funded_org_account();
-    given.push(hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0)));
+    let mut given = funded_org_account_and([hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0))]);
     let events = when_account(&given, Caller::Gateway, settle(HOLD, "gen-1", "1.5")).unwrap();
     let [AccountEvent::HoldSettled(e)] = events.as_slice() else {
         panic!("{events:?}")
@@ -295,70 +276,51 @@ fn settling_bills_the_actual_cost_even_above_the_estimate_and_closes_the_hold() 
 
 #[test]
 fn a_hold_placed_before_its_key_was_disabled_still_settles() {
-    let mut given = funded_org_account();
-    given.push(hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0)));
-    given.push(AccountEvent::KeyDisabled(KeyDisabled {
-        account_id: ORG_ACCOUNT,
-        key_id: KEY_BOB,
-        cause: serde_json::from_str("\"manual\"").unwrap(),
-        by: BOB,
-        at: t(0),
-    }));
+    let given = funded_org_account_and([
+        hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0)),
+        key_disabled(KEY_BOB, "manual", BOB, t(0)),
+    ]);
     assert!(when_account(&given, Caller::Gateway, settle(HOLD, "gen-1", "1")).is_ok());
 }
 
 #[test]
 fn usage_metadata_is_validated() {
-    let mut given = funded_org_account();
-    given.push(hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0)));
-    let mut report = usage("gen-1", "1");
-    report.finished_at = report.started_at - Duration::seconds(1);
-    let cmd = AccountCommand::SettleHold {
-        hold_id: HOLD,
-        usage: report,
-        at: t(1),
-    };
-    let err = when_account(&given, Caller::Gateway, cmd).unwrap_err();
-    assert_eq!(
-        err.kind(),
-        ledger_domain::ErrorKind::InvalidArgument {
-            field: Field::FinishedAt
+    let given = funded_org_account_and([hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0))]);
+    type Spoil = fn(&mut UsageReport);
+    let spoilers: [(Spoil, Field); 3] = [
+        (
+            |r| r.finished_at = r.started_at - Duration::seconds(1),
+            Field::FinishedAt,
+        ),
+        (|r| r.tokens.prompt = 100_000_001, Field::Tokens),
+        (
+            |r| r.time_to_first_token_ms = Some(r.latency_ms + 1),
+            Field::TimeToFirstTokenMs,
+        ),
+    ];
+    for (spoil, field) in spoilers {
+        let mut report = usage("gen-1", "1");
+        spoil(&mut report);
+        let settle = AccountCommand::SettleHold {
+            hold_id: HOLD,
+            usage: report.clone(),
+            at: t(1),
+        };
+        let record = AccountCommand::RecordUsage {
+            key_id: KEY_BOB,
+            usage: report,
+            at: t(1),
+        };
+        for cmd in [settle, record] {
+            let err = when_account(&given, Caller::Gateway, cmd).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument { field });
         }
-    );
-    let mut report = usage("gen-1", "1");
-    report.tokens.prompt = 100_000_001;
-    let cmd = AccountCommand::RecordUsage {
-        key_id: KEY_BOB,
-        usage: report,
-        at: t(1),
-    };
-    let err = when_account(&given, Caller::Gateway, cmd).unwrap_err();
-    assert_eq!(
-        err.kind(),
-        ledger_domain::ErrorKind::InvalidArgument {
-            field: Field::Tokens
-        }
-    );
-    let mut report = usage("gen-1", "1");
-    report.time_to_first_token_ms = Some(report.latency_ms + 1);
-    let cmd = AccountCommand::RecordUsage {
-        key_id: KEY_BOB,
-        usage: report,
-        at: t(1),
-    };
-    let err = when_account(&given, Caller::Gateway, cmd).unwrap_err();
-    assert_eq!(
-        err.kind(),
-        ledger_domain::ErrorKind::InvalidArgument {
-            field: Field::TimeToFirstTokenMs
-        }
-    );
+    }
 }
 
 #[test]
 fn the_gateway_voids_an_open_hold() {
-    let mut given = funded_org_account();
-    given.push(hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0)));
+    let given = funded_org_account_and([hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0))]);
     let void = AccountCommand::VoidHold {
         hold_id: HOLD,
         at: t(1),
@@ -379,8 +341,7 @@ fn the_gateway_voids_an_open_hold() {
 
 #[test]
 fn the_expiry_task_expires_a_hold_only_after_its_ttl() {
-    let mut given = funded_org_account();
-    given.push(hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0)));
+    let given = funded_org_account_and([hold_placed(ORG_ACCOUNT, HOLD, KEY_BOB, "1", t(0))]);
     let expire = |at| AccountCommand::ExpireHold { hold_id: HOLD, at };
     let expires_at = t(0) + Duration::seconds(60);
     assert_eq!(
@@ -414,14 +375,7 @@ fn the_expiry_task_expires_a_hold_only_after_its_ttl() {
 
 #[test]
 fn a_hold_past_its_ttl_still_counts_until_it_is_closed() {
-    let mut given = funded_org_account();
-    given.push(hold_placed(
-        ORG_ACCOUNT,
-        HoldId::from_u128(7),
-        KEY_ALICE,
-        "100",
-        t(0),
-    ));
+    let given = funded_org_account_and([alices_hold("100")]);
     assert!(matches!(
         when_account(&given, Caller::Gateway, place(KEY_BOB, "0.01", 48)),
         Err(DomainError::InsufficientAvailableBalance { .. })
@@ -430,13 +384,7 @@ fn a_hold_past_its_ttl_still_counts_until_it_is_closed() {
 
 #[test]
 fn usage_without_a_hold_is_always_accepted_and_may_take_the_balance_below_zero() {
-    let mut given = funded_org_account();
-    given.push(AccountEvent::KeyDeleted(KeyChanged {
-        account_id: ORG_ACCOUNT,
-        key_id: KEY_BOB,
-        by: BOB,
-        at: t(0),
-    }));
+    let mut given = funded_org_account_and([key_deleted(KEY_BOB, BOB, t(0))]);
     let record = AccountCommand::RecordUsage {
         key_id: KEY_BOB,
         usage: usage("gen-9", "150"),

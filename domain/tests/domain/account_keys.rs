@@ -4,7 +4,7 @@ use crate::support::*;
 use chrono::Duration;
 use ledger_domain::Action;
 use ledger_domain::account::{
-    AccountCommand, AccountEvent, KeyChanged, KeyCreated, KeyDisabled, KeyLimitChanged, KeyRenamed,
+    AccountCommand, AccountEvent, KeyChanged, KeyCreated, KeyLimitChanged, KeyRenamed,
 };
 use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
 use ledger_domain::{
@@ -70,8 +70,7 @@ fn a_non_member_cannot_create_a_key_and_nobody_but_the_owner_under_a_personal_ac
 
 #[test]
 fn a_key_id_cannot_be_reused_and_expiry_must_be_in_the_future() {
-    let mut given = funded_org_account();
-    given.push(key_created(ORG_ACCOUNT, NEW_KEY, BOB, None));
+    let given = funded_org_account_and([key_created(ORG_ACCOUNT, NEW_KEY, BOB, None)]);
     assert_eq!(
         when_account(&given, dashboard(BOB), create(None)),
         Err(DomainError::KeyAlreadyExists(NEW_KEY))
@@ -182,20 +181,13 @@ fn an_admin_manages_every_key_of_the_organization() {
             at
         })])
     );
-    let cause = ledger_domain::account::AccountEvent::KeyDisabled(KeyDisabled {
-        account_id,
-        key_id,
-        cause: serde_json::from_str("\"manual\"").unwrap(),
-        by,
-        at,
-    });
     assert_eq!(
         when_account(
             &given,
             dashboard(ALICE),
             AccountCommand::DisableKey { key_id, at }
         ),
-        Ok(vec![cause])
+        Ok(vec![key_disabled(key_id, "manual", by, at)])
     );
     assert_eq!(
         when_account(
@@ -203,12 +195,7 @@ fn an_admin_manages_every_key_of_the_organization() {
             dashboard(ALICE),
             AccountCommand::DeleteKey { key_id, at }
         ),
-        Ok(vec![AccountEvent::KeyDeleted(KeyChanged {
-            account_id,
-            key_id,
-            by,
-            at
-        })])
+        Ok(vec![key_deleted(key_id, by, at)])
     );
     assert_eq!(
         when_account(&given, dashboard(ALICE), rename(KeyId::from_u128(0xDEAD))),
@@ -218,14 +205,7 @@ fn an_admin_manages_every_key_of_the_organization() {
 
 #[test]
 fn an_admin_may_re_enable_a_key_disabled_when_its_creator_left() {
-    let mut given = funded_org_account();
-    given.push(AccountEvent::KeyDisabled(KeyDisabled {
-        account_id: ORG_ACCOUNT,
-        key_id: KEY_BOB,
-        cause: serde_json::from_str("\"creator_left\"").unwrap(),
-        by: BOB,
-        at: t(0),
-    }));
+    let given = funded_org_account_and([key_disabled(KEY_BOB, "creator_left", BOB, t(0))]);
     let enable = AccountCommand::EnableKey {
         key_id: KEY_BOB,
         at: t(1),
@@ -296,13 +276,7 @@ fn disabling_a_disabled_key_or_enabling_an_enabled_key_is_refused() {
 
 #[test]
 fn deleting_a_key_is_final() {
-    let mut given = funded_org_account();
-    given.push(AccountEvent::KeyDeleted(KeyChanged {
-        account_id: ORG_ACCOUNT,
-        key_id: KEY_BOB,
-        by: BOB,
-        at: t(0),
-    }));
+    let given = funded_org_account_and([key_deleted(KEY_BOB, BOB, t(0))]);
     for cmd in [
         rename(KEY_BOB),
         AccountCommand::EnableKey {

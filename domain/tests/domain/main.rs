@@ -7,6 +7,7 @@ mod account_holds;
 mod account_keys;
 mod events;
 mod money;
+mod no_panics;
 mod organization;
 mod policy;
 mod properties;

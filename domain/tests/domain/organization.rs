@@ -2,9 +2,7 @@
 
 use crate::support::*;
 use chrono::Duration;
-use ledger_domain::account::{
-    AccountEvent, AccountOpened, AccountOwner, AccountState, KeyDisabled,
-};
+use ledger_domain::account::{AccountEvent, AccountOpened, AccountOwner, AccountState};
 use ledger_domain::organization::{
     self, AcceptInvitation, BillingSettingsInput, BillingSettingsSet, CreateOrganization,
     InvitationRevoked, LeaveOrganization, MemberLeft, MemberLimitSet, MemberRemoved,
@@ -14,9 +12,10 @@ use ledger_domain::organization::{
 use ledger_domain::text::{
     CompanyName, OrganizationDetails, OrganizationName, PaymentMethodReference,
 };
+use ledger_domain::user::UserState;
 use ledger_domain::{
-    Action, Caller, CallerKind, Denial, DomainError, Event, ExpectedVersion, Field, InputError,
-    InvitationId, OrganizationId, Role, UserId,
+    Action, Caller, CallerKind, Decision, Denial, DomainError, Event, ExpectedVersion, Field,
+    InputError, InvitationId, OrganizationId, Role, UserId,
 };
 
 fn decide(
@@ -60,16 +59,34 @@ fn accept(id: u128, at_hours: i64) -> AcceptInvitation {
     }
 }
 
+/// `caller` asks to create an organization (`create_cmd`) with the acting user's stream `user`.
+fn create_as(
+    state: &OrganizationState,
+    user: &UserState,
+    caller: Caller,
+) -> Result<Decision, DomainError> {
+    organization::create(state, user, &caller, &create_cmd())
+}
+
+/// `user`, with a verified email or not, accepts with `cmd`.
+fn accept_as(
+    state: &OrganizationState,
+    user: UserId,
+    verified: bool,
+    cmd: &AcceptInvitation,
+) -> Result<Decision, DomainError> {
+    organization::accept_invitation(state, &user_state(user, verified), &dashboard(user), cmd)
+}
+
 // ---- create ----
 
 #[test]
 fn a_verified_user_creates_an_organization_and_becomes_its_admin() {
     let cmd = create_cmd();
-    let decision = organization::create(
+    let decision = create_as(
         &OrganizationState::default(),
         &user_state(CAROL, true),
-        &dashboard(CAROL),
-        &cmd,
+        dashboard(CAROL),
     )
     .unwrap();
     let created = OrganizationEvent::Created(OrganizationCreated {
@@ -107,44 +124,36 @@ fn a_verified_user_creates_an_organization_and_becomes_its_admin() {
 
 #[test]
 fn a_user_without_a_verified_email_cannot_create_an_organization() {
-    let result = organization::create(
+    let result = create_as(
         &OrganizationState::default(),
         &user_state(CAROL, false),
-        &dashboard(CAROL),
-        &create_cmd(),
+        dashboard(CAROL),
     );
     assert_eq!(result, Err(DomainError::EmailNotVerified));
 }
 
 #[test]
 fn an_unregistered_user_cannot_create_an_organization() {
-    let result = organization::create(
+    let result = create_as(
         &OrganizationState::default(),
-        &ledger_domain::user::UserState::default(),
-        &dashboard(CAROL),
-        &create_cmd(),
+        &UserState::default(),
+        dashboard(CAROL),
     );
     assert_eq!(result, Err(DomainError::UserNotFound));
 }
 
 #[test]
 fn an_organization_id_cannot_be_created_twice() {
-    let result = organization::create(
-        &org_state(),
-        &user_state(CAROL, true),
-        &dashboard(CAROL),
-        &create_cmd(),
-    );
+    let result = create_as(&org_state(), &user_state(CAROL, true), dashboard(CAROL));
     assert_eq!(result, Err(DomainError::OrganizationAlreadyExists));
 }
 
 #[test]
 fn only_dashboard_users_create_organizations() {
-    let result = organization::create(
+    let result = create_as(
         &OrganizationState::default(),
         &user_state(CAROL, true),
-        &support(),
-        &create_cmd(),
+        support(),
     );
     assert_eq!(
         result,
@@ -309,13 +318,7 @@ fn pending_invitations_are_bounded_and_expired_ones_are_forgotten() {
 #[test]
 fn the_invitee_with_the_matching_verified_email_joins_with_the_invited_role() {
     let state = org_with(vec![invited(0xC, Role::Admin, t(0))]);
-    let decision = organization::accept_invitation(
-        &state,
-        &user_state(CAROL, true),
-        &dashboard(CAROL),
-        &accept(0xC, 1),
-    )
-    .unwrap();
+    let decision = accept_as(&state, CAROL, true, &accept(0xC, 1)).unwrap();
     assert_eq!(
         org_events_of(&decision),
         vec![joined_at(0xC, CAROL, Role::Admin, 1)]
@@ -337,12 +340,7 @@ fn joined_at(id: u128, user: UserId, role: Role, hours: i64) -> OrganizationEven
 #[test]
 fn an_expired_invitation_cannot_be_accepted() {
     let state = org_with(vec![invited(0xC, Role::Member, t(0))]);
-    let result = organization::accept_invitation(
-        &state,
-        &user_state(CAROL, true),
-        &dashboard(CAROL),
-        &accept(0xC, 24 * 7),
-    );
+    let result = accept_as(&state, CAROL, true, &accept(0xC, 24 * 7));
     assert_eq!(
         result,
         Err(DomainError::InvitationExpired {
@@ -356,32 +354,21 @@ fn an_invitation_cannot_be_accepted_with_another_email() {
     let state = org_with(vec![invited(0xC, Role::Member, t(0))]);
     let mut cmd = accept(0xC, 1);
     cmd.user_verified_email = email("mallory@example.com");
-    let result =
-        organization::accept_invitation(&state, &user_state(CAROL, true), &dashboard(CAROL), &cmd);
+    let result = accept_as(&state, CAROL, true, &cmd);
     assert_eq!(result, Err(DomainError::InvitationEmailMismatch));
 }
 
 #[test]
 fn an_invitation_cannot_be_accepted_without_a_verified_email() {
     let state = org_with(vec![invited(0xC, Role::Member, t(0))]);
-    let result = organization::accept_invitation(
-        &state,
-        &user_state(CAROL, false),
-        &dashboard(CAROL),
-        &accept(0xC, 1),
-    );
+    let result = accept_as(&state, CAROL, false, &accept(0xC, 1));
     assert_eq!(result, Err(DomainError::EmailNotVerified));
 }
 
 #[test]
 fn a_member_cannot_join_twice() {
     let state = org_with(vec![invited(0xC, Role::Member, t(0))]);
-    let result = organization::accept_invitation(
-        &state,
-        &user_state(BOB, true),
-        &dashboard(BOB),
-        &accept(0xC, 1),
-    );
+    let result = accept_as(&state, BOB, true, &accept(0xC, 1));
     assert_eq!(result, Err(DomainError::AlreadyMember(BOB)));
 }
 
@@ -398,12 +385,7 @@ fn an_invitation_cannot_be_accepted_when_the_organization_is_full() {
     }
     extra.push(invited(0xC, Role::Member, t(0)));
     let state = org_with(extra); // 3 + 7 = 10 members
-    let result = organization::accept_invitation(
-        &state,
-        &user_state(CAROL, true),
-        &dashboard(CAROL),
-        &accept(0xC, 1),
-    );
+    let result = accept_as(&state, CAROL, true, &accept(0xC, 1));
     assert_eq!(result, Err(DomainError::MemberLimitReached { limit: 10 }));
 }
 
@@ -416,12 +398,7 @@ fn an_unknown_or_revoked_invitation_cannot_be_accepted() {
         at: t(0),
     });
     let state = org_with(vec![invited(0xC, Role::Member, t(0)), revoked]);
-    let result = organization::accept_invitation(
-        &state,
-        &user_state(CAROL, true),
-        &dashboard(CAROL),
-        &accept(0xC, 1),
-    );
+    let result = accept_as(&state, CAROL, true, &accept(0xC, 1));
     assert_eq!(
         result,
         Err(DomainError::InvitationNotFound(InvitationId::from_u128(
@@ -468,44 +445,36 @@ fn an_admin_revokes_a_pending_invitation() {
 
 // ---- remove / leave ----
 
+/// `caller` removes `user`; BOB's keys are those of [`account_with_keys`].
+fn remove(
+    state: &OrganizationState,
+    caller: Caller,
+    user: UserId,
+) -> Result<Decision, DomainError> {
+    let cmd = RemoveMember {
+        user_id: user,
+        at: t(1),
+    };
+    organization::remove_member(state, &account_with_keys(), &caller, &cmd)
+}
+
+/// `caller` leaves; BOB's keys are those of [`account_with_keys`].
+fn leave(state: &OrganizationState, caller: Caller) -> Result<Decision, DomainError> {
+    let cmd = LeaveOrganization { at: t(1) };
+    organization::leave(state, &account_with_keys(), &caller, &cmd)
+}
+
 fn account_with_keys() -> AccountState {
     let mut events = funded_org_account();
     events.push(key_created(ORG_ACCOUNT, KEY_DAVE, BOB, None)); // BOB's second key
-    events.push(ledger_domain::account::AccountEvent::KeyDeleted(
-        ledger_domain::account::KeyChanged {
-            account_id: ORG_ACCOUNT,
-            key_id: KEY_DAVE,
-            by: BOB,
-            at: t(0),
-        },
-    ));
+    events.push(key_deleted(KEY_DAVE, BOB, t(0)));
     AccountState::from_events(&events)
-}
-
-fn disabled(key: ledger_domain::KeyId, cause: &str, by: UserId) -> AccountEvent {
-    let cause = serde_json::from_value(serde_json::json!(cause)).unwrap();
-    AccountEvent::KeyDisabled(KeyDisabled {
-        account_id: ORG_ACCOUNT,
-        key_id: key,
-        cause,
-        by,
-        at: t(1),
-    })
 }
 
 #[test]
 fn an_admin_removes_a_member_and_the_keys_they_created_are_disabled() {
     let account = account_with_keys();
-    let decision = organization::remove_member(
-        &org_state(),
-        &account,
-        &dashboard(ALICE),
-        &RemoveMember {
-            user_id: BOB,
-            at: t(1),
-        },
-    )
-    .unwrap();
+    let decision = remove(&org_state(), dashboard(ALICE), BOB).unwrap();
     assert_eq!(
         org_events_of(&decision),
         vec![OrganizationEvent::MemberRemoved(MemberRemoved {
@@ -518,7 +487,7 @@ fn an_admin_removes_a_member_and_the_keys_they_created_are_disabled() {
     // Only BOB's live key; the deleted one stays deleted, ALICE's is untouched.
     assert_eq!(
         account_events(&decision),
-        vec![disabled(KEY_BOB, "creator_removed", ALICE)]
+        vec![key_disabled(KEY_BOB, "creator_removed", ALICE, t(1))]
     );
     assert_eq!(
         decision.changes[1].expected,
@@ -528,70 +497,32 @@ fn an_admin_removes_a_member_and_the_keys_they_created_are_disabled() {
 
 #[test]
 fn the_last_admin_cannot_be_removed() {
-    let result = organization::remove_member(
-        &org_state(),
-        &account_with_keys(),
-        &dashboard(ALICE),
-        &RemoveMember {
-            user_id: ALICE,
-            at: t(1),
-        },
-    );
+    let result = remove(&org_state(), dashboard(ALICE), ALICE);
     assert_eq!(result, Err(DomainError::LastAdmin));
 }
 
 #[test]
 fn removing_requires_an_admin_and_a_member() {
-    let account = account_with_keys();
-    let remove = |caller, user| {
-        organization::remove_member(
-            &org_state(),
-            &account,
-            &caller,
-            &RemoveMember {
-                user_id: user,
-                at: t(1),
-            },
-        )
-    };
-    assert_eq!(
-        remove(dashboard(BOB), DAVE),
-        Err(denied(Denial::AdminsOnly))
-    );
-    assert_eq!(
-        remove(dashboard(CAROL), DAVE),
-        Err(denied(Denial::NotAMember))
-    );
-    assert_eq!(
-        remove(dashboard(ALICE), CAROL),
-        Err(DomainError::MemberNotFound(CAROL))
-    );
+    let refused = [
+        (BOB, DAVE, denied(Denial::AdminsOnly)),
+        (CAROL, DAVE, denied(Denial::NotAMember)),
+        (ALICE, CAROL, DomainError::MemberNotFound(CAROL)),
+    ];
+    for (by, user, error) in refused {
+        assert_eq!(remove(&org_state(), dashboard(by), user), Err(error));
+    }
 }
 
 #[test]
 fn an_admin_can_be_removed_by_another_admin() {
     let state = org_with(vec![role_changed(BOB, Role::Admin)]);
-    let result = organization::remove_member(
-        &state,
-        &account_with_keys(),
-        &dashboard(BOB),
-        &RemoveMember {
-            user_id: ALICE,
-            at: t(1),
-        },
-    );
+    let result = remove(&state, dashboard(BOB), ALICE);
     assert!(result.is_ok());
 }
 
 #[test]
 fn a_member_leaves_and_the_keys_they_created_are_disabled() {
-    let decision = organization::leave(
-        &org_state(),
-        &account_with_keys(),
-        &dashboard(BOB),
-        &LeaveOrganization { at: t(1) },
-    )
-    .unwrap();
+    let decision = leave(&org_state(), dashboard(BOB)).unwrap();
     assert_eq!(
         org_events_of(&decision),
         vec![OrganizationEvent::MemberLeft(MemberLeft {
@@ -602,29 +533,19 @@ fn a_member_leaves_and_the_keys_they_created_are_disabled() {
     );
     assert_eq!(
         account_events(&decision),
-        vec![disabled(KEY_BOB, "creator_left", BOB)]
+        vec![key_disabled(KEY_BOB, "creator_left", BOB, t(1))]
     );
 }
 
 #[test]
 fn the_last_admin_cannot_leave() {
-    let result = organization::leave(
-        &org_state(),
-        &account_with_keys(),
-        &dashboard(ALICE),
-        &LeaveOrganization { at: t(1) },
-    );
+    let result = leave(&org_state(), dashboard(ALICE));
     assert_eq!(result, Err(DomainError::LastAdmin));
 }
 
 #[test]
 fn a_non_member_cannot_leave() {
-    let result = organization::leave(
-        &org_state(),
-        &account_with_keys(),
-        &dashboard(CAROL),
-        &LeaveOrganization { at: t(1) },
-    );
+    let result = leave(&org_state(), dashboard(CAROL));
     assert_eq!(result, Err(denied(Denial::NotAMember)));
 }
 
@@ -864,28 +785,8 @@ fn the_auditor_can_decide_no_organization_command() {
             })
         ));
     }
-    let account = account_with_keys();
-    assert!(
-        organization::leave(
-            &state,
-            &account,
-            &Caller::Auditor,
-            &LeaveOrganization { at: t(1) }
-        )
-        .is_err()
-    );
-    assert!(
-        organization::remove_member(
-            &state,
-            &account,
-            &Caller::Auditor,
-            &RemoveMember {
-                user_id: BOB,
-                at: t(1)
-            }
-        )
-        .is_err()
-    );
+    assert!(leave(&state, Caller::Auditor).is_err());
+    assert!(remove(&state, Caller::Auditor, BOB).is_err());
     assert!(
         organization::accept_invitation(
             &state,

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ledger_domain::account::{
     self, AccountCommand, AccountEvent, AccountOpened, AccountOwner, AccountState,
-    CreditsPurchased, HoldPlaced, KeyCreated, KeyLimit, Tokens, UsageReport, UsageStatus,
+    CreditsPurchased, HoldPlaced, KeyChanged, KeyCreated, KeyDisabled, KeyLimit, Tokens,
+    UsageReport, UsageStatus,
 };
 use ledger_domain::organization::{
     InvitationAccepted, MemberInvited, OrganizationCreated, OrganizationEvent, OrganizationState,
@@ -190,6 +191,27 @@ pub fn key_created(
     })
 }
 
+/// `key_disabled` on the organization account; `cause` as stored (`"manual"`, `"creator_left"`).
+pub fn key_disabled(key: KeyId, cause: &str, by: UserId, at: DateTime<Utc>) -> AccountEvent {
+    AccountEvent::KeyDisabled(KeyDisabled {
+        account_id: ORG_ACCOUNT,
+        key_id: key,
+        cause: serde_json::from_value(serde_json::json!(cause)).unwrap(),
+        by,
+        at,
+    })
+}
+
+/// `key_deleted` on the organization account.
+pub fn key_deleted(key: KeyId, by: UserId, at: DateTime<Utc>) -> AccountEvent {
+    AccountEvent::KeyDeleted(KeyChanged {
+        account_id: ORG_ACCOUNT,
+        key_id: key,
+        by,
+        at,
+    })
+}
+
 pub fn limit(amount: &str, reset: LimitPeriod) -> Option<KeyLimit> {
     Some(KeyLimit {
         amount: Credits::key_limit(amount).unwrap(),
@@ -221,6 +243,13 @@ pub fn funded_org_account() -> Vec<AccountEvent> {
     events.push(key_created(ORG_ACCOUNT, KEY_ALICE, ALICE, None));
     events.push(key_created(ORG_ACCOUNT, KEY_BOB, BOB, None));
     events
+}
+
+/// [`funded_org_account`], then `events`.
+pub fn funded_org_account_and(events: impl IntoIterator<Item = AccountEvent>) -> Vec<AccountEvent> {
+    let mut given = funded_org_account();
+    given.extend(events);
+    given
 }
 
 pub fn usage(generation: &str, amount: &str) -> UsageReport {
@@ -272,22 +301,23 @@ pub fn when_account_in(
     Ok(events)
 }
 
+/// A decision's organization and account events.
+pub fn split(decision: &Decision) -> (Vec<OrganizationEvent>, Vec<AccountEvent>) {
+    let (mut organization, mut account) = (Vec::new(), Vec::new());
+    for event in decision.events() {
+        match event {
+            Event::Organization(e) => organization.push(e.clone()),
+            Event::Account(e) => account.push(e.clone()),
+            Event::User(_) => {}
+        }
+    }
+    (organization, account)
+}
+
 pub fn account_events(decision: &Decision) -> Vec<AccountEvent> {
-    decision
-        .events()
-        .filter_map(|e| match e {
-            Event::Account(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect()
+    split(decision).1
 }
 
 pub fn org_events_of(decision: &Decision) -> Vec<OrganizationEvent> {
-    decision
-        .events()
-        .filter_map(|e| match e {
-            Event::Organization(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect()
+    split(decision).0
 }

@@ -1,12 +1,12 @@
 //! Given / when / then: the user stream.
 
 use crate::support::*;
+use ledger_domain::Action;
 use ledger_domain::account::{AccountEvent, AccountOpened, AccountOwner};
 use ledger_domain::user::{
     self, EmailVerified, RegisterUser, UserEvent, UserRegistered, UserState, VerifyEmail,
 };
-use ledger_domain::{AccountId, Action};
-use ledger_domain::{Caller, CallerKind, Denial, DomainError, Event, ExpectedVersion};
+use ledger_domain::{Caller, CallerKind, Decision, Denial, DomainError, Event, ExpectedVersion};
 
 fn register_cmd() -> RegisterUser {
     RegisterUser {
@@ -17,31 +17,36 @@ fn register_cmd() -> RegisterUser {
     }
 }
 
+fn verify_cmd() -> VerifyEmail {
+    VerifyEmail {
+        user_id: CAROL,
+        email: email("carol@example.com"),
+        at: t(2),
+    }
+}
+
 #[test]
 fn the_identity_service_registers_a_user_and_opens_the_personal_account() {
     let decision =
         user::register(&UserState::default(), &Caller::Identity, &register_cmd()).unwrap();
-    assert_eq!(decision.changes.len(), 2);
-    assert_eq!(decision.changes[0].stream, CAROL.stream());
-    assert_eq!(decision.changes[0].expected, ExpectedVersion::NoStream);
-    assert_eq!(
-        decision.changes[0].events,
-        vec![Event::User(UserEvent::Registered(UserRegistered {
-            user_id: CAROL,
-            personal_account_id: CAROL_ACCOUNT,
-            at: t(1)
-        }))]
+    let registered = UserEvent::Registered(UserRegistered {
+        user_id: CAROL,
+        personal_account_id: CAROL_ACCOUNT,
+        at: t(1),
+    });
+    let opened = AccountEvent::Opened(AccountOpened {
+        account_id: CAROL_ACCOUNT,
+        owner: AccountOwner::User { user_id: CAROL },
+        at: t(1),
+    });
+    // Both streams are new.
+    let new = ExpectedVersion::NoStream;
+    let expected = Decision::one(CAROL.stream(), new, vec![Event::User(registered)]).with(
+        CAROL_ACCOUNT.stream(),
+        new,
+        vec![Event::Account(opened)],
     );
-    assert_eq!(decision.changes[1].stream, CAROL_ACCOUNT.stream());
-    assert_eq!(decision.changes[1].expected, ExpectedVersion::NoStream);
-    assert_eq!(
-        decision.changes[1].events,
-        vec![Event::Account(AccountEvent::Opened(AccountOpened {
-            account_id: CAROL_ACCOUNT,
-            owner: AccountOwner::User { user_id: CAROL },
-            at: t(1)
-        }))]
-    );
+    assert_eq!(decision, expected);
 }
 
 #[test]
@@ -76,12 +81,7 @@ fn only_the_identity_service_registers_users() {
 #[test]
 fn the_identity_service_verifies_an_email() {
     let state = user_state(CAROL, false);
-    let cmd = VerifyEmail {
-        user_id: CAROL,
-        email: email("carol@example.com"),
-        at: t(2),
-    };
-    let decision = user::verify_email(&state, &Caller::Identity, &cmd).unwrap();
+    let decision = user::verify_email(&state, &Caller::Identity, &verify_cmd()).unwrap();
     assert_eq!(decision.changes[0].expected, ExpectedVersion::Exact(1));
     assert_eq!(
         decision.changes[0].events,
@@ -95,13 +95,8 @@ fn the_identity_service_verifies_an_email() {
 #[test]
 fn verifying_a_verified_email_changes_nothing() {
     let state = user_state(CAROL, true);
-    let cmd = VerifyEmail {
-        user_id: CAROL,
-        email: email("carol@example.com"),
-        at: t(2),
-    };
     assert!(
-        user::verify_email(&state, &Caller::Identity, &cmd)
+        user::verify_email(&state, &Caller::Identity, &verify_cmd())
             .unwrap()
             .is_empty()
     );
@@ -109,25 +104,16 @@ fn verifying_a_verified_email_changes_nothing() {
 
 #[test]
 fn an_unregistered_user_cannot_be_verified() {
-    let cmd = VerifyEmail {
-        user_id: CAROL,
-        email: email("carol@example.com"),
-        at: t(2),
-    };
     assert_eq!(
-        user::verify_email(&UserState::default(), &Caller::Identity, &cmd),
+        user::verify_email(&UserState::default(), &Caller::Identity, &verify_cmd()),
         Err(DomainError::UserNotFound)
     );
 }
 
 #[test]
 fn the_dashboard_cannot_verify_emails() {
-    let cmd = VerifyEmail {
-        user_id: CAROL,
-        email: email("carol@example.com"),
-        at: t(2),
-    };
-    let err = user::verify_email(&user_state(CAROL, false), &dashboard(CAROL), &cmd).unwrap_err();
+    let err = user::verify_email(&user_state(CAROL, false), &dashboard(CAROL), &verify_cmd())
+        .unwrap_err();
     assert_eq!(
         err,
         DomainError::Denied(Denial::CallerKindNotAllowed {
@@ -135,5 +121,4 @@ fn the_dashboard_cannot_verify_emails() {
             action: Action::VerifyEmail
         })
     );
-    let _ = AccountId::from_u128(0);
 }
