@@ -7,7 +7,7 @@
 //! organization, or anyone replaying an old request, gets no secret back.
 
 use chrono::{DateTime, Duration, Utc};
-use ledger_domain::account::{Key, KeyStatus};
+use ledger_domain::account::{Key, KeyStatus, key_auth_context};
 use ledger_domain::{AccountId, Action, Caller, DomainError, KeyId};
 
 use super::{App, allow};
@@ -34,14 +34,10 @@ impl App {
             .state
             .account
             .as_ref()
-            .and_then(|a| a.keys.get(&key_id))
-            .ok_or(DomainError::KeyNotFound(key_id))?;
-        let created_by_caller = caller.user() == Some(key.created_by);
-        allow(
-            caller,
-            Action::ManageKey,
-            &current.context.with_key_creator(created_by_caller),
-        )?;
+            .and_then(|a| a.keys.get(&key_id));
+        let context = key_auth_context(current.context, key, caller);
+        allow(caller, Action::ManageKey, &context)?;
+        let key = key.ok_or(DomainError::KeyNotFound(key_id))?;
         still_shown(key, self.recorded_at(position).await?, now)
     }
 

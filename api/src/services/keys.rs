@@ -2,7 +2,7 @@
 //! and the key listings answered from the account state.
 
 use chrono::Utc;
-use ledger_domain::account::{AccountCommand, Key, KeyStatus};
+use ledger_domain::account::{AccountCommand, Key, KeyStatus, key_auth_context};
 use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
 use ledger_domain::{AccountId, Action, CommandId, DomainError, KeyId, LimitPeriod};
 use tonic::{Request, Response, Status};
@@ -173,11 +173,10 @@ async fn key(q: Query<pb::GetKeyRequest>) -> Result<pb::ApiKey, AppError> {
         .and_then(|a| a.keys.get(&key_id));
     // Existence is not revealed before authorization (a member asking about another's or a
     // missing key is told NotKeyCreator).
-    let created_by_actor = key.is_some_and(|k| Some(k.created_by) == caller.user());
     allow(
         caller,
         Action::ViewKey,
-        &context.with_key_creator(created_by_actor),
+        &key_auth_context(context, key, caller),
     )?;
     let key = key.ok_or(DomainError::KeyNotFound(key_id))?;
     Ok(api_key(&view, key_id, key))
@@ -199,8 +198,12 @@ async fn keys(q: Query<pb::ListKeysRequest>) -> Result<pb::ListKeysResponse, App
         .iter()
         .filter(|(_, k)| q.req.include_deleted || k.status != KeyStatus::Deleted)
         .filter(|(_, k)| {
-            let mine = Some(k.created_by) == caller.user();
-            allow(caller, Action::ViewKey, &context.with_key_creator(mine)).is_ok()
+            allow(
+                caller,
+                Action::ViewKey,
+                &key_auth_context(context, Some(k), caller),
+            )
+            .is_ok()
         })
         .collect();
     let (keys, next_page_token) = input::page_of(visible.into_iter(), page, |(id, key)| {
