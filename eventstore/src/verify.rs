@@ -20,6 +20,18 @@ pub enum BreakReason {
     HeadMismatch,
 }
 
+impl BreakReason {
+    /// The reason as the audit API names it (`VerifyChainResponse.break_reason`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BreakReason::Missing => "Missing",
+            BreakReason::PrevHashMismatch => "PrevHashMismatch",
+            BreakReason::HashMismatch => "HashMismatch",
+            BreakReason::HeadMismatch => "HeadMismatch",
+        }
+    }
+}
+
 /// The first position at which the log is not what its hashes say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Break {

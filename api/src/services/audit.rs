@@ -186,7 +186,7 @@ async fn chain(q: Query<pb::VerifyChainRequest>) -> Result<pb::VerifyChainRespon
         break_position: v.first_break.map_or(0, |b| b.position),
         break_reason: v
             .first_break
-            .map(|b| format!("{:?}", b.reason))
+            .map(|b| b.reason.name().to_owned())
             .unwrap_or_default(),
     })
 }
@@ -204,7 +204,7 @@ async fn checkpoint(
         }
         CheckpointStatus::ChainBroken(b) => (
             false,
-            format!("chain breaks at {} ({:?})", b.position, b.reason),
+            format!("chain breaks at {} ({})", b.position, b.reason.name()),
         ),
     };
     Ok(pb::VerifyCheckpointResponse { extends, detail })
