@@ -1,6 +1,6 @@
 //! Parsing request fields into validated domain values; every error names the proto field.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use ledger_domain::account::{KeyLimit, Tokens, UsageReport, UsageStatus};
 use ledger_domain::text::{ModelName, ProviderName};
 use ledger_domain::{
@@ -115,7 +115,8 @@ pub fn usage_status(field: &str, value: i32) -> Result<UsageStatus, AppError> {
 pub fn time(field: &str, ts: &prost_types::Timestamp) -> Result<DateTime<Utc>, AppError> {
     let nanos = u32::try_from(ts.nanos).map_err(|_| AppError::invalid(field, "bad nanos"))?;
     DateTime::from_timestamp(ts.seconds, nanos)
-        .ok_or_else(|| AppError::invalid(field, "is out of range"))
+        .filter(|at| (1..=9999).contains(&at.year()))
+        .ok_or_else(|| AppError::invalid(field, "is out of range (years 1 to 9999)"))
 }
 
 /// A required timestamp.
@@ -172,6 +173,10 @@ pub fn usage(field: &str, usage: Option<&pb::UsageReport>) -> Result<UsageReport
     Ok(report)
 }
 
+/// The largest offset a page token may carry: far past any listing held whole (they are
+/// bounded to thousands of items), so a forged token cannot overflow the arithmetic on it.
+pub const MAX_PAGE_OFFSET: usize = 1 << 32;
+
 /// A page: (offset, size) from `page_size` and `page_token` (an offset, opaque to callers).
 pub fn page(page_size: i32, page_token: &str) -> Result<(usize, usize), AppError> {
     let size = match page_size {
@@ -186,7 +191,9 @@ pub fn page(page_size: i32, page_token: &str) -> Result<(usize, usize), AppError
     } else {
         page_token
             .parse::<usize>()
-            .map_err(|_| AppError::invalid("page_token", "is not a token this server issued"))?
+            .ok()
+            .filter(|offset| *offset <= MAX_PAGE_OFFSET)
+            .ok_or_else(|| AppError::invalid("page_token", "is not a token this server issued"))?
     };
     Ok((offset, size))
 }
@@ -205,9 +212,41 @@ pub fn page_of<T, P>(
 
 /// The token of the page after `offset + size` of `total`, empty at the end.
 pub fn next_token(offset: usize, size: usize, total: usize) -> String {
-    if offset + size < total {
-        (offset + size).to_string()
-    } else {
-        String::new()
+    match offset.checked_add(size) {
+        Some(next) if next < total => next.to_string(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forged_page_token_is_refused_and_the_next_token_never_overflows() {
+        let refused = page(10, &usize::MAX.to_string()).unwrap_err();
+        assert!(matches!(refused, AppError::Invalid { ref field, .. } if field == "page_token"));
+        assert!(page(10, &(MAX_PAGE_OFFSET + 1).to_string()).is_err());
+        assert_eq!(
+            page(10, &MAX_PAGE_OFFSET.to_string()).unwrap(),
+            (MAX_PAGE_OFFSET, 10)
+        );
+        assert_eq!(next_token(usize::MAX, 10, usize::MAX), "");
+        assert_eq!(next_token(0, 10, 25), "10");
+    }
+
+    #[test]
+    fn timestamps_outside_years_1_to_9999_are_invalid_input_not_database_errors() {
+        let at = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
+        for seconds in [i64::MIN, -62_135_596_801, 253_402_300_800, i64::MAX] {
+            let refused = time("from", &at(seconds)).unwrap_err();
+            assert!(
+                matches!(refused, AppError::Invalid { ref field, .. } if field == "from"),
+                "{seconds}: {refused:?}"
+            );
+        }
+        for seconds in [-62_135_596_800, 0, 253_402_300_799] {
+            assert!(time("from", &at(seconds)).is_ok(), "{seconds}");
+        }
     }
 }

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)] // A failed step fails the test.
 
 use ledger_api::error::AppError;
+use ledger_api::services::analytics::Analytics;
 use ledger_api::{input, pb};
 use ledger_domain::text::{
     CompanyName, KeyName, OrganizationDetails, OrganizationName, PaymentMethodReference,
@@ -47,7 +48,8 @@ fn ids(fields: &[(&str, &str)]) {
 fn page(page_size: i32, page_token: &str) {
     if let Ok((offset, size)) = input::page(page_size, page_token) {
         assert!((1..=input::MAX_PAGE_SIZE).contains(&size));
-        let _ = input::next_token(offset.min(usize::MAX / 2), size, usize::MAX / 2);
+        assert!(offset <= input::MAX_PAGE_OFFSET);
+        let _ = input::next_token(offset, size, usize::MAX);
     }
 }
 
@@ -138,6 +140,7 @@ requests! {
         page(m.page_size, &m.page_token);
         time("from", m.from.as_ref());
         time("to", m.to.as_ref());
+        answer(Analytics::parse(m.granularity, m.group_by, m.from.as_ref(), m.to.as_ref()));
     },
     ExportActivityRequest => |m| {
         ids(&[("account_id", &m.account_id)]);
@@ -147,6 +150,7 @@ requests! {
         ids(&[("account_id", &m.account_id)]);
         time("from", m.from.as_ref());
         time("to", m.to.as_ref());
+        answer(Analytics::parse(m.granularity, m.group_by, m.from.as_ref(), m.to.as_ref()));
     },
     // Audit.
     StreamEventsRequest => |_| {},
@@ -345,6 +349,8 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
         "[0-9a-f-]{0,40}",
+        // Page tokens past any listing, up to and beyond usize::MAX.
+        "[0-9]{9,21}",
         "-?[0-9]{0,12}(\\.[0-9]{0,14})?(e[0-9]{1,3})?",
         "[a-zA-Z0-9.+_\\-]{0,20}@[a-zA-Z0-9.\\-]{0,20}",
         "[ \\t\\n\\r\\x00-\\x1f\\u{202e}a-z]{0,8}",
@@ -364,11 +370,22 @@ enum Field {
     Fixed64(u32, u64),
 }
 
+fn edge_seconds() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        -8_334_632_851_200_i64..-8_334_601_228_800,
+        -62_135_596_900_i64..-62_135_500_000,
+        253_402_200_000_i64..253_402_400_000,
+        8_210_266_790_400_i64..8_210_266_876_800,
+    ]
+}
+
 fn field() -> impl Strategy<Value = Field> {
     let number = 1_u32..12;
     let leaf = prop_oneof![
         (number.clone(), any::<u64>()).prop_map(|(n, v)| Field::Varint(n, v)),
         (number.clone(), any::<i64>()).prop_map(|(n, v)| Field::Varint(n, v as u64)),
+        // Timestamp seconds at the edges: chrono's range, years 1 and 9999.
+        (number.clone(), edge_seconds()).prop_map(|(n, v)| Field::Varint(n, v as u64)),
         (
             number.clone(),
             proptest::collection::vec(any::<u8>(), 0..64)

@@ -96,7 +96,7 @@ impl Analytics {
     /// Validates the fields of an analytics request. `granularity` is required; `group_by`
     /// unspecified gives totals per bucket; `to` defaults to now, `from` to 30 days (day
     /// buckets) or 24 hours (hour buckets) before `to`.
-    fn parse(
+    pub fn parse(
         granularity: i32,
         group_by: i32,
         from: Option<&prost_types::Timestamp>,
@@ -209,5 +209,31 @@ impl Analytics {
                 requests: unsigned(sums.requests),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_at_the_edges_of_time_are_refused_not_a_panic() {
+        let chrono_min = DateTime::<Utc>::MIN_UTC.timestamp();
+        let chrono_max = DateTime::<Utc>::MAX_UTC.timestamp();
+        for granularity in [pb::Granularity::Day, pb::Granularity::Hour] {
+            for seconds in [chrono_min, chrono_min + 3600, -62_135_596_800, chrono_max] {
+                let at = prost_types::Timestamp { seconds, nanos: 0 };
+                // `to` alone: `from` defaults to a span before it.
+                let only_to = Analytics::parse(granularity as i32, 0, None, Some(&at));
+                let both = Analytics::parse(granularity as i32, 0, Some(&at), Some(&at));
+                assert!(both.is_err(), "{seconds}");
+                if seconds < -62_135_596_800 || seconds == chrono_max {
+                    assert!(
+                        matches!(only_to, Err(AppError::Invalid { ref field, .. }) if field == "to"),
+                        "{seconds}: {only_to:?}"
+                    );
+                }
+            }
+        }
     }
 }
