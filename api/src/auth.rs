@@ -71,7 +71,8 @@ struct Entry {
 
 struct Loaded {
     entries: Vec<Arc<Entry>>,
-    modified: Option<SystemTime>,
+    /// What the file looked like when last read: its modification time and length.
+    seen: Option<(SystemTime, u64)>,
 }
 
 /// The credentials in force; re-read when the file changes (checked at most once a second, and
@@ -111,8 +112,9 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(difference) == 0
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+fn seen(path: &Path) -> Option<(SystemTime, u64)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
 }
 
 fn parse(list: &[Credential]) -> anyhow::Result<Vec<Arc<Entry>>> {
@@ -157,8 +159,8 @@ impl Credentials {
     /// Loads the file (missing = no credentials: every call is refused; not parsing = an
     /// error, so `ledgerd` does not start on a broken file).
     pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
-        let (entries, modified) = match &path {
-            Some(p) => (read_and_parse(p)?, modified(p)),
+        let (entries, seen) = match &path {
+            Some(p) => (read_and_parse(p)?, seen(p)),
             None => (Vec::new(), None),
         };
         if entries.is_empty() {
@@ -166,7 +168,7 @@ impl Credentials {
         }
         Ok(Self {
             path,
-            loaded: RwLock::new(Loaded { entries, modified }),
+            loaded: RwLock::new(Loaded { entries, seen }),
             next_check: Mutex::new(Instant::now() + RELOAD_CHECK_INTERVAL),
             file_valid: AtomicBool::new(true),
             failed_reloads: AtomicU64::new(0),
@@ -197,35 +199,49 @@ impl Credentials {
 
     fn reload_if_changed(&self) {
         let Some(path) = &self.path else { return };
-        let now = modified(path);
+        let now = seen(path);
         {
             let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
-            if loaded.modified == now {
+            if loaded.seen == now {
                 return;
             }
         }
-        match read_and_parse(path) {
-            Ok(entries) => {
-                tracing::info!(credentials = entries.len(), "credentials file reloaded");
-                self.file_valid.store(true, Ordering::Relaxed);
-                let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
-                *loaded = Loaded {
-                    entries,
-                    modified: now,
-                };
+        match credentials::read(path) {
+            Ok(list) => match parse(&list) {
+                Ok(entries) => {
+                    tracing::info!(credentials = entries.len(), "credentials file reloaded");
+                    self.file_valid.store(true, Ordering::Relaxed);
+                    let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+                    *loaded = Loaded { entries, seen: now };
+                }
+                Err(error) => self.reload_failed(&error, now, true),
+            },
+            Err(error @ credentials::CredentialsError::Malformed { .. }) => {
+                self.reload_failed(&error, now, true);
             }
-            Err(error) => {
-                self.file_valid.store(false, Ordering::Relaxed);
-                self.failed_reloads.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    %error,
-                    "credentials file does not parse; the last list that did stays in force, \
-                     so a credential removed by this edit still works"
-                );
-                // Not read again until it changes once more.
-                let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
-                loaded.modified = now;
-            }
+            // Unreadable for now (permissions, descriptors): read again at the next check.
+            Err(error) => self.reload_failed(&error, now, false),
+        }
+    }
+
+    /// A reload that left the last good list in force: loud and counted. A file that does not
+    /// parse (`settled`) is not read again until it changes once more.
+    fn reload_failed(
+        &self,
+        error: &dyn std::fmt::Display,
+        now: Option<(SystemTime, u64)>,
+        settled: bool,
+    ) {
+        self.file_valid.store(false, Ordering::Relaxed);
+        self.failed_reloads.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            %error,
+            "credentials file not usable; the last list that was stays in force, so a \
+             credential removed by this change still works"
+        );
+        if settled {
+            let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+            loaded.seen = now;
         }
     }
 

@@ -208,6 +208,7 @@ fn write(path: &Path, list: &[Credential]) -> Result<()> {
         })?;
     let tmp = sibling(path, "tmp");
     let mut file = private_file(&tmp, true)?;
+    keep_owner(path, &file).map_err(io(&tmp))?;
     file.write_all(text.as_bytes()).map_err(io(&tmp))?;
     file.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))?;
@@ -216,6 +217,22 @@ fn write(path: &Path, list: &[Credential]) -> Result<()> {
         File::open(parent)
             .and_then(|dir| dir.sync_all())
             .map_err(io(parent))?;
+    }
+    Ok(())
+}
+
+/// Gives the new file the owner of the one it replaces, so an operator running the command as
+/// root (`sudo ledgerd credentials remove …`) does not leave a file the service user cannot
+/// read, which would keep the removed credential in force.
+fn keep_owner(path: &Path, new: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(path) {
+            Ok(old) => std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()))?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
     }
     Ok(())
 }

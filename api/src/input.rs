@@ -113,7 +113,10 @@ pub fn usage_status(field: &str, value: i32) -> Result<UsageStatus, AppError> {
 
 /// A timestamp.
 pub fn time(field: &str, ts: &prost_types::Timestamp) -> Result<DateTime<Utc>, AppError> {
-    let nanos = u32::try_from(ts.nanos).map_err(|_| AppError::invalid(field, "bad nanos"))?;
+    let nanos = u32::try_from(ts.nanos)
+        .ok()
+        .filter(|nanos| *nanos < 1_000_000_000)
+        .ok_or_else(|| AppError::invalid(field, "nanos must be 0 to 999,999,999"))?;
     DateTime::from_timestamp(ts.seconds, nanos)
         .filter(|at| (1..=9999).contains(&at.year()))
         .ok_or_else(|| AppError::invalid(field, "is out of range (years 1 to 9999)"))

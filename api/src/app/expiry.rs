@@ -32,12 +32,13 @@ const EXPIRY_LOCK_KEY: i64 = 0x4c45_4447_3000;
 pub async fn run(app: Arc<App>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut scan = Scan::default();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        match tick(&app, Utc::now()).await {
+        match tick(&app, Utc::now(), &mut scan).await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "expired holds past their TTL"),
             Err(error) => tracing::warn!(%error, "hold expiry scan failed; next tick"),
@@ -45,31 +46,41 @@ pub async fn run(app: Arc<App>, every: Duration, mut stop: tokio::sync::watch::R
     }
 }
 
-/// One scan of the holds expired at `now`, if this process takes the expiry lock; returns how
-/// many holds it expired.
-pub async fn tick(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
+/// Where the scan of expired holds stands between ticks. A tick goes on from where the last
+/// one stopped, so holds that cannot be expired yet (more than a tick's worth of them) never
+/// hide the ones behind them; the scan starts again from the oldest once it reaches the end.
+#[derive(Debug, Default)]
+pub struct Scan {
+    after: Option<HoldCursor>,
+}
+
+/// One scan of at most [`MAX_EXPIRIES_PER_TICK`] holds expired at `now`, if this process takes
+/// the expiry lock; returns how many holds it expired.
+pub async fn tick(app: &App, now: DateTime<Utc>, scan: &mut Scan) -> Result<usize, AppError> {
     let Some(_lock) = ledger_projections::try_advisory_lock(&app.pool, EXPIRY_LOCK_KEY).await?
     else {
         return Ok(0);
     };
-    let mut after: Option<HoldCursor> = None;
     let (mut examined, mut expired) = (0, 0);
     while examined < MAX_EXPIRIES_PER_TICK {
-        let page = balances::expired_holds(&app.pool, now, after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.expires_at, last.hold_id));
+        let page = balances::expired_holds(&app.pool, now, scan.after, PAGE).await?;
+        let Some(last) = page.last() else {
+            scan.after = None;
+            break;
+        };
+        scan.after = Some((last.expires_at, last.hold_id));
         examined += page.len();
         for hold in page {
             let account = AccountId::from_uuid(hold.account_id);
             let hold = HoldId::from_uuid(hold.hold_id);
             match expire(app, account, hold).await {
                 Ok(()) => expired += 1,
-                // The log is ahead of the read model (the hold was settled, voided or expired
-                // already): nothing to do, and the row goes when the projection catches up.
-                Err(AppError::Domain(reason)) => {
-                    tracing::debug!(%reason, %hold, "hold not expired");
-                }
-                Err(error) => return Err(error),
+                // The database is gone: the next tick tries again from here.
+                Err(AppError::Unavailable) => return Err(AppError::Unavailable),
+                // Most often the log is ahead of the read model (the hold was settled, voided
+                // or expired already, and its row goes when the projection catches up); any
+                // other refusal of one hold must not stop the others.
+                Err(reason) => tracing::debug!(%reason, %hold, %account, "hold not expired"),
             }
         }
     }

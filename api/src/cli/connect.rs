@@ -141,7 +141,11 @@ pub async fn connect(server: &str, tls_ca: Option<&Path>, auth: Auth) -> Result<
 /// Whether a token sent to `server` would cross a network unencrypted: plain `http://` to a
 /// host other than the loopback interface.
 fn exposes_token(server: &str) -> bool {
-    let Some(rest) = server.strip_prefix("http://") else {
+    let Some(rest) = server
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        .map(|_| &server[7..])
+    else {
         return false;
     };
     let authority = rest.split('/').next().unwrap_or_default();
@@ -196,6 +200,7 @@ mod tests {
             "http://10.0.0.7:50051",
             "http://[2001:db8::1]:50051",
             "http://localhost.evil.example:1",
+            "HTTP://ledger.internal:50051",
         ] {
             assert!(exposes_token(remote), "{remote}");
         }

@@ -23,12 +23,10 @@ pub struct ExpireHold {
 }
 
 impl ExpireHold {
-    /// The command id of the hold's expiry: the same for every attempt and every process.
+    /// The command id of the hold's expiry: the same for every attempt and every process, and
+    /// distinct per account (a hold id is unique only within its account).
     pub fn command_id(&self) -> CommandId {
-        CommandId::from_uuid(Uuid::new_v5(
-            &EXPIRY_NAMESPACE,
-            self.hold.as_uuid().as_bytes(),
-        ))
+        CommandId::from_uuid(Uuid::new_v5(&EXPIRY_NAMESPACE, &self.message()))
     }
 
     /// What the request hash covers: the account and the hold, so the same hold always

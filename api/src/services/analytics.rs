@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use ledger_domain::Action;
 use ledger_projections::Projection;
 use ledger_projections::models::rollups::{
@@ -124,9 +124,7 @@ impl Analytics {
         if to <= from {
             return Err(AppError::invalid("to", "must be after from"));
         }
-        let from = from
-            .duration_trunc(span)
-            .map_err(|_| AppError::invalid("from", "out of range"))?;
+        let from = bucket_start(from, granularity);
         Ok(Analytics {
             granularity,
             group_by,
@@ -212,6 +210,18 @@ impl Analytics {
     }
 }
 
+/// The start of the day or hour bucket holding `at` (by calendar fields, so every year the
+/// API accepts is in range).
+fn bucket_start(at: DateTime<Utc>, granularity: pb::Granularity) -> DateTime<Utc> {
+    let hour = match granularity {
+        pb::Granularity::Hour => at.hour(),
+        _ => 0,
+    };
+    at.date_naive()
+        .and_hms_opt(hour, 0, 0)
+        .map_or(at, |start| start.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,12 +231,21 @@ mod tests {
         let chrono_min = DateTime::<Utc>::MIN_UTC.timestamp();
         let chrono_max = DateTime::<Utc>::MAX_UTC.timestamp();
         for granularity in [pb::Granularity::Day, pb::Granularity::Hour] {
-            for seconds in [chrono_min, chrono_min + 3600, -62_135_596_800, chrono_max] {
+            for seconds in [
+                chrono_min,
+                chrono_min + 3600,
+                -62_135_596_800 + 40 * 86_400,
+                253_402_300_799,
+                chrono_max,
+            ] {
                 let at = prost_types::Timestamp { seconds, nanos: 0 };
                 // `to` alone: `from` defaults to a span before it.
                 let only_to = Analytics::parse(granularity as i32, 0, None, Some(&at));
                 let both = Analytics::parse(granularity as i32, 0, Some(&at), Some(&at));
                 assert!(both.is_err(), "{seconds}");
+                if (-62_135_596_800..253_402_300_800).contains(&seconds) {
+                    assert!(only_to.is_ok(), "{seconds}: {only_to:?}");
+                }
                 if seconds < -62_135_596_800 || seconds == chrono_max {
                     assert!(
                         matches!(only_to, Err(AppError::Invalid { ref field, .. }) if field == "to"),
