@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use ledger_tests::client::{AccountId, Api, Gateway, Key, User, World};
+use ledger_api::pb;
+use ledger_tests::client::{AccountId, Api, Gateway, HoldId, Key, User, World, id};
 use ledger_tests::ledgerd::Ledgerd;
 
 /// Long enough that the holds are still open when the first process stops, short enough for a
@@ -100,4 +101,40 @@ async fn a_second_ledgerd_expires_the_holds_of_one_that_died() {
     place_holds(&world.gateway(), &key, 3).await;
     world.ledgerd.kill();
     assert_holds_expire(&world, &standby, &admin, &acme.account, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_hold_id_on_two_accounts_is_projected_and_expired_apart() {
+    let world = World::start().await;
+    let (first_admin, first, first_key) = world.funded_key().await;
+    let (second_admin, second, second_key) = world.funded_key().await;
+    let gateway = world.gateway();
+    // A hold id is unique only within its account: the gateway may reuse one elsewhere.
+    let hold_id = HoldId::fresh();
+    for key in [&first_key, &second_key] {
+        gateway
+            .rpc()
+            .place_hold(pb::PlaceHoldRequest {
+                command_id: id(),
+                account_id: key.account.to_string(),
+                key_id: key.id.to_string(),
+                hold_id: hold_id.to_string(),
+                estimate: "10".into(),
+                ttl_s: 2,
+            })
+            .await;
+    }
+    // Both expire, each once, and the read model keeps up with both accounts.
+    assert_holds_expire(&world, &world.ledgerd, &first_admin, &first.account, 2).await;
+    let head = world.head().await;
+    let second_balance = world
+        .ledgerd
+        .dashboard(&second_admin)
+        .after(head)
+        .balance(&second.account)
+        .await;
+    assert_eq!(second_balance.open_holds, 0);
+    assert_eq!(second_balance.available, "100");
+    let report = world.auditor().consistency_check().await;
+    assert!(report.ok, "{report:?}");
 }

@@ -110,13 +110,8 @@ pub(crate) fn balances(
         );
         for (hold_id, hold) in &account.holds {
             want_holds.insert(
-                hold_id.as_uuid(),
-                (
-                    *id,
-                    hold.key_id.as_uuid(),
-                    hold.amount,
-                    micros(hold.expires_at),
-                ),
+                (*id, hold_id.as_uuid()),
+                (hold.key_id.as_uuid(), hold.amount, micros(hold.expires_at)),
             );
         }
     }
@@ -126,7 +121,12 @@ pub(crate) fn balances(
         .collect();
     let got_holds: BTreeMap<_, _> = holds
         .into_iter()
-        .map(|h| (h.hold_id, (h.account_id, h.key_id, h.amount, h.expires_at)))
+        .map(|h| {
+            (
+                (h.account_id, h.hold_id),
+                (h.key_id, h.amount, h.expires_at),
+            )
+        })
         .collect();
     // Invariants of the double-entry view, on the rows as stored.
     let mut per_movement: BTreeMap<i64, Decimal> = BTreeMap::new();

@@ -166,12 +166,16 @@ pub async fn expired_holds<'e>(
     rows.iter().map(from_row).collect()
 }
 
+/// A hold as the read model keys it: (account, hold). A hold id is unique only within its
+/// account, so two accounts may each hold one with the same id.
+pub(crate) type HoldKey = (Uuid, Uuid);
+
 /// The in-memory state of a batch: touched rows, holds opened and closed, ledger entries.
 #[derive(Default)]
 pub(crate) struct BalanceFold {
     pub(crate) accounts: BTreeMap<Uuid, Balance>,
-    pub(crate) holds: HashMap<Uuid, OpenHoldRow>,
-    pub(crate) closed_holds: HashSet<Uuid>,
+    pub(crate) holds: HashMap<HoldKey, OpenHoldRow>,
+    pub(crate) closed_holds: HashSet<HoldKey>,
     pub(crate) entries: Vec<Entry>,
     dirty: HashSet<Uuid>,
 }
@@ -187,10 +191,11 @@ impl BalanceFold {
     }
 
     fn close_hold(&mut self, account: AccountId, hold: Uuid, position: i64) -> Result<()> {
-        let removed = self.holds.remove(&hold).ok_or_else(|| {
+        let key = (account.as_uuid(), hold);
+        let removed = self.holds.remove(&key).ok_or_else(|| {
             ProjectionError::Malformed(format!("event at {position} closes unknown hold {hold}"))
         })?;
-        self.closed_holds.insert(hold);
+        self.closed_holds.insert(key);
         let row = self.account(account, position)?;
         row.held -= removed.amount;
         row.open_holds -= 1;
@@ -244,9 +249,10 @@ impl BalanceFold {
                 let row = self.account(h.account_id, position)?;
                 row.held += amount;
                 row.open_holds += 1;
-                self.closed_holds.remove(&h.hold_id.as_uuid());
+                let key = (h.account_id.as_uuid(), h.hold_id.as_uuid());
+                self.closed_holds.remove(&key);
                 self.holds.insert(
-                    h.hold_id.as_uuid(),
+                    key,
                     OpenHoldRow {
                         hold_id: h.hold_id.as_uuid(),
                         account_id: h.account_id.as_uuid(),
@@ -296,10 +302,10 @@ pub(crate) async fn apply(
             accounts.insert(event.account_id().as_uuid());
             match event {
                 AccountEvent::HoldSettled(s) => {
-                    holds.insert(s.hold_id.as_uuid());
+                    holds.insert((s.account_id.as_uuid(), s.hold_id.as_uuid()));
                 }
                 AccountEvent::HoldVoided(c) | AccountEvent::HoldExpired(c) => {
-                    holds.insert(c.hold_id.as_uuid());
+                    holds.insert((c.account_id.as_uuid(), c.hold_id.as_uuid()));
                 }
                 _ => {}
             }
@@ -316,16 +322,20 @@ pub(crate) async fn apply(
     for balance in balances {
         fold.accounts.insert(balance.account_id.as_uuid(), balance);
     }
-    let existing_holds: HashSet<Uuid>;
+    let existing_holds: HashSet<HoldKey>;
     if holds.is_empty() {
         existing_holds = HashSet::new();
     } else {
-        let ids: Vec<Uuid> = holds.into_iter().collect();
+        let ids: Vec<Uuid> = holds.iter().map(|(_, hold)| *hold).collect();
+        // Rows of other accounts with the same hold id come back too; only the closed ones count.
         for hold in OPEN_HOLDS
             .any_of(&mut **tx, schema, "hold_id", &ids)
             .await?
         {
-            fold.holds.insert(hold.hold_id, hold);
+            let key = (hold.account_id, hold.hold_id);
+            if holds.contains(&key) {
+                fold.holds.insert(key, hold);
+            }
         }
         existing_holds = fold.holds.keys().copied().collect();
     }
@@ -333,25 +343,28 @@ pub(crate) async fn apply(
         fold.apply(e)?;
     }
     write_balances(tx, schema, &fold).await?;
-    let closed: Vec<Uuid> = fold
+    let (closed_accounts, closed_holds): (Vec<Uuid>, Vec<Uuid>) = fold
         .closed_holds
         .iter()
         .filter(|h| existing_holds.contains(h))
         .copied()
-        .collect();
-    if !closed.is_empty() {
+        .unzip();
+    if !closed_holds.is_empty() {
         sqlx::query(sql(format!(
-            "DELETE FROM {} WHERE hold_id = ANY($1)",
+            "DELETE FROM {} WHERE (account_id, hold_id) IN \
+             (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))",
             schema.table("open_holds")
         )))
-        .bind(&closed)
+        .bind(&closed_accounts)
+        .bind(&closed_holds)
         .execute(&mut **tx)
         .await?;
     }
     let opened: Vec<&OpenHoldRow> = fold
         .holds
-        .values()
-        .filter(|h| !existing_holds.contains(&h.hold_id))
+        .iter()
+        .filter(|(key, _)| !existing_holds.contains(key))
+        .map(|(_, hold)| hold)
         .collect();
     insert_holds(tx, schema, &opened).await?;
     ledger::insert(tx, schema, &fold.entries).await
