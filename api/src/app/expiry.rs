@@ -3,9 +3,10 @@
 //!
 //! The work list is durable: the `open_holds` read model, paged by (expires_at, hold_id). Any
 //! `ledgerd` that holds the expiry lock does the work, so holds placed before a restart (or on
-//! another instance that died) still expire. One tick expires at most
-//! [`MAX_EXPIRIES_PER_TICK`] holds. The command id of an expiry is derived from the hold, so two
-//! instances that race on one hold append it once.
+//! another instance that died) still expire. One tick examines at most
+//! [`MAX_EXPIRIES_PER_TICK`] holds and the next goes on from there. The command id of an expiry
+//! is derived from the account and the hold, so two instances that race on one hold append it
+//! once.
 
 use std::sync::Arc;
 use std::time::Duration;
