@@ -141,10 +141,6 @@ fn parse(list: &[Credential]) -> anyhow::Result<Vec<Arc<Entry>>> {
         .collect()
 }
 
-fn read_and_parse(path: &Path) -> anyhow::Result<Vec<Arc<Entry>>> {
-    parse(&credentials::read(path)?)
-}
-
 /// The token of an `authorization` header value: the `Bearer` scheme matched without regard
 /// to case (RFC 9110 §11.1).
 fn bearer_token(header: &str) -> Option<&str> {
@@ -160,7 +156,7 @@ impl Credentials {
     /// error, so `ledgerd` does not start on a broken file).
     pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
         let (entries, seen) = match &path {
-            Some(p) => (read_and_parse(p)?, seen(p)),
+            Some(p) => (parse(&credentials::read(p)?)?, seen(p)),
             None => (Vec::new(), None),
         };
         if entries.is_empty() {

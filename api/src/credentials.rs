@@ -104,9 +104,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CredentialsError + '_ {
     }
 }
 
-/// The hex SHA-256 of a token, as the file stores it.
+/// The SHA-256 of a token, as authentication compares it.
 pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// The hex SHA-256 of a token, as the file stores it.
+fn stored_digest(token: &str) -> String {
+    hex::encode(token_digest(token))
 }
 
 /// Reads a credentials file; a missing or empty file is an empty list.
@@ -144,7 +149,7 @@ pub fn add(
         list.push(Credential {
             name: name.to_owned(),
             kind,
-            token_sha256: hex::encode(token_digest(&token)),
+            token_sha256: stored_digest(&token),
             staff_id,
         });
         Ok(token)
@@ -165,7 +170,7 @@ pub fn rotate(path: &Path, name: &str) -> Result<String> {
     update(path, |list| {
         let index = position(list, name)?;
         let token = mint_token()?;
-        list[index].token_sha256 = hex::encode(token_digest(&token));
+        list[index].token_sha256 = stored_digest(&token);
         Ok(token)
     })
 }
@@ -285,13 +290,13 @@ mod tests {
         add(&path, CredentialKind::Support, "ana", Some(staff)).unwrap();
         let list = read(&path).unwrap();
         assert_eq!(list.len(), 2);
-        assert_eq!(list[0].token_sha256, hex::encode(token_digest(&token)));
+        assert_eq!(list[0].token_sha256, stored_digest(&token));
         assert_eq!(list[1].staff_id, Some(staff));
 
         let rotated = rotate(&path, "gw-1").unwrap();
         assert_ne!(rotated, token);
         let list = read(&path).unwrap();
-        assert_eq!(list[0].token_sha256, hex::encode(token_digest(&rotated)));
+        assert_eq!(list[0].token_sha256, stored_digest(&rotated));
         assert_eq!(
             (list[0].kind, list[0].name.as_str()),
             (CredentialKind::Gateway, "gw-1")

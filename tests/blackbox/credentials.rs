@@ -147,24 +147,15 @@ async fn a_credentials_file_that_does_not_parse_keeps_the_last_good_list_and_say
     let world = World::start().await;
     let file = world.ledgerd.credentials_file();
     let good = std::fs::read_to_string(&file).unwrap();
-    assert!(
-        world
-            .ledgerd
-            .scrape_metrics()
-            .await
-            .contains("ledger_credentials_file_valid 1")
-    );
+    assert_eq!(file_valid(&world.ledgerd).await, "1");
     std::fs::write(&file, "[{ this is not json").unwrap();
     // An unknown token makes the server read the file at once.
     assert_eq!(
         head_with(&world.ledgerd, "lt_unknown").await,
         Err(Code::Unauthenticated)
     );
+    assert_eq!(file_valid(&world.ledgerd).await, "0");
     let metrics = world.ledgerd.scrape_metrics().await;
-    assert!(
-        metrics.contains("ledger_credentials_file_valid 0"),
-        "{metrics}"
-    );
     assert!(
         !metrics.contains("ledger_credentials_reload_failures_total 0"),
         "{metrics}"
@@ -179,13 +170,18 @@ async fn a_credentials_file_that_does_not_parse_keeps_the_last_good_list_and_say
         head_with(&world.ledgerd, "lt_unknown-again").await,
         Err(Code::Unauthenticated)
     );
-    assert!(
-        world
-            .ledgerd
-            .scrape_metrics()
-            .await
-            .contains("ledger_credentials_file_valid 1")
-    );
+    assert_eq!(file_valid(&world.ledgerd).await, "1");
+}
+
+/// The server's `ledger_credentials_file_valid` sample: "1" if its credentials file parsed
+/// when last read, "0" if not.
+async fn file_valid(ledgerd: &Ledgerd) -> String {
+    let metrics = ledgerd.scrape_metrics().await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("ledger_credentials_file_valid "))
+        .unwrap_or_else(|| panic!("no ledger_credentials_file_valid in {metrics}"))
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

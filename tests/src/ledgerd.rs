@@ -400,14 +400,13 @@ impl Ledgerd {
             .clone()
     }
 
-    /// Typed clients acting as `kind` (with `actor` in `x-actor-id` for dashboard and support;
-    /// a support caller gets a token bound to that staff member).
-    pub async fn clients(&self, kind: &str, actor: Option<uuid::Uuid>) -> Clients {
-        let token = match (kind, actor) {
+    /// The token a caller of `kind` acting as `actor` sends: a support caller gets one bound
+    /// to that staff member.
+    pub fn token_for(&self, kind: &str, actor: Option<uuid::Uuid>) -> String {
+        match (kind, actor) {
             ("support", Some(staff)) => self.support_token(staff),
             _ => self.token(kind).to_owned(),
-        };
-        Clients::new(self.channel().await, &token, actor)
+        }
     }
 
     /// The Prometheus text `GET /metrics` returns.

@@ -67,11 +67,11 @@ pub trait Api {
     /// token bound to that staff member.
     fn caller(&self, kind: &str, actor: Option<Uuid>) -> Rpc {
         let ledgerd = self.ledgerd();
-        let token = match (kind, actor) {
-            ("support", Some(staff)) => ledgerd.support_token(staff),
-            _ => ledgerd.token(kind).to_owned(),
-        };
-        Rpc::new(ledgerd.lazy_channel(), &token, actor)
+        Rpc::new(
+            ledgerd.lazy_channel(),
+            &ledgerd.token_for(kind, actor),
+            actor,
+        )
     }
 
     /// The dashboard acting as `user`.
