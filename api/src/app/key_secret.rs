@@ -29,12 +29,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
         let current = self.account_in_context(caller, account).await?;
-        let key = current
-            .view
-            .state
-            .account
-            .as_ref()
-            .and_then(|a| a.keys.get(&key_id));
+        let key = current.view.key(key_id);
         let context = key_auth_context(current.context, key, caller);
         allow(caller, Action::ManageKey, &context)?;
         let key = key.ok_or(DomainError::KeyNotFound(key_id))?;

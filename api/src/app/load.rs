@@ -36,6 +36,13 @@ pub struct AccountView {
     pub labels: BTreeMap<KeyId, KeyLabel>,
 }
 
+impl AccountView {
+    /// The key `id` of the account, if the account is open and has it.
+    pub fn key(&self, id: KeyId) -> Option<&ledger_domain::account::Key> {
+        self.state.account.as_ref().and_then(|a| a.keys.get(&id))
+    }
+}
+
 impl Versioned for UserState {
     fn version(&self) -> u64 {
         self.version

@@ -166,11 +166,7 @@ async fn key(q: Query<pb::GetKeyRequest>) -> Result<pb::ApiKey, AppError> {
     let id = input::account_id("account_id", &q.req.account_id)?;
     let caller = &q.cx.caller;
     let AccountInContext { view, context, .. } = q.app.account_in_context(caller, id).await?;
-    let key = view
-        .state
-        .account
-        .as_ref()
-        .and_then(|a| a.keys.get(&key_id));
+    let key = view.key(key_id);
     // Existence is not revealed before authorization (a member asking about another's or a
     // missing key is told NotKeyCreator).
     allow(
