@@ -256,7 +256,9 @@ pub async fn serve(
     {
         tracing::warn!("the projections did not stop in time");
     }
-    // In-flight commands have finished; dropping the last handles lets the writer drain.
+    // In-flight commands have finished; dropping the last handles (the application, and the
+    // services holding it) lets the writer drain.
+    drop(ledger);
     drop(app);
     if tokio::time::timeout(Duration::from_secs(10), writer)
         .await
