@@ -1,10 +1,11 @@
 //! Finding the database: `DATABASE_URL`, or a private PostgreSQL started on the spot.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use ledger_pgembed::{EmbeddedConfig, EmbeddedPostgres};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::config::Config;
 
@@ -33,10 +34,14 @@ impl Database {
                 (embedded.database_url(EMBEDDED_DATABASE), Some(embedded))
             }
         };
+        let options = PgConnectOptions::from_str(&url)?.options([(
+            "statement_timeout",
+            format!("{}ms", config.statement_timeout_ms),
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(config.db_max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(&url)
+            .connect_with(options)
             .await?;
         Ok(Database { pool, embedded })
     }

@@ -119,7 +119,8 @@ pub async fn serve(
     let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
     hasher.check_database(&pool).await?;
     let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
-    let app = App::start(pool.clone(), appender, hasher).await?;
+    let check_timeout = Duration::from_millis(config.check_statement_timeout_ms);
+    let app = App::start(pool.clone(), appender, hasher, check_timeout).await?;
     let (stop_expiry, stop_rx) = tokio::sync::watch::channel(false);
     // The read models: one runner per projection (active where it holds the projection's
     // lock), stopped by the same signal as the expiry task.

@@ -182,6 +182,7 @@ impl From<AppError> for Status {
             }
             AppError::Contended => Status::aborted(error.to_string()),
             AppError::Unavailable => Status::unavailable(error.to_string()),
+            AppError::Busy(_) => Status::resource_exhausted(error.to_string()),
             AppError::Unimplemented(_) => Status::unimplemented(error.to_string()),
             AppError::Projection(error) => projection_status(error),
             AppError::Internal(detail) => {
