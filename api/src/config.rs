@@ -82,6 +82,27 @@ pub struct Config {
     )]
     pub request_timeout_ms: u64,
 
+    /// Longest a single SQL statement may run, in milliseconds (PostgreSQL's
+    /// `statement_timeout` on every pooled connection; 0: no limit). Every query of a request
+    /// is small and indexed, so one that runs this long is cancelled, not waited for.
+    #[arg(
+        long,
+        env = "LEDGER_STATEMENT_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub statement_timeout_ms: u64,
+
+    /// Longest a single SQL statement of a consistency check may run, in milliseconds (it
+    /// sorts the activity feed by position in one statement; 0: no limit).
+    #[arg(
+        long,
+        env = "LEDGER_CHECK_STATEMENT_TIMEOUT_MS",
+        default_value_t = 600_000,
+        global = true
+    )]
+    pub check_statement_timeout_ms: u64,
+
     /// Most requests served at once per connection.
     #[arg(
         long,

@@ -1,10 +1,11 @@
 //! Finding the database: `DATABASE_URL`, or a private PostgreSQL started on the spot.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use ledger_pgembed::{EmbeddedConfig, EmbeddedPostgres};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::config::Config;
 
@@ -36,10 +37,14 @@ impl Database {
         };
         // Lazy: connections are opened on first use, so start-up can wait for a database that
         // is not reachable yet (see `crate::startup`).
+        let options = PgConnectOptions::from_str(&url)?.options([(
+            "statement_timeout",
+            format!("{}ms", config.statement_timeout_ms),
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(config.db_max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy(&url)?;
+            .connect_lazy_with(options);
         Ok(Database { pool, embedded })
     }
 

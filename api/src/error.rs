@@ -46,6 +46,9 @@ pub enum AppError {
     /// The log or the database is unreachable. Caller: retry with the same command id.
     #[error("the ledger is temporarily unavailable; retry with the same command id")]
     Unavailable,
+    /// A heavy read of which one runs at a time is running already. Caller: retry later.
+    #[error("{0}")]
+    Busy(&'static str),
     /// Not available yet. Caller: do not retry.
     #[error("{0}")]
     Unimplemented(&'static str),

@@ -1,14 +1,21 @@
 //! Prometheus metrics: calls and latencies per RPC (a tower layer on the gRPC server), plus
 //! gauges sampled from the appender and the projections, served as text on `/metrics`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -17,22 +24,33 @@ const LATENCY_BUCKETS_S: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-/// Most distinct RPC paths tracked; anything beyond (only possible with unknown paths) is
-/// counted under one label so a scanner cannot grow memory without bound.
-const MAX_METHODS: usize = 200;
+/// The label of every path that is not one of the server's RPCs: a scanner sending made-up
+/// paths adds no series.
+const UNKNOWN_RPC: &str = "unknown";
 
-#[derive(Default, Clone)]
-struct MethodStats {
-    calls: u64,
-    /// Calls answered with a gRPC status other than OK in the response headers, by code.
-    errors: BTreeMap<String, u64>,
-    buckets: [u64; LATENCY_BUCKETS_S.len()],
-    latency_sum_s: f64,
+/// The reflection RPCs (their descriptors are not in the sets the server registers).
+const REFLECTION_RPCS: [&str; 2] = [
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// A call's labels: the RPC (`/package.Service/Method`, or `unknown`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcLabels {
+    method: &'static str,
+}
+
+/// A failed call's labels: the RPC and the gRPC status code (or `transport`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcErrorLabels {
+    method: &'static str,
+    code: String,
 }
 
 /// A value sampled when `/metrics` is scraped.
+#[derive(Debug, Clone)]
 pub struct Gauge {
-    /// Metric name, e.g. `ledger_projection_lag_events`.
+    /// Metric name, e.g. `ledger_projection_lag_events`; a counter's ends in `_total`.
     pub name: &'static str,
     /// Help text.
     pub help: &'static str,
@@ -46,101 +64,154 @@ pub struct Gauge {
 pub type GaugeSource =
     Box<dyn Fn() -> Pin<Box<dyn Future<Output = Vec<Gauge>> + Send>> + Send + Sync>;
 
-/// The registry shared by the layer and the endpoint.
-#[derive(Clone, Default)]
-pub struct Metrics {
-    methods: Arc<Mutex<BTreeMap<String, MethodStats>>>,
+/// The gauges of the scrape in progress, handed to the registry's encoder.
+#[derive(Debug, Default)]
+struct Sampled(Mutex<Vec<Gauge>>);
+
+impl Collector for Sampled {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let gauges = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for gauge in gauges.iter() {
+            // The encoder adds `_total` to a counter's name itself.
+            let (name, kind) = match gauge.counter {
+                true => (
+                    gauge.name.strip_suffix("_total").unwrap_or(gauge.name),
+                    MetricType::Counter,
+                ),
+                false => (gauge.name, MetricType::Gauge),
+            };
+            let mut metric = encoder.encode_descriptor(name, gauge.help, None, kind)?;
+            for (labels, value) in &gauge.samples {
+                let labels: Vec<(&str, &str)> =
+                    labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let mut sample = metric.encode_family(&labels)?;
+                // Whole values print as integers (`7`, not `7.0`), as scrapers and tests read
+                // counts.
+                let whole = (value.fract() == 0.0 && value.abs() < 9.0e15).then_some(*value as i64);
+                match (gauge.counter, whole) {
+                    (true, Some(count)) => {
+                        sample.encode_counter::<NoLabelSet, _, f64>(&(count.max(0) as u64), None)?
+                    }
+                    (true, None) => sample.encode_counter::<NoLabelSet, _, f64>(value, None)?,
+                    (false, Some(whole)) => sample.encode_gauge(&whole)?,
+                    (false, None) => sample.encode_gauge(value)?,
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-impl Metrics {
-    fn record(&self, method: &str, elapsed: Duration, error_code: Option<&str>) {
-        let mut methods = self.methods.lock().unwrap_or_else(|e| e.into_inner());
-        let key = if methods.contains_key(method) || methods.len() < MAX_METHODS {
-            method.to_owned()
-        } else {
-            "other".to_owned()
-        };
-        let stats = methods.entry(key).or_default();
-        stats.calls += 1;
-        if let Some(code) = error_code {
-            *stats.errors.entry(code.to_owned()).or_default() += 1;
+/// The registry shared by the layer and the endpoint.
+#[derive(Clone)]
+pub struct Metrics(Arc<Registered>);
+
+struct Registered {
+    registry: Registry,
+    /// The server's RPC paths: the only `method` label values besides `unknown`.
+    known: BTreeSet<&'static str>,
+    calls: Family<RpcLabels, Counter>,
+    errors: Family<RpcErrorLabels, Counter>,
+    latency: Family<RpcLabels, Histogram>,
+    sampled: Arc<Sampled>,
+    /// One scrape at a time: the gauges sampled are the ones encoded.
+    scrape: tokio::sync::Mutex<()>,
+}
+
+impl Default for Metrics {
+    /// Metrics for the RPCs of `arouter.ledger.v1`, health and reflection.
+    fn default() -> Self {
+        let mut known: BTreeSet<&'static str> = REFLECTION_RPCS.into_iter().collect();
+        for set in [
+            crate::pb::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ] {
+            known.extend(rpc_paths(set));
         }
-        let seconds = elapsed.as_secs_f64();
-        stats.latency_sum_s += seconds;
-        for (bucket, bound) in stats.buckets.iter_mut().zip(LATENCY_BUCKETS_S) {
-            if seconds <= bound {
-                *bucket += 1;
+        Metrics::for_rpcs(known)
+    }
+}
+
+/// `/package.Service/Method` of every method in an encoded file descriptor set. Leaked once
+/// per process: they label series for its whole life.
+fn rpc_paths(encoded: &[u8]) -> Vec<&'static str> {
+    let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    for file in &set.file {
+        for service in &file.service {
+            for method in &service.method {
+                let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
+                paths.push(&*Box::leak(path.into_boxed_str()));
             }
         }
     }
+    paths
+}
 
-    /// The Prometheus text exposition of the RPC metrics and `gauges`.
-    pub fn render(&self, gauges: &[Gauge]) -> String {
-        let methods = self
-            .methods
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+impl Metrics {
+    /// Metrics whose `method` label is one of `known`, or `unknown`.
+    fn for_rpcs(known: BTreeSet<&'static str>) -> Self {
+        let mut registry = Registry::default();
+        let calls = Family::<RpcLabels, Counter>::default();
+        let errors = Family::<RpcErrorLabels, Counter>::default();
+        let latency = Family::<RpcLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(LATENCY_BUCKETS_S)
+        });
+        registry.register(
+            "ledger_rpc_calls",
+            "gRPC calls answered, per method.",
+            calls.clone(),
+        );
+        registry.register(
+            "ledger_rpc_errors",
+            "gRPC calls answered with an error status.",
+            errors.clone(),
+        );
+        registry.register(
+            "ledger_rpc_latency_seconds",
+            "Time to the response headers.",
+            latency.clone(),
+        );
+        let sampled = Arc::new(Sampled::default());
+        registry.register_collector(Box::new(Arc::clone(&sampled)));
+        Metrics(Arc::new(Registered {
+            registry,
+            known,
+            calls,
+            errors,
+            latency,
+            sampled,
+            scrape: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    fn record(&self, path: &str, elapsed: Duration, error_code: Option<&str>) {
+        let m = &self.0;
+        let method = m.known.get(path).copied().unwrap_or(UNKNOWN_RPC);
+        m.calls.get_or_create(&RpcLabels { method }).inc();
+        if let Some(code) = error_code {
+            let code = code.to_owned();
+            m.errors
+                .get_or_create(&RpcErrorLabels { method, code })
+                .inc();
+        }
+        m.latency
+            .get_or_create(&RpcLabels { method })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition of the RPC metrics and of the gauges `source` samples.
+    pub async fn render(&self, source: &GaugeSource) -> String {
+        let _one_scrape = self.0.scrape.lock().await;
+        let gauges = source().await;
+        *self.0.sampled.0.lock().unwrap_or_else(|e| e.into_inner()) = gauges;
         let mut out = String::new();
-        out.push_str("# HELP ledger_rpc_calls_total gRPC calls answered, per method.\n");
-        out.push_str("# TYPE ledger_rpc_calls_total counter\n");
-        for (method, stats) in &methods {
-            let _ = writeln!(
-                out,
-                "ledger_rpc_calls_total{{method=\"{method}\"}} {}",
-                stats.calls
-            );
-        }
-        out.push_str("# HELP ledger_rpc_errors_total gRPC calls answered with an error status.\n");
-        out.push_str("# TYPE ledger_rpc_errors_total counter\n");
-        for (method, stats) in &methods {
-            for (code, count) in &stats.errors {
-                let _ = writeln!(
-                    out,
-                    "ledger_rpc_errors_total{{method=\"{method}\",code=\"{code}\"}} {count}"
-                );
-            }
-        }
-        out.push_str("# HELP ledger_rpc_latency_seconds Time to the response headers.\n");
-        out.push_str("# TYPE ledger_rpc_latency_seconds histogram\n");
-        for (method, stats) in &methods {
-            for (count, bound) in stats.buckets.iter().zip(LATENCY_BUCKETS_S) {
-                let _ = writeln!(
-                    out,
-                    "ledger_rpc_latency_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "ledger_rpc_latency_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}",
-                stats.calls
-            );
-            let _ = writeln!(
-                out,
-                "ledger_rpc_latency_seconds_sum{{method=\"{method}\"}} {}",
-                stats.latency_sum_s
-            );
-            let _ = writeln!(
-                out,
-                "ledger_rpc_latency_seconds_count{{method=\"{method}\"}} {}",
-                stats.calls
-            );
-        }
-        for gauge in gauges {
-            let kind = if gauge.counter { "counter" } else { "gauge" };
-            let _ = writeln!(out, "# HELP {} {}", gauge.name, gauge.help);
-            let _ = writeln!(out, "# TYPE {} {kind}", gauge.name);
-            for (labels, value) in &gauge.samples {
-                let labels: Vec<String> = labels
-                    .iter()
-                    .map(|(name, value)| format!("{name}=\"{value}\""))
-                    .collect();
-                if labels.is_empty() {
-                    let _ = writeln!(out, "{} {value}", gauge.name);
-                } else {
-                    let _ = writeln!(out, "{}{{{}}} {value}", gauge.name, labels.join(","));
-                }
-            }
+        if let Err(error) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.0.registry)
+        {
+            tracing::error!(%error, "metrics could not be encoded");
         }
         out
     }
@@ -238,7 +309,7 @@ pub async fn serve(
             let Ok(Ok(length)) = read else { return };
             let head = String::from_utf8_lossy(&request[..length]);
             let response = if head.starts_with("GET /metrics") {
-                let body = metrics.render(&source().await);
+                let body = metrics.render(&source).await;
                 format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
@@ -257,36 +328,90 @@ pub async fn serve(
 mod tests {
     use super::*;
 
-    #[test]
-    fn calls_errors_and_latency_buckets_are_rendered_per_method() {
-        let metrics = Metrics::default();
-        metrics.record("/a.B/C", Duration::from_micros(700), None);
-        metrics.record("/a.B/C", Duration::from_millis(30), Some("9"));
-        let text = metrics.render(&[Gauge {
-            name: "ledger_projection_lag_events",
-            help: "Events the projection is behind the log.",
-            counter: false,
-            samples: vec![(vec![("projection", "balances".into())], 3.0)],
-        }]);
-        assert!(text.contains("ledger_rpc_calls_total{method=\"/a.B/C\"} 2"));
-        assert!(text.contains("ledger_rpc_errors_total{method=\"/a.B/C\",code=\"9\"} 1"));
-        assert!(
-            text.contains("ledger_rpc_latency_seconds_bucket{method=\"/a.B/C\",le=\"0.001\"} 1")
-        );
-        assert!(
-            text.contains("ledger_rpc_latency_seconds_bucket{method=\"/a.B/C\",le=\"0.05\"} 2")
-        );
-        assert!(text.contains("ledger_projection_lag_events{projection=\"balances\"} 3"));
+    fn lag_gauge() -> GaugeSource {
+        Box::new(|| {
+            Box::pin(async {
+                vec![
+                    Gauge {
+                        name: "ledger_projection_lag_events",
+                        help: "Events the projection is behind the log.",
+                        counter: false,
+                        samples: vec![(vec![("projection", "balances".into())], 3.0)],
+                    },
+                    Gauge {
+                        name: "ledger_appends_total",
+                        help: "Appends.",
+                        counter: true,
+                        samples: vec![(Vec::new(), 7.0)],
+                    },
+                ]
+            })
+        })
     }
 
-    #[test]
-    fn unknown_paths_beyond_the_bound_share_one_label() {
+    #[tokio::test]
+    async fn calls_errors_latency_buckets_and_sampled_gauges_are_rendered_per_method() {
+        let metrics = Metrics::for_rpcs(["/a.B/C"].into_iter().collect());
+        metrics.record("/a.B/C", Duration::from_micros(700), None);
+        metrics.record("/a.B/C", Duration::from_millis(30), Some("9"));
+        let text = metrics.render(&lag_gauge()).await;
+        assert!(
+            text.contains("ledger_rpc_calls_total{method=\"/a.B/C\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ledger_rpc_errors_total{method=\"/a.B/C\",code=\"9\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ledger_rpc_latency_seconds_bucket{le=\"0.001\",method=\"/a.B/C\"} 1")
+                || text.contains(
+                    "ledger_rpc_latency_seconds_bucket{method=\"/a.B/C\",le=\"0.001\"} 1"
+                ),
+            "{text}"
+        );
+        assert!(
+            text.contains("ledger_projection_lag_events{projection=\"balances\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.lines().any(|l| l == "ledger_appends_total 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE ledger_appends_total counter"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn paths_that_are_not_rpcs_share_one_label_and_cannot_break_the_exposition() {
         let metrics = Metrics::default();
-        for n in 0..MAX_METHODS + 50 {
-            metrics.record(&format!("/scan/{n}"), Duration::from_millis(1), None);
+        for n in 0..500 {
+            metrics.record(
+                &format!("/scan/{n}\"}} 1\n"),
+                Duration::from_millis(1),
+                None,
+            );
         }
-        let methods = metrics.methods.lock().unwrap();
-        assert_eq!(methods.len(), MAX_METHODS + 1);
-        assert_eq!(methods["other"].calls, 50);
+        metrics.record(
+            "/arouter.ledger.v1.GatewayService/PlaceHold",
+            Duration::from_millis(1),
+            None,
+        );
+        let text = metrics.render(&lag_gauge()).await;
+        assert!(
+            text.contains("ledger_rpc_calls_total{method=\"unknown\"} 500"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "ledger_rpc_calls_total{method=\"/arouter.ledger.v1.GatewayService/PlaceHold\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("scan"), "{text}");
+        assert!(metrics.0.known.contains("/grpc.health.v1.Health/Check"));
+        assert!(metrics.0.known.contains(REFLECTION_RPCS[1]));
     }
 }

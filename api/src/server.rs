@@ -132,7 +132,8 @@ async fn start(config: &Config, pool: &PgPool, hasher: &KeyHasher) -> anyhow::Re
     prepare_schema(config, pool).await?;
     hasher.check_database(pool).await?;
     let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
-    let app = App::start(pool.clone(), appender, hasher.clone()).await?;
+    let check_timeout = Duration::from_millis(config.check_statement_timeout_ms);
+    let app = App::start(pool.clone(), appender, hasher.clone(), check_timeout).await?;
     Ok((app, writer))
 }
 

@@ -207,6 +207,11 @@ impl From<AppError> for Status {
             AppError::Unavailable => {
                 detailed(Code::Unavailable, error.to_string(), ErrorDetails::new())
             }
+            AppError::Busy(_) => detailed(
+                Code::ResourceExhausted,
+                error.to_string(),
+                ErrorDetails::new(),
+            ),
             AppError::Unimplemented(_) => Status::unimplemented(error.to_string()),
             AppError::Projection(error) => projection_status(error),
             AppError::Internal(detail) => {

@@ -44,7 +44,17 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Applies every pending migration.
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), StoreError> {
-    MIGRATOR.run(pool).await?;
+    // A migration may rebuild an index of a large table: it is not held to the statement
+    // timeout the server sets for requests.
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    let migrated = MIGRATOR.run(&mut *conn).await;
+    sqlx::query("RESET statement_timeout")
+        .execute(&mut *conn)
+        .await?;
+    migrated?;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ mod runner;
 mod runtime;
 mod status;
 
-pub use check::{CheckReport, Difference, check, check_all};
+pub use check::{CheckLimits, CheckReport, Difference, check, check_all, check_within};
 pub use checkpoint::{StepOutcome, apply_next_batch_in, begin_batch, checkpoint, step};
 pub use error::{ProjectionError, Result};
 pub use metrics::MetricsSnapshot;

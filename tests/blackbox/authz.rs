@@ -72,6 +72,7 @@ GetHead                    P  P  P  P  P  ok ok
 VerifyCheckpoint           P  P  P  P  P  ok ok
 BalanceAsOf                P  P  P  P  P  ok ok
 ConsistencyCheck           P  P  P  P  P  ok ok
+StreamConsistencyCheck     P  P  P  P  P  ok ok
 GetProjectionStatus        P  P  P  P  P  ok ok
 RemoveMember               ok P  P  P  P  P  P
 ChangeMemberRole           ok P  P  P  P  P  P
@@ -393,6 +394,10 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
             })
             .map(drop),
         "ConsistencyCheck" => auditor.consistency_check().map(drop),
+        "StreamConsistencyCheck" => caller
+            .stream_consistency_check(pb::ConsistencyCheckRequest {})
+            .all()
+            .map(drop),
         "GetProjectionStatus" => auditor.projection_status().map(drop),
         other => panic!("no call written for {other}"),
     };

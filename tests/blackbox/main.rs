@@ -7,6 +7,7 @@ mod api_rules;
 mod audit;
 mod authz;
 mod common;
+mod consistency;
 mod credentials;
 mod expiry;
 mod faults;

@@ -41,7 +41,27 @@ pub struct App {
     pub keys: Arc<keyindex::KeyIndex>,
     /// Per-stream locks of this process.
     pub locks: locks::StreamLocks,
+    /// The consistency checks: one at a time, each under its own statement timeout.
+    pub checks: Arc<ConsistencyChecks>,
     states: Arc<States>,
+}
+
+/// How consistency checks run: each folds the whole log and reads every read model, so one at a
+/// time, under a statement timeout of their own (longer than the pool's).
+pub struct ConsistencyChecks {
+    /// The one permit: held by the running check.
+    turn: Arc<tokio::sync::Semaphore>,
+    /// The statement timeout of a check's queries (the sort of the activity feed by position
+    /// is one statement).
+    pub statement_timeout: std::time::Duration,
+}
+
+impl ConsistencyChecks {
+    /// The turn to run a check, if no other check holds it. Owned, since a streamed check
+    /// runs in a task of its own.
+    pub fn try_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.turn).try_acquire_owned().ok()
+    }
 }
 
 /// The cached aggregate states; shared with the append tasks, which outlive their callers.
@@ -87,6 +107,7 @@ impl App {
         pool: PgPool,
         appender: Appender,
         hasher: KeyHasher,
+        statement_timeout: std::time::Duration,
     ) -> anyhow::Result<Arc<App>> {
         let keys = keyindex::KeyIndex::build(&pool).await?;
         Ok(Arc::new(App {
@@ -95,6 +116,10 @@ impl App {
             hasher,
             keys: Arc::new(keys),
             locks: locks::StreamLocks::default(),
+            checks: Arc::new(ConsistencyChecks {
+                turn: Arc::new(tokio::sync::Semaphore::new(1)),
+                statement_timeout,
+            }),
             states: Arc::new(States {
                 users: StateCache::new(CACHE_CAPACITY),
                 organizations: StateCache::new(CACHE_CAPACITY),

@@ -392,29 +392,45 @@ pub async fn balance_as_of(
     ])
 }
 
-/// `consistency`: ConsistencyCheck.
+/// `consistency`: StreamConsistencyCheck, one read model at a time as the server checks it.
 pub async fn consistency(c: &mut Clients, out: &Output) -> Result<(), CliError> {
-    let r = c
+    let mut stream = c
         .audit
-        .consistency_check(unary(pb::ConsistencyCheckRequest {}))
+        .stream_consistency_check(unary(pb::ConsistencyCheckRequest {}))
         .await?
         .into_inner();
-    if out.json {
-        out.json_line(&json!({ "ok": r.ok, "differences": r.differences }))?;
-    } else if r.ok {
-        out.line("read models consistent with the log")?;
-    } else {
-        out.line("read models DIFFER from the log:")?;
-        for difference in &r.differences {
-            out.line(&format!("  {difference}"))?;
+    let mut found = 0;
+    while let Some(r) = stream.message().await? {
+        found += r.differences_found;
+        if out.json {
+            out.json_line(&json!({
+                "projection": r.projection,
+                "position": r.position,
+                "ok": r.ok,
+                "differences_found": r.differences_found,
+                "differences": r.differences,
+            }))?;
+        } else if r.ok {
+            out.line(&format!(
+                "{}: consistent with the log at position {}",
+                r.projection, r.position
+            ))?;
+        } else {
+            out.line(&format!(
+                "{}: {} rows DIFFER from the log at position {} (the first {} listed):",
+                r.projection,
+                r.differences_found,
+                r.position,
+                r.differences.len()
+            ))?;
+            for difference in &r.differences {
+                out.line(&format!("  {difference}"))?;
+            }
         }
     }
-    if r.ok {
+    if found == 0 {
         Ok(())
     } else {
-        Err(CliError::CheckFailed(format!(
-            "{} differences",
-            r.differences.len()
-        )))
+        Err(CliError::CheckFailed(format!("{found} differences")))
     }
 }

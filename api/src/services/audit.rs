@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 use crate::app::load::decode;
 use crate::input;
 
-use super::readmodels::{consistency, projection_status};
+use super::readmodels::{consistency, consistency_stream, projection_status};
 use super::{Query, Shared};
 use crate::app::allow;
 use crate::error::AppError;
@@ -260,6 +260,13 @@ impl pb::audit_service_server::AuditService for Audit {
         request: Request<pb::ConsistencyCheckRequest>,
     ) -> Result<Response<pb::ConsistencyCheckResponse>, Status> {
         self.0.query(request, consistency).await
+    }
+
+    async fn stream_consistency_check(
+        &self,
+        request: Request<pb::ConsistencyCheckRequest>,
+    ) -> Result<Response<BoxStream<pb::ProjectionCheck>>, Status> {
+        self.0.query(request, consistency_stream).await
     }
 
     async fn get_projection_status(

@@ -1,7 +1,14 @@
 //! The read models as a whole: their progress against the log and the consistency check
 //! (every read model compared with a fresh fold of the log). Auditors and support.
 
-use ledger_projections::{Difference, check_all, statuses};
+use ledger_projections::{
+    CheckLimits, CheckReport, Difference, Projection, check_within, statuses,
+};
+use sqlx::PgPool;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+use tonic::codegen::BoxStream;
 
 use super::Query;
 use crate::error::AppError;
@@ -20,27 +27,88 @@ fn line(projection: &str, difference: &Difference) -> String {
     )
 }
 
-/// `ConsistencyCheck`: every difference of every projection, each at its own checkpoint.
+/// The report of one read model, as sent.
+fn projection_check(report: &CheckReport) -> pb::ProjectionCheck {
+    let name = report.projection.name();
+    if !report.is_consistent() {
+        tracing::warn!(
+            projection = name,
+            found = report.found,
+            "read model differs from the log"
+        );
+    }
+    pb::ProjectionCheck {
+        projection: name.to_owned(),
+        position: report.position,
+        ok: report.is_consistent(),
+        differences: report.differences.iter().map(|d| line(name, d)).collect(),
+        differences_found: report.found,
+    }
+}
+
+/// The caller's turn to run a consistency check, once the policy lets them read the log: one
+/// check runs at a time, the others are refused.
+fn take_turn<R>(q: &Query<R>) -> Result<(PgPool, CheckLimits, OwnedSemaphorePermit), AppError> {
+    let pool = q.event_log()?.clone();
+    let checks = &q.app.checks;
+    let turn = checks.try_turn().ok_or(AppError::Busy(
+        "a consistency check is running already; retry when it ends",
+    ))?;
+    let limits = CheckLimits {
+        statement_timeout: Some(checks.statement_timeout),
+        ..CheckLimits::default()
+    };
+    Ok((pool, limits, turn))
+}
+
+/// `ConsistencyCheck`: the differences of every projection, each at its own checkpoint.
 pub async fn consistency(
     q: Query<pb::ConsistencyCheckRequest>,
 ) -> Result<pb::ConsistencyCheckResponse, AppError> {
-    let reports = check_all(q.event_log()?).await?;
-    let differences: Vec<String> = reports
-        .iter()
-        .flat_map(|report| {
-            report
-                .differences
-                .iter()
-                .map(|d| line(report.projection.name(), d))
-        })
-        .collect();
-    if !differences.is_empty() {
-        tracing::warn!(count = differences.len(), "read models differ from the log");
+    let (pool, limits, _turn) = take_turn(&q)?;
+    let mut reply = pb::ConsistencyCheckResponse {
+        ok: true,
+        ..Default::default()
+    };
+    for projection in Projection::ALL {
+        let checked = projection_check(&check_within(&pool, projection, limits).await?);
+        reply.ok &= checked.ok;
+        reply.differences.extend(checked.differences);
+        reply.differences_found += checked.differences_found;
     }
-    Ok(pb::ConsistencyCheckResponse {
-        ok: differences.is_empty(),
-        differences,
-    })
+    Ok(reply)
+}
+
+/// Read models checked per `StreamConsistencyCheck` before the check waits for the client.
+const CHECKS_AHEAD: usize = 1;
+
+/// `StreamConsistencyCheck`: each projection's report as soon as it is checked, from a task
+/// that stops when the client goes away.
+pub async fn consistency_stream(
+    q: Query<pb::ConsistencyCheckRequest>,
+) -> Result<BoxStream<pb::ProjectionCheck>, AppError> {
+    let (pool, limits, turn) = take_turn(&q)?;
+    let (sender, receiver) = tokio::sync::mpsc::channel(CHECKS_AHEAD);
+    tokio::spawn(async move {
+        let _turn = turn;
+        for projection in Projection::ALL {
+            let checked = tokio::select! {
+                checked = check_within(&pool, projection, limits) => checked,
+                () = sender.closed() => {
+                    tracing::info!("consistency check cancelled by its caller");
+                    return;
+                }
+            };
+            let message = checked
+                .map(|report| projection_check(&report))
+                .map_err(|error| Status::from(AppError::from(error)));
+            let failed = message.is_err();
+            if sender.send(message).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    Ok(Box::pin(ReceiverStream::new(receiver)))
 }
 
 /// `GetProjectionStatus`: position, head and lag of every projection.

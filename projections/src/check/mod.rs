@@ -1,15 +1,22 @@
-//! The consistency check: folds the log afresh in memory (through the domain's `evolve` where
-//! the domain keeps the fact, else through the projection's own in-memory fold) up to a
-//! projection's checkpoint, and compares with the read model, listing every difference.
+//! The consistency check: folds the log afresh (through the domain's `evolve` where the domain
+//! keeps the fact, else through the projection's own fold) up to a projection's checkpoint, and
+//! compares with the read model, listing the differences.
 //!
 //! The read model and its checkpoint are read in one REPEATABLE READ snapshot, with the events
 //! up to the checkpoint, so the check is exact while the runner keeps applying.
+//!
+//! Memory is bounded by the number of entities (accounts, keys, users, organizations, usage
+//! buckets), not by the length of the log: events are read in chunks and folded, and the tables
+//! with one row per event (the activity feed, the ledger entries) are read through cursors in
+//! position order and compared chunk by chunk with the events that made them.
 
 mod expected;
+mod rows;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -17,6 +24,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use crate::error::Result;
 use crate::models::{activity, balances, directory, keys, ledger, rollups};
 use crate::projection::{Applied, Projection, Schema, decode};
+use rows::RowCursor;
 
 /// One difference between a read model and the fold of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,14 +46,65 @@ pub struct CheckReport {
     pub projection: Projection,
     /// The checkpoint the read model was compared at.
     pub position: i64,
-    /// Every difference found; empty when the read model equals the fold.
+    /// The differences found, the first [`CheckLimits::listed`] of them.
     pub differences: Vec<Difference>,
+    /// How many differences were found in all.
+    pub found: u64,
 }
 
 impl CheckReport {
     /// Whether the read model equals the fold.
     pub fn is_consistent(&self) -> bool {
-        self.differences.is_empty()
+        self.found == 0
+    }
+}
+
+/// How much of the log and the tables a check holds at once, and how much it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckLimits {
+    /// Events read and folded per chunk.
+    pub events_per_chunk: i64,
+    /// Rows fetched per cursor round trip.
+    pub rows_per_fetch: i64,
+    /// Differences listed in the report (all are counted).
+    pub listed: usize,
+    /// PostgreSQL's `statement_timeout` for the check's queries (zero: no limit); `None`
+    /// keeps the connection's.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for CheckLimits {
+    fn default() -> Self {
+        Self {
+            events_per_chunk: 5_000,
+            rows_per_fetch: 2_000,
+            listed: 1_000,
+            statement_timeout: None,
+        }
+    }
+}
+
+/// The differences of one check: the first `listed`, and the count of all.
+pub(crate) struct Differences {
+    listed: Vec<Difference>,
+    cap: usize,
+    found: u64,
+}
+
+impl Differences {
+    fn new(cap: usize) -> Self {
+        Self {
+            listed: Vec::new(),
+            cap,
+            found: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, difference: Difference) {
+        self.found += 1;
+        if self.listed.len() < self.cap {
+            self.listed.push(difference);
+        }
     }
 }
 
@@ -56,7 +115,7 @@ pub(crate) fn compare<K: Ord + Debug, V: PartialEq + Debug>(
     expected: BTreeMap<K, V>,
     mut actual: BTreeMap<K, V>,
     may_be_missing: impl Fn(&K, &V) -> bool,
-    out: &mut Vec<Difference>,
+    out: &mut Differences,
 ) {
     for (key, want) in expected {
         match actual.remove(&key) {
@@ -91,49 +150,98 @@ pub(crate) fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
-async fn events_up_to(conn: &mut PgConnection, position: i64) -> Result<Vec<Arc<Applied>>> {
-    let mut all = Vec::new();
-    let mut after = 0;
-    while after < position {
-        let batch =
-            ledger_eventstore::read_all(&mut *conn, after, (position - after).min(10_000)).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.position;
-        all.extend(decode(&batch)?);
+/// The log up to a checkpoint, a chunk at a time.
+struct LogChunks {
+    after: i64,
+    until: i64,
+    size: i64,
+}
+
+impl LogChunks {
+    /// The next chunk of decoded events and the position of its last, or `None` at the end.
+    async fn next(&mut self, conn: &mut PgConnection) -> Result<Option<(Vec<Arc<Applied>>, i64)>> {
+        if self.after >= self.until {
+            return Ok(None);
+        }
+        let limit = (self.until - self.after).min(self.size);
+        let batch = ledger_eventstore::read_all(&mut *conn, self.after, limit).await?;
+        let Some(last) = batch.last() else {
+            return Ok(None);
+        };
+        self.after = last.position;
+        Ok(Some((decode(&batch)?, last.position)))
     }
-    Ok(all)
 }
 
 /// Checks one projection against a fresh fold of the log up to its checkpoint.
-#[tracing::instrument(skip(pool), err)]
 pub async fn check(pool: &PgPool, projection: Projection) -> Result<CheckReport> {
+    check_within(pool, projection, CheckLimits::default()).await
+}
+
+/// [`check`] holding at most `limits` at once.
+#[tracing::instrument(skip(pool), err)]
+pub async fn check_within(
+    pool: &PgPool,
+    projection: Projection,
+    limits: CheckLimits,
+) -> Result<CheckReport> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await?;
+    if let Some(timeout) = limits.statement_timeout {
+        sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+            .bind(format!("{}ms", timeout.as_millis()))
+            .execute(&mut *tx)
+            .await?;
+    }
     let position = crate::checkpoint::checkpoint(&mut *tx, projection).await?;
-    let events = events_up_to(&mut tx, position).await?;
+    let mut log = LogChunks {
+        after: 0,
+        until: position,
+        size: limits.events_per_chunk.max(1),
+    };
+    let fetch = limits.rows_per_fetch.max(1);
+    let mut out = Differences::new(limits.listed);
     let live = Schema::live();
-    let mut out = Vec::new();
     match projection {
         Projection::Balances => {
+            let mut fold = expected::Balances::default();
+            let mut entries = RowCursor::open(
+                &mut tx,
+                &ledger::LEDGER_ENTRIES,
+                "position, account",
+                |e| e.position,
+                fetch,
+            )
+            .await?;
+            while let Some((events, upto)) = log.next(&mut tx).await? {
+                let stored = entries.up_to(&mut tx, upto).await?;
+                fold.chunk(&events, stored, &mut out);
+            }
+            entries.beyond(&mut tx, position, &mut out).await?;
             let actual = balances::ACCOUNT_BALANCES.all(&mut *tx, &live).await?;
             let holds = balances::OPEN_HOLDS.all(&mut *tx, &live).await?;
-            let entries = ledger::LEDGER_ENTRIES.all(&mut *tx, &live).await?;
-            expected::balances(&events, actual, holds, entries, &mut out);
+            fold.finish(actual, holds, &mut out);
         }
         Projection::Keys => {
+            let mut fold = expected::Keys::default();
+            while let Some((events, _)) = log.next(&mut tx).await? {
+                fold.chunk(&events)?;
+            }
             let actual = keys::API_KEYS.all(&mut *tx, &live).await?;
-            expected::keys(&events, actual, &mut out)?;
+            fold.finish(actual, &mut out);
         }
         Projection::Directory => {
+            let mut fold = expected::Directory::default();
+            while let Some((events, _)) = log.next(&mut tx).await? {
+                fold.chunk(&events);
+            }
             let actual = directory::queries::all(&mut tx, &live).await?;
-            expected::directory(&events, actual, &mut out);
+            fold.finish(actual, &mut out);
         }
         Projection::Activity => {
-            let rows = activity::ACTIVITY.all(&mut *tx, &live).await?;
-            let (daily, hourly) = rollups::all(&mut tx, &live).await?;
             let retention: BTreeMap<_, _> =
                 activity::retentions(&mut *tx).await?.into_iter().collect();
             let now = Utc::now();
@@ -141,23 +249,31 @@ pub async fn check(pool: &PgPool, projection: Projection) -> Result<CheckReport>
                 let days = retention.get(&row.account_id).copied().unwrap_or(i32::MAX);
                 i64::from(days) < 36_500 && row.finished_at < now - TimeDelta::days(i64::from(days))
             };
-            let hourly_cutoff = now - TimeDelta::days(rollups::HOURLY_KEEP_DAYS);
-            expected::activity(
-                &events,
-                rows,
-                daily,
-                hourly,
-                &pruned,
-                hourly_cutoff,
-                &mut out,
-            );
+            let mut fold =
+                expected::Activity::new(now - TimeDelta::days(rollups::HOURLY_KEEP_DAYS));
+            let mut feed = RowCursor::open(
+                &mut tx,
+                &activity::ACTIVITY,
+                "position, account_id",
+                |r| r.position,
+                fetch,
+            )
+            .await?;
+            while let Some((events, upto)) = log.next(&mut tx).await? {
+                let stored = feed.up_to(&mut tx, upto).await?;
+                fold.chunk(&events, stored, &pruned, &mut out);
+            }
+            feed.beyond(&mut tx, position, &mut out).await?;
+            let (daily, hourly) = rollups::all(&mut tx, &live).await?;
+            fold.finish(daily, hourly, &mut out);
         }
     }
     tx.rollback().await?;
     Ok(CheckReport {
         projection,
         position,
-        differences: out,
+        differences: out.listed,
+        found: out.found,
     })
 }
 

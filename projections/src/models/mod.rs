@@ -6,7 +6,7 @@ pub mod directory;
 pub mod keys;
 pub mod ledger;
 pub mod rollups;
-mod table;
+pub(crate) mod table;
 
 pub(crate) use table::{Table, from_row};
 

@@ -72,21 +72,23 @@ fn truncate(time: DateTime<Utc>, unit: TimeDelta) -> DateTime<Utc> {
 pub(crate) fn aggregate<'a>(rows: impl IntoIterator<Item = &'a ActivityRow>) -> (Buckets, Buckets) {
     let (mut daily, mut hourly) = (Buckets::new(), Buckets::new());
     for row in rows {
-        for (buckets, unit) in [
-            (&mut daily, TimeDelta::days(1)),
-            (&mut hourly, TimeDelta::hours(1)),
-        ] {
-            let key = BucketKey {
-                account_id: row.account_id,
-                bucket: truncate(row.finished_at, unit),
-                user_id: row.user_id,
-                key_id: row.key_id,
-                model: row.model.clone(),
-            };
-            buckets.entry(key).or_default().add(row);
-        }
+        add_to(&mut daily, &mut hourly, row);
     }
     (daily, hourly)
+}
+
+/// Adds one row to its day's and its hour's bucket.
+pub(crate) fn add_to(daily: &mut Buckets, hourly: &mut Buckets, row: &ActivityRow) {
+    for (buckets, unit) in [(daily, TimeDelta::days(1)), (hourly, TimeDelta::hours(1))] {
+        let key = BucketKey {
+            account_id: row.account_id,
+            bucket: truncate(row.finished_at, unit),
+            user_id: row.user_id,
+            key_id: row.key_id,
+            model: row.model.clone(),
+        };
+        buckets.entry(key).or_default().add(row);
+    }
 }
 
 /// One of the two rollup tables: usage summed per UTC day (kept) or per UTC hour (pruned).

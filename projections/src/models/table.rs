@@ -65,7 +65,7 @@ impl<T> Table<T> {
     }
 
     /// `SELECT` of the columns from `schema`'s copy, then `rest`.
-    fn select(&self, schema: &Schema, rest: &str) -> String {
+    pub(crate) fn select(&self, schema: &Schema, rest: &str) -> String {
         let columns = self.columns;
         format!("SELECT {columns} FROM {}{rest}", schema.table(self.name))
     }

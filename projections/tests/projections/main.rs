@@ -4,6 +4,7 @@
 
 mod support;
 
+mod check;
 mod consistency;
 mod crash;
 mod feed_index;

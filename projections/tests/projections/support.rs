@@ -21,7 +21,8 @@ use ledger_domain::{
 use ledger_eventstore::{AppendOutcome, AppendRequest, Appender, AppenderConfig, EventMetadata};
 use ledger_pgembed::testing::{MigratedPool, TestDatabase, migrated_pool};
 use ledger_projections::{
-    CheckReport, Projection, ProjectionRuntime, RuntimeConfig, check_all, wait_for_position,
+    CheckLimits, CheckReport, Projection, ProjectionRuntime, RuntimeConfig, check_all,
+    check_within, wait_for_position,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -93,10 +94,24 @@ pub async fn caught_up_within(pool: &PgPool, position: i64, deadline: Duration) 
     }
 }
 
-/// Checks every projection against the fold of the log, and returns the reports.
+/// A check that holds a few events and rows at a time, so chunk and fetch boundaries fall
+/// everywhere.
+pub const TINY_CHUNKS: CheckLimits = CheckLimits {
+    events_per_chunk: 3,
+    rows_per_fetch: 2,
+    listed: 1_000,
+    statement_timeout: Some(Duration::from_secs(60)),
+};
+
+/// Checks every projection against the fold of the log, with the default limits and with
+/// [`TINY_CHUNKS`], and returns the reports of the first.
 pub async fn assert_consistent(pool: &PgPool) -> Vec<CheckReport> {
     let reports = check_all(pool).await.unwrap();
-    for report in &reports {
+    let mut all = reports.clone();
+    for projection in Projection::ALL {
+        all.push(check_within(pool, projection, TINY_CHUNKS).await.unwrap());
+    }
+    for report in &all {
         assert!(
             report.is_consistent(),
             "{} differs from the fold at {}: {:#?}",

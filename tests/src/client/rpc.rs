@@ -100,5 +100,7 @@ rpcs! {
     audit.verify_checkpoint(VerifyCheckpointRequest) -> pb::VerifyCheckpointResponse;
     audit.balance_as_of(BalanceAsOfRequest) -> pb::BalanceAsOfResponse;
     audit.consistency_check(ConsistencyCheckRequest) -> pb::ConsistencyCheckResponse;
+    audit.stream_consistency_check(ConsistencyCheckRequest)
+        -> tonic::Streaming<pb::ProjectionCheck>;
     audit.get_projection_status(GetProjectionStatusRequest) -> pb::GetProjectionStatusResponse;
 }
