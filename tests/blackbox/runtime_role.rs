@@ -22,8 +22,11 @@ async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable
     let owner = sqlx::PgPool::connect(database.url()).await.unwrap();
 
     // Without the schema, --no-migrate refuses to start instead of serving errors.
+    // Its own data directory: the key-hash secret it creates stays out of the checkout.
+    let data_dir = std::env::temp_dir().join(format!("ledgerd-refused-{}", Uuid::new_v4()));
     let refused = Command::new(binary())
-        .args(["serve", "--no-migrate", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--no-migrate", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
         .env("DATABASE_URL", database.url())
         .stdin(Stdio::null())
         .output()
@@ -35,6 +38,7 @@ async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable
         String::from_utf8_lossy(&refused.stderr)
     );
 
+    let _ = std::fs::remove_dir_all(&data_dir);
     assert!(migrate(database.url()).success());
     let role = format!("ledger_rt_{}", Uuid::new_v4().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN")))
