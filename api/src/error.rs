@@ -25,6 +25,11 @@ pub enum AppError {
     /// yet). Caller: never retry.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The caller has no part in the account, organization or user the request names (not its
+    /// owner, not a member), or no such one exists: the two are answered alike so ids cannot
+    /// be probed. Caller: never retry; check the id and the acting user.
+    #[error("permission denied: it does not exist or this caller may not see it")]
+    NoAccess,
     /// A new id the command names (its stream) exists already. Caller: choose another id.
     #[error("the id of {0} is already in use")]
     IdTaken(String),

@@ -101,6 +101,12 @@ pub fn bad_request(field: &str, description: &str) -> Status {
     )
 }
 
+/// A `PERMISSION_DENIED` status with its `ErrorInfo` reason.
+fn permission_denied(message: &str) -> Status {
+    let details = ErrorDetails::with_error_info("PERMISSION_DENIED", REASON_DOMAIN, HashMap::new());
+    Status::with_error_details(Code::PermissionDenied, message, details)
+}
+
 /// The machine-readable reason of an application error, if it has one.
 pub fn app_reason(error: &AppError) -> &'static str {
     match error {
@@ -108,7 +114,7 @@ pub fn app_reason(error: &AppError) -> &'static str {
         AppError::Invalid { .. } => "INVALID_INPUT",
         AppError::UnknownKey => "UNKNOWN_KEY",
         AppError::IdTaken(_) => "ID_ALREADY_IN_USE",
-        AppError::Forbidden(_) => "PERMISSION_DENIED",
+        AppError::Forbidden(_) | AppError::NoAccess => "PERMISSION_DENIED",
         AppError::CommandIdReused => "COMMAND_ID_REUSED",
         AppError::SecretNoLongerShown(_) => "KEY_SECRET_NO_LONGER_SHOWN",
         _ => "",
@@ -133,14 +139,8 @@ impl From<AppError> for Status {
                 Status::with_error_details(code_of(domain.kind()), message, details)
             }
             AppError::Invalid { field, description } => bad_request(&field, &description),
-            AppError::Forbidden(message) => {
-                let details = ErrorDetails::with_error_info(
-                    "PERMISSION_DENIED",
-                    REASON_DOMAIN,
-                    HashMap::new(),
-                );
-                Status::with_error_details(Code::PermissionDenied, message, details)
-            }
+            AppError::Forbidden(message) => permission_denied(message),
+            AppError::NoAccess => permission_denied(&error.to_string()),
             AppError::IdTaken(stream) => {
                 let kind = stream.split('-').next().unwrap_or("stream").to_owned();
                 let details = ErrorDetails::with_error_info(
