@@ -1,12 +1,12 @@
 //! Callers bound to who they are: the credential named in every event, support tokens bound
-//! to one staff member, credentials managed by `ledgerd credentials`, and a broken
-//! credentials file that is loud, not silent.
+//! to one staff member, erasures that name who erased, credentials managed by `ledgerd
+//! credentials`, and a broken credentials file that is loud, not silent.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
-use ledger_tests::client::{Api, Rpc, World};
+use ledger_tests::client::{Api, Identity, Rpc, World};
 use ledger_tests::ledgerd::{Ledgerd, SUPPORT_STAFF, binary};
 use tonic::Code;
 use tonic::metadata::MetadataValue;
@@ -103,6 +103,75 @@ async fn a_support_token_acts_as_its_own_staff_member_and_no_one_else() {
     .await
     .unwrap();
     assert_eq!(actors, vec![SUPPORT_STAFF.to_string(); 2]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_names_the_staff_member_or_service_that_erased() {
+    let world = World::start().await;
+    let user = world.user("erase-me@example.test").await;
+    let staff = Uuid::new_v4();
+    let support = Identity::from(Rpc::new(
+        world.ledgerd.lazy_channel(),
+        &world.ledgerd.support_token(staff),
+        None,
+    ));
+    assert_eq!(support.erase(&user).await.rows_erased, 1);
+    assert_eq!(world.identity().erase(&user).await.rows_erased, 0);
+    let never_registered = ledger_tests::client::User {
+        id: Uuid::new_v4(),
+        ..user.clone()
+    };
+    let before = world.head().await;
+    world
+        .identity()
+        .erase(&never_registered)
+        .refused_because("USER_NOT_FOUND")
+        .await;
+    assert_eq!(world.head().await, before, "nothing recorded for no one");
+
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT stream_id, payload, metadata FROM events \
+         WHERE event_type = 'user.personal_data_erased' ORDER BY position",
+    )
+    .fetch_all(&world.pool)
+    .await
+    .unwrap();
+    let erasures: Vec<(
+        String,
+        serde_json::Value,
+        serde_json::Value,
+        serde_json::Value,
+    )> = rows
+        .into_iter()
+        .map(|(stream, payload, metadata)| {
+            let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+            (
+                stream,
+                payload["erased_by"].clone(),
+                metadata["credential"].clone(),
+                metadata["actor_id"].clone(),
+            )
+        })
+        .collect();
+    let stream = format!("user-{}", user.id);
+    assert_eq!(
+        erasures,
+        vec![
+            (
+                stream.clone(),
+                serde_json::json!({"kind": "support", "staff_id": staff}),
+                serde_json::json!(format!("test-support-{staff}")),
+                serde_json::json!(staff),
+            ),
+            (
+                stream,
+                serde_json::json!({"kind": "identity"}),
+                serde_json::json!("test-identity"),
+                serde_json::Value::Null,
+            ),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -258,13 +258,7 @@ pub(crate) fn directory(events: &[Arc<Applied>], actual: DirectoryRows, out: &mu
     let mut orgs: BTreeMap<Uuid, OrganizationState> = BTreeMap::new();
     for e in events {
         match &e.event {
-            Event::User(u) => {
-                let id = match u {
-                    ledger_domain::user::UserEvent::Registered(r) => r.user_id,
-                    ledger_domain::user::UserEvent::EmailVerified(v) => v.user_id,
-                };
-                users.entry(id.as_uuid()).or_default().evolve(u);
-            }
+            Event::User(u) => users.entry(u.user_id().as_uuid()).or_default().evolve(u),
             Event::Organization(o) => orgs
                 .entry(o.organization_id().as_uuid())
                 .or_default()
