@@ -3,7 +3,12 @@
 //!
 //! Tokens are never stored or logged (`crate::credentials` manages the file). The acting user
 //! of a dashboard call travels in `x-actor-id`; a support call acts as the staff member its
-//! credential is bound to. `x-correlation-id` is optional.
+//! credential is bound to. `x-correlation-id` is optional. [`layer`] authenticates every call
+//! from its headers before its body is decoded; [`rate`] limits calls per credential and per
+//! API key.
+
+pub mod layer;
+pub mod rate;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,7 +16,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use ledger_domain::{Caller, StaffId, UserId};
-use tonic::metadata::MetadataMap;
 use uuid::Uuid;
 
 use crate::credentials::{self, Credential, CredentialKind, token_digest};
@@ -256,8 +260,8 @@ impl Credentials {
         self.reload_if_changed();
     }
 
-    /// Authenticates a request's metadata.
-    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<CallContext, AppError> {
+    /// Authenticates a request by its headers (no body needed).
+    pub fn authenticate(&self, metadata: &http::HeaderMap) -> Result<CallContext, AppError> {
         self.reload_if_due();
         let token = metadata
             .get("authorization")

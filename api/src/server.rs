@@ -17,6 +17,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::app::{App, expiry};
 use crate::auth::Credentials;
+use crate::auth::layer::AuthLayer;
 use crate::config::{Command, Config, CredentialsCommand};
 use crate::credentials;
 use crate::database::Database;
@@ -119,7 +120,7 @@ pub async fn serve(
     let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
     hasher.check_database(&pool).await?;
     let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
-    let app = App::start(pool.clone(), appender, hasher).await?;
+    let app = App::start(pool.clone(), appender, hasher, config.key_rate()).await?;
     let (stop_expiry, stop_rx) = tokio::sync::watch::channel(false);
     // The read models: one runner per projection (active where it holds the projection's
     // lock), stopped by the same signal as the expiry task.
@@ -169,8 +170,8 @@ pub async fn serve(
         .build_v1()?;
     let shared = Shared {
         app: Arc::clone(&app),
-        auth: credentials,
     };
+    let authenticate = AuthLayer::new(credentials, config.credential_rate());
     let max = config.max_request_bytes;
     macro_rules! service {
         ($server:path, $imp:expr) => {{
@@ -185,6 +186,7 @@ pub async fn serve(
     }
     builder
         .layer(metrics.layer())
+        .layer(authenticate)
         .timeout(Duration::from_millis(config.request_timeout_ms.max(1)))
         .concurrency_limit_per_connection(config.concurrency_per_connection.max(1))
         .add_service(health_service)

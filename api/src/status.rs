@@ -107,6 +107,14 @@ fn permission_denied(message: &str) -> Status {
     Status::with_error_details(Code::PermissionDenied, message, details)
 }
 
+/// A `RESOURCE_EXHAUSTED` status, reason `RATE_LIMITED`, with `RetryInfo` saying how long to
+/// wait.
+fn rate_limited(message: &str, wait: std::time::Duration) -> Status {
+    let mut details = ErrorDetails::with_retry_info(Some(wait));
+    details.set_error_info("RATE_LIMITED", REASON_DOMAIN, HashMap::new());
+    Status::with_error_details(Code::ResourceExhausted, message, details)
+}
+
 /// The machine-readable reason of an application error, if it has one.
 pub fn app_reason(error: &AppError) -> &'static str {
     match error {
@@ -117,6 +125,7 @@ pub fn app_reason(error: &AppError) -> &'static str {
         AppError::Forbidden(_) | AppError::NoAccess => "PERMISSION_DENIED",
         AppError::CommandIdReused => "COMMAND_ID_REUSED",
         AppError::SecretNoLongerShown(_) => "KEY_SECRET_NO_LONGER_SHOWN",
+        AppError::RateLimited { .. } => "RATE_LIMITED",
         _ => "",
     }
 }
@@ -180,6 +189,7 @@ impl From<AppError> for Status {
                 );
                 Status::with_error_details(Code::FailedPrecondition, error.to_string(), details)
             }
+            AppError::RateLimited { wait, .. } => rate_limited(&error.to_string(), wait),
             AppError::Contended => Status::aborted(error.to_string()),
             AppError::Unavailable => Status::unavailable(error.to_string()),
             AppError::Unimplemented(_) => Status::unimplemented(error.to_string()),

@@ -24,6 +24,7 @@ pub use cache::StateCache;
 pub use command::{Decided, Done, LedgerCommand, Loader, RetryCheck, Route};
 pub use load::{AccountView, KeyLabel};
 
+use crate::auth::rate::{Rate, RateLimiter};
 use crate::secrets::KeyHasher;
 
 /// Streams cached per aggregate kind.
@@ -41,6 +42,8 @@ pub struct App {
     pub keys: Arc<keyindex::KeyIndex>,
     /// Per-stream locks of this process.
     pub locks: locks::StreamLocks,
+    /// `AuthenticateKey` calls per API key (`--key-rate-per-s`).
+    pub key_rate: RateLimiter<ledger_domain::KeyId>,
     states: Arc<States>,
 }
 
@@ -87,6 +90,7 @@ impl App {
         pool: PgPool,
         appender: Appender,
         hasher: KeyHasher,
+        key_rate: Rate,
     ) -> anyhow::Result<Arc<App>> {
         let keys = keyindex::KeyIndex::build(&pool).await?;
         Ok(Arc::new(App {
@@ -95,6 +99,7 @@ impl App {
             hasher,
             keys: Arc::new(keys),
             locks: locks::StreamLocks::default(),
+            key_rate: RateLimiter::new(key_rate),
             states: Arc::new(States {
                 users: StateCache::new(CACHE_CAPACITY),
                 organizations: StateCache::new(CACHE_CAPACITY),
