@@ -93,6 +93,12 @@ pub struct Config {
     )]
     pub concurrency_per_connection: usize,
 
+    /// The identity service's Ed25519 public key (PEM). When set, every dashboard call must
+    /// carry `x-actor-assertion`: a JWT (EdDSA) signed with the matching private key, whose
+    /// `sub` is the `x-actor-id` user, unexpired, living at most 300 s.
+    #[arg(long, env = "LEDGER_DASHBOARD_ASSERTION_KEY", global = true)]
+    pub dashboard_assertion_key: Option<PathBuf>,
+
     /// Calls per second each credential may make (the layer answers RESOURCE_EXHAUSTED with
     /// RetryInfo above it); 0: no limit.
     #[arg(

@@ -17,6 +17,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::app::{App, expiry};
 use crate::auth::Credentials;
+use crate::auth::assertion::AssertionCheck;
 use crate::auth::layer::AuthLayer;
 use crate::config::{Command, Config, CredentialsCommand};
 use crate::credentials;
@@ -116,7 +117,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let tls = tls_config(config)?;
-    let credentials = Arc::new(Credentials::load(Some(config.credentials_path()))?);
+    let credentials = Arc::new(
+        Credentials::load(Some(config.credentials_path()))?
+            .requiring_assertions(assertion_check(config)?),
+    );
     let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
     hasher.check_database(&pool).await?;
     let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
@@ -276,6 +280,15 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// The dashboard assertion check of `--dashboard-assertion-key`, when given.
+fn assertion_check(config: &Config) -> anyhow::Result<Option<AssertionCheck>> {
+    let Some(path) = &config.dashboard_assertion_key else {
+        return Ok(None);
+    };
+    tracing::info!(key = %path.display(), "dashboard calls need a signed actor assertion");
+    AssertionCheck::load(path).map(Some)
 }
 
 /// The server's TLS settings from `--tls-cert` and `--tls-key` (clap requires both or neither).

@@ -266,3 +266,101 @@ async fn the_bearer_scheme_is_matched_without_regard_to_case() {
         audit.get_head(request).await.expect(scheme);
     }
 }
+
+/// Seconds since the epoch.
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An assertion for `sub`, signed by `key`, issued `iat` and expiring `exp` (epoch seconds).
+fn assertion(key: &rcgen::KeyPair, sub: Uuid, iat: u64, exp: u64) -> String {
+    let claims = serde_json::json!({"sub": sub.to_string(), "iat": iat, "exp": exp});
+    let key = jsonwebtoken::EncodingKey::from_ed_der(&key.serialize_der());
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &claims,
+        &key,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_assertion_key_a_dashboard_call_needs_a_fresh_assertion_for_its_user() {
+    let identity_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let other_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let dir = std::env::temp_dir().join(format!("assertion-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let public = dir.join("identity.pub.pem");
+    std::fs::write(&public, identity_key.public_key_pem()).unwrap();
+    let world = World::start_with(|options| {
+        options.serve_args.extend([
+            "--dashboard-assertion-key".to_owned(),
+            public.display().to_string(),
+        ]);
+    })
+    .await;
+    let user = world.user("asserted@example.test").await;
+    let token = world.ledgerd.token("dashboard").to_owned();
+    let call = |assertion: Option<String>| {
+        let mut client =
+            pb::users_service_client::UsersServiceClient::new(world.ledgerd.lazy_channel());
+        let mut request = tonic::Request::new(pb::ListUserOrganizationsRequest {
+            user_id: user.id.to_string(),
+            ..Default::default()
+        });
+        let metadata = request.metadata_mut();
+        metadata.insert(
+            "authorization",
+            MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+        );
+        metadata.insert(
+            "x-actor-id",
+            MetadataValue::try_from(user.id.to_string()).unwrap(),
+        );
+        if let Some(assertion) = assertion {
+            metadata.insert(
+                "x-actor-assertion",
+                MetadataValue::try_from(assertion).unwrap(),
+            );
+        }
+        async move {
+            client
+                .list_user_organizations(request)
+                .await
+                .map(drop)
+                .map_err(|status| status.code())
+        }
+    };
+    let now = now_s();
+    assert_eq!(
+        call(Some(assertion(&identity_key, user.id, now, now + 60))).await,
+        Ok(())
+    );
+    let refused = [
+        ("none", None),
+        (
+            "for another user",
+            Some(assertion(&identity_key, Uuid::new_v4(), now, now + 60)),
+        ),
+        (
+            "signed by another key",
+            Some(assertion(&other_key, user.id, now, now + 60)),
+        ),
+        (
+            "expired",
+            Some(assertion(&identity_key, user.id, now - 600, now - 300)),
+        ),
+        (
+            "living an hour",
+            Some(assertion(&identity_key, user.id, now, now + 3_600)),
+        ),
+        ("garbage", Some("not.a.jwt".to_owned())),
+    ];
+    for (what, assertion) in refused {
+        assert_eq!(call(assertion).await, Err(Code::Unauthenticated), "{what}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
