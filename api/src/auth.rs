@@ -3,7 +3,13 @@
 //!
 //! Tokens are never stored or logged (`crate::credentials` manages the file). The acting user
 //! of a dashboard call travels in `x-actor-id`; a support call acts as the staff member its
-//! credential is bound to. `x-correlation-id` is optional.
+//! credential is bound to. `x-correlation-id` is optional. [`layer`] authenticates every call
+//! from its headers before its body is decoded; [`rate`] limits calls per credential and per
+//! API key.
+
+pub mod assertion;
+pub mod layer;
+pub mod rate;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,11 +17,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use ledger_domain::{Caller, StaffId, UserId};
-use tonic::metadata::MetadataMap;
 use uuid::Uuid;
 
 use crate::credentials::{self, Credential, CredentialKind, token_digest};
 use crate::error::AppError;
+use assertion::AssertionCheck;
 
 /// Who is calling, with the ids recorded in event metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +95,8 @@ pub struct Credentials {
     next_check: Mutex<Instant>,
     file_valid: AtomicBool,
     failed_reloads: AtomicU64,
+    /// When set, dashboard calls must carry a signed actor assertion for their user.
+    assertion: Option<AssertionCheck>,
 }
 
 /// How the credentials file fares, for the metrics endpoint.
@@ -168,7 +176,14 @@ impl Credentials {
             next_check: Mutex::new(Instant::now() + RELOAD_CHECK_INTERVAL),
             file_valid: AtomicBool::new(true),
             failed_reloads: AtomicU64::new(0),
+            assertion: None,
         })
+    }
+
+    /// Requires a signed actor assertion on every dashboard call, checked by `check`.
+    pub fn requiring_assertions(mut self, check: Option<AssertionCheck>) -> Self {
+        self.assertion = check;
+        self
     }
 
     /// How the file fares.
@@ -256,8 +271,8 @@ impl Credentials {
         self.reload_if_changed();
     }
 
-    /// Authenticates a request's metadata.
-    pub fn authenticate(&self, metadata: &MetadataMap) -> Result<CallContext, AppError> {
+    /// Authenticates a request by its headers (no body needed).
+    pub fn authenticate(&self, metadata: &http::HeaderMap) -> Result<CallContext, AppError> {
         self.reload_if_due();
         let token = metadata
             .get("authorization")
@@ -276,11 +291,7 @@ impl Credentials {
         let actor = metadata.get("x-actor-id").and_then(|v| v.to_str().ok());
         let caller = match entry.kind {
             CredentialKind::Dashboard => Caller::Dashboard {
-                user: actor.and_then(|a| UserId::parse(a).ok()).ok_or(
-                    AppError::Unauthenticated(
-                        "dashboard calls need x-actor-id: the acting user's UUID",
-                    ),
-                )?,
+                user: self.dashboard_user(metadata, actor)?,
             },
             CredentialKind::Support => Caller::Support {
                 staff: bound_staff(&entry, actor)?,
@@ -301,6 +312,32 @@ impl Credentials {
         };
         crate::access::note_caller(&context);
         Ok(context)
+    }
+}
+
+impl Credentials {
+    /// The acting user of a dashboard call: `x-actor-id`, vouched for by `x-actor-assertion`
+    /// when assertions are required.
+    fn dashboard_user(
+        &self,
+        metadata: &http::HeaderMap,
+        actor: Option<&str>,
+    ) -> Result<UserId, AppError> {
+        let user = actor
+            .and_then(|a| UserId::parse(a).ok())
+            .ok_or(AppError::Unauthenticated(
+                "dashboard calls need x-actor-id: the acting user's UUID",
+            ))?;
+        if let Some(check) = &self.assertion {
+            let assertion = metadata
+                .get("x-actor-assertion")
+                .and_then(|v| v.to_str().ok());
+            let now_s = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            check.verify(assertion, user, now_s)?;
+        }
+        Ok(user)
     }
 }
 

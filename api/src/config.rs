@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::auth::rate::Rate;
+
 /// ARouter Ledger: credits, API keys and usage billing over gRPC, on a PostgreSQL event log.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "ledgerd", version)]
@@ -112,6 +114,44 @@ pub struct Config {
     )]
     pub concurrency_per_connection: usize,
 
+    /// The identity service's Ed25519 public key (PEM). When set, every dashboard call must
+    /// carry `x-actor-assertion`: a JWT (EdDSA) signed with the matching private key, whose
+    /// `sub` is the `x-actor-id` user, unexpired, living at most 300 s.
+    #[arg(long, env = "LEDGER_DASHBOARD_ASSERTION_KEY", global = true)]
+    pub dashboard_assertion_key: Option<PathBuf>,
+
+    /// Calls per second each credential may make (the layer answers RESOURCE_EXHAUSTED with
+    /// RetryInfo above it); 0: no limit.
+    #[arg(
+        long,
+        env = "LEDGER_CREDENTIAL_RATE_PER_S",
+        default_value_t = 0,
+        global = true
+    )]
+    pub credential_rate_per_s: u32,
+
+    /// Calls a credential may make at once above --credential-rate-per-s.
+    #[arg(
+        long,
+        env = "LEDGER_CREDENTIAL_BURST",
+        default_value_t = 100,
+        global = true
+    )]
+    pub credential_burst: u32,
+
+    /// `AuthenticateKey` calls per second per API key; 0: no limit.
+    #[arg(
+        long,
+        env = "LEDGER_KEY_RATE_PER_S",
+        default_value_t = 0,
+        global = true
+    )]
+    pub key_rate_per_s: u32,
+
+    /// `AuthenticateKey` calls an API key may make at once above --key-rate-per-s.
+    #[arg(long, env = "LEDGER_KEY_BURST", default_value_t = 20, global = true)]
+    pub key_burst: u32,
+
     /// How often the hold-expiry task scans for holds past their TTL, in seconds.
     #[arg(
         long,
@@ -204,6 +244,22 @@ pub enum CredentialsCommand {
 }
 
 impl Config {
+    /// The rate each credential may call at (`--credential-rate-per-s`, `--credential-burst`).
+    pub fn credential_rate(&self) -> Rate {
+        Rate {
+            per_s: self.credential_rate_per_s,
+            burst: self.credential_burst,
+        }
+    }
+
+    /// The rate each API key may be authenticated at (`--key-rate-per-s`, `--key-burst`).
+    pub fn key_rate(&self) -> Rate {
+        Rate {
+            per_s: self.key_rate_per_s,
+            burst: self.key_burst,
+        }
+    }
+
     /// The credentials file in force.
     pub fn credentials_path(&self) -> PathBuf {
         self.credentials_file

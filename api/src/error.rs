@@ -25,6 +25,21 @@ pub enum AppError {
     /// yet). Caller: never retry.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The caller has no part in the account, organization or user the request names (not its
+    /// owner, not a member), or no such one exists: the two are answered alike so ids cannot
+    /// be probed. Caller: never retry; check the id and the acting user.
+    #[error("permission denied: it does not exist or this caller may not see it")]
+    NoAccess,
+    /// The caller's credential, or the API key, is over its rate limit
+    /// (`--credential-rate-per-s`, `--key-rate-per-s`). Caller: retry after `wait`
+    /// (`google.rpc.RetryInfo`).
+    #[error("rate limit of {what} exceeded; retry after {} ms", wait.as_millis())]
+    RateLimited {
+        /// Whose limit: "this credential" or "this API key".
+        what: &'static str,
+        /// How long until a call would be within the rate.
+        wait: std::time::Duration,
+    },
     /// A new id the command names (its stream) exists already. Caller: choose another id.
     #[error("the id of {0} is already in use")]
     IdTaken(String),

@@ -16,6 +16,9 @@ use uuid::Uuid;
 /// Characters of the secret kept in the log for display (`ark_` and 8 more).
 pub const PREFIX_CHARS: usize = 12;
 
+/// Characters of a secret after `ark_`: 32 bytes in unpadded base64url.
+const SECRET_CHARS: usize = 43;
+
 /// The server's key-hash secret.
 #[derive(Clone)]
 pub struct KeyHasher {
@@ -100,6 +103,18 @@ impl KeyHasher {
             "ark_{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
         )
+    }
+
+    /// Whether `secret` has the form every secret [`KeyHasher::derive_secret`] makes: `ark_`
+    /// and 43 base64url characters. Checked before any lookup, so a malformed one costs no
+    /// hashing and no query.
+    pub fn well_formed(secret: &str) -> bool {
+        secret.strip_prefix("ark_").is_some_and(|rest| {
+            rest.len() == SECRET_CHARS
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
     }
 
     /// The keyed hash stored in the log and looked up by `AuthenticateKey`.

@@ -21,6 +21,8 @@ use tonic_health::pb::health_server::{Health as HealthApi, HealthServer};
 use crate::access::AccessLogLayer;
 use crate::app::{App, expiry};
 use crate::auth::Credentials;
+use crate::auth::assertion::AssertionCheck;
+use crate::auth::layer::AuthLayer;
 use crate::config::{Command, Config, CredentialsCommand};
 use crate::credentials;
 use crate::database::Database;
@@ -133,7 +135,14 @@ async fn start(config: &Config, pool: &PgPool, hasher: &KeyHasher) -> anyhow::Re
     hasher.check_database(pool).await?;
     let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
     let check_timeout = Duration::from_millis(config.check_statement_timeout_ms);
-    let app = App::start(pool.clone(), appender, hasher.clone(), check_timeout).await?;
+    let app = App::start(
+        pool.clone(),
+        appender,
+        hasher.clone(),
+        check_timeout,
+        config.key_rate(),
+    )
+    .await?;
     Ok((app, writer))
 }
 
@@ -148,8 +157,10 @@ pub async fn serve(
     pool: PgPool,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let tls = tls_config(config)?;
-    let credentials = Arc::new(Credentials::load(Some(config.credentials_path()))?);
+    let credentials = Arc::new(
+        Credentials::load(Some(config.credentials_path()))?
+            .requiring_assertions(assertion_check(config)?),
+    );
     let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
     let (health, health_service) = Health::new().await;
     let ledger = LateRoutes::default();
@@ -157,13 +168,13 @@ pub async fn serve(
     let (stopping, stopping_rx) = watch::channel(false);
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, tls = tls.is_some(), "ledgerd serving gRPC");
+    tracing::info!(%address, tls = config.tls_cert.is_some(), "ledgerd serving gRPC");
     let server = tokio::spawn(grpc_server(
         config,
-        tls,
         health_service,
         ledger.clone(),
         &metrics,
+        AuthLayer::new(Arc::clone(&credentials), config.credential_rate()),
         listener,
         drained(Arc::clone(&health), stopping_rx),
     )?);
@@ -232,7 +243,6 @@ pub async fn serve(
     ledger.set(ledger_routes(
         &Shared {
             app: Arc::clone(&app),
-            auth: credentials,
         },
         config.max_request_bytes,
     ));
@@ -339,22 +349,23 @@ fn ledger_routes(shared: &Shared, max: usize) -> Routes {
 /// ledger's services once `ledger` is set, every call logged and counted.
 fn grpc_server(
     config: &Config,
-    tls: Option<ServerTlsConfig>,
     health: HealthServer<impl HealthApi>,
     ledger: LateRoutes,
     metrics: &Metrics,
+    authenticate: AuthLayer,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<impl Future<Output = Result<(), tonic::transport::Error>> + Send + 'static> {
     let routes = reflection()?.add_service(health);
     let routes = Routes::from(routes.into_axum_router().fallback_service(ledger));
     let mut builder = Server::builder();
-    if let Some(tls) = tls {
+    if let Some(tls) = tls_config(config)? {
         builder = builder.tls_config(tls)?;
     }
     let router = builder
         .layer(AccessLogLayer)
         .layer(metrics.layer())
+        .layer(authenticate)
         .timeout(Duration::from_millis(config.request_timeout_ms.max(1)))
         .concurrency_limit_per_connection(config.concurrency_per_connection.max(1))
         .add_routes(routes);
@@ -386,6 +397,15 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// The dashboard assertion check of `--dashboard-assertion-key`, when given.
+fn assertion_check(config: &Config) -> anyhow::Result<Option<AssertionCheck>> {
+    let Some(path) = &config.dashboard_assertion_key else {
+        return Ok(None);
+    };
+    tracing::info!(key = %path.display(), "dashboard calls need a signed actor assertion");
+    AssertionCheck::load(path).map(Some)
 }
 
 /// The server's TLS settings from `--tls-cert` and `--tls-key` (clap requires both or neither).

@@ -124,6 +124,20 @@ pub fn bad_request(field: &str, description: &str) -> Status {
     )
 }
 
+/// A `PERMISSION_DENIED` status with its `ErrorInfo` reason.
+fn permission_denied(message: &str) -> Status {
+    let details = ErrorDetails::with_error_info("PERMISSION_DENIED", REASON_DOMAIN, HashMap::new());
+    detailed(Code::PermissionDenied, message, details)
+}
+
+/// A `RESOURCE_EXHAUSTED` status, reason `RATE_LIMITED`, with `RetryInfo` saying how long to
+/// wait.
+fn rate_limited(message: &str, wait: std::time::Duration) -> Status {
+    let mut details = ErrorDetails::with_retry_info(Some(wait));
+    details.set_error_info("RATE_LIMITED", REASON_DOMAIN, HashMap::new());
+    Status::with_error_details(Code::ResourceExhausted, message, details)
+}
+
 /// The machine-readable reason of an application error, if it has one.
 pub fn app_reason(error: &AppError) -> &'static str {
     match error {
@@ -131,9 +145,10 @@ pub fn app_reason(error: &AppError) -> &'static str {
         AppError::Invalid { .. } => "INVALID_INPUT",
         AppError::UnknownKey => "UNKNOWN_KEY",
         AppError::IdTaken(_) => "ID_ALREADY_IN_USE",
-        AppError::Forbidden(_) => "PERMISSION_DENIED",
+        AppError::Forbidden(_) | AppError::NoAccess => "PERMISSION_DENIED",
         AppError::CommandIdReused => "COMMAND_ID_REUSED",
         AppError::SecretNoLongerShown(_) => "KEY_SECRET_NO_LONGER_SHOWN",
+        AppError::RateLimited { .. } => "RATE_LIMITED",
         _ => "",
     }
 }
@@ -156,14 +171,8 @@ impl From<AppError> for Status {
                 detailed(code_of(domain.kind()), message, details)
             }
             AppError::Invalid { field, description } => bad_request(&field, &description),
-            AppError::Forbidden(message) => {
-                let details = ErrorDetails::with_error_info(
-                    "PERMISSION_DENIED",
-                    REASON_DOMAIN,
-                    HashMap::new(),
-                );
-                detailed(Code::PermissionDenied, message, details)
-            }
+            AppError::Forbidden(message) => permission_denied(message),
+            AppError::NoAccess => permission_denied(&error.to_string()),
             AppError::IdTaken(stream) => {
                 let kind = stream.split('-').next().unwrap_or("stream").to_owned();
                 let details = ErrorDetails::with_error_info(
@@ -203,6 +212,7 @@ impl From<AppError> for Status {
                 );
                 detailed(Code::FailedPrecondition, error.to_string(), details)
             }
+            AppError::RateLimited { wait, .. } => rate_limited(&error.to_string(), wait),
             AppError::Contended => detailed(Code::Aborted, error.to_string(), ErrorDetails::new()),
             AppError::Unavailable => {
                 detailed(Code::Unavailable, error.to_string(), ErrorDetails::new())

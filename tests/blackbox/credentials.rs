@@ -1,12 +1,12 @@
 //! Callers bound to who they are: the credential named in every event, support tokens bound
-//! to one staff member, credentials managed by `ledgerd credentials`, and a broken
-//! credentials file that is loud, not silent.
+//! to one staff member, erasures that name who erased, credentials managed by `ledgerd
+//! credentials`, and a broken credentials file that is loud, not silent.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
-use ledger_tests::client::{Api, Rpc, World};
+use ledger_tests::client::{Api, Identity, Rpc, World};
 use ledger_tests::ledgerd::{Ledgerd, SUPPORT_STAFF, binary};
 use tonic::Code;
 use tonic::metadata::MetadataValue;
@@ -106,6 +106,75 @@ async fn a_support_token_acts_as_its_own_staff_member_and_no_one_else() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_names_the_staff_member_or_service_that_erased() {
+    let world = World::start().await;
+    let user = world.user("erase-me@example.test").await;
+    let staff = Uuid::new_v4();
+    let support = Identity::from(Rpc::new(
+        world.ledgerd.lazy_channel(),
+        &world.ledgerd.support_token(staff),
+        None,
+    ));
+    assert_eq!(support.erase(&user).await.rows_erased, 1);
+    assert_eq!(world.identity().erase(&user).await.rows_erased, 0);
+    let never_registered = ledger_tests::client::User {
+        id: Uuid::new_v4(),
+        ..user.clone()
+    };
+    let before = world.head().await;
+    world
+        .identity()
+        .erase(&never_registered)
+        .refused_because("USER_NOT_FOUND")
+        .await;
+    assert_eq!(world.head().await, before, "nothing recorded for no one");
+
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT stream_id, payload, metadata FROM events \
+         WHERE event_type = 'user.personal_data_erased' ORDER BY position",
+    )
+    .fetch_all(&world.pool)
+    .await
+    .unwrap();
+    let erasures: Vec<(
+        String,
+        serde_json::Value,
+        serde_json::Value,
+        serde_json::Value,
+    )> = rows
+        .into_iter()
+        .map(|(stream, payload, metadata)| {
+            let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+            (
+                stream,
+                payload["erased_by"].clone(),
+                metadata["credential"].clone(),
+                metadata["actor_id"].clone(),
+            )
+        })
+        .collect();
+    let stream = format!("user-{}", user.id);
+    assert_eq!(
+        erasures,
+        vec![
+            (
+                stream.clone(),
+                serde_json::json!({"kind": "support", "staff_id": staff}),
+                serde_json::json!(format!("test-support-{staff}")),
+                serde_json::json!(staff),
+            ),
+            (
+                stream,
+                serde_json::json!({"kind": "identity"}),
+                serde_json::json!("test-identity"),
+                serde_json::Value::Null,
+            ),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn rotated_and_removed_credentials_stop_working_without_a_restart() {
     let world = World::start().await;
     let first = credentials(
@@ -196,4 +265,102 @@ async fn the_bearer_scheme_is_matched_without_regard_to_case() {
         request.metadata_mut().insert("authorization", value);
         audit.get_head(request).await.expect(scheme);
     }
+}
+
+/// Seconds since the epoch.
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An assertion for `sub`, signed by `key`, issued `iat` and expiring `exp` (epoch seconds).
+fn assertion(key: &rcgen::KeyPair, sub: Uuid, iat: u64, exp: u64) -> String {
+    let claims = serde_json::json!({"sub": sub.to_string(), "iat": iat, "exp": exp});
+    let key = jsonwebtoken::EncodingKey::from_ed_der(&key.serialize_der());
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &claims,
+        &key,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_assertion_key_a_dashboard_call_needs_a_fresh_assertion_for_its_user() {
+    let identity_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let other_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let dir = std::env::temp_dir().join(format!("assertion-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let public = dir.join("identity.pub.pem");
+    std::fs::write(&public, identity_key.public_key_pem()).unwrap();
+    let world = World::start_with(|options| {
+        options.serve_args.extend([
+            "--dashboard-assertion-key".to_owned(),
+            public.display().to_string(),
+        ]);
+    })
+    .await;
+    let user = world.user("asserted@example.test").await;
+    let token = world.ledgerd.token("dashboard").to_owned();
+    let call = |assertion: Option<String>| {
+        let mut client =
+            pb::users_service_client::UsersServiceClient::new(world.ledgerd.lazy_channel());
+        let mut request = tonic::Request::new(pb::ListUserOrganizationsRequest {
+            user_id: user.id.to_string(),
+            ..Default::default()
+        });
+        let metadata = request.metadata_mut();
+        metadata.insert(
+            "authorization",
+            MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+        );
+        metadata.insert(
+            "x-actor-id",
+            MetadataValue::try_from(user.id.to_string()).unwrap(),
+        );
+        if let Some(assertion) = assertion {
+            metadata.insert(
+                "x-actor-assertion",
+                MetadataValue::try_from(assertion).unwrap(),
+            );
+        }
+        async move {
+            client
+                .list_user_organizations(request)
+                .await
+                .map(drop)
+                .map_err(|status| status.code())
+        }
+    };
+    let now = now_s();
+    assert_eq!(
+        call(Some(assertion(&identity_key, user.id, now, now + 60))).await,
+        Ok(())
+    );
+    let refused = [
+        ("none", None),
+        (
+            "for another user",
+            Some(assertion(&identity_key, Uuid::new_v4(), now, now + 60)),
+        ),
+        (
+            "signed by another key",
+            Some(assertion(&other_key, user.id, now, now + 60)),
+        ),
+        (
+            "expired",
+            Some(assertion(&identity_key, user.id, now - 600, now - 300)),
+        ),
+        (
+            "living an hour",
+            Some(assertion(&identity_key, user.id, now, now + 3_600)),
+        ),
+        ("garbage", Some("not.a.jwt".to_owned())),
+    ];
+    for (what, assertion) in refused {
+        assert_eq!(call(assertion).await, Err(Code::Unauthenticated), "{what}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

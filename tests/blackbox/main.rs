@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed step fails the test.
 #![allow(missing_docs)]
 
+mod admission;
 mod api_rules;
 mod audit;
 mod authz;

@@ -25,7 +25,13 @@ async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable
     // Its own data directory: the key-hash secret it creates stays out of the checkout.
     let data_dir = std::env::temp_dir().join(format!("ledgerd-refused-{}", Uuid::new_v4()));
     let refused = Command::new(binary())
-        .args(["serve", "--no-migrate", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--no-migrate",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&data_dir)
         .env("DATABASE_URL", database.url())
         .stdin(Stdio::null())

@@ -1,11 +1,12 @@
 //! Tenant isolation: the admin of one organization calls every query and every command of the
-//! dashboard on another organization's resources and gets nothing of it.
+//! dashboard on another organization's resources and gets nothing of it, and every query
+//! answers an id that exists nowhere exactly as it answers the other organization's.
 
 use std::fmt::Debug;
 
 use ledger_api::pb;
-use ledger_tests::client::{Api, Call, World, id};
-use tonic::Code;
+use ledger_tests::client::{AccountId, Api, Call, Key, KeyId, Org, OrgId, User, World, id, reason};
+use tonic::{Code, Status};
 
 /// What the other organization is called and what its people's emails are: none of it may
 /// reach the intruder.
@@ -50,7 +51,6 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
 
     // Alice's reads wait until the read models hold everything of Bravo's.
     let a = world.dashboard(&alice).after(reached);
-    let account = &bravo.account;
     let (csv, pdf, by_model) = (
         pb::ExportFormat::Csv,
         pb::ExportFormat::Pdf,
@@ -58,7 +58,7 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
     );
     let unlimited = pb::ChangeKeyLimitRequest {
         command_id: id(),
-        account_id: account.to_string(),
+        account_id: bravo.account.to_string(),
         key_id: bravo_key.id.to_string(),
         limit: None,
     };
@@ -66,90 +66,174 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
         contacts: vec!["alice@alpha.test".into()],
         ..Default::default()
     };
-    let calls: Vec<(&str, Call<String>)> = vec![
-        // Every query on the other organization's resources.
-        ("GetOrganization", shown(a.get_organization(&bravo))),
-        ("ListMembers", shown(a.list_members(&bravo))),
-        ("ListInvitations", shown(a.list_invitations(&bravo))),
-        ("GetAccountBalance", shown(a.balance(account))),
-        ("ListLedgerEntries", shown(a.ledger_entries(account))),
-        ("ListKeys", shown(a.list_keys_with_deleted(account))),
-        ("GetKey", shown(a.get_key(&bravo_key))),
-        ("ListActivity", shown(a.activity(account))),
-        (
-            "GetUsageAnalytics",
-            shown(a.usage_analytics(account, by_model)),
-        ),
-        ("ExportActivity", chunks(a.export_activity(account, csv))),
-        (
-            "ExportAnalytics",
-            chunks(a.export_analytics(account, csv, by_model)),
-        ),
-        ("ExportActivity", chunks(a.export_activity(account, pdf))),
-        (
-            "ExportAnalytics",
-            chunks(a.export_analytics(account, pdf, by_model)),
-        ),
-        ("GetPrivacySettings", shown(a.privacy(&bravo))),
-        ("GetBillingSettings", shown(a.billing(&bravo))),
-        ("GetUserAccount", shown(a.user_account(&bob))),
-        ("ListUserOrganizations", shown(a.user_organizations(&bob))),
-        // Every dashboard command on them.
+    // Every read that names an account, organization, key or user: on Bravo's, and on ids
+    // that exist nowhere. Both answer alike, so an id cannot be probed.
+    let ghost = Org {
+        id: OrgId::fresh(),
+        account: AccountId::fresh(),
+    };
+    let ghost_key = Key {
+        id: KeyId::fresh(),
+        account: ghost.account.clone(),
+        ..bravo_key.clone()
+    };
+    let ghost_user = User {
+        id: uuid::Uuid::new_v4(),
+        ..bob.clone()
+    };
+    let mut reads: Vec<(String, Call<String>)> = Vec::new();
+    for (whose, org, key, user) in [
+        ("Bravo's", &bravo, &bravo_key, &bob),
+        ("a missing", &ghost, &ghost_key, &ghost_user),
+    ] {
+        let account = &org.account;
+        let of = |rpc: &str| format!("{rpc} on {whose} id");
+        reads.extend([
+            (of("GetOrganization"), shown(a.get_organization(org))),
+            (of("ListMembers"), shown(a.list_members(org))),
+            (of("ListInvitations"), shown(a.list_invitations(org))),
+            (of("GetAccountBalance"), shown(a.balance(account))),
+            (of("ListLedgerEntries"), shown(a.ledger_entries(account))),
+            (of("ListKeys"), shown(a.list_keys_with_deleted(account))),
+            (of("GetKey"), shown(a.get_key(key))),
+            (of("ListActivity"), shown(a.activity(account))),
+            (
+                of("GetUsageAnalytics"),
+                shown(a.usage_analytics(account, by_model)),
+            ),
+            (
+                of("ExportActivity CSV"),
+                chunks(a.export_activity(account, csv)),
+            ),
+            (
+                of("ExportAnalytics CSV"),
+                chunks(a.export_analytics(account, csv, by_model)),
+            ),
+            (
+                of("ExportActivity PDF"),
+                chunks(a.export_activity(account, pdf)),
+            ),
+            (
+                of("ExportAnalytics PDF"),
+                chunks(a.export_analytics(account, pdf, by_model)),
+            ),
+            (of("GetPrivacySettings"), shown(a.privacy(org))),
+            (of("GetBillingSettings"), shown(a.billing(org))),
+            (of("GetUserAccount"), shown(a.user_account(user))),
+            (
+                of("ListUserOrganizations"),
+                shown(a.user_organizations(user)),
+            ),
+        ]);
+    }
+    assert_eq!(reads.len(), 34);
+
+    // Every dashboard command on Bravo's resources, each with the one answer it must get.
+    let denied = Code::PermissionDenied;
+    let commands: Vec<(&str, Code, Call<String>)> = vec![
         (
             "RenameOrganization",
+            denied,
             shown(a.rename_organization(&bravo, "Taken over")),
         ),
         (
             "UpdateOrganizationDetails",
+            denied,
             shown(a.update_organization_details(&bravo, Some("mine now"))),
         ),
         (
             "InviteMember",
+            denied,
             shown(a.invite(&bravo, "alice@alpha.test", pb::Role::Admin)),
         ),
-        ("RevokeInvitation", shown(a.revoke(&invitation))),
+        ("RevokeInvitation", denied, shown(a.revoke(&invitation))),
+        // Addressed to her, so she may know it exists; revoked, it is gone.
         (
             "AcceptInvitation (revoked, addressed to her)",
+            Code::NotFound,
             shown(a.accept(&invitation)),
         ),
-        ("RemoveMember", shown(a.remove_member(&bravo, &carol))),
+        (
+            "RemoveMember",
+            denied,
+            shown(a.remove_member(&bravo, &carol)),
+        ),
         (
             "ChangeMemberRole",
+            denied,
             shown(a.change_role(&bravo, &carol, pb::Role::Admin)),
         ),
-        ("LeaveOrganization", shown(a.leave(&bravo))),
-        ("PurchaseCredits", shown(a.buy(account, "1"))),
-        ("CreateKey", shown(a.create_key(account, "intruder"))),
-        ("RenameKey", shown(a.rename_key(&bravo_key, "renamed"))),
-        ("ChangeKeyLimit", shown(a.rpc().change_key_limit(unlimited))),
-        ("DisableKey", shown(a.disable_key(&bravo_key))),
-        ("EnableKey", shown(a.enable_key(&bravo_key))),
-        ("DeleteKey", shown(a.delete_key(&bravo_key))),
-        ("SetPrivacySettings", shown(a.set_privacy(&bravo, 1, true))),
-        ("SetBillingSettings", shown(a.set_billing(&bravo, billing))),
+        ("LeaveOrganization", denied, shown(a.leave(&bravo))),
+        ("PurchaseCredits", denied, shown(a.buy(&bravo.account, "1"))),
+        (
+            "CreateKey",
+            denied,
+            shown(a.create_key(&bravo.account, "intruder")),
+        ),
+        (
+            "RenameKey",
+            denied,
+            shown(a.rename_key(&bravo_key, "renamed")),
+        ),
+        (
+            "ChangeKeyLimit",
+            denied,
+            shown(a.rpc().change_key_limit(unlimited)),
+        ),
+        ("DisableKey", denied, shown(a.disable_key(&bravo_key))),
+        ("EnableKey", denied, shown(a.enable_key(&bravo_key))),
+        ("DeleteKey", denied, shown(a.delete_key(&bravo_key))),
+        (
+            "SetPrivacySettings",
+            denied,
+            shown(a.set_privacy(&bravo, 1, true)),
+        ),
+        (
+            "SetBillingSettings",
+            denied,
+            shown(a.set_billing(&bravo, billing)),
+        ),
     ];
-    assert_eq!(calls.len(), 34);
+    assert_eq!(commands.len(), 17);
 
     let mut leaks = Vec::new();
-    for (rpc, call) in calls {
+    // Reads: exactly one answer, code, reason and message alike, whether the id exists or not.
+    let mut answers = std::collections::BTreeMap::new();
+    for (rpc, call) in reads {
         match call.outcome().await {
-            Err(status) if matches!(status.code(), Code::PermissionDenied | Code::NotFound) => {
-                let text = format!("{} {:?}", status.message(), status.details());
-                let exposed = [
-                    VICTIM_NAME,
-                    VICTIM_EMAILS[0],
-                    VICTIM_EMAILS[1],
-                    bravo_key.id.as_str(),
-                ]
-                .into_iter()
-                .any(|secret| text.contains(secret));
-                if exposed {
-                    leaks.push(format!("{rpc}: the refusal names the victim: {status:?}"));
-                }
+            Err(status) if status.code() == denied => {
+                leaks.extend(exposure(&rpc, &status, &bravo_key));
+                let answer = (reason(&status), status.message().to_owned());
+                answers.entry(answer).or_insert_with(Vec::new).push(rpc);
             }
             other => leaks.push(format!("{rpc}: {other:?}")),
         }
     }
+    if answers.len() > 1 {
+        leaks.push(format!("reads answer in more than one way: {answers:#?}"));
+    }
+    for (rpc, code, call) in commands {
+        match call.outcome().await {
+            Err(status) if status.code() == code => {
+                leaks.extend(exposure(rpc, &status, &bravo_key));
+            }
+            other => leaks.push(format!("{rpc}: expected {code:?}, got {other:?}")),
+        }
+    }
     assert!(leaks.is_empty(), "{leaks:#?}");
     assert_eq!(world.head().await, head, "no command was appended");
+}
+
+/// A refusal that names anything of the victim's.
+fn exposure(rpc: &str, status: &Status, key: &Key) -> Option<String> {
+    let text = format!("{} {:?}", status.message(), status.details());
+    [
+        VICTIM_NAME,
+        VICTIM_EMAILS[0],
+        VICTIM_EMAILS[1],
+        key.id.as_str(),
+    ]
+    .into_iter()
+    .any(|secret| text.contains(secret))
+    .then(|| format!("{rpc}: the refusal names the victim: {status:?}"))
 }

@@ -1,13 +1,18 @@
 //! Reads answered on behalf of a caller: the authorization context comes from the domain's
 //! `auth_context` functions, the ones its decide functions use, and the domain's policy decides.
 //! Every read handler goes through here before it looks at what it serves.
+//!
+//! Permission comes before existence: a caller with no part in an account or organization
+//! (not its owner, not a member) gets [`AppError::NoAccess`] whether the id exists or not, so
+//! ids cannot be probed. Callers the policy lets read everything (support, auditors) are told
+//! `NOT_FOUND` for an id that does not exist.
 
 use std::sync::Arc;
 
 use ledger_domain::account;
 use ledger_domain::organization::{self, Organization, OrganizationState};
 use ledger_domain::{
-    AccountId, Action, AuthContext, Caller, DomainError, OrganizationId, authorize,
+    AccountId, Action, AuthContext, Caller, Denial, DomainError, OrganizationId, authorize,
 };
 
 use super::{AccountView, App};
@@ -25,13 +30,18 @@ pub struct AccountInContext {
 
 impl App {
     /// The account `id` with the caller's context on it, current as of now; the policy is not
-    /// asked yet (for reads that decide per item, like the key listing).
+    /// asked for `action` yet (for reads that decide per item, like the key listing). An
+    /// account that does not exist is answered as [`missing`] says for `action`.
     pub async fn account_in_context(
         &self,
         caller: &Caller,
         id: AccountId,
+        action: Action,
     ) -> Result<AccountInContext, AppError> {
         let (view, organization) = self.account_and_owner(id).await?;
+        if view.state.account.is_none() {
+            return Err(missing(caller, action, DomainError::AccountNotFound));
+        }
         let context = account_context(&view, organization.as_deref(), caller)?;
         Ok(AccountInContext {
             view,
@@ -47,7 +57,7 @@ impl App {
         id: AccountId,
         action: Action,
     ) -> Result<AccountInContext, AppError> {
-        let account = self.account_in_context(caller, id).await?;
+        let account = self.account_in_context(caller, id, action).await?;
         allow(caller, action, &account.context)?;
         Ok(account)
     }
@@ -60,6 +70,9 @@ impl App {
         action: Action,
     ) -> Result<Arc<OrganizationState>, AppError> {
         let state = self.organization(id).await?;
+        if state.organization.is_none() {
+            return Err(missing(caller, action, DomainError::OrganizationNotFound));
+        }
         allow(caller, action, &organization_context(&state, caller)?)?;
         Ok(state)
     }
@@ -96,7 +109,22 @@ pub fn organization_context(
     Ok(organization::auth_context(state, caller)?)
 }
 
-/// Asks the policy.
+/// Asks the policy. A caller with no part in the resource (not a member, not the owner) is
+/// refused with [`AppError::NoAccess`], the answer an id that does not exist gets too.
 pub fn allow(caller: &Caller, action: Action, context: &AuthContext) -> Result<(), AppError> {
-    authorize(caller, action, context).map_err(|denial| DomainError::Denied(denial).into())
+    authorize(caller, action, context).map_err(|denial| match denial {
+        Denial::NotAMember | Denial::NotAccountOwner => AppError::NoAccess,
+        other => DomainError::Denied(other).into(),
+    })
+}
+
+/// The answer for a resource that does not exist: what a caller with no part in it would get
+/// were it there (the policy asked with a stranger's context), and `not_found` only for a
+/// caller the policy lets do `action` on any resource (support, auditors, the gateway).
+pub fn missing(caller: &Caller, action: Action, not_found: DomainError) -> AppError {
+    match authorize(caller, action, &AuthContext::organization(None)) {
+        Ok(()) => not_found.into(),
+        Err(denial @ Denial::CallerKindNotAllowed { .. }) => DomainError::Denied(denial).into(),
+        Err(_) => AppError::NoAccess,
+    }
 }

@@ -28,7 +28,9 @@ impl App {
         position: i64,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        let current = self.account_in_context(caller, account).await?;
+        let current = self
+            .account_in_context(caller, account, Action::ManageKey)
+            .await?;
         let key = current.view.key(key_id);
         let context = key_auth_context(current.context, key, caller);
         allow(caller, Action::ManageKey, &context)?;

@@ -24,6 +24,7 @@ pub use cache::StateCache;
 pub use command::{Decided, Done, LedgerCommand, Loader, RetryCheck, Route};
 pub use load::{AccountView, KeyLabel};
 
+use crate::auth::rate::{Rate, RateLimiter};
 use crate::secrets::KeyHasher;
 
 /// Streams cached per aggregate kind.
@@ -43,6 +44,8 @@ pub struct App {
     pub locks: locks::StreamLocks,
     /// The consistency checks: one at a time, each under its own statement timeout.
     pub checks: Arc<ConsistencyChecks>,
+    /// `AuthenticateKey` calls per API key (`--key-rate-per-s`).
+    pub key_rate: RateLimiter<ledger_domain::KeyId>,
     states: Arc<States>,
 }
 
@@ -108,6 +111,7 @@ impl App {
         appender: Appender,
         hasher: KeyHasher,
         statement_timeout: std::time::Duration,
+        key_rate: Rate,
     ) -> anyhow::Result<Arc<App>> {
         let keys = keyindex::KeyIndex::build(&pool).await?;
         Ok(Arc::new(App {
@@ -120,6 +124,7 @@ impl App {
                 turn: Arc::new(tokio::sync::Semaphore::new(1)),
                 statement_timeout,
             }),
+            key_rate: RateLimiter::new(key_rate),
             states: Arc::new(States {
                 users: StateCache::new(CACHE_CAPACITY),
                 organizations: StateCache::new(CACHE_CAPACITY),

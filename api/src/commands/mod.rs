@@ -16,4 +16,4 @@ pub use organization::{
     OrganizationCreated,
 };
 pub use transfer::TransferCredits;
-pub use user::{RegisterUser, VerifyEmail};
+pub use user::{EraseUser, RegisterUser, VerifyEmail};

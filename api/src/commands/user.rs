@@ -1,5 +1,6 @@
-//! Commands of the identity service: registering a user (with their personal account) and
-//! verifying their address. Addresses go to the erasable table, never into the log.
+//! Commands of the identity service: registering a user (with their personal account),
+//! verifying their address, and recording who erases their personal data. Addresses go to the
+//! erasable table, never into the log.
 
 use std::sync::Arc;
 
@@ -86,5 +87,29 @@ impl LedgerCommand for VerifyEmail {
 
     async fn write_outside_log(&self, app: &App, _decided: &Decided<()>) -> Result<(), AppError> {
         personal::verify_email(&app.pool, self.0.user_id, &self.0.email).await
+    }
+}
+
+/// Records who erases a user's personal data (the handler erases it once this is appended).
+pub struct EraseUser(pub user::EraseUser);
+
+impl LedgerCommand for EraseUser {
+    type Reply = ();
+    type State = Arc<UserState>;
+
+    fn rpc(&self) -> &'static str {
+        "EraseUser"
+    }
+
+    fn route(&self) -> Route {
+        Route::Streams(vec![self.0.user_id.stream()])
+    }
+
+    async fn load(&self, from: &Loader<'_>, _caller: &Caller) -> Result<Self::State, AppError> {
+        from.user(self.0.user_id).await
+    }
+
+    fn decide(&self, state: &Self::State, caller: &Caller) -> Result<Decided<()>, AppError> {
+        Ok(Decided::events(user::erase(state, caller, &self.0)?))
     }
 }

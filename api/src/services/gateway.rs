@@ -2,6 +2,7 @@
 //! cached account state; holds, settlements and usage are account-stream commands.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
 use ledger_domain::account::{AccountCommand, KeyStatus};
@@ -16,6 +17,7 @@ use crate::auth::CallContext;
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
+use crate::secrets::KeyHasher;
 
 /// Most items in a batch.
 pub const MAX_BATCH_ITEMS: usize = 100;
@@ -137,8 +139,11 @@ async fn authenticate(
 ) -> Result<pb::AuthenticateKeyResponse, AppError> {
     let (app, req) = (&q.app, &q.req);
     allow(&q.cx.caller, Action::AuthenticateKey, &AuthContext::GLOBAL)?;
-    if req.secret.is_empty() || req.secret.len() > 256 {
-        return Err(AppError::UnknownKey);
+    if !KeyHasher::well_formed(&req.secret) {
+        return Err(AppError::invalid(
+            "secret",
+            "is not an API key secret (ark_ and 43 base64url characters)",
+        ));
     }
     let hash = app.hasher.hash(&req.secret);
     let (account_id, key_id) = app
@@ -153,6 +158,12 @@ async fn authenticate(
     };
     let account = view.state.account.as_ref().ok_or(AppError::UnknownKey)?;
     let key = account.keys.get(&key_id).ok_or(AppError::UnknownKey)?;
+    app.key_rate
+        .check(&key_id, Instant::now())
+        .map_err(|wait| AppError::RateLimited {
+            what: "this API key",
+            wait,
+        })?;
     let now = Utc::now();
     match key.status {
         KeyStatus::Deleted => return Err(DomainError::KeyDeleted(key_id).into()),

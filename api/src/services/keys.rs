@@ -165,7 +165,10 @@ async fn key(q: Query<pb::GetKeyRequest>) -> Result<pb::ApiKey, AppError> {
     let key_id = input::key_id(&q.req.key_id)?;
     let id = input::account_id("account_id", &q.req.account_id)?;
     let caller = &q.cx.caller;
-    let AccountInContext { view, context, .. } = q.app.account_in_context(caller, id).await?;
+    let AccountInContext { view, context, .. } = q
+        .app
+        .account_in_context(caller, id, Action::ViewKey)
+        .await?;
     let key = view.key(key_id);
     // Existence is not revealed before authorization (a member asking about another's or a
     // missing key is told NotKeyCreator).

@@ -31,7 +31,7 @@ use ledger_projections::Projection;
 use tonic::{Request, Response, Status};
 
 use crate::app::{AccountInContext, App, Done, LedgerCommand};
-use crate::auth::{CallContext, Credentials};
+use crate::auth::CallContext;
 use crate::commands::{OnAccount, OnOrganization};
 use crate::error::AppError;
 use crate::input;
@@ -44,8 +44,6 @@ pub use request::{AccountRequest, CommandRequest, OrganizationRequest};
 pub struct Shared {
     /// The application state.
     pub app: Arc<App>,
-    /// The credentials in force.
-    pub auth: Arc<Credentials>,
 }
 
 /// What a read answers from (and a command whose reply needs more than its outcome): the
@@ -94,11 +92,14 @@ impl<R> Query<R> {
 }
 
 impl Shared {
-    /// Authenticates the caller of a request.
+    /// The caller of a request, as the authentication layer admitted it
+    /// ([`crate::auth::layer`]); a request that did not pass the layer has none.
     fn caller<T>(&self, request: &Request<T>) -> Result<CallContext, Status> {
-        self.auth
-            .authenticate(request.metadata())
-            .map_err(Status::from)
+        request
+            .extensions()
+            .get::<CallContext>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("missing bearer token"))
     }
 
     /// Answers with what `read` makes of a request; the caller is authenticated before `read`

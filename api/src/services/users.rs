@@ -2,13 +2,15 @@
 
 use ledger_domain::user;
 use ledger_domain::{AccountId, Action, AuthContext, CommandId, Email};
+use prost::Message;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use super::directory::{user_account, user_organizations};
 use super::{Query, Shared, now};
 use crate::app::{Done, allow};
 use crate::commands::user::UserRegistered;
-use crate::commands::{RegisterUser, VerifyEmail};
+use crate::commands::{EraseUser, RegisterUser, VerifyEmail};
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -17,9 +19,21 @@ use crate::personal;
 /// The users service.
 pub struct Users(pub Shared);
 
+/// `EraseUser`: first `user.personal_data_erased` names who erases (the identity service, or
+/// the support caller's staff member; the metadata names the credential), then the personal
+/// data goes. Each call is recorded under a command id of its own: a repeated erasure is
+/// recorded again and erases what is left.
 async fn erase_user(q: Query<pb::EraseUserRequest>) -> Result<pb::EraseUserResponse, AppError> {
     allow(&q.cx.caller, Action::EraseUser, &AuthContext::GLOBAL)?;
     let user = input::user_id(&q.req.user_id)?;
+    let command = EraseUser(user::EraseUser {
+        user_id: user,
+        at: now(),
+    });
+    let command_id = CommandId::from_uuid(Uuid::new_v4());
+    q.app
+        .run(&q.cx, command_id, &q.req.encode_to_vec(), command)
+        .await?;
     let rows_erased = personal::erase_user(&q.app.pool, user).await?;
     tracing::info!(%user, rows_erased, caller = q.cx.kind_name(), "personal data erased");
     Ok(pb::EraseUserResponse { rows_erased })

@@ -10,7 +10,7 @@ use crate::ids::{AccountId, UserId};
 use crate::policy::{Action, AuthContext, Caller, authorize};
 use chrono::{DateTime, Utc};
 
-use super::event::{EmailVerified, UserRegistered};
+use super::event::{EmailVerified, Eraser, PersonalDataErased, UserRegistered};
 
 /// Register a user (identity service). The email goes to the erasable table, not the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,41 @@ pub struct VerifyEmail {
     pub email: Email,
     /// Now.
     pub at: DateTime<Utc>,
+}
+
+/// Erase a user's personal data (identity service or support staff). The app erases the
+/// tables outside the log once the decision is appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EraseUser {
+    /// The user.
+    pub user_id: UserId,
+    /// Now.
+    pub at: DateTime<Utc>,
+}
+
+/// Records who erases a registered user's personal data: `user.personal_data_erased`, naming
+/// the identity service or the support caller's staff member. Every erasure is recorded, a
+/// repeated one too.
+pub fn erase(state: &UserState, caller: &Caller, cmd: &EraseUser) -> Result<Decision, DomainError> {
+    authorize(caller, Action::EraseUser, &AuthContext::GLOBAL)?;
+    let user = state.user.as_ref().ok_or(DomainError::UserNotFound)?;
+    assert_eq!(user.id, cmd.user_id, "state of another user");
+    let erased_by = match caller {
+        Caller::Identity => Eraser::Identity,
+        other => Eraser::Support {
+            staff_id: other.acting_staff(Action::EraseUser)?,
+        },
+    };
+    let erased = UserEvent::PersonalDataErased(PersonalDataErased {
+        user_id: cmd.user_id,
+        erased_by,
+        at: cmd.at,
+    });
+    Ok(Decision::one(
+        user.id.stream(),
+        ExpectedVersion::at(state.version),
+        vec![Event::User(erased)],
+    ))
 }
 
 /// Registers a user: `user.registered` on the user stream and `account.opened` on the new

@@ -1,10 +1,11 @@
-//! The user aggregate (stream `user-{uuid}`): registration and email verification.
+//! The user aggregate (stream `user-{uuid}`): registration, email verification, and the
+//! record of each erasure of the user's personal data.
 
 mod decide;
 mod event;
 
-pub use decide::{RegisterUser, VerifyEmail, register, verify_email};
-pub use event::{EmailVerified, UserEvent, UserRegistered};
+pub use decide::{EraseUser, RegisterUser, VerifyEmail, erase, register, verify_email};
+pub use event::{EmailVerified, Eraser, PersonalDataErased, UserEvent, UserRegistered};
 
 use crate::ids::{AccountId, UserId};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,11 @@ impl UserState {
                     .expect("email verified before registration");
                 assert_eq!(user.id, e.user_id, "event for another user");
                 user.email_verified = true;
+            }
+            // The personal data lives outside the log; the state keeps only ids.
+            UserEvent::PersonalDataErased(e) => {
+                let user = self.user.as_ref().expect("data erased before registration");
+                assert_eq!(user.id, e.user_id, "event for another user");
             }
         }
         self.version += 1;

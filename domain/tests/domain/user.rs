@@ -4,7 +4,8 @@ use crate::support::*;
 use ledger_domain::Action;
 use ledger_domain::account::{AccountEvent, AccountOpened, AccountOwner};
 use ledger_domain::user::{
-    self, EmailVerified, RegisterUser, UserEvent, UserRegistered, UserState, VerifyEmail,
+    self, EmailVerified, EraseUser, Eraser, PersonalDataErased, RegisterUser, UserEvent,
+    UserRegistered, UserState, VerifyEmail,
 };
 use ledger_domain::{Caller, CallerKind, Decision, Denial, DomainError, Event, ExpectedVersion};
 
@@ -120,5 +121,51 @@ fn the_dashboard_cannot_verify_emails() {
             caller: CallerKind::Dashboard,
             action: Action::VerifyEmail
         })
+    );
+}
+
+fn erase_cmd() -> EraseUser {
+    EraseUser {
+        user_id: CAROL,
+        at: t(3),
+    }
+}
+
+fn erased_by(caller: &Caller) -> Result<Vec<Event>, DomainError> {
+    let decision = user::erase(&user_state(CAROL, true), caller, &erase_cmd())?;
+    assert_eq!(decision.changes[0].expected, ExpectedVersion::Exact(2));
+    Ok(decision.changes[0].events.clone())
+}
+
+fn erasure(by: Eraser) -> Vec<Event> {
+    vec![Event::User(UserEvent::PersonalDataErased(
+        PersonalDataErased {
+            user_id: CAROL,
+            erased_by: by,
+            at: t(3),
+        },
+    ))]
+}
+
+#[test]
+fn an_erasure_names_the_support_staff_member_or_the_identity_service() {
+    assert_eq!(
+        erased_by(&support()),
+        Ok(erasure(Eraser::Support { staff_id: STAFF }))
+    );
+    assert_eq!(erased_by(&Caller::Identity), Ok(erasure(Eraser::Identity)));
+}
+
+#[test]
+fn only_identity_and_support_erase_and_only_registered_users() {
+    for caller in [dashboard(CAROL), Caller::Gateway, Caller::Auditor] {
+        assert!(matches!(
+            erased_by(&caller),
+            Err(DomainError::Denied(Denial::CallerKindNotAllowed { .. }))
+        ));
+    }
+    assert_eq!(
+        user::erase(&UserState::default(), &Caller::Identity, &erase_cmd()),
+        Err(DomainError::UserNotFound)
     );
 }

@@ -291,11 +291,8 @@ impl Directory {
         for e in events {
             match &e.event {
                 Event::User(u) => {
-                    let id = match u {
-                        ledger_domain::user::UserEvent::Registered(r) => r.user_id,
-                        ledger_domain::user::UserEvent::EmailVerified(v) => v.user_id,
-                    };
-                    self.users.entry(id.as_uuid()).or_default().evolve(u);
+                    let id = u.user_id().as_uuid();
+                    self.users.entry(id).or_default().evolve(u);
                 }
                 Event::Organization(o) => self
                     .orgs

@@ -201,13 +201,7 @@ impl World {
         self.last_position = outcome.last_position;
         for event in decision.events() {
             match event {
-                Event::User(e) => {
-                    let id = match e {
-                        user::UserEvent::Registered(r) => r.user_id,
-                        user::UserEvent::EmailVerified(v) => v.user_id,
-                    };
-                    self.user_states.entry(id).or_default().evolve(e);
-                }
+                Event::User(e) => self.user_states.entry(e.user_id()).or_default().evolve(e),
                 Event::Organization(e) => self.org_state.evolve(e),
                 Event::Account(e) => {
                     if matches!(
