@@ -16,6 +16,7 @@ use ledger_domain::text::{
     KeyName, OrganizationDetails, OrganizationName, PaymentMethodReference, TicketReference,
     TransferReason,
 };
+use ledger_domain::user::{Eraser, PersonalDataErased, UserEvent};
 use ledger_domain::{Event, InvitationId, Role, TransferId, UpcastError};
 use std::collections::BTreeSet;
 
@@ -26,6 +27,13 @@ fn every_event() -> Vec<Event> {
         .into_iter()
         .map(Event::User)
         .collect();
+    events.push(Event::User(UserEvent::PersonalDataErased(
+        PersonalDataErased {
+            user_id: CAROL,
+            erased_by: Eraser::Support { staff_id: STAFF },
+            at,
+        },
+    )));
     let mut org_events = crate::support::org_events();
     org_events.extend([
         OrganizationEvent::Renamed(OrganizationRenamed {
@@ -179,7 +187,7 @@ fn the_fixture_covers_every_event_type() {
     let covered: BTreeSet<_> = every_event().iter().map(Event::event_type).collect();
     let all: BTreeSet<_> = Event::catalogue().map(|(t, _)| t).collect();
     assert_eq!(covered, all);
-    assert_eq!(all.len(), 29);
+    assert_eq!(all.len(), 30);
 }
 
 #[test]
