@@ -207,7 +207,7 @@ pub async fn serve(
         ))
         .add_service(service!(
             pb::gateway_service_server::GatewayServiceServer,
-            Gateway(shared.clone())
+            Gateway::new(shared.clone(), config.bill_in_flight)
         ))
         .add_service(service!(
             pb::activity_service_server::ActivityServiceServer,

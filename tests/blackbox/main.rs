@@ -6,6 +6,7 @@
 mod api_rules;
 mod audit;
 mod authz;
+mod billing;
 mod common;
 mod credentials;
 mod expiry;
