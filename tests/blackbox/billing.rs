@@ -1,9 +1,11 @@
 //! The gateway's throughput calls: `AuthorizeAndHold`, the hold and void batches, and the
 //! `Bill` stream (replies by sequence number, refusals per item, a broken stream resent, the
-//! in-flight bound).
+//! in-flight bound, a client that does not read its replies).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use ledger_api::pb;
 use ledger_api::pb::bill_reply::Reply;
@@ -12,6 +14,7 @@ use ledger_tests::client::{
     Api, Gateway, HoldId, Key, World, authorize_and_hold_request, id, usage,
 };
 use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
@@ -406,4 +409,54 @@ async fn a_bill_stream_takes_no_more_items_than_its_in_flight_bound() {
     }
     rest.sort_unstable();
     assert_eq!(rest, [0, 1, 2, 3, 101]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_reads_its_replies_is_stopped_and_resumes_when_it_reads() {
+    let world = World::start().await;
+    let (_, _, key) = world.funded_key().await;
+    let gateway = world.gateway();
+    let pulled = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&pulled);
+    let items = tokio_stream::iter(0..).map(move |n| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        item(n, authenticate(&key.secret))
+    });
+    let mut replies = gateway.rpc().bill(items).await;
+
+    // The client offers an endless stream and reads nothing: what it manages to send levels off
+    // (the in-flight bound, then HTTP/2 flow control), far below what it offers.
+    let stalled = level_off(&pulled).await;
+    assert!(
+        stalled < 100_000,
+        "{stalled} items taken from a client that reads nothing"
+    );
+
+    // Reading replies lets it send again.
+    for _ in 0..5_000 {
+        replies.message().await.unwrap().expect("a reply");
+    }
+    let resumed = level_off(&pulled).await;
+    assert!(
+        resumed > stalled,
+        "reading replies did not let the client send more"
+    );
+}
+
+/// The value of `count` once it has not moved for two seconds (at most a minute).
+async fn level_off(count: &AtomicU64) -> u64 {
+    let started = Instant::now();
+    let mut last = count.load(Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = count.load(Ordering::Relaxed);
+        if now == last {
+            return now;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "still taking items after a minute: {now}"
+        );
+        last = now;
+    }
 }
