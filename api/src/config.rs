@@ -152,6 +152,17 @@ pub struct Config {
     #[arg(long, env = "LEDGER_KEY_BURST", default_value_t = 20, global = true)]
     pub key_burst: u32,
 
+    /// Most items of one `GatewayService.Bill` stream taken and not yet answered; past it the
+    /// server stops reading that stream until the client reads replies.
+    #[arg(
+        long,
+        env = "LEDGER_BILL_IN_FLIGHT",
+        default_value_t = crate::services::bill::DEFAULT_IN_FLIGHT,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536),
+        global = true
+    )]
+    pub bill_in_flight: usize,
+
     /// How often the hold-expiry task scans for holds past their TTL, in seconds.
     #[arg(
         long,

@@ -244,7 +244,7 @@ pub async fn serve(
         &Shared {
             app: Arc::clone(&app),
         },
-        config.max_request_bytes,
+        config,
     ));
     health.started().await;
     tracing::info!("ledgerd started");
@@ -300,7 +300,8 @@ fn reflection() -> anyhow::Result<Routes> {
 }
 
 /// The ledger's gRPC services, each taking requests up to `max` bytes.
-fn ledger_routes(shared: &Shared, max: usize) -> Routes {
+fn ledger_routes(shared: &Shared, config: &Config) -> Routes {
+    let max = config.max_request_bytes;
     macro_rules! service {
         ($server:path, $imp:expr) => {{
             use $server as s;
@@ -325,7 +326,7 @@ fn ledger_routes(shared: &Shared, max: usize) -> Routes {
     ))
     .add_service(service!(
         pb::gateway_service_server::GatewayServiceServer,
-        Gateway(shared.clone())
+        Gateway::new(shared.clone(), config.bill_in_flight)
     ))
     .add_service(service!(
         pb::activity_service_server::ActivityServiceServer,

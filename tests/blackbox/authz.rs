@@ -56,6 +56,10 @@ VoidHold                   P  P  P  ok P  P  P
 RecordUsage                P  P  P  ok P  P  P
 SettleBatch                P  P  P  ok P  P  P
 RecordUsageBatch           P  P  P  ok P  P  P
+PlaceHoldBatch             P  P  P  ok P  P  P
+VoidHoldBatch              P  P  P  ok P  P  P
+AuthorizeAndHold           P  P  P  ok P  P  P
+Bill                       P  P  P  ok P  P  P
 SetPrivacySettings         ok P  P  P  P  P  P
 GetPrivacySettings         ok P  P  ok P  ok ok
 SetBillingSettings         ok P  P  P  P  P  P
@@ -152,7 +156,9 @@ async fn every_rpc_for_every_caller_kind_and_role_is_allowed_or_denied_as_the_ru
         for i in order {
             let (rpc, cell, persona) = (cells[0], cells[i + 1], PERSONAS[i]);
             let hold = match rpc {
-                "SettleHold" | "VoidHold" | "SettleBatch" => Some(hold_for(&fixture).await),
+                "SettleHold" | "VoidHold" | "SettleBatch" | "VoidHoldBatch" => {
+                    Some(hold_for(&fixture).await)
+                }
                 _ => None,
             };
             let before = world.head().await;
@@ -277,6 +283,35 @@ fn record_request(f: &Fixture) -> pb::RecordUsageRequest {
     }
 }
 
+fn place_request(f: &Fixture) -> pb::PlaceHoldRequest {
+    pb::PlaceHoldRequest {
+        command_id: id(),
+        account_id: f.organization.account.to_string(),
+        key_id: f.gateway_key.id.to_string(),
+        hold_id: Uuid::new_v4().to_string(),
+        estimate: "1".into(),
+        ttl_s: 300,
+    }
+}
+
+/// A `Bill` stream carrying one hold: refused when it opens, or the item's own outcome.
+async fn bill_outcome(caller: &Rpc, f: &Fixture) -> Result<(), Status> {
+    let item = pb::BillRequest {
+        sequence: 7,
+        call: Some(pb::bill_request::Call::PlaceHold(place_request(f))),
+    };
+    let mut replies = caller.bill(tokio_stream::iter([item])).outcome().await?;
+    let reply = replies.message().await?.expect("one reply");
+    assert_eq!(reply.sequence, 7);
+    match reply.reply {
+        Some(pb::bill_reply::Reply::PlaceHold(_)) => Ok(()),
+        Some(pb::bill_reply::Reply::Error(error)) => {
+            Err(Status::new(Code::from(error.code), error.message))
+        }
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
 /// A batch answer is a success when every item is.
 fn batch_outcome(reply: pb::BatchResponse) -> Result<(), Status> {
     match reply.results.iter().find(|item| item.code != 0) {
@@ -358,6 +393,23 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
             let batch = caller.record_usage_batch(pb::RecordUsageBatchRequest { items });
             return batch.outcome().await.and_then(batch_outcome);
         }
+        "PlaceHoldBatch" => {
+            let items = vec![place_request(f), place_request(f)];
+            let batch = caller.place_hold_batch(pb::PlaceHoldBatchRequest { items });
+            return batch.outcome().await.and_then(batch_outcome);
+        }
+        "VoidHoldBatch" => {
+            let hold = hold();
+            let items = vec![pb::VoidHoldRequest {
+                command_id: id(),
+                account_id: hold.account.to_string(),
+                hold_id: hold.id.to_string(),
+            }];
+            let batch = caller.void_hold_batch(pb::VoidHoldBatchRequest { items });
+            return batch.outcome().await.and_then(batch_outcome);
+        }
+        "AuthorizeAndHold" => gateway.authorize_and_hold(&f.gateway_key, "1").map(drop),
+        "Bill" => return bill_outcome(caller, f).await,
         "SetPrivacySettings" => dashboard.set_privacy(org, 30, false).map(drop),
         "GetPrivacySettings" => dashboard.privacy(org).map(drop),
         "SetBillingSettings" => dashboard.set_billing(org, billing).map(drop),

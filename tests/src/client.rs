@@ -86,6 +86,6 @@ pub use dashboard::Dashboard;
 pub use ids::{
     AccountId, Hold, HoldId, Invitation, InvitationId, Key, KeyId, Org, OrgId, User, id,
 };
-pub use roles::{Auditor, Gateway, Identity, Support, usage};
+pub use roles::{Auditor, Gateway, Identity, Support, authorize_and_hold_request, usage};
 pub use rpc::Rpc;
 pub use world::{Api, World};

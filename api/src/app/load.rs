@@ -205,6 +205,27 @@ impl App {
         }
     }
 
+    /// The organization owning an account, for the advisory answers of the gateway (as
+    /// [`App::account_for_auth`]): the cached state if known current less than
+    /// [`AUTH_STATE_MAX_AGE`] ago, else loaded.
+    pub async fn owner_organization_for_auth(
+        &self,
+        view: &AccountView,
+    ) -> Result<Option<Arc<OrganizationState>>, AppError> {
+        let Some(organization_id) = owner_of(view) else {
+            return Ok(None);
+        };
+        let stream = organization_id.stream();
+        let fresh =
+            self.states
+                .organizations
+                .get_fresh(&stream, AUTH_STATE_MAX_AGE, self.appender.watch());
+        match fresh {
+            Some(state) => Ok(Some(state)),
+            None => Ok(Some(self.organization(organization_id).await?)),
+        }
+    }
+
     /// The organization owning an account, loaded when the account belongs to one.
     pub async fn owner_organization(
         &self,

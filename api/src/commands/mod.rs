@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod expiry;
+pub mod gateway;
 pub mod membership;
 pub mod organization;
 pub mod transfer;
@@ -10,6 +11,7 @@ pub mod user;
 
 pub use account::OnAccount;
 pub use expiry::ExpireHold;
+pub use gateway::{AuthorizeAndHold, HeldForKey};
 pub use membership::{AcceptInvitation, ChangeMembership, Departure};
 pub use organization::{
     BillingContacts, CreateOrganization, Invitee, MemberInvited, OnOrganization,

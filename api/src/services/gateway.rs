@@ -1,19 +1,26 @@
 //! `GatewayService`: the hot path. Keys are authenticated from the in-memory index and the
-//! cached account state; holds, settlements and usage are account-stream commands.
+//! cached account state; holds, settlements and usage are account-stream commands. The `Bill`
+//! stream (`bill.rs`) answers each of its items with the handlers here.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 use ledger_domain::account::{AccountCommand, KeyStatus};
-use ledger_domain::{Action, AuthContext, Credits, DomainError, HoldId};
+use ledger_domain::{
+    AccountId, Action, AuthContext, CommandId, Credits, DomainError, HoldId, KeyId,
+};
+use prost::Message;
 use tokio::task::JoinSet;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
+use tonic_types::StatusExt;
 
+use super::bill::{self, BillStream};
 use super::keys::status_pb;
 use super::{AccountRequest, CommandRequest, Query, Shared, now, on_account, submit};
 use crate::app::{App, Done, allow};
 use crate::auth::CallContext;
+use crate::commands::{AuthorizeAndHold, HeldForKey};
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -23,13 +30,28 @@ use crate::secrets::KeyHasher;
 pub const MAX_BATCH_ITEMS: usize = 100;
 
 /// The gateway service.
-pub struct Gateway(pub Shared);
+pub struct Gateway {
+    shared: Shared,
+    /// Most items of one `Bill` stream taken and not yet answered.
+    bill_in_flight: usize,
+}
+
+impl Gateway {
+    /// The gateway service; each `Bill` stream has at most `bill_in_flight` items in flight.
+    pub fn new(shared: Shared, bill_in_flight: usize) -> Self {
+        Self {
+            shared,
+            bill_in_flight: bill_in_flight.max(1),
+        }
+    }
+}
 
 fn hold_id(text: &str) -> Result<HoldId, AppError> {
     input::id("hold_id", text, HoldId::from_uuid)
 }
 
-fn place(req: &pb::PlaceHoldRequest) -> Result<AccountCommand, AppError> {
+/// The place-hold command of a request (alone or a batch item).
+pub(super) fn place(req: &pb::PlaceHoldRequest) -> Result<AccountCommand, AppError> {
     Ok(AccountCommand::PlaceHold {
         hold_id: hold_id(&req.hold_id)?,
         key_id: input::key_id(&req.key_id)?,
@@ -47,7 +69,8 @@ impl From<Done<()>> for pb::PlaceHoldResponse {
     }
 }
 
-fn void(req: &pb::VoidHoldRequest) -> Result<AccountCommand, AppError> {
+/// The void command of a request (alone or a batch item).
+pub(super) fn void(req: &pb::VoidHoldRequest) -> Result<AccountCommand, AppError> {
     Ok(AccountCommand::VoidHold {
         hold_id: hold_id(&req.hold_id)?,
         at: now(),
@@ -55,7 +78,7 @@ fn void(req: &pb::VoidHoldRequest) -> Result<AccountCommand, AppError> {
 }
 
 /// The settle command of a request (alone or a batch item).
-fn settle(req: &pb::SettleHoldRequest) -> Result<AccountCommand, AppError> {
+pub(super) fn settle(req: &pb::SettleHoldRequest) -> Result<AccountCommand, AppError> {
     Ok(AccountCommand::SettleHold {
         hold_id: hold_id(&req.hold_id)?,
         usage: input::usage("usage", req.usage.as_ref())?,
@@ -64,7 +87,7 @@ fn settle(req: &pb::SettleHoldRequest) -> Result<AccountCommand, AppError> {
 }
 
 /// The record-usage command of a request (alone or a batch item).
-fn record(req: &pb::RecordUsageRequest) -> Result<AccountCommand, AppError> {
+pub(super) fn record(req: &pb::RecordUsageRequest) -> Result<AccountCommand, AppError> {
     Ok(AccountCommand::RecordUsage {
         key_id: input::key_id(&req.key_id)?,
         usage: input::usage("usage", req.usage.as_ref())?,
@@ -80,16 +103,32 @@ fn item_result(command_id: String, result: Result<i64, AppError>) -> pb::BatchIt
             ..Default::default()
         },
         Err(error) => {
-            let reason = crate::status::app_reason(&error).to_owned();
-            let status = Status::from(error);
+            let error = item_error(error);
             pb::BatchItemResult {
                 command_id,
                 position: 0,
-                code: status.code() as i32,
-                message: status.message().to_owned(),
-                reason,
+                code: error.code,
+                message: error.message,
+                reason: error.reason,
             }
         }
+    }
+}
+
+/// The refusal of one item of a batch or a stream, as its unary RPC's status would carry it.
+pub(super) fn item_error(error: AppError) -> pb::ItemError {
+    let reason = crate::status::app_reason(&error).to_owned();
+    let status = Status::from(error);
+    let field = status
+        .get_details_bad_request()
+        .and_then(|bad| bad.field_violations.into_iter().next())
+        .map(|violation| violation.field)
+        .unwrap_or_default();
+    pb::ItemError {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        reason,
+        field,
     }
 }
 
@@ -132,25 +171,50 @@ async fn run_batch<R: CommandRequest + AccountRequest>(
     Ok(pb::BatchResponse { results })
 }
 
-/// `AuthenticateKey`: the key of a secret, answered from the cached state the writer vouches
-/// for unless the caller asks to read its own write.
-async fn authenticate(
-    q: Query<pb::AuthenticateKeyRequest>,
-) -> Result<pb::AuthenticateKeyResponse, AppError> {
-    let (app, req) = (&q.app, &q.req);
-    allow(&q.cx.caller, Action::AuthenticateKey, &AuthContext::GLOBAL)?;
-    if !KeyHasher::well_formed(&req.secret) {
+/// The key a secret names, found by the secret's keyed hash.
+struct SecretKey {
+    /// The keyed hash of the secret.
+    hash: String,
+    account: AccountId,
+    key: KeyId,
+}
+
+/// The key `secret` names: INVALID_ARGUMENT for what is not a secret at all (before any
+/// query), UNKNOWN_KEY for a secret no key has, RATE_LIMITED past the key's rate.
+async fn key_of_secret(app: &App, secret: &str) -> Result<SecretKey, AppError> {
+    if !KeyHasher::well_formed(secret) {
         return Err(AppError::invalid(
             "secret",
             "is not an API key secret (ark_ and 43 base64url characters)",
         ));
     }
-    let hash = app.hasher.hash(&req.secret);
-    let (account_id, key_id) = app
+    let hash = app.hasher.hash(secret);
+    let (account, key) = app
         .keys
         .find(&app.pool, &hash)
         .await?
         .ok_or(AppError::UnknownKey)?;
+    app.key_rate
+        .check(&key, Instant::now())
+        .map_err(|wait| AppError::RateLimited {
+            what: "this API key",
+            wait,
+        })?;
+    Ok(SecretKey { hash, account, key })
+}
+
+/// `AuthenticateKey`: the key of a secret, answered from the cached state the writer vouches
+/// for unless the caller asks to read its own write.
+pub(super) async fn authenticate(
+    q: Query<pb::AuthenticateKeyRequest>,
+) -> Result<pb::AuthenticateKeyResponse, AppError> {
+    let (app, req) = (&q.app, &q.req);
+    allow(&q.cx.caller, Action::AuthenticateKey, &AuthContext::GLOBAL)?;
+    let SecretKey {
+        account: account_id,
+        key: key_id,
+        ..
+    } = key_of_secret(app, &req.secret).await?;
     let view = if req.min_position > 0 {
         app.account(account_id).await?
     } else {
@@ -158,12 +222,6 @@ async fn authenticate(
     };
     let account = view.state.account.as_ref().ok_or(AppError::UnknownKey)?;
     let key = account.keys.get(&key_id).ok_or(AppError::UnknownKey)?;
-    app.key_rate
-        .check(&key_id, Instant::now())
-        .map_err(|wait| AppError::RateLimited {
-            what: "this API key",
-            wait,
-        })?;
     let now = Utc::now();
     match key.status {
         KeyStatus::Deleted => return Err(DomainError::KeyDeleted(key_id).into()),
@@ -186,48 +244,107 @@ async fn authenticate(
     })
 }
 
+/// `AuthorizeAndHold`: the key of a secret (refused as `AuthenticateKey` refuses), then a hold
+/// on its account decided as `PlaceHold` decides, with the organization's prompt-logging flag
+/// read beforehand. The request is hashed for retries with the secret replaced by its keyed
+/// hash, so the command record holds nothing derived from the secret alone.
+pub(super) async fn authorize_and_hold(
+    q: Query<pb::AuthorizeAndHoldRequest>,
+) -> Result<pb::AuthorizeAndHoldResponse, AppError> {
+    let (app, req, cx) = (&q.app, &q.req, &q.cx);
+    allow(&cx.caller, Action::AuthenticateKey, &AuthContext::GLOBAL)?;
+    allow(&cx.caller, Action::PlaceHold, &AuthContext::GLOBAL)?;
+    let command_id = input::id("command_id", &req.command_id, CommandId::from_uuid)?;
+    let hold_id = hold_id(&req.hold_id)?;
+    let estimate = Credits::hold_estimate(req.estimate.as_str()).at("estimate")?;
+    let found = key_of_secret(app, &req.secret).await?;
+    let view = app.account_for_auth(found.account).await?;
+    let prompt_logging = app
+        .owner_organization_for_auth(&view)
+        .await?
+        .and_then(|state| {
+            state
+                .organization
+                .as_ref()
+                .map(|o| o.privacy.prompt_logging)
+        })
+        .unwrap_or(false);
+    let command = AuthorizeAndHold {
+        account: found.account,
+        key: found.key,
+        hold_id,
+        estimate,
+        ttl_s: req.ttl_s,
+        prompt_logging,
+        at: now(),
+    };
+    let hashed = pb::AuthorizeAndHoldRequest {
+        secret: found.hash,
+        ..req.clone()
+    };
+    let done = app
+        .run(cx, command_id, &hashed.encode_to_vec(), command)
+        .await?;
+    Ok(done.into())
+}
+
+impl From<Done<HeldForKey>> for pb::AuthorizeAndHoldResponse {
+    fn from(done: Done<HeldForKey>) -> Self {
+        let held = done.reply;
+        Self {
+            position: done.position,
+            key_id: held.key.to_string(),
+            account_id: held.account.to_string(),
+            remaining_limit: held.remaining_limit.map(|r| r.normalize().to_string()),
+            available_balance: held.available_balance.normalize().to_string(),
+            created_by: held.created_by.to_string(),
+            prompt_logging: held.prompt_logging,
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl pb::gateway_service_server::GatewayService for Gateway {
     async fn authenticate_key(
         &self,
         request: Request<pb::AuthenticateKeyRequest>,
     ) -> Result<Response<pb::AuthenticateKeyResponse>, Status> {
-        self.0.query(request, authenticate).await
+        self.shared.query(request, authenticate).await
     }
 
     async fn place_hold(
         &self,
         request: Request<pb::PlaceHoldRequest>,
     ) -> Result<Response<pb::PlaceHoldResponse>, Status> {
-        self.0.account_command(request, place).await
+        self.shared.account_command(request, place).await
     }
 
     async fn settle_hold(
         &self,
         request: Request<pb::SettleHoldRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.0.account_command(request, settle).await
+        self.shared.account_command(request, settle).await
     }
 
     async fn void_hold(
         &self,
         request: Request<pb::VoidHoldRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.0.account_command(request, void).await
+        self.shared.account_command(request, void).await
     }
 
     async fn record_usage(
         &self,
         request: Request<pb::RecordUsageRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        self.0.account_command(request, record).await
+        self.shared.account_command(request, record).await
     }
 
     async fn settle_batch(
         &self,
         request: Request<pb::SettleBatchRequest>,
     ) -> Result<Response<pb::BatchResponse>, Status> {
-        self.0
+        self.shared
             .query(request, |q| {
                 run_batch(q.app, q.cx, Action::SettleHold, q.req.items, settle)
             })
@@ -238,10 +355,46 @@ impl pb::gateway_service_server::GatewayService for Gateway {
         &self,
         request: Request<pb::RecordUsageBatchRequest>,
     ) -> Result<Response<pb::BatchResponse>, Status> {
-        self.0
+        self.shared
             .query(request, |q| {
                 run_batch(q.app, q.cx, Action::RecordUsage, q.req.items, record)
             })
             .await
+    }
+
+    async fn place_hold_batch(
+        &self,
+        request: Request<pb::PlaceHoldBatchRequest>,
+    ) -> Result<Response<pb::BatchResponse>, Status> {
+        self.shared
+            .query(request, |q| {
+                run_batch(q.app, q.cx, Action::PlaceHold, q.req.items, place)
+            })
+            .await
+    }
+
+    async fn void_hold_batch(
+        &self,
+        request: Request<pb::VoidHoldBatchRequest>,
+    ) -> Result<Response<pb::BatchResponse>, Status> {
+        self.shared
+            .query(request, |q| {
+                run_batch(q.app, q.cx, Action::VoidHold, q.req.items, void)
+            })
+            .await
+    }
+
+    async fn authorize_and_hold(
+        &self,
+        request: Request<pb::AuthorizeAndHoldRequest>,
+    ) -> Result<Response<pb::AuthorizeAndHoldResponse>, Status> {
+        self.shared.query(request, authorize_and_hold).await
+    }
+
+    async fn bill(
+        &self,
+        request: Request<Streaming<pb::BillRequest>>,
+    ) -> Result<Response<BillStream>, Status> {
+        bill::open(&self.shared, request, self.bill_in_flight).map(Response::new)
     }
 }

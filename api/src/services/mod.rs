@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod analytics;
 pub mod audit;
+pub mod bill;
 pub mod credits;
 pub mod directory;
 pub mod export;

@@ -7,6 +7,7 @@ mod plot;
 mod population;
 mod recorder;
 mod report;
+mod stream;
 pub mod suite;
 mod watch;
 mod workloads;

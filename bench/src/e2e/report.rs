@@ -13,6 +13,8 @@ pub const END: &str = "<!-- ledger-bench suite: generated section ends -->";
 
 /// Gateway p99 latency goal at 80% of its maximum rate.
 const GATEWAY_P99_GOAL_MS: f64 = 25.0;
+/// Streaming gateway goal: billed requests per second ÷ pgbench single-row at 32 clients.
+const GATEWAY_STREAM_GOAL: f64 = 0.6;
 /// Projection lag p99 goal.
 const LAG_P99_GOAL_MS: f64 = 250.0;
 /// Read p99 latency goal.
@@ -103,6 +105,23 @@ pub fn markdown(results: &Results, folder: &str) -> String {
             format!("{ratio:.2}×"),
             "≥ 1.0×",
             ratio >= 1.0,
+        );
+    }
+    if let Some(g) = results.phases.iter().find(|p| p.name == "gateway-stream") {
+        let ratio = g.summary.items_per_s / pg32;
+        target(
+            "gateway-stream requests/s ÷ pgbench single-row 32 clients",
+            format!("{ratio:.2}×"),
+            "≥ 0.6×",
+            ratio >= GATEWAY_STREAM_GOAL,
+        );
+    }
+    if let Some(p) = find("gateway-stream at 80%") {
+        target(
+            "gateway-stream p99 at 80% of its maximum rate",
+            format!("{:.1} ms", p.summary.p99_ms),
+            "≤ 25 ms",
+            p.summary.p99_ms <= GATEWAY_P99_GOAL_MS,
         );
     }
     if let Some(p) = find("gateway at 80%") {

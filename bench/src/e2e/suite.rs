@@ -55,7 +55,7 @@ pub struct SuiteOptions {
     /// Database connections of each ledgerd (`LEDGER_DB_MAX_CONNECTIONS`); its default if unset.
     #[arg(long)]
     pub db_max_connections: Option<u32>,
-    /// Only these phases (gateway, hot, batched, read, mixed); all when empty.
+    /// Only these phases (gateway, gateway-stream, hot, batched, read, mixed); all when empty.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where results folders are written.
@@ -157,7 +157,7 @@ pub async fn run(
     .await?;
     let setup_s = population.setup.as_secs_f64();
     println!("populated in {setup_s:.1} s");
-    let workloads = Workloads::new(&cluster, population);
+    let workloads = Workloads::new(&cluster, population).await?;
     let auditor = cluster.clients("auditor", None, 0);
     let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
     let closed = Pace::Closed {
@@ -183,6 +183,23 @@ pub async fn run(
             .phase("gateway at 80% of max", Pace::Open { per_s }, move |n| {
                 w.clone().gateway_request(n)
             })
+            .await;
+    }
+    if wanted("gateway-stream") {
+        let w = workloads.clone();
+        let max = runner
+            .phase("gateway-stream", closed, move |n| {
+                w.clone().gateway_stream_request(n)
+            })
+            .await;
+        let w = workloads.clone();
+        let per_s = (max.ops_per_s * GATEWAY_LATENCY_SHARE).max(1.0);
+        runner
+            .phase(
+                "gateway-stream at 80% of max",
+                Pace::Open { per_s },
+                move |n| w.clone().gateway_stream_request(n),
+            )
             .await;
     }
     if wanted("hot") {

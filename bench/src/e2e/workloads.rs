@@ -4,10 +4,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ledger_api::pb;
+use ledger_api::pb::bill_reply::Reply;
+use ledger_api::pb::bill_request::Call;
 use ledger_tests::ledgerd::Clients;
 
 use super::cluster::Cluster;
 use super::population::{Organization, Population, create_key, id};
+use super::stream::BillStreams;
 
 /// Estimated cost held before a request runs.
 const ESTIMATE: &str = "0.01";
@@ -23,18 +26,21 @@ pub struct Workloads {
     population: Population,
     /// Gateway clients, one per connection.
     gateways: Vec<Clients>,
+    /// A `Bill` stream per connection.
+    streams: BillStreams,
 }
 
 impl Workloads {
     /// Workloads billing `population` through `cluster`.
-    pub fn new(cluster: &Cluster, population: Population) -> Arc<Workloads> {
+    pub async fn new(cluster: &Cluster, population: Population) -> anyhow::Result<Arc<Workloads>> {
         let gateways = (0..cluster.connections())
             .map(|n| cluster.clients("gateway", None, n))
             .collect();
-        Arc::new(Workloads {
+        Ok(Arc::new(Workloads {
             population,
             gateways,
-        })
+            streams: BillStreams::open(cluster).await?,
+        }))
     }
 
     fn gateway(&self, n: u64) -> Clients {
@@ -87,6 +93,42 @@ impl Workloads {
                 hold_id,
                 usage: Some(usage_report()),
             })
+            .await?;
+        Ok(1)
+    }
+
+    /// gateway-stream: one inference request on a key of a random organization, as a gateway
+    /// keeping a `Bill` stream per connection sends it: `AuthorizeAndHold`, then `SettleHold`.
+    pub async fn gateway_stream_request(self: Arc<Self>, n: u64) -> Result<u32, tonic::Status> {
+        let org = self.spread_org(n);
+        let key = &org.keys[(scramble(n ^ 0x5eed) as usize) % org.keys.len()];
+        let hold_id = id();
+        let held = self
+            .streams
+            .call(
+                n,
+                Call::AuthorizeAndHold(pb::AuthorizeAndHoldRequest {
+                    command_id: id(),
+                    secret: key.secret.clone(),
+                    hold_id: hold_id.clone(),
+                    estimate: ESTIMATE.into(),
+                    ttl_s: HOLD_TTL_S,
+                }),
+            )
+            .await?;
+        let Reply::AuthorizeAndHold(held) = held else {
+            return Err(tonic::Status::internal("not an AuthorizeAndHold reply"));
+        };
+        self.streams
+            .call(
+                n,
+                Call::SettleHold(pb::SettleHoldRequest {
+                    command_id: id(),
+                    account_id: held.account_id,
+                    hold_id,
+                    usage: Some(usage_report()),
+                }),
+            )
             .await?;
         Ok(1)
     }

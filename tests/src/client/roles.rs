@@ -88,6 +88,16 @@ impl Gateway {
             })
     }
 
+    /// Authenticates `key` by its secret and holds `estimate` on its account, for a minute.
+    pub fn authorize_and_hold(
+        &self,
+        key: &Key,
+        estimate: &str,
+    ) -> Call<pb::AuthorizeAndHoldResponse> {
+        self.rpc
+            .authorize_and_hold(authorize_and_hold_request(&key.secret, estimate))
+    }
+
     /// Settles `hold` at `cost` for `generation`.
     pub fn settle(&self, hold: &Hold, generation: &str, cost: &str) -> Call<pb::CommandResponse> {
         self.rpc.settle_hold(pb::SettleHoldRequest {
@@ -126,6 +136,18 @@ impl Gateway {
     pub fn privacy(&self, org: &Org) -> Call<pb::PrivacySettings> {
         self.rpc
             .get_privacy_settings(privacy_request(org, self.min_position))
+    }
+}
+
+/// An `AuthorizeAndHold` request for `secret`, holding `estimate` for a minute under a fresh
+/// command id and hold id.
+pub fn authorize_and_hold_request(secret: &str, estimate: &str) -> pb::AuthorizeAndHoldRequest {
+    pb::AuthorizeAndHoldRequest {
+        command_id: id(),
+        secret: secret.into(),
+        hold_id: HoldId::fresh().to_string(),
+        estimate: estimate.into(),
+        ttl_s: HOLD_TTL_S,
     }
 }
 

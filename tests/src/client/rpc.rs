@@ -24,6 +24,17 @@ impl Rpc {
         }
     }
 
+    /// Opens a `Bill` stream sending `items`; the call answers with the stream of replies.
+    pub fn bill(
+        &self,
+        items: impl tokio_stream::Stream<Item = pb::BillRequest> + Send + 'static,
+    ) -> Call<tonic::Streaming<pb::BillReply>> {
+        let mut client = self.clients.gateway.clone();
+        Call::new("Bill", async move {
+            client.bill(items).await.map(Response::into_inner)
+        })
+    }
+
     /// The generated clients underneath, for what a [`Call`] does not cover.
     pub fn clients(&self) -> &Clients {
         &self.clients
@@ -84,6 +95,9 @@ rpcs! {
     gateway.record_usage(RecordUsageRequest) -> pb::CommandResponse;
     gateway.settle_batch(SettleBatchRequest) -> pb::BatchResponse;
     gateway.record_usage_batch(RecordUsageBatchRequest) -> pb::BatchResponse;
+    gateway.place_hold_batch(PlaceHoldBatchRequest) -> pb::BatchResponse;
+    gateway.void_hold_batch(VoidHoldBatchRequest) -> pb::BatchResponse;
+    gateway.authorize_and_hold(AuthorizeAndHoldRequest) -> pb::AuthorizeAndHoldResponse;
     settings.set_privacy_settings(SetPrivacySettingsRequest) -> pb::CommandResponse;
     settings.get_privacy_settings(GetPrivacySettingsRequest) -> pb::PrivacySettings;
     settings.set_billing_settings(SetBillingSettingsRequest) -> pb::CommandResponse;
