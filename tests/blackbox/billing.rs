@@ -163,7 +163,7 @@ async fn authorize_and_hold_refuses_as_authenticate_key_and_place_hold_refuse() 
     let world = World::start().await;
     let (admin, acme, key) = world.funded_key().await;
     let gateway = world.gateway();
-    let unknown = authorize_and_hold_request("ark_no_such_key", "1");
+    let unknown = authorize_and_hold_request(&format!("ark_{}", "N".repeat(43)), "1");
     gateway
         .rpc()
         .authorize_and_hold(unknown)
@@ -263,7 +263,7 @@ async fn a_bill_stream_answers_each_item_under_its_sequence_number_as_its_unary_
         item(12, Call::PlaceHold(place(&key, &voided, "20"))),
         item(13, Call::RecordUsage(record(&key, "5"))),
         item(14, Call::AuthorizeAndHold(held.clone())),
-        item(15, authenticate("ark_no_such_key")),
+        item(15, authenticate(&format!("ark_{}", "N".repeat(43)))),
         item(16, Call::PlaceHold(place(&key, &HoldId::fresh(), "1000"))),
         item(17, Call::PlaceHold(place(&key, &HoldId::fresh(), "-1"))),
         pb::BillRequest {
