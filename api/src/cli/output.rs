@@ -123,16 +123,23 @@ fn render_rows(header: Option<&[&str]>, rows: &[Vec<String>]) -> String {
 
 /// Records as CSV with a header row.
 pub fn render_csv(header: &[&str], rows: &[Vec<String>]) -> Result<String, CliError> {
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    csv_records(std::iter::once(&header).chain(rows))
+}
+
+/// Records as CSV lines, quoted where needed (RFC 4180).
+pub fn csv_records<'a>(
+    records: impl IntoIterator<Item = &'a Vec<String>>,
+) -> Result<String, CliError> {
+    let failed = |e: String| CliError::Local(format!("writing CSV: {e}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let failed = |e: csv::Error| CliError::Local(format!("writing CSV: {e}"));
-    writer.write_record(header).map_err(failed)?;
-    for row in rows {
-        writer.write_record(row).map_err(failed)?;
+    for record in records {
+        writer
+            .write_record(record)
+            .map_err(|e| failed(e.to_string()))?;
     }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| CliError::Local(format!("writing CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| CliError::Local(format!("writing CSV: {e}")))
+    let bytes = writer.into_inner().map_err(|e| failed(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| failed(e.to_string()))
 }
 
 /// Records as JSON Lines, each an object keyed by the header.
