@@ -294,11 +294,13 @@ impl Credentials {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| Uuid::parse_str(v).ok())
             .unwrap_or_else(Uuid::new_v4);
-        Ok(CallContext {
+        let context = CallContext {
             caller,
             correlation_id,
             credential: Some(Arc::clone(&entry.name)),
-        })
+        };
+        crate::access::note_caller(&context);
+        Ok(context)
     }
 }
 

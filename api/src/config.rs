@@ -111,6 +111,17 @@ pub struct Config {
     )]
     pub projection_gather_ms: u64,
 
+    /// How long start-up (connecting, migrating, building the key index) keeps retrying while
+    /// PostgreSQL is unreachable, in seconds, before `ledgerd` gives up and exits. Meanwhile
+    /// health says NOT_SERVING and the ledger's RPCs answer UNAVAILABLE.
+    #[arg(
+        long,
+        env = "LEDGER_STARTUP_TIMEOUT_S",
+        default_value_t = 60,
+        global = true
+    )]
+    pub startup_timeout_s: u64,
+
     /// Serve without applying migrations: for a run-time database role that has no DDL rights
     /// (the owner runs `ledgerd migrate` first). Start-up fails if a migration is pending.
     #[arg(long, env = "LEDGER_NO_MIGRATE", global = true)]

@@ -20,7 +20,8 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects to `DATABASE_URL`, or starts the embedded server under `--data-dir`.
+    /// A pool on `DATABASE_URL` (not connected yet), or on the embedded server started under
+    /// `--data-dir`.
     pub async fn open(config: &Config) -> anyhow::Result<Database> {
         let (url, embedded) = match &config.database_url {
             Some(url) => (url.clone(), None),
@@ -33,11 +34,12 @@ impl Database {
                 (embedded.database_url(EMBEDDED_DATABASE), Some(embedded))
             }
         };
+        // Lazy: connections are opened on first use, so start-up can wait for a database that
+        // is not reachable yet (see `crate::startup`).
         let pool = PgPoolOptions::new()
             .max_connections(config.db_max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(&url)
-            .await?;
+            .connect_lazy(&url)?;
         Ok(Database { pool, embedded })
     }
 

@@ -1,6 +1,7 @@
 //! The gRPC face of ARouter Ledger: configuration, authentication, the application layer
 //! (load, decide, append), the gRPC services, the `ledgerd` server and the `ledgerctl` client.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -9,6 +10,7 @@ pub mod config;
 pub mod credentials;
 pub mod database;
 pub mod error;
+pub mod health;
 pub mod input;
 pub mod metrics;
 pub mod metrics_sources;
@@ -18,5 +20,6 @@ pub mod personal;
 pub mod secrets;
 pub mod server;
 pub mod services;
+pub mod startup;
 pub mod status;
 pub mod telemetry;

@@ -12,20 +12,26 @@ use crate::metrics_sources::{GaugeInputs, ledger_gauges};
 use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic_health::pb::health_server::{Health as HealthApi, HealthServer};
 
+use crate::access::AccessLogLayer;
 use crate::app::{App, expiry};
 use crate::auth::Credentials;
 use crate::config::{Command, Config, CredentialsCommand};
 use crate::credentials;
 use crate::database::Database;
+use crate::health::{self, Health};
 use crate::pb;
 use crate::secrets::KeyHasher;
 use crate::services::{
     Shared, activity::Activity, audit::Audit, credits::CreditsApi, gateway::Gateway, keys::Keys,
     organizations::Organizations, settings::Settings, support::Support, users::Users,
 };
+use crate::startup::{self, LateRoutes};
 
 /// Runs `ledgerd` as configured until it is told to stop.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -34,15 +40,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let database = Database::open(&config).await?;
     let outcome = match config.command.clone().unwrap_or(Command::Serve) {
-        Command::Migrate => migrate(&database).await,
-        Command::Serve => match prepare_schema(&config, &database).await {
-            Ok(()) => serve(&config, database.pool.clone(), shutdown_signal()).await,
-            Err(error) => Err(error),
-        },
+        Command::Migrate => {
+            let pool = &database.pool;
+            startup::retry("migrate", startup_timeout(&config), || async move {
+                startup::reachable(pool).await?;
+                migrate(pool).await
+            })
+            .await
+        }
+        Command::Serve => serve(&config, database.pool.clone(), shutdown_signal()).await,
         Command::Credentials(_) => Ok(()),
     };
     database.close().await?;
     outcome
+}
+
+fn startup_timeout(config: &Config) -> Duration {
+    Duration::from_secs(config.startup_timeout_s)
 }
 
 /// `ledgerd credentials …`: changes the file (tokens go to stdout, once; the rest is logged).
@@ -86,19 +100,19 @@ fn manage_credentials(path: &Path, command: &CredentialsCommand) -> anyhow::Resu
     Ok(())
 }
 
-async fn migrate(database: &Database) -> anyhow::Result<()> {
-    ledger_eventstore::migrate(&database.pool).await?;
+async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    ledger_eventstore::migrate(pool).await?;
     tracing::info!("database migrations applied");
     Ok(())
 }
 
 /// Brings the schema up to date before serving, or with `--no-migrate` only checks that it is:
 /// a run-time role without DDL rights cannot migrate, and must not serve an older schema.
-async fn prepare_schema(config: &Config, database: &Database) -> anyhow::Result<()> {
+async fn prepare_schema(config: &Config, pool: &PgPool) -> anyhow::Result<()> {
     if !config.no_migrate {
-        return migrate(database).await;
+        return migrate(pool).await;
     }
-    let pending = ledger_eventstore::pending_migrations(&database.pool).await?;
+    let pending = ledger_eventstore::pending_migrations(pool).await?;
     anyhow::ensure!(
         pending.is_empty(),
         "--no-migrate: the database lacks migrations {pending:?}; run `ledgerd migrate` as the \
@@ -108,7 +122,26 @@ async fn prepare_schema(config: &Config, database: &Database) -> anyhow::Result<
     Ok(())
 }
 
+/// What start-up builds from the database: the application (with its key index) and the
+/// group-commit writer's task.
+type Started = (Arc<App>, tokio::task::JoinHandle<()>);
+
+/// One start-up attempt: the schema, the key-hash secret's fingerprint, the key index.
+async fn start(config: &Config, pool: &PgPool, hasher: &KeyHasher) -> anyhow::Result<Started> {
+    startup::reachable(pool).await?;
+    prepare_schema(config, pool).await?;
+    hasher.check_database(pool).await?;
+    let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
+    let app = App::start(pool.clone(), appender, hasher.clone()).await?;
+    Ok((app, writer))
+}
+
 /// Serves gRPC on the configured address until `shutdown` completes, finishing in-flight calls.
+///
+/// The listener and the health service come up first; start-up ([`start`]) is retried while
+/// the database is unreachable (`--startup-timeout-s`), with health NOT_SERVING and the
+/// ledger's RPCs UNAVAILABLE meanwhile. On `shutdown` health turns NOT_SERVING before the
+/// server stops accepting calls.
 pub async fn serve(
     config: &Config,
     pool: PgPool,
@@ -117,10 +150,45 @@ pub async fn serve(
     let tls = tls_config(config)?;
     let credentials = Arc::new(Credentials::load(Some(config.credentials_path()))?);
     let hasher = KeyHasher::load_or_create(&config.key_hash_secret_path())?;
-    hasher.check_database(&pool).await?;
-    let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
-    let app = App::start(pool.clone(), appender, hasher).await?;
-    let (stop_expiry, stop_rx) = tokio::sync::watch::channel(false);
+    let (health, health_service) = Health::new().await;
+    let ledger = LateRoutes::default();
+    let metrics = Metrics::default();
+    let (stopping, stopping_rx) = watch::channel(false);
+    let listener = TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, tls = tls.is_some(), "ledgerd serving gRPC");
+    let server = tokio::spawn(grpc_server(
+        config,
+        tls,
+        health_service,
+        ledger.clone(),
+        &metrics,
+        listener,
+        drained(Arc::clone(&health), stopping_rx),
+    )?);
+    let stop_server = |error: Option<anyhow::Error>| async move {
+        let _ = stopping.send(true);
+        let served = server.await;
+        match (error, served) {
+            (Some(error), _) => Err(error),
+            (None, Ok(served)) => served.map_err(anyhow::Error::from),
+            (None, Err(panic)) => Err(anyhow::Error::from(panic)),
+        }
+    };
+
+    tokio::pin!(shutdown);
+    let started = tokio::select! {
+        started = startup::retry("start-up", startup_timeout(config), || start(config, &pool, &hasher)) => started,
+        () = &mut shutdown => {
+            tracing::info!("stopped during start-up");
+            return stop_server(None).await;
+        }
+    };
+    let (app, writer) = match started {
+        Ok(started) => started,
+        Err(error) => return stop_server(Some(error)).await,
+    };
+    let (stop_expiry, stop_rx) = watch::channel(false);
     // The read models: one runner per projection (active where it holds the projection's
     // lock), stopped by the same signal as the expiry task.
     let projection_config = RuntimeConfig {
@@ -128,7 +196,6 @@ pub async fn serve(
         ..RuntimeConfig::default()
     };
     let projections = ProjectionRuntime::spawn(pool.clone(), projection_config, stop_rx.clone());
-    let metrics = Metrics::default();
     let metrics_task = match config.metrics_listen {
         Some(address) => {
             let listener = TcpListener::bind(address).await?;
@@ -136,7 +203,7 @@ pub async fn serve(
             let source = ledger_gauges(GaugeInputs {
                 appender: app.appender.clone(),
                 projections: projections.metrics_handle(),
-                pool,
+                pool: pool.clone(),
                 credentials: Arc::clone(&credentials),
             });
             let mut stop = stop_rx.clone();
@@ -154,82 +221,30 @@ pub async fn serve(
     let expiry_task = tokio::spawn(expiry::run(
         Arc::clone(&app),
         Duration::from_secs(config.hold_expiry_interval_s.max(1)),
+        stop_rx.clone(),
+    ));
+    let database_watch = tokio::spawn(health::watch_database(
+        Arc::clone(&health),
+        (*pool.connect_options()).clone(),
         stop_rx,
     ));
+    ledger.set(ledger_routes(
+        &Shared {
+            app: Arc::clone(&app),
+            auth: credentials,
+        },
+        config.max_request_bytes,
+    ));
+    health.started().await;
+    tracing::info!("ledgerd started");
 
-    let listener = TcpListener::bind(config.listen).await?;
-    let address = listener.local_addr()?;
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let shared = Shared {
-        app: Arc::clone(&app),
-        auth: credentials,
-    };
-    let max = config.max_request_bytes;
-    macro_rules! service {
-        ($server:path, $imp:expr) => {{
-            use $server as s;
-            s::new($imp).max_decoding_message_size(max)
-        }};
-    }
-    tracing::info!(%address, tls = tls.is_some(), "ledgerd serving gRPC");
-    let mut builder = Server::builder();
-    if let Some(tls) = tls {
-        builder = builder.tls_config(tls)?;
-    }
-    builder
-        .layer(metrics.layer())
-        .timeout(Duration::from_millis(config.request_timeout_ms.max(1)))
-        .concurrency_limit_per_connection(config.concurrency_per_connection.max(1))
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(service!(
-            pb::users_service_server::UsersServiceServer,
-            Users(shared.clone())
-        ))
-        .add_service(service!(
-            pb::organizations_service_server::OrganizationsServiceServer,
-            Organizations(shared.clone())
-        ))
-        .add_service(service!(
-            pb::credits_service_server::CreditsServiceServer,
-            CreditsApi(shared.clone())
-        ))
-        .add_service(service!(
-            pb::keys_service_server::KeysServiceServer,
-            Keys(shared.clone())
-        ))
-        .add_service(service!(
-            pb::gateway_service_server::GatewayServiceServer,
-            Gateway(shared.clone())
-        ))
-        .add_service(service!(
-            pb::activity_service_server::ActivityServiceServer,
-            Activity(shared.clone())
-        ))
-        .add_service(service!(
-            pb::settings_service_server::SettingsServiceServer,
-            Settings(shared.clone())
-        ))
-        .add_service(service!(
-            pb::support_service_server::SupportServiceServer,
-            Support(shared.clone())
-        ))
-        .add_service(service!(
-            pb::audit_service_server::AuditServiceServer,
-            Audit(shared)
-        ))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
-        .await?;
+    shutdown.await;
+    tracing::info!("shutting down: health NOT_SERVING, finishing in-flight calls");
+    stop_server(None).await?;
     tracing::info!("ledgerd stopped serving; finishing background work");
     let _ = stop_expiry.send(true);
     let _ = expiry_task.await;
+    let _ = database_watch.await;
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
@@ -241,7 +256,9 @@ pub async fn serve(
     {
         tracing::warn!("the projections did not stop in time");
     }
-    // In-flight commands have finished; dropping the last handles lets the writer drain.
+    // In-flight commands have finished; dropping the last handles (the application, and the
+    // services holding it) lets the writer drain.
+    drop(ledger);
     drop(app);
     if tokio::time::timeout(Duration::from_secs(10), writer)
         .await
@@ -251,6 +268,100 @@ pub async fn serve(
     }
     tracing::info!("ledgerd stopped");
     Ok(())
+}
+
+/// Completes once `stopping` turns true, after health has turned NOT_SERVING: the server's
+/// cue to stop accepting calls and finish those in flight.
+async fn drained(health: Arc<Health>, mut stopping: watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stopping| *stopping).await;
+    health.drain().await;
+}
+
+/// Reflection over both protocol versions: v1, and v1alpha for clients that speak only it
+/// (Python's `grpcio-reflection`, and the tools built on it).
+fn reflection() -> anyhow::Result<Routes> {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    Ok(Routes::new(builder().build_v1()?).add_service(builder().build_v1alpha()?))
+}
+
+/// The ledger's gRPC services, each taking requests up to `max` bytes.
+fn ledger_routes(shared: &Shared, max: usize) -> Routes {
+    macro_rules! service {
+        ($server:path, $imp:expr) => {{
+            use $server as s;
+            s::new($imp).max_decoding_message_size(max)
+        }};
+    }
+    Routes::new(service!(
+        pb::users_service_server::UsersServiceServer,
+        Users(shared.clone())
+    ))
+    .add_service(service!(
+        pb::organizations_service_server::OrganizationsServiceServer,
+        Organizations(shared.clone())
+    ))
+    .add_service(service!(
+        pb::credits_service_server::CreditsServiceServer,
+        CreditsApi(shared.clone())
+    ))
+    .add_service(service!(
+        pb::keys_service_server::KeysServiceServer,
+        Keys(shared.clone())
+    ))
+    .add_service(service!(
+        pb::gateway_service_server::GatewayServiceServer,
+        Gateway(shared.clone())
+    ))
+    .add_service(service!(
+        pb::activity_service_server::ActivityServiceServer,
+        Activity(shared.clone())
+    ))
+    .add_service(service!(
+        pb::settings_service_server::SettingsServiceServer,
+        Settings(shared.clone())
+    ))
+    .add_service(service!(
+        pb::support_service_server::SupportServiceServer,
+        Support(shared.clone())
+    ))
+    .add_service(service!(
+        pb::audit_service_server::AuditServiceServer,
+        Audit(shared.clone())
+    ))
+}
+
+/// The gRPC server on `listener` until `shutdown`: health and reflection from the start, the
+/// ledger's services once `ledger` is set, every call logged and counted.
+fn grpc_server(
+    config: &Config,
+    tls: Option<ServerTlsConfig>,
+    health: HealthServer<impl HealthApi>,
+    ledger: LateRoutes,
+    metrics: &Metrics,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<impl Future<Output = Result<(), tonic::transport::Error>> + Send + 'static> {
+    let routes = reflection()?.add_service(health);
+    let routes = Routes::from(routes.into_axum_router().fallback_service(ledger));
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder
+        .layer(AccessLogLayer)
+        .layer(metrics.layer())
+        .timeout(Duration::from_millis(config.request_timeout_ms.max(1)))
+        .concurrency_limit_per_connection(config.concurrency_per_connection.max(1))
+        .add_routes(routes);
+    Ok(async move {
+        router
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+            .await
+    })
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -1,7 +1,10 @@
 //! The one place errors become `tonic::Status`: codes, `google.rpc.BadRequest` field
-//! violations and `google.rpc.ErrorInfo` reasons. Internal details are logged, never sent.
+//! violations, `google.rpc.ErrorInfo` reasons and, on the codes a caller should retry
+//! (`UNAVAILABLE`, `ABORTED`, `RESOURCE_EXHAUSTED`), `google.rpc.RetryInfo`. Internal details
+//! are logged, never sent.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use ledger_domain::{DomainError, ErrorKind, Field};
 use ledger_projections::ProjectionError;
@@ -91,10 +94,30 @@ fn code_of(kind: ErrorKind) -> Code {
     }
 }
 
+/// How long a caller should wait before retrying a call answered with `code`, where waiting
+/// helps: the database coming back or a read model catching up (`UNAVAILABLE`), the contended
+/// streams settling (`ABORTED`), holds settling or expiring (`RESOURCE_EXHAUSTED`).
+pub fn retry_delay(code: Code) -> Option<Duration> {
+    match code {
+        Code::Unavailable => Some(Duration::from_secs(1)),
+        Code::Aborted => Some(Duration::from_millis(100)),
+        Code::ResourceExhausted => Some(Duration::from_secs(1)),
+        _ => None,
+    }
+}
+
+/// A status with `details`, plus `RetryInfo` when [`retry_delay`] has a delay for `code`.
+fn detailed(code: Code, message: impl Into<String>, mut details: ErrorDetails) -> Status {
+    if let Some(delay) = retry_delay(code) {
+        details.set_retry_info(Some(delay));
+    }
+    Status::with_error_details(code, message, details)
+}
+
 /// A bad-request status naming `field`.
 pub fn bad_request(field: &str, description: &str) -> Status {
     let details = ErrorDetails::with_bad_request_violation(field, description);
-    Status::with_error_details(
+    detailed(
         Code::InvalidArgument,
         format!("invalid {field}: {description}"),
         details,
@@ -130,7 +153,7 @@ impl From<AppError> for Status {
                 } else {
                     domain.to_string()
                 };
-                Status::with_error_details(code_of(domain.kind()), message, details)
+                detailed(code_of(domain.kind()), message, details)
             }
             AppError::Invalid { field, description } => bad_request(&field, &description),
             AppError::Forbidden(message) => {
@@ -139,7 +162,7 @@ impl From<AppError> for Status {
                     REASON_DOMAIN,
                     HashMap::new(),
                 );
-                Status::with_error_details(Code::PermissionDenied, message, details)
+                detailed(Code::PermissionDenied, message, details)
             }
             AppError::IdTaken(stream) => {
                 let kind = stream.split('-').next().unwrap_or("stream").to_owned();
@@ -148,7 +171,7 @@ impl From<AppError> for Status {
                     REASON_DOMAIN,
                     HashMap::new(),
                 );
-                Status::with_error_details(
+                detailed(
                     Code::AlreadyExists,
                     format!("the {kind} id is already in use; choose another"),
                     details,
@@ -157,7 +180,7 @@ impl From<AppError> for Status {
             AppError::UnknownKey => {
                 let details =
                     ErrorDetails::with_error_info("UNKNOWN_KEY", REASON_DOMAIN, HashMap::new());
-                Status::with_error_details(Code::NotFound, "unknown key", details)
+                detailed(Code::NotFound, "unknown key", details)
             }
             AppError::Unauthenticated(message) => Status::unauthenticated(message),
             AppError::CommandIdReused => {
@@ -166,7 +189,7 @@ impl From<AppError> for Status {
                     REASON_DOMAIN,
                     HashMap::new(),
                 );
-                Status::with_error_details(
+                detailed(
                     Code::AlreadyExists,
                     "command id reused for a different request",
                     details,
@@ -178,10 +201,12 @@ impl From<AppError> for Status {
                     REASON_DOMAIN,
                     HashMap::new(),
                 );
-                Status::with_error_details(Code::FailedPrecondition, error.to_string(), details)
+                detailed(Code::FailedPrecondition, error.to_string(), details)
             }
-            AppError::Contended => Status::aborted(error.to_string()),
-            AppError::Unavailable => Status::unavailable(error.to_string()),
+            AppError::Contended => detailed(Code::Aborted, error.to_string(), ErrorDetails::new()),
+            AppError::Unavailable => {
+                detailed(Code::Unavailable, error.to_string(), ErrorDetails::new())
+            }
             AppError::Unimplemented(_) => Status::unimplemented(error.to_string()),
             AppError::Projection(error) => projection_status(error),
             AppError::Internal(detail) => {
@@ -202,17 +227,25 @@ fn projection_status(error: ProjectionError) -> Status {
             reached,
             wanted,
             waited,
-        } => Status::unavailable(format!(
-            "the {projection} read model has reached position {reached}, not yet min_position \
-             {wanted}, after {} ms; retry shortly",
-            waited.as_millis()
-        )),
+        } => detailed(
+            Code::Unavailable,
+            format!(
+                "the {projection} read model has reached position {reached}, not yet \
+                 min_position {wanted}, after {} ms; retry shortly",
+                waited.as_millis()
+            ),
+            ErrorDetails::new(),
+        ),
         ProjectionError::InvalidCursor => {
             bad_request("page_token", "is not a token this listing issued")
         }
         ProjectionError::Database(_) | ProjectionError::Store(_) => {
             tracing::warn!(%error, "read model unavailable");
-            Status::unavailable("the ledger is temporarily unavailable; retry")
+            detailed(
+                Code::Unavailable,
+                "the ledger is temporarily unavailable; retry",
+                ErrorDetails::new(),
+            )
         }
         other => {
             tracing::error!(error = %other, "read model error");
@@ -239,6 +272,28 @@ mod tests {
             assert_eq!(status.message(), "internal error");
             let info = status.get_details_error_info();
             assert_eq!(info.map(|i| i.reason), Some(expected_reason.to_owned()));
+            assert!(status.get_details_retry_info().is_none());
         }
+    }
+
+    #[test]
+    fn the_codes_worth_retrying_carry_retry_info_and_keep_their_reason() {
+        let aborted = Status::from(AppError::Contended);
+        assert_eq!(aborted.code(), Code::Aborted);
+        let unavailable = Status::from(AppError::Unavailable);
+        assert_eq!(unavailable.code(), Code::Unavailable);
+        let exhausted = Status::from(AppError::Domain(DomainError::TooManyOpenHolds { max: 1 }));
+        assert_eq!(exhausted.code(), Code::ResourceExhausted);
+        assert_eq!(
+            exhausted.get_details_error_info().map(|i| i.reason),
+            Some("TOO_MANY_OPEN_HOLDS".to_owned())
+        );
+        for status in [aborted, unavailable, exhausted] {
+            let delay = status.get_details_retry_info().and_then(|r| r.retry_delay);
+            assert_eq!(delay, retry_delay(status.code()), "{status:?}");
+            assert!(delay.is_some_and(|d| d > Duration::ZERO), "{status:?}");
+        }
+        let refused = Status::from(AppError::CommandIdReused);
+        assert!(refused.get_details_retry_info().is_none());
     }
 }

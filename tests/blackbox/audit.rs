@@ -4,10 +4,6 @@ use ledger_api::pb;
 use ledger_tests::client::{Api, World, reason};
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
-use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn of_many_concurrent_holds_on_one_balance_exactly_the_affordable_ones_succeed() {
@@ -90,36 +86,54 @@ async fn auditors_stream_the_log_replay_balances_and_verify_the_chain() {
         .await;
 }
 
+/// The services reflection lists over protocol `$version`: `v1`, or `v1alpha` (what Python's
+/// grpcio-reflection and the tools built on it speak).
+macro_rules! listed {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::ServerReflectionRequest;
+        use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut replies = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let reply = replies.next().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("not a service list: {reply:?}");
+        };
+        list.service.into_iter().map(|s| s.name).collect::<Vec<_>>()
+    }};
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn reflection_lists_every_service() {
+async fn reflection_lists_every_service_over_v1_and_v1alpha() {
     let world = World::start().await;
-    let mut client = ServerReflectionClient::new(world.ledgerd.channel().await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut replies = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let reply = replies.next().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-        panic!("not a service list: {reply:?}");
-    };
-    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    for service in [
-        "UsersService",
-        "OrganizationsService",
-        "CreditsService",
-        "KeysService",
-        "GatewayService",
-        "ActivityService",
-        "SettingsService",
-        "SupportService",
-        "AuditService",
-    ] {
-        let full = format!("arouter.ledger.v1.{service}");
-        assert!(names.contains(&full), "{full} missing from {names:?}");
+    let v1 = listed!(v1, world.ledgerd.channel().await);
+    let v1alpha = listed!(v1alpha, world.ledgerd.channel().await);
+    for names in [&v1, &v1alpha] {
+        for service in [
+            "UsersService",
+            "OrganizationsService",
+            "CreditsService",
+            "KeysService",
+            "GatewayService",
+            "ActivityService",
+            "SettingsService",
+            "SupportService",
+            "AuditService",
+        ] {
+            let full = format!("arouter.ledger.v1.{service}");
+            assert!(names.contains(&full), "{full} missing from {names:?}");
+        }
+        assert!(
+            names.contains(&"grpc.health.v1.Health".to_owned()),
+            "{names:?}"
+        );
     }
 }

@@ -13,10 +13,10 @@ mod load;
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
-use ledger_pgembed::{EmbeddedConfig, EmbeddedPostgres};
+use ledger_pgembed::EmbeddedPostgres;
 use ledger_tests::client::{Api, World, id};
+use ledger_tests::cluster::PrivateCluster;
 use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions};
-use uuid::Uuid;
 
 use checks::assert_nothing_lost;
 use load::{Faults, Load, Target};
@@ -124,27 +124,11 @@ async fn acknowledged_commands_survive_sigkill_of_ledgerd_exactly_once() {
     assert_nothing_lost(&world.ledgerd, &world.pool, &target, &tally).await;
 }
 
-/// A private PostgreSQL cluster in a temp dir, removed on drop. (A server left running by a
-/// failed test notices its data directory is gone and shuts down within a minute.)
-struct PrivateCluster {
-    dir: std::path::PathBuf,
-}
-
-impl Drop for PrivateCluster {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ledgerd_rides_out_postgresql_restarts_with_unavailable_and_no_wrong_answer() {
     let mut moments = Moments::seeded("postgresql restart");
-    // Under the system temp dir: the `postgres` user the server runs as (when we are root)
-    // must reach it.
-    let cluster = PrivateCluster {
-        dir: std::env::temp_dir().join(format!("ledger-faults-pg-{}", Uuid::new_v4().simple())),
-    };
-    let config = EmbeddedConfig::new(cluster.dir.join("data")).durable(false);
+    let cluster = PrivateCluster::new();
+    let config = cluster.config();
     let pg = EmbeddedPostgres::start(config.clone()).await.unwrap();
     pg.ensure_database("ledger").await.unwrap();
     let url = pg.database_url("ledger");

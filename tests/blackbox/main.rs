@@ -15,6 +15,7 @@ mod journey;
 mod key_secrets;
 mod ledgerctl;
 mod lifecycle;
+mod operations;
 mod payments;
 mod races;
 mod reads;

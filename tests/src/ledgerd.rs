@@ -178,7 +178,28 @@ impl Ledgerd {
         .await
     }
 
+    /// Starts `ledgerd serve` and waits only until its health service answers, whatever it
+    /// says: for start-up against a database that is not there yet.
+    pub async fn start_unready(options: &LedgerdOptions) -> Ledgerd {
+        let mut ledgerd =
+            Self::launch(options.clone(), Arc::new(Secrets::mint()), free_addresses());
+        ledgerd
+            .wait_for_health(Duration::from_secs(60), |_| true)
+            .await;
+        ledgerd
+    }
+
     async fn spawn(
+        options: LedgerdOptions,
+        secrets: Arc<Secrets>,
+        addresses: (SocketAddr, SocketAddr),
+    ) -> Ledgerd {
+        let mut ledgerd = Self::launch(options, secrets, addresses);
+        ledgerd.wait_until_serving(Duration::from_secs(60)).await;
+        ledgerd
+    }
+
+    fn launch(
         options: LedgerdOptions,
         secrets: Arc<Secrets>,
         (address, metrics_address): (SocketAddr, SocketAddr),
@@ -186,15 +207,13 @@ impl Ledgerd {
         let child = Self::command(&options, &secrets, address, metrics_address)
             .spawn()
             .expect("ledgerd starts");
-        let mut ledgerd = Ledgerd {
+        Ledgerd {
             child,
             address,
             metrics_address,
             secrets,
             options,
-        };
-        ledgerd.wait_until_serving(Duration::from_secs(60)).await;
-        ledgerd
+        }
     }
 
     fn command(
@@ -323,17 +342,35 @@ impl Ledgerd {
 
     /// The overall health status it reports.
     pub async fn health(&self) -> ServingStatus {
+        self.health_of("").await
+    }
+
+    /// The health status it reports for `service` (`""`: the server as a whole).
+    pub async fn health_of(&self, service: &str) -> ServingStatus {
         let mut client = HealthClient::new(self.channel().await);
         let response = client
             .check(HealthCheckRequest {
-                service: String::new(),
+                service: service.to_owned(),
             })
             .await
             .expect("the health service answers");
         response.into_inner().status()
     }
 
-    async fn wait_until_serving(&mut self, within: Duration) {
+    /// Waits until its overall health is SERVING; panics if it exits or takes longer than
+    /// `within`.
+    pub async fn wait_until_serving(&mut self, within: Duration) {
+        self.wait_for_health(within, |status| status == ServingStatus::Serving)
+            .await;
+    }
+
+    /// Waits until its overall health status satisfies `wanted`; panics if it exits or takes
+    /// longer than `within`.
+    pub async fn wait_for_health(
+        &mut self,
+        within: Duration,
+        wanted: impl Fn(ServingStatus) -> bool,
+    ) {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().expect("the child can be polled") {
@@ -345,16 +382,24 @@ impl Ledgerd {
                         service: String::new(),
                     })
                     .await;
-                if reply.is_ok_and(|reply| reply.into_inner().status() == ServingStatus::Serving) {
+                if reply.is_ok_and(|reply| wanted(reply.into_inner().status())) {
                     return;
                 }
             }
             assert!(
                 Instant::now() < deadline,
-                "ledgerd did not start serving in time"
+                "ledgerd's health did not reach the wanted status in time"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("the child can be polled")
+            .is_none()
     }
 
     /// The child's process id (the benchmark reads its memory from `/proc/<pid>/status`).
@@ -439,13 +484,32 @@ impl Ledgerd {
     /// Stops it with SIGTERM and waits for it to exit, keeping the handle (and the secrets)
     /// for [`Ledgerd::restart`].
     pub fn stop(&mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.child.wait().expect("ledgerd exits")
+    }
+
+    /// Sends SIGTERM without waiting: the drain that follows can be watched.
+    pub fn send_sigterm(&self) {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status()
             .expect("kill runs");
         assert!(status.success(), "SIGTERM was delivered");
-        self.child.wait().expect("ledgerd exits")
+    }
+
+    /// Waits up to `within` for the process to exit; its status, or `None` if it still runs.
+    pub async fn wait_for_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be polled") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 

@@ -3,5 +3,6 @@
 
 pub mod binaries;
 pub mod client;
+pub mod cluster;
 pub mod ledgerctl;
 pub mod ledgerd;
