@@ -31,7 +31,7 @@ impl Database {
                     EmbeddedPostgres::start(EmbeddedConfig::new(config.data_dir.join("pgdata")))
                         .await?;
                 embedded.ensure_database(EMBEDDED_DATABASE).await?;
-                tracing::info!(port = embedded.port(), data_dir = %config.data_dir.display(), "embedded PostgreSQL started");
+                tracing::info!(port = embedded.port(), data_dir = %embedded.data_dir().display(), "embedded PostgreSQL started");
                 (embedded.database_url(EMBEDDED_DATABASE), Some(embedded))
             }
         };

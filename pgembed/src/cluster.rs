@@ -5,6 +5,7 @@ use std::path::Path;
 use crate::binaries::PgBinaries;
 use crate::config::EmbeddedConfig;
 use crate::error::EmbeddedError;
+use crate::location;
 use crate::pidfile::PidFile;
 use crate::server::{self, SUPERUSER, Server};
 use crate::sql;
@@ -15,17 +16,30 @@ const PORT_ATTEMPTS: usize = 3;
 
 /// A running private PostgreSQL cluster, listening on 127.0.0.1 only.
 ///
-/// Authentication is `trust` for loopback connections, as superuser `ledger`: any local
-/// user of the machine can connect. Fine for development and tests, not for production.
+/// Connections authenticate with SCRAM-SHA-256 as superuser `ledger`, whose random password
+/// is kept in `<data dir>/ledger.password` (mode 0600); [`EmbeddedPostgres::database_url`]
+/// carries it. A cluster made with `trust` by an earlier version is moved to SCRAM when it
+/// is started.
 ///
 /// Dropping the value does not stop the server (there is no child process to reap: `pg_ctl`
 /// detaches it); call [`EmbeddedPostgres::stop`] to stop it, or
 /// `pg_ctl -D <data_dir> stop` by hand.
-#[derive(Debug)]
 pub struct EmbeddedPostgres {
     server: Server,
     port: u16,
     reused: bool,
+    password: String,
+}
+
+impl std::fmt::Debug for EmbeddedPostgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of logs.
+        f.debug_struct("EmbeddedPostgres")
+            .field("data_dir", &self.server.data_dir)
+            .field("port", &self.port)
+            .field("reused", &self.reused)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EmbeddedPostgres {
@@ -34,21 +48,26 @@ impl EmbeddedPostgres {
     /// connections.
     ///
     /// When the effective uid is 0 the tools run as the `postgres` system user, which gets
-    /// the data directory and must be able to traverse its parents.
+    /// the data directory. When that user cannot traverse the parents of `data_dir`, the
+    /// cluster lives in a reachable directory named after `data_dir` instead
+    /// (`/var/lib/arouter-ledger/<name>-<hash>`, see [`EmbeddedPostgres::data_dir`]); the
+    /// same `data_dir` finds the same cluster again.
     ///
     /// # Errors
     /// Any [`EmbeddedError`]; [`EmbeddedError::BinariesNotFound`] explains how to install
     /// the server or use `DATABASE_URL` instead.
     pub async fn start(config: EmbeddedConfig) -> Result<Self, EmbeddedError> {
-        let data_dir = std::path::absolute(&config.data_dir)
+        let requested = std::path::absolute(&config.data_dir)
             .map_err(|err| EmbeddedError::io("resolving", &config.data_dir, err))?;
+        let user = user::server_user().await?;
         let server = Server {
             binaries: PgBinaries::locate(config.bin_dir.as_deref()).await?,
-            user: user::server_user().await?,
-            data_dir,
+            data_dir: location::resolve(&requested, user.as_ref())?,
+            user,
         };
         server.prepare().await?;
-        if let Some(running) = Self::running(&server).await {
+        let password = server.password()?;
+        if let Some(running) = Self::running(&server, &password).await {
             if config.port.is_some_and(|port| port != running.port) {
                 tracing::warn!(
                     port = running.port,
@@ -70,12 +89,13 @@ impl EmbeddedPostgres {
                         server,
                         port,
                         reused: false,
+                        password,
                     };
                     return started.ready().await;
                 }
                 Err(err) => {
                     // Another process may have started this very cluster meanwhile.
-                    if let Some(running) = Self::running(&server).await {
+                    if let Some(running) = Self::running(&server, &password).await {
                         return running.ready().await;
                     }
                     let retry = config.port.is_none()
@@ -91,7 +111,7 @@ impl EmbeddedPostgres {
     }
 
     /// The server already running on this data directory, if any.
-    async fn running(server: &Server) -> Option<Self> {
+    async fn running(server: &Server, password: &str) -> Option<Self> {
         let pid_file = PidFile::read(&server.data_dir)?;
         if !server.is_running().await {
             return None;
@@ -105,14 +125,16 @@ impl EmbeddedPostgres {
             server: server.clone(),
             port: pid_file.port,
             reused: true,
+            password: password.to_owned(),
         })
     }
 
-    /// Waits until the server accepts connections and returns it.
+    /// Waits until the server accepts connections, moves a `trust` cluster to SCRAM, and
+    /// returns it.
     async fn ready(self) -> Result<Self, EmbeddedError> {
-        self.server
-            .wait_ready(&self.database_url("postgres"))
-            .await?;
+        let admin_url = self.database_url("postgres");
+        self.server.wait_ready(&admin_url).await?;
+        self.server.secure(&admin_url, &self.password).await?;
         Ok(self)
     }
 
@@ -121,7 +143,8 @@ impl EmbeddedPostgres {
         self.port
     }
 
-    /// The data directory (absolute).
+    /// The data directory in use (absolute): the configured one, or the reachable directory
+    /// that stands in for it (see [`EmbeddedPostgres::start`]).
     pub fn data_dir(&self) -> &Path {
         &self.server.data_dir
     }
@@ -136,11 +159,14 @@ impl EmbeddedPostgres {
         self.reused
     }
 
-    /// A connection URL for database `db` as the superuser, e.g.
-    /// `postgres://ledger@127.0.0.1:54321/ledger`. `db` is used as is: see
-    /// [`EmbeddedPostgres::ensure_database`] for the names it accepts.
+    /// A connection URL for database `db` as the superuser, password included, e.g.
+    /// `postgres://ledger:<password>@127.0.0.1:54321/ledger`: treat it as a secret. `db` is
+    /// used as is: see [`EmbeddedPostgres::ensure_database`] for the names it accepts.
     pub fn database_url(&self, db: &str) -> String {
-        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{db}", self.port)
+        format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{db}",
+            self.password, self.port
+        )
     }
 
     /// Creates database `name` unless it exists; returns whether it was created.

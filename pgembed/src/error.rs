@@ -51,6 +51,16 @@ pub enum EmbeddedError {
         user: String,
     },
 
+    /// A directory meant to hold relocated clusters is not a directory owned by root and
+    /// writable by root only (for example one another user planted in `/tmp`).
+    ///
+    /// Operator action: remove it, or set a data directory the `postgres` user can reach.
+    #[error(
+        "{0} is not a directory owned by root and writable by root only; refusing to keep a \
+         PostgreSQL cluster there"
+    )]
+    UnsafeDirectory(PathBuf),
+
     /// The data directory exists, is not empty, and is not a PostgreSQL cluster.
     ///
     /// Operator action: choose another directory; we never delete data we did not create.

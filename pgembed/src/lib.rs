@@ -1,7 +1,7 @@
 //! A private PostgreSQL started from the installed server binaries, and fresh databases for tests.
 //!
 //! [`EmbeddedPostgres`] runs `initdb` and `pg_ctl` on a data directory of your choice and
-//! listens on 127.0.0.1 only. [`testing::fresh_database`] gives each test its own database,
+//! listens on 127.0.0.1 only, with SCRAM-SHA-256 authentication. [`testing::fresh_database`] gives each test its own database,
 //! on `DATABASE_URL` when set, else on a shared cluster under the cargo target directory.
 //!
 //! ```no_run
@@ -10,7 +10,7 @@
 //!
 //! let pg = EmbeddedPostgres::start(EmbeddedConfig::new("/var/tmp/ledger-pg")).await?;
 //! pg.ensure_database("ledger").await?;
-//! let url = pg.database_url("ledger"); // postgres://ledger@127.0.0.1:<port>/ledger
+//! let url = pg.database_url("ledger"); // postgres://ledger:<password>@127.0.0.1:<port>/ledger
 //! # let _ = url;
 //! pg.stop().await?;
 //!
@@ -27,6 +27,8 @@ mod cluster;
 mod command;
 mod config;
 mod error;
+mod location;
+mod password;
 mod pidfile;
 mod server;
 mod sql;

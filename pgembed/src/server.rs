@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::binaries::PgBinaries;
 use crate::command;
 use crate::error::EmbeddedError;
+use crate::password;
 use crate::sql;
 use crate::user::{self, ServerUser};
 
@@ -62,17 +63,91 @@ impl Server {
             user::chown(dir, user)?;
         }
         tracing::info!(dir = %dir.display(), "initialising a PostgreSQL cluster");
+        // initdb wants an empty directory, so the password goes through a file beside it,
+        // kept until the password is in the data directory (see `password`).
+        let pw_file = self.initdb_password_file();
+        password::write_private(&pw_file, &password::generate()?, self.user.as_ref())?;
+        let pw_arg = {
+            let mut arg = std::ffi::OsString::from("--pwfile=");
+            arg.push(&pw_file);
+            arg
+        };
         let args = [
             "-D".as_ref(),
             dir.as_os_str(),
             "-U".as_ref(),
             SUPERUSER.as_ref(),
-            "--auth=trust".as_ref(),
+            pw_arg.as_os_str(),
+            "--auth-local=scram-sha-256".as_ref(),
+            "--auth-host=scram-sha-256".as_ref(),
             "--encoding=UTF8".as_ref(),
             "--no-locale".as_ref(),
             "--no-instructions".as_ref(),
         ];
         command::run(&self.binaries.initdb(), self.user.as_ref(), args).await?;
+        password::write_hba(dir, self.user.as_ref())?;
+        Ok(())
+    }
+
+    /// The file `initdb` reads the new superuser password from, beside the data directory.
+    fn initdb_password_file(&self) -> PathBuf {
+        password::with_suffix(&self.data_dir, ".initdb-password")
+    }
+
+    /// The superuser's password, kept in the data directory. A cluster that has none (one
+    /// `initdb` just made, or one made with `trust` before passwords) gets one: the file
+    /// `initdb` read, else a new one that [`Server::secure`] sets.
+    pub(crate) fn password(&self) -> Result<String, EmbeddedError> {
+        if let Some(password) = password::read(&self.data_dir)? {
+            return Ok(password);
+        }
+        let pw_file = self.initdb_password_file();
+        let password = match std::fs::read_to_string(&pw_file) {
+            Ok(text) => text.trim().to_owned(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => password::generate()?,
+            Err(err) => return Err(EmbeddedError::io("reading", pw_file, err)),
+        };
+        password::write_private(
+            &self.data_dir.join(password::PASSWORD_FILE),
+            &password,
+            self.user.as_ref(),
+        )?;
+        if let Err(err) = std::fs::remove_file(&pw_file)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(EmbeddedError::io("removing", pw_file, err));
+        }
+        Ok(password)
+    }
+
+    /// Makes sure the running server asks for `password`: when `pg_hba.conf` is not the
+    /// managed one (a cluster made with `trust`), sets the password over `admin_url` (which
+    /// the old rules let in), writes the managed `pg_hba.conf` and reloads the server.
+    pub(crate) async fn secure(
+        &self,
+        admin_url: &str,
+        password: &str,
+    ) -> Result<(), EmbeddedError> {
+        if password::hba_is_managed(&self.data_dir) {
+            return Ok(());
+        }
+        tracing::warn!(dir = %self.data_dir.display(), "moving the cluster's authentication to SCRAM-SHA-256");
+        let mut conn = sql::connect(admin_url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(password::set_password_sql(
+            SUPERUSER, password,
+        )))
+        .execute(&mut conn)
+        .await?;
+        // Closing politely is best effort: the password is set either way.
+        let _ = sqlx::Connection::close(conn).await;
+        password::write_hba(&self.data_dir, self.user.as_ref())?;
+        let args = [
+            "reload".as_ref(),
+            "-D".as_ref(),
+            self.data_dir.as_os_str(),
+            "-s".as_ref(),
+        ];
+        command::run(&self.binaries.pg_ctl(), self.user.as_ref(), args).await?;
         Ok(())
     }
 

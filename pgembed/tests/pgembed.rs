@@ -77,30 +77,169 @@ async fn a_second_start_reuses_the_running_server() {
     second.stop().await.expect("stop");
 }
 
+/// Whether this process runs as root (and so starts the server as `postgres`).
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").expect("/proc/self").uid() == 0
+}
+
+/// `postgres://ledger@127.0.0.1:<port>/postgres`: the embedded server without its password.
+fn url_without_password(pg: &EmbeddedPostgres) -> String {
+    format!("postgres://ledger@127.0.0.1:{}/postgres", pg.port())
+}
+
 #[tokio::test]
-async fn as_root_an_unreachable_parent_is_reported_by_name() {
+async fn as_root_a_data_directory_postgres_cannot_reach_is_relocated_and_found_again() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
+    if !running_as_root() {
+        eprintln!("skipped: only root runs the server as another user, which needs relocation");
+        return;
+    }
     let tmp = TempDir::new("pgembed-closed");
     std::fs::set_permissions(&tmp.0, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    let config = EmbeddedConfig::new(tmp.0.join("data"));
-    let root = std::fs::metadata("/proc/self").expect("/proc/self").uid() == 0;
+    let config = EmbeddedConfig::new(tmp.0.join("data")).durable(false);
+    let pg = EmbeddedPostgres::start(config.clone())
+        .await
+        .expect("root starts the cluster somewhere postgres can reach");
+    let actual = pg.data_dir().to_owned();
+    assert!(
+        !actual.starts_with(&tmp.0),
+        "relocated: {}",
+        actual.display()
+    );
+    let meta = std::fs::metadata(&actual).expect("the relocated directory exists");
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    let mut conn = PgConnection::connect(&pg.database_url("postgres"))
+        .await
+        .expect("connect");
+    sqlx::query("CREATE TABLE kept (id INT)")
+        .execute(&mut conn)
+        .await
+        .expect("create table");
+    conn.close().await.expect("close");
+    pg.stop().await.expect("stop");
+
+    let again = EmbeddedPostgres::start(config).await.expect("second start");
+    assert_eq!(
+        again.data_dir(),
+        actual,
+        "the same request finds the same cluster"
+    );
+    let mut conn = PgConnection::connect(&again.database_url("postgres"))
+        .await
+        .expect("reconnect");
+    sqlx::query("SELECT count(*) FROM kept")
+        .execute(&mut conn)
+        .await
+        .expect("the table is still there");
+    conn.close().await.expect("close");
+    again.stop().await.expect("stop again");
+    let _ = std::fs::remove_dir_all(&actual);
+}
+
+#[tokio::test]
+async fn as_root_a_cluster_whose_parent_was_closed_is_reported_by_name_not_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+
+    if !running_as_root() {
+        eprintln!("skipped: an ordinary user runs the server as itself and reaches its own paths");
+        return;
+    }
+    let tmp = TempDir::new("pgembed-closed-later");
+    let config = EmbeddedConfig::new(tmp.0.join("data")).durable(false);
+    let pg = EmbeddedPostgres::start(config.clone())
+        .await
+        .expect("start");
+    assert_eq!(pg.data_dir(), tmp.0.join("data"));
+    pg.stop().await.expect("stop");
+    std::fs::set_permissions(&tmp.0, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     match EmbeddedPostgres::start(config).await {
         Err(EmbeddedError::DirectoryNotReachable { blocked, user, .. }) => {
-            assert!(root, "only root switches user");
             assert_eq!(blocked, tmp.0);
             assert_eq!(user, "postgres");
         }
-        // An ordinary user runs the server as itself, which can use its own directory.
-        Ok(pg) => {
-            assert!(
-                !root,
-                "root must not start postgres under a closed directory"
-            );
-            pg.stop().await.expect("stop");
-        }
+        Ok(pg) => panic!(
+            "an empty cluster replaced the closed one at {}",
+            pg.data_dir().display()
+        ),
         Err(other) => panic!("unexpected error: {other}"),
     }
+}
+
+#[tokio::test]
+async fn a_connection_without_the_password_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let tmp = TempDir::new("pgembed-scram");
+    let pg = EmbeddedPostgres::start(EmbeddedConfig::new(tmp.0.join("data")).durable(false))
+        .await
+        .expect("start");
+    let refused = PgConnection::connect(&url_without_password(&pg)).await;
+    assert!(refused.is_err(), "no password, yet connected");
+    let wrong = format!("postgres://ledger:wrong@127.0.0.1:{}/postgres", pg.port());
+    assert!(
+        PgConnection::connect(&wrong).await.is_err(),
+        "a wrong password connected"
+    );
+    let method: String = {
+        let mut conn = PgConnection::connect(&pg.database_url("postgres"))
+            .await
+            .expect("the URL with the password connects");
+        let method = sqlx::query_scalar(
+            "SELECT auth_method FROM pg_hba_file_rules WHERE type = 'host' LIMIT 1",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("hba rules");
+        conn.close().await.expect("close");
+        method
+    };
+    assert_eq!(method, "scram-sha-256");
+    let password_file = pg.data_dir().join("ledger.password");
+    let mode = std::fs::metadata(&password_file)
+        .expect("the password is kept in the data directory")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !tmp.0.join("data.initdb-password").exists(),
+        "the file initdb read the password from is gone"
+    );
+    pg.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_cluster_made_with_trust_is_moved_to_scram_on_its_next_start() {
+    let tmp = TempDir::new("pgembed-trust");
+    let config = EmbeddedConfig::new(tmp.0.join("data")).durable(false);
+    let pg = EmbeddedPostgres::start(config.clone())
+        .await
+        .expect("start");
+    let data_dir = pg.data_dir().to_owned();
+    pg.stop().await.expect("stop");
+    // What an earlier version left: trust for loopback and no password file.
+    std::fs::write(
+        data_dir.join("pg_hba.conf"),
+        "host all all 127.0.0.1/32 trust\n",
+    )
+    .expect("write the old rules");
+    std::fs::remove_file(data_dir.join("ledger.password")).expect("remove the password");
+
+    let pg = EmbeddedPostgres::start(config)
+        .await
+        .expect("start the old cluster");
+    assert!(
+        PgConnection::connect(&url_without_password(&pg))
+            .await
+            .is_err(),
+        "the upgraded cluster still trusts"
+    );
+    let conn = PgConnection::connect(&pg.database_url("postgres"))
+        .await
+        .expect("the new password connects");
+    conn.close().await.expect("close");
+    pg.stop().await.expect("stop");
 }
 
 #[tokio::test]

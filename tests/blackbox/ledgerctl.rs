@@ -2,7 +2,7 @@
 //! transfers and look-ups, the audit commands, and errors on stderr with a non-zero exit.
 
 use ledger_tests::client::{Api, World, id};
-use ledger_tests::ledgerctl::{Run, run};
+use ledger_tests::ledgerctl::{Run, run, run_with_env};
 use uuid::Uuid;
 
 /// A member with 50 credits on their personal account and an organization they administer.
@@ -496,4 +496,199 @@ async fn events_tail_follow_shows_events_as_they_are_appended() {
         assert_eq!(next_position(&mut lines).await, expected);
     }
     follower.kill().await.unwrap();
+}
+
+/// Display columns of `text`: CJK and other wide characters take two.
+fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            if ('\u{1100}'..='\u{FFDC}').contains(&c) {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Runs `ledgerctl demo` with the three tokens it acts with.
+async fn demo(world: &World, args: &[&str]) -> Run {
+    let ledgerd = &world.ledgerd;
+    let env = [
+        ("LEDGER_IDENTITY_TOKEN", ledgerd.token("identity")),
+        ("LEDGER_DASHBOARD_TOKEN", ledgerd.token("dashboard")),
+        ("LEDGER_GATEWAY_TOKEN", ledgerd.token("gateway")),
+    ];
+    let mut all = vec!["demo"];
+    all.extend(args);
+    run_with_env(ledgerd, "", &env, &all).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_fills_a_server_and_the_reads_the_readme_names_show_it() {
+    let world = World::start().await;
+    let made = demo(&world, &["--records", "200", "--days", "4"]).await;
+    assert!(made.success(), "{made:?}");
+    let account = field(&made.stdout, "account");
+    assert_eq!(field(&made.stdout, "requests billed"), "200");
+
+    // The member table keeps its columns aligned past a CJK name.
+    let lines: Vec<&str> = made.stdout.lines().collect();
+    let user_column = |who: &str| {
+        let line = lines.iter().find(|l| l.starts_with(who)).unwrap();
+        let id_at = line
+            .char_indices()
+            .map(|(at, _)| at)
+            .find(|&at| {
+                line.get(at..at + 36)
+                    .is_some_and(|s| Uuid::parse_str(s).is_ok())
+            })
+            .unwrap();
+        display_width(&line[..id_at])
+    };
+    assert_eq!(user_column("陈静"), user_column("Ana (admin)"));
+
+    let balance = auditor(&world, &["balance", "--account", &account]).await;
+    assert!(balance.success(), "{balance:?}");
+    assert_eq!(field(&balance.stdout, "purchased"), "500");
+    let used: f64 = field(&balance.stdout, "used").parse().unwrap();
+    assert!(used > 0.0, "{}", balance.stdout);
+
+    let feed = auditor(&world, &["activity", "--account", &account, "--limit", "7"]).await;
+    assert!(feed.success(), "{feed:?}");
+    assert_eq!(feed.stdout.lines().count(), 1 + 7, "{}", feed.stdout);
+
+    let analytics = auditor(
+        &world,
+        &[
+            "--output",
+            "json",
+            "analytics",
+            "--account",
+            &account,
+            "--group-by",
+            "model",
+        ],
+    )
+    .await;
+    assert!(analytics.success(), "{analytics:?}");
+    let rows: Vec<serde_json::Value> = analytics.stdout.lines().map(json).collect();
+    let days: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["bucket_start"].as_str().unwrap())
+        .collect();
+    let models: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r["group"].as_str().unwrap()).collect();
+    assert_eq!(days.len(), 4, "usage spread over four days: {days:?}");
+    assert_eq!(models.len(), 4, "{models:?}");
+    let requests: u64 = rows
+        .iter()
+        .map(|r| r["requests"].as_str().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(requests, 200);
+
+    let file = std::env::temp_dir().join(format!("ledgerctl-export-{}.csv", Uuid::new_v4()));
+    let file_arg = file.to_str().unwrap();
+    let export = auditor(
+        &world,
+        &[
+            "export",
+            "--account",
+            &account,
+            "--format",
+            "csv",
+            "--file",
+            file_arg,
+        ],
+    )
+    .await;
+    assert!(export.success(), "{export:?}");
+    let csv = std::fs::read_to_string(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(
+        csv.lines().count(),
+        1 + 200,
+        "a header and one line per request"
+    );
+
+    let verify = auditor(&world, &["verify"]).await;
+    assert!(verify.success(), "{verify:?}");
+    assert!(verify.stdout.contains("chain intact"), "{}", verify.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_names_the_tokens_it_lacks_and_how_to_mint_them() {
+    let world = World::start().await;
+    let env = [("LEDGER_GATEWAY_TOKEN", world.ledgerd.token("gateway"))];
+    let refused = run_with_env(&world.ledgerd, "", &env, &["demo"]).await;
+    assert_eq!(refused.code, Some(2), "{refused:?}");
+    assert!(
+        refused.stderr.contains("LEDGER_IDENTITY_TOKEN"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("LEDGER_DASHBOARD_TOKEN"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("LEDGER_GATEWAY_TOKEN"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("ledgerd credentials add"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_prints_csv_or_json_on_request() {
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+
+    let csv = support(
+        &world,
+        &["--output", "csv", "balance", "--account", &m.personal],
+    )
+    .await;
+    assert!(csv.success(), "{csv:?}");
+    let lines: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "a header and one record: {}", csv.stdout);
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let record: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(header.len(), record.len());
+    let at = |name: &str| record[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(at("account"), m.personal);
+    assert_eq!(at("balance"), "50");
+
+    let members = support(
+        &world,
+        &["--output", "csv", "members", "--organization", &m.org],
+    )
+    .await;
+    assert!(members.success(), "{members:?}");
+    assert!(members.stdout.lines().count() >= 2, "{}", members.stdout);
+    assert!(
+        members.stdout.contains(&m.user.to_string()),
+        "{}",
+        members.stdout
+    );
+
+    let as_json = support(
+        &world,
+        &["--output", "json", "balance", "--account", &m.personal],
+    )
+    .await;
+    assert!(as_json.success(), "{as_json:?}");
+    let value = json(as_json.stdout.trim());
+    assert_eq!(value["balance"], "50");
+    let shorthand = support(&world, &["--json", "balance", "--account", &m.personal]).await;
+    assert_eq!(
+        json(shorthand.stdout.trim()),
+        value,
+        "--json is --output json"
+    );
 }

@@ -59,6 +59,75 @@ async fn without_database_url_ledgerd_runs_its_own_postgres_and_keeps_its_data()
     let _ = std::fs::remove_dir_all(&data_dir);
 }
 
+/// The data directory ledgerd's embedded PostgreSQL really uses, from its JSON log line
+/// "embedded PostgreSQL started" in `log`.
+fn embedded_data_dir(log: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(log).unwrap();
+    text.lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "embedded PostgreSQL started")
+        .find_map(|line| line["fields"]["data_dir"].as_str().map(Into::into))
+        .unwrap_or_else(|| panic!("no start line in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn as_root_ledgerd_keeps_its_data_where_postgres_can_reach_it_and_asks_for_a_password() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!(
+            "skipped: not running as root, so PostgreSQL runs as this user and reaches any \
+             directory it can; the relocation this test shows does not apply"
+        );
+        return;
+    }
+    // A home-directory checkout as root: a parent that only root may traverse.
+    let closed = std::env::temp_dir().join(format!("ledgerd-closed-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let log = closed.join("ledgerd.log");
+    let options = LedgerdOptions {
+        database_url: None,
+        data_dir: closed.join("checkout").join(".ledgerd"),
+        output_file: Some(log.clone()),
+        env: vec![("LEDGER_LOG_FORMAT".into(), "json".into())],
+        ..Default::default()
+    };
+    let mut ledgerd = Ledgerd::start(&options).await;
+    let pgdata = embedded_data_dir(&log);
+    assert!(
+        !pgdata.starts_with(&closed),
+        "the cluster is somewhere postgres can reach: {}",
+        pgdata.display()
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("cannot reach the requested data directory"),
+        "the move is logged"
+    );
+    let user = ledgerd.user("newcomer@example.test").await;
+
+    // Without the password kept in the data directory, PostgreSQL lets nobody in.
+    let pid_file = std::fs::read_to_string(pgdata.join("postmaster.pid")).unwrap();
+    let port = pid_file.lines().nth(3).unwrap().trim();
+    let no_password = format!("postgres://ledger@127.0.0.1:{port}/ledger");
+    assert!(sqlx::PgPool::connect(&no_password).await.is_err());
+
+    assert!(ledgerd.stop().success());
+    ledgerd.restart().await;
+    assert_eq!(
+        embedded_data_dir(&log),
+        pgdata,
+        "the same directory after a restart"
+    );
+    let account = ledgerd.dashboard(&user).user_account(&user).await;
+    assert!(account.email_verified, "the user is still there");
+    assert!(ledgerd.terminate().success());
+    let _ = std::fs::remove_dir_all(&pgdata);
+    let _ = std::fs::remove_dir_all(&closed);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_rpcs_and_report_the_appender_and_projection_lag() {
     let database = fresh_database().await.unwrap();

@@ -42,17 +42,32 @@ impl Run {
 /// Runs `ledgerctl args...` against `ledgerd` with `token` (given in `LEDGER_TOKEN`, as
 /// operators should) and, for support, `staff` in `LEDGER_STAFF_ID`.
 pub async fn run(ledgerd: &Ledgerd, token: &str, staff: Option<uuid::Uuid>, args: &[&str]) -> Run {
+    let staff = staff.map(|id| id.to_string());
+    let env: Vec<(&str, &str)> = staff
+        .iter()
+        .map(|id| ("LEDGER_STAFF_ID", id.as_str()))
+        .collect();
+    run_with_env(ledgerd, token, &env, args).await
+}
+
+/// Runs `ledgerctl args...` against `ledgerd` with `token` in `LEDGER_TOKEN` and the
+/// variables `env` (e.g. the demo's `LEDGER_GATEWAY_TOKEN`).
+pub async fn run_with_env(
+    ledgerd: &Ledgerd,
+    token: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
     let mut command = tokio::process::Command::new(binary());
     command
         .args(args)
         .env("LEDGER_SERVER", ledgerd.url())
         .env("LEDGER_TOKEN", token)
         .env_remove("LEDGER_STAFF_ID")
+        .env_remove("LEDGER_OUTPUT")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    if let Some(staff) = staff {
-        command.env("LEDGER_STAFF_ID", staff.to_string());
-    }
     let output = tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
         .await
         .expect("ledgerctl finishes within a minute")

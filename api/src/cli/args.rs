@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::connect::Token;
+use crate::cli::output::Format;
 
 /// The help heading of the options every subcommand accepts.
 const GLOBAL: &str = "Global options";
 
-/// `ledgerctl`: the ARouter Ledger client for support staff and auditors.
+/// `ledgerctl`: the ARouter Ledger client for support staff and auditors, and `demo`, which
+/// fills a running server with a sample organization.
 ///
 /// Exit codes: 0 success; 1 a check failed (broken chain, checkpoint not extended,
 /// inconsistent read model); 2 bad usage; 3 the server refused the call (gRPC error);
@@ -45,7 +47,18 @@ pub struct Cli {
     /// as the staff member it is bound to, and a call naming anyone else is refused.
     #[arg(long, global = true, env = "LEDGER_STAFF_ID", help_heading = GLOBAL)]
     pub staff_id: Option<uuid::Uuid>,
-    /// Machine-readable output: one JSON object per result (JSON Lines for event streams).
+    /// How results are printed: aligned columns, one JSON object per result (JSON Lines), or
+    /// CSV with a header row.
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGER_OUTPUT",
+        value_enum,
+        default_value_t = Format::Table,
+        help_heading = GLOBAL
+    )]
+    pub output: Format,
+    /// Same as `--output json`.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// What to do.
@@ -83,6 +96,99 @@ pub enum Command {
     BalanceAsOf(BalanceAsOfArgs),
     /// Audit: compare every read model with a fresh fold of the log.
     Consistency,
+    /// An account's activity feed: its newest usage records.
+    Activity(ActivityArgs),
+    /// An account's usage analytics: spend, tokens and requests per day and group.
+    Analytics(AnalyticsArgs),
+    /// An account's activity as a CSV or PDF file.
+    Export(UsageExportArgs),
+    /// Fill a running server with a sample organization: three members with a key each, 500
+    /// credits, and a few hundred requests over the last days billed as the gateway does.
+    /// Acts as the identity service, the dashboard and the gateway: mint a token for each
+    /// with `ledgerd credentials add --kind <kind> --name demo-<kind>`.
+    Demo(DemoArgs),
+}
+
+/// `activity`.
+#[derive(Args)]
+pub struct ActivityArgs {
+    /// The account (UUID).
+    #[arg(long)]
+    pub account: String,
+    /// How many records, newest first.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    /// Only this model.
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+/// What analytics are grouped by besides time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupByArg {
+    /// The member the key belongs to.
+    Member,
+    /// The API key.
+    Key,
+    /// The model.
+    Model,
+}
+
+/// `analytics`.
+#[derive(Args)]
+pub struct AnalyticsArgs {
+    /// The account (UUID).
+    #[arg(long)]
+    pub account: String,
+    /// Grouping besides the time bucket.
+    #[arg(long, value_enum, default_value_t = GroupByArg::Model)]
+    pub group_by: GroupByArg,
+    /// Hourly buckets instead of daily.
+    #[arg(long)]
+    pub hourly: bool,
+}
+
+/// The format of an exported file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    /// Comma-separated values.
+    Csv,
+    /// A PDF report.
+    Pdf,
+}
+
+/// `export`.
+#[derive(Args)]
+pub struct UsageExportArgs {
+    /// The account (UUID).
+    #[arg(long)]
+    pub account: String,
+    /// The file format.
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
+    pub format: ExportFormatArg,
+    /// Where to write it; stdout without it.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+}
+
+/// `demo`.
+#[derive(Args)]
+pub struct DemoArgs {
+    /// An identity credential's token (registers and verifies the sample users).
+    #[arg(long, env = "LEDGER_IDENTITY_TOKEN", hide_env_values = true)]
+    pub identity_token: Option<Token>,
+    /// A dashboard credential's token (acts for the sample users).
+    #[arg(long, env = "LEDGER_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub dashboard_token: Option<Token>,
+    /// A gateway credential's token (bills the requests).
+    #[arg(long, env = "LEDGER_GATEWAY_TOKEN", hide_env_values = true)]
+    pub gateway_token: Option<Token>,
+    /// How many requests to bill.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub records: u32,
+    /// Over how many days (ending now) the requests are spread.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub days: u32,
 }
 
 /// `transfer`.

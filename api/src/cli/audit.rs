@@ -12,7 +12,7 @@ use crate::cli::args::{
     BalanceAsOfArgs, CheckpointCommand, EventsCommand, ExportArgs, TailArgs, VerifyArgs,
 };
 use crate::cli::connect::{Clients, unary};
-use crate::cli::output::Output;
+use crate::cli::output::{Format, Output, csv_records};
 use crate::cli::progress::Progress;
 use crate::pb;
 
@@ -114,9 +114,32 @@ async fn tail(c: &mut Clients, out: &Output, a: TailArgs) -> Result<(), CliError
         .await?
         .into_inner();
     let mut stdout = std::io::stdout();
+    let csv = out.format == Format::Csv;
+    if csv {
+        let header = [
+            "position",
+            "recorded_at",
+            "stream_id",
+            "stream_version",
+            "type",
+            "payload",
+        ];
+        let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+        write!(stdout, "{}", csv_records([&header])?).map_err(write_error)?;
+    }
     while let Some(event) = stream.message().await? {
         let line = if out.json {
             event_json(&event)
+        } else if csv {
+            let record = vec![
+                event.position.to_string(),
+                recorded_at(&event),
+                event.stream_id.clone(),
+                event.stream_version.to_string(),
+                event.event_type.clone(),
+                event.payload.clone(),
+            ];
+            csv_records([&record])?.trim_end().to_owned()
         } else {
             format!(
                 "{:>8}  {}  {}  v{}  {}  {}",

@@ -97,15 +97,41 @@ pub struct Clients {
     pub users: pb::users_service_client::UsersServiceClient<Authed>,
     /// OrganizationsService.
     pub orgs: pb::organizations_service_client::OrganizationsServiceClient<Authed>,
+    /// ActivityService.
+    pub activity: pb::activity_service_client::ActivityServiceClient<Authed>,
+    /// GatewayService.
+    pub gateway: pb::gateway_service_client::GatewayServiceClient<Authed>,
+}
+
+impl Clients {
+    /// Every client over `channel`, each call carrying `auth`.
+    pub fn new(channel: &Channel, auth: Auth) -> Clients {
+        let svc = || InterceptedService::new(channel.clone(), auth.clone());
+        Clients {
+            support: pb::support_service_client::SupportServiceClient::new(svc()),
+            audit: pb::audit_service_client::AuditServiceClient::new(svc()),
+            credits: pb::credits_service_client::CreditsServiceClient::new(svc()),
+            keys: pb::keys_service_client::KeysServiceClient::new(svc()),
+            users: pb::users_service_client::UsersServiceClient::new(svc()),
+            orgs: pb::organizations_service_client::OrganizationsServiceClient::new(svc()),
+            activity: pb::activity_service_client::ActivityServiceClient::new(svc()),
+            gateway: pb::gateway_service_client::GatewayServiceClient::new(svc()),
+        }
+    }
 }
 
 /// Connects to `server` (bounded connect time; streams are not time-limited), over TLS
-/// trusting `tls_ca` when the address is `https://`.
-pub async fn connect(server: &str, tls_ca: Option<&Path>, auth: Auth) -> Result<Clients, CliError> {
+/// trusting `tls_ca` when the address is `https://`; warns when `sends_token` and the token
+/// would cross a network in plaintext.
+pub async fn connect(
+    server: &str,
+    tls_ca: Option<&Path>,
+    sends_token: bool,
+) -> Result<Channel, CliError> {
     let mut endpoint = Endpoint::from_shared(server.to_owned())
         .map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT);
-    if auth.token.is_some() && exposes_token(server) {
+    if sends_token && exposes_token(server) {
         eprintln!(
             "warning: {server} is not TLS and not this machine: the bearer token crosses the \
              network in plaintext; use https:// with --tls-ca"
@@ -123,19 +149,10 @@ pub async fn connect(server: &str, tls_ca: Option<&Path>, auth: Auth) -> Result<
             .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
             .map_err(|e| CliError::Usage(format!("--tls-ca {}: {}", ca.display(), chain(&e))))?;
     }
-    let channel = endpoint
+    endpoint
         .connect()
         .await
-        .map_err(|e| CliError::Connect(format!("cannot connect to {server}: {}", chain(&e))))?;
-    let svc = || InterceptedService::new(channel.clone(), auth.clone());
-    Ok(Clients {
-        support: pb::support_service_client::SupportServiceClient::new(svc()),
-        audit: pb::audit_service_client::AuditServiceClient::new(svc()),
-        credits: pb::credits_service_client::CreditsServiceClient::new(svc()),
-        keys: pb::keys_service_client::KeysServiceClient::new(svc()),
-        users: pb::users_service_client::UsersServiceClient::new(svc()),
-        orgs: pb::organizations_service_client::OrganizationsServiceClient::new(svc()),
-    })
+        .map_err(|e| CliError::Connect(format!("cannot connect to {server}: {}", chain(&e))))
 }
 
 /// Whether a token sent to `server` would cross a network unencrypted: plain `http://` to a

@@ -1,12 +1,14 @@
 //! `ledgerctl`, the command-line client for support staff and auditors: argument parsing,
-//! the connection, one module per group of commands, and output (tables or JSON Lines).
+//! the connection, one module per group of commands, and output (tables, JSON Lines or CSV).
 
 pub mod args;
 pub mod audit;
 pub mod connect;
+pub mod demo;
 pub mod output;
 pub mod progress;
 pub mod support;
+pub mod usage;
 
 use std::process::ExitCode;
 
@@ -73,11 +75,25 @@ pub async fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let out = Output { json: cli.json };
+    let out = Output::new(if cli.json {
+        output::Format::Json
+    } else {
+        cli.output
+    });
+    let tls_ca = cli.tls_ca.as_deref();
+    if let Command::Demo(a) = cli.command {
+        let channel = connect::connect(&cli.server, tls_ca, true).await?;
+        return demo::demo(channel, &out, a).await;
+    }
     let auth = connect::Auth::new(cli.token.as_ref(), cli.staff_id)?;
-    let mut clients = connect::connect(&cli.server, cli.tls_ca.as_deref(), auth).await?;
+    let channel = connect::connect(&cli.server, tls_ca, cli.token.is_some()).await?;
+    let mut clients = connect::Clients::new(&channel, auth);
     let c = &mut clients;
     match cli.command {
+        Command::Demo(_) => Ok(()),
+        Command::Activity(a) => usage::activity(c, &out, a).await,
+        Command::Analytics(a) => usage::analytics(c, &out, a).await,
+        Command::Export(a) => usage::export(c, a).await,
         Command::Transfer(a) => support::transfer(c, &out, a).await,
         Command::SetMemberLimit(a) => support::set_member_limit(c, &out, a).await,
         Command::Accounts(a) => support::accounts(c, &out, a).await,

@@ -1,48 +1,84 @@
-//! Output: aligned tables for people, one JSON object per result for machines, and the
-//! description of a gRPC error (code, message, field violations, reason).
+//! Output: tables for people (through `comfy-table`, which measures display width, so wide
+//! characters stay aligned), one JSON object per result, or CSV; and the description of a
+//! gRPC error (code, message, field violations, reason).
 
 use std::io::Write;
 
+use comfy_table::{ContentArrangement, Table, presets};
 use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::cli::CliError;
 
+/// How results are printed (`--output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per result (JSON Lines for event streams).
+    Json,
+    /// Comma-separated values with a header row (RFC 4180 quoting).
+    Csv,
+}
+
 /// Where and how results are printed (always stdout; diagnostics go to stderr).
 pub struct Output {
-    /// One JSON object per result instead of tables.
+    /// The format.
+    pub format: Format,
+    /// Shorthand for `format == Format::Json`: commands with a JSON shape of their own.
     pub json: bool,
 }
 
 impl Output {
+    /// Output in `format`.
+    pub fn new(format: Format) -> Self {
+        Output {
+            format,
+            json: format == Format::Json,
+        }
+    }
+
     /// Prints one JSON object on its own line.
     pub fn json_line(&self, value: &serde_json::Value) -> Result<(), CliError> {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{value}").map_err(stdout_error)
     }
 
-    /// Prints a table: a header row and rows, columns padded to their widest cell.
+    /// Prints records: a table with a header row; CSV with a header row; or one JSON
+    /// object per row keyed by the header (a blank header is `column<N>`).
     pub fn table(&self, header: &[&str], rows: &[Vec<String>]) -> Result<(), CliError> {
+        let text = match self.format {
+            Format::Table => render_table(header, rows),
+            Format::Csv => render_csv(header, rows)?,
+            Format::Json => render_json_lines(header, rows),
+        };
         let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(render_table(header, rows).as_bytes())
-            .map_err(stdout_error)
+        stdout.write_all(text.as_bytes()).map_err(stdout_error)
     }
 
-    /// Prints `name  value` pairs, names aligned.
+    /// Prints `name  value` pairs: aligned in a table, as one record otherwise.
     pub fn fields(&self, pairs: &[(&str, String)]) -> Result<(), CliError> {
+        if self.format != Format::Table {
+            let header: Vec<&str> = pairs.iter().map(|(name, _)| *name).collect();
+            let row = pairs.iter().map(|(_, value)| value.clone()).collect();
+            return self.table(&header, &[row]);
+        }
         let rows: Vec<Vec<String>> = pairs
             .iter()
             .map(|(k, v)| vec![(*k).to_owned(), v.clone()])
             .collect();
         let mut stdout = std::io::stdout().lock();
         stdout
-            .write_all(render_rows(&rows).as_bytes())
+            .write_all(render_rows(None, &rows).as_bytes())
             .map_err(stdout_error)
     }
 
-    /// Prints one plain line.
+    /// Prints one plain line: a message for people. In CSV output blank separator lines are
+    /// left out; JSON output never calls it (commands print their own objects).
     pub fn line(&self, text: &str) -> Result<(), CliError> {
+        if self.format == Format::Csv && text.is_empty() {
+            return Ok(());
+        }
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{text}").map_err(stdout_error)
     }
@@ -57,38 +93,71 @@ pub fn stdout_error(error: std::io::Error) -> CliError {
     }
 }
 
-/// A table as text: the header, then the rows, columns separated by two spaces.
+/// A table as text: the header, then the rows, columns separated by two spaces and padded
+/// to their widest cell in display columns.
 pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut all = Vec::with_capacity(rows.len() + 1);
-    all.push(header.iter().map(|h| (*h).to_owned()).collect());
-    all.extend(rows.iter().cloned());
-    render_rows(&all)
+    render_rows(Some(header), rows)
 }
 
-fn render_rows(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+fn render_rows(header: Option<&[&str]>, rows: &[Vec<String>]) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if let Some(header) = header {
+        table.set_header(header.iter().copied());
+    }
+    for row in rows {
+        table.add_row(row.iter().map(String::as_str));
+    }
+    // The NOTHING preset pads each cell by one space on either side: drop the outer ones
+    // and the trailing spaces of the last column.
+    let mut text = String::new();
+    for line in table.lines() {
+        let line = line.strip_prefix(' ').unwrap_or(&line);
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// Records as CSV with a header row.
+pub fn render_csv(header: &[&str], rows: &[Vec<String>]) -> Result<String, CliError> {
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    csv_records(std::iter::once(&header).chain(rows))
+}
+
+/// Records as CSV lines, quoted where needed (RFC 4180).
+pub fn csv_records<'a>(
+    records: impl IntoIterator<Item = &'a Vec<String>>,
+) -> Result<String, CliError> {
+    let failed = |e: String| CliError::Local(format!("writing CSV: {e}"));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        writer
+            .write_record(record)
+            .map_err(|e| failed(e.to_string()))?;
+    }
+    let bytes = writer.into_inner().map_err(|e| failed(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| failed(e.to_string()))
+}
+
+/// Records as JSON Lines, each an object keyed by the header.
+fn render_json_lines(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut text = String::new();
     for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                let pad = widths[c] - cell.chars().count() + 2;
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        text.push_str(line.trim_end());
+        let object: serde_json::Map<String, serde_json::Value> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                let name = match header.get(c) {
+                    Some(name) if !name.is_empty() => name.replace(' ', "_"),
+                    _ => format!("column{}", c + 1),
+                };
+                (name, serde_json::Value::String(cell.clone()))
+            })
+            .collect();
+        text.push_str(&serde_json::Value::Object(object).to_string());
         text.push('\n');
     }
     text
@@ -161,6 +230,25 @@ mod tests {
             ],
         );
         assert_eq!(text, "account    balance\na          10\nbbbbbbbbb  2\n");
+    }
+
+    #[test]
+    fn wide_characters_count_as_two_columns() {
+        let text = render_table(
+            &["name", "n"],
+            &[
+                vec!["陈静".into(), "1".into()],
+                vec!["abcd".into(), "2".into()],
+            ],
+        );
+        assert_eq!(text, "name  n\n陈静  1\nabcd  2\n");
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let text =
+            render_csv(&["a", "b"], &[vec!["x,y".into(), "say \"hi\"".into()]]).expect("csv");
+        assert_eq!(text, "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n");
     }
 
     #[test]

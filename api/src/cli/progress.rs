@@ -1,66 +1,54 @@
-//! A progress bar on stderr, `\r[#####     ] 52%`, drawn only when stderr is a terminal.
+//! Progress on stderr for long exports and verification (`indicatif`), drawn only when
+//! stderr is a terminal: piped or redirected output never gets escape codes.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
-/// Width of the bar in characters.
-const WIDTH: u64 = 30;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Progress over `total` units.
+/// Progress over a known total, or a running count when the total is unknown.
 pub struct Progress {
-    total: u64,
-    enabled: bool,
+    bar: ProgressBar,
 }
 
 impl Progress {
-    /// A bar over `total` units, shown only if stderr is a terminal.
+    /// A bar over `total` positions.
     pub fn new(total: u64) -> Self {
-        Progress {
-            total,
-            enabled: std::io::stderr().is_terminal(),
+        let bar = ProgressBar::with_draw_target(Some(total), target());
+        if let Ok(style) =
+            ProgressStyle::with_template("[{bar:30}] {percent:>3}% {pos}/{len} {per_sec} eta {eta}")
+        {
+            bar.set_style(style.progress_chars("#>-"));
         }
+        Progress { bar }
     }
 
-    /// Redraws the bar at `done` units.
-    pub fn update(&self, done: u64) {
-        if self.enabled {
-            let mut stderr = std::io::stderr().lock();
-            let _ = write!(stderr, "\r{}", bar(done, self.total));
-            let _ = stderr.flush();
+    /// A spinner counting bytes, with a `message` before it.
+    pub fn bytes(message: &'static str) -> Self {
+        let bar = ProgressBar::with_draw_target(None, target());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})")
+        {
+            bar.set_style(style);
         }
+        bar.set_message(message);
+        Progress { bar }
+    }
+
+    /// Moves the bar to `done`.
+    pub fn update(&self, done: u64) {
+        self.bar.set_position(done);
     }
 
     /// Erases the bar.
     pub fn finish(&self) {
-        if self.enabled {
-            let blank = " ".repeat(WIDTH as usize + 8);
-            let _ = write!(std::io::stderr().lock(), "\r{blank}\r");
-        }
+        self.bar.finish_and_clear();
     }
 }
 
-/// The bar's text at `done` of `total`.
-pub fn bar(done: u64, total: u64) -> String {
-    let done = done.min(total);
-    let percent = (done * 100).checked_div(total).unwrap_or(100);
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-    format!(
-        "[{}{}] {percent:>3}%",
-        "#".repeat(filled as usize),
-        " ".repeat((WIDTH - filled) as usize)
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bar;
-
-    #[test]
-    fn the_bar_fills_in_proportion() {
-        assert_eq!(bar(0, 10), format!("[{}]   0%", " ".repeat(30)));
-        assert_eq!(
-            bar(52, 100),
-            format!("[{}{}]  52%", "#".repeat(15), " ".repeat(15))
-        );
-        assert_eq!(bar(7, 0), format!("[{}] 100%", "#".repeat(30)));
+/// stderr when it is a terminal, else nowhere.
+fn target() -> ProgressDrawTarget {
+    if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
     }
 }
