@@ -117,3 +117,65 @@ async fn one_check_runs_at_a_time_and_the_others_are_told_to_come_back_later() {
     // The turn is free again once they are done.
     assert!(world.auditor().consistency_check().await.ok);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_check_gives_up_its_turn_at_once() {
+    let world = world_with_usage().await;
+    // A table the check reads, locked behind its back: a check holds its turn while it waits.
+    let mut blocker = world.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE account_balances IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let auditor = world.auditor();
+    let mut streamed = auditor
+        .rpc()
+        .clients()
+        .audit
+        .clone()
+        .stream_consistency_check(pb::ConsistencyCheckRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let turn_taken = || async {
+        // Refused: another check holds the turn. Still waiting after a second: this one has it.
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            auditor.consistency_check().outcome(),
+        )
+        .await
+        {
+            Ok(Err(status)) if status.code() == Code::ResourceExhausted => true,
+            Ok(outcome) => panic!("the check could not have run: {outcome:?}"),
+            Err(_) => false,
+        }
+    };
+    assert!(
+        turn_taken().await,
+        "the streamed check holds the turn while it waits"
+    );
+    // The streamed check's caller goes away; so does the unary one each probe cancels.
+    let nothing = tokio::time::timeout(std::time::Duration::from_millis(100), streamed.message());
+    assert!(nothing.await.is_err(), "no read model could be checked yet");
+    drop(streamed);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while turn_taken().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancelled check kept its turn"
+        );
+    }
+    blocker.rollback().await.unwrap();
+    // Once nothing blocks, a check runs to the end (after the last probe's turn is given up).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match auditor.consistency_check().outcome().await {
+            Ok(check) => break assert!(check.ok, "{check:?}"),
+            Err(status) if status.code() == Code::ResourceExhausted => assert!(
+                std::time::Instant::now() < deadline,
+                "a cancelled unary check kept its turn"
+            ),
+            Err(status) => panic!("{status:?}"),
+        }
+    }
+}
