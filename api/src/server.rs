@@ -13,6 +13,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
@@ -328,10 +329,14 @@ fn ledger_routes(shared: &Shared, config: &Config) -> Routes {
         pb::gateway_service_server::GatewayServiceServer,
         Gateway::new(shared.clone(), config.bill_in_flight)
     ))
-    .add_service(service!(
-        pb::activity_service_server::ActivityServiceServer,
-        Activity(shared.clone())
-    ))
+    .add_service(
+        // The exports are long text; gzip when the client says it accepts it.
+        service!(
+            pb::activity_service_server::ActivityServiceServer,
+            Activity(shared.clone())
+        )
+        .send_compressed(CompressionEncoding::Gzip),
+    )
     .add_service(service!(
         pb::settings_service_server::SettingsServiceServer,
         Settings(shared.clone())

@@ -350,3 +350,48 @@ async fn a_balance_read_answers_what_another_process_wrote_to_the_account_and_it
     let balance = alice_on_first.balance(&acme.account).await;
     assert_eq!(units(&balance.balance), units("105"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_comes_gzipped_to_a_client_that_accepts_gzip_and_plain_to_others() {
+    let world = World::start().await;
+    let (admin, acme, key) = world.funded_key().await;
+    let gateway = world.gateway();
+    for n in 0..20 {
+        gateway
+            .record_usage(&key, &format!("gen-{n}"), "0.01")
+            .await;
+    }
+    let head = world.head().await;
+    let request = || pb::ExportActivityRequest {
+        account_id: acme.account.to_string(),
+        min_position: head,
+        format: pb::ExportFormat::Csv.into(),
+        filter: None,
+    };
+    let export = |gzip: bool| {
+        let mut client = world.dashboard(&admin).rpc().clients().activity.clone();
+        if gzip {
+            client = client.accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        }
+        let request = request();
+        async move {
+            let response = client.export_activity(request).await.unwrap();
+            let encoding = response
+                .metadata()
+                .get("grpc-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let mut stream = response.into_inner();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = stream.message().await.unwrap() {
+                bytes.extend(chunk.data);
+            }
+            (encoding, bytes)
+        }
+    };
+    let (plain_encoding, plain) = export(false).await;
+    let (gzip_encoding, unzipped) = export(true).await;
+    assert_eq!(plain_encoding, None);
+    assert_eq!(gzip_encoding.as_deref(), Some("gzip"));
+    assert_eq!(unzipped, plain, "the same export either way");
+    assert_eq!(String::from_utf8(plain).unwrap().lines().count(), 21);
+}
