@@ -2,6 +2,8 @@
 //! analytics, ledger entries, the account switcher, invitations, exports, read-your-writes,
 //! tenant isolation and the consistency check.
 
+use std::collections::HashMap;
+
 use ledger_api::pb;
 use ledger_tests::client::{Api, Dashboard, Gateway, Key, Org, User, World};
 use tonic::Code;
@@ -280,6 +282,41 @@ async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_che
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
 
+    // Names beside the ids, through the csv crate: the key's name and, for a dashboard caller,
+    // the member's email. A name a spreadsheet would read as a formula is defused with `'`.
+    let formula = w
+        .alice
+        .create_key(&w.org.account, "=HYPERLINK(\"x\")")
+        .await;
+    let last = w
+        .gateway
+        .record_usage(&formula, "gen-5", "0.1")
+        .await
+        .position;
+    let records = export_csv(&w.alice.after(last), &w.org).await;
+    let names = |generation: &str| {
+        let record = records
+            .iter()
+            .find(|r| r["generation_id"] == generation)
+            .unwrap_or_else(|| panic!("{generation} missing from {records:?}"));
+        (record["key_name"].clone(), record["member_email"].clone())
+    };
+    assert_eq!(
+        names("gen-5"),
+        ("'=HYPERLINK(\"x\")".into(), "alice@example.test".into())
+    );
+    assert_eq!(names("gen-3"), ("key".into(), "bob@example.test".into()));
+    // An erased member shows no email; the others keep theirs.
+    w.world.identity().erase(&w.bob_user).await;
+    let records = export_csv(&w.alice.after(last), &w.org).await;
+    let names = |generation: &str| {
+        let record = records.iter().find(|r| r["generation_id"] == generation);
+        let record = record.expect("every record exported");
+        (record["key_name"].clone(), record["member_email"].clone())
+    };
+    assert_eq!(names("gen-3"), ("key".into(), String::new()));
+    assert_eq!(names("gen-2"), ("key".into(), "alice@example.test".into()));
+
     // Projection status and the consistency check (auditor).
     let auditor = w.world.auditor();
     let status = auditor.projection_status().await.projections;
@@ -316,6 +353,18 @@ async fn export_activity(w: &Acme, format: pb::ExportFormat) -> (String, Vec<u8>
         bytes.extend(chunk.data);
     }
     (content_type, bytes)
+}
+
+/// The organization feed exported as CSV by `caller`, each record by column name.
+async fn export_csv(caller: &Dashboard, org: &Org) -> Vec<HashMap<String, String>> {
+    let chunks = caller
+        .export_activity(&org.account, pb::ExportFormat::Csv)
+        .await;
+    let bytes: Vec<u8> = chunks.into_iter().flat_map(|chunk| chunk.data).collect();
+    csv::Reader::from_reader(bytes.as_slice())
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .expect("well-formed CSV")
 }
 
 #[tokio::test(flavor = "multi_thread")]
