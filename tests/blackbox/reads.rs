@@ -317,6 +317,25 @@ async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_che
     assert_eq!(names("gen-3"), ("key".into(), String::new()));
     assert_eq!(names("gen-2"), ("key".into(), "alice@example.test".into()));
 
+    // Analytics exports name their groups the same way.
+    let by_key = export_analytics_csv(&w, last, pb::GroupBy::Key).await;
+    let group = |records: &[HashMap<String, String>], id: &str| {
+        let record = records.iter().find(|r| r["group"] == id);
+        record.unwrap_or_else(|| panic!("{id} missing from {records:?}"))["group_name"].clone()
+    };
+    assert_eq!(
+        group(&by_key, &formula.id.to_string()),
+        "'=HYPERLINK(\"x\")"
+    );
+    let by_member = export_analytics_csv(&w, last, pb::GroupBy::Member).await;
+    assert_eq!(group(&by_member, &w.bob_user.id.to_string()), "");
+    assert!(
+        by_member
+            .iter()
+            .any(|r| r["group_name"] == "alice@example.test"),
+        "{by_member:?}"
+    );
+
     // Projection status and the consistency check (auditor).
     let auditor = w.world.auditor();
     let status = auditor.projection_status().await.projections;
@@ -360,6 +379,36 @@ async fn export_csv(caller: &Dashboard, org: &Org) -> Vec<HashMap<String, String
     let chunks = caller
         .export_activity(&org.account, pb::ExportFormat::Csv)
         .await;
+    records(chunks)
+}
+
+/// The organization's daily analytics of [`analytics`]' period grouped by `group_by`, exported
+/// as CSV by Alice once `position` is projected, each record by column name.
+async fn export_analytics_csv(
+    w: &Acme,
+    position: i64,
+    group_by: pb::GroupBy,
+) -> Vec<HashMap<String, String>> {
+    let period = analytics(w, group_by);
+    let chunks = w
+        .alice
+        .rpc()
+        .export_analytics(pb::ExportAnalyticsRequest {
+            account_id: period.account_id,
+            min_position: position,
+            format: pb::ExportFormat::Csv.into(),
+            granularity: period.granularity,
+            group_by: period.group_by,
+            from: period.from,
+            to: period.to,
+        })
+        .all()
+        .await;
+    records(chunks)
+}
+
+/// The records of a CSV export, each by column name.
+fn records(chunks: Vec<pb::ExportChunk>) -> Vec<HashMap<String, String>> {
     let bytes: Vec<u8> = chunks.into_iter().flat_map(|chunk| chunk.data).collect();
     csv::Reader::from_reader(bytes.as_slice())
         .deserialize()
