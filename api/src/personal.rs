@@ -1,9 +1,12 @@
 //! The erasable personal-data tables (`migrations/0003_personal_data.sql`): emails of users
 //! and invitations, and the personal part of billing profiles. Never in the event log.
 
+use std::collections::HashMap;
+
 use ledger_domain::organization::BillingSettingsInput;
 use ledger_domain::{Email, InvitationId, OrganizationId, UserId};
 use sqlx::{PgPool, Row};
+use uuid::Uuid;
 
 use crate::error::AppError;
 
@@ -39,6 +42,19 @@ pub async fn verified_email(pool: &PgPool, user: UserId) -> Result<Option<Email>
         .fetch_optional(pool)
         .await?;
     parse_email(row.map(|r| r.try_get::<String, _>("email")).transpose()?)
+}
+
+/// The addresses of the users among `users` whose email is still stored (an erased user has
+/// none), by user id, in one query.
+pub async fn emails(pool: &PgPool, users: &[Uuid]) -> Result<HashMap<Uuid, String>, AppError> {
+    let rows = sqlx::query("SELECT user_id, email FROM user_emails WHERE user_id = ANY($1)")
+        .bind(users)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Ok((row.try_get("user_id")?, row.try_get("email")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 fn parse_email(text: Option<String>) -> Result<Option<Email>, AppError> {

@@ -2,6 +2,8 @@
 //! analytics, ledger entries, the account switcher, invitations, exports, read-your-writes,
 //! tenant isolation and the consistency check.
 
+use std::collections::HashMap;
+
 use ledger_api::pb;
 use ledger_tests::client::{Api, Dashboard, Gateway, Key, Org, User, World};
 use tonic::Code;
@@ -280,6 +282,60 @@ async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_che
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
 
+    // Names beside the ids, through the csv crate: the key's name and, for a dashboard caller,
+    // the member's email. A name a spreadsheet would read as a formula is defused with `'`.
+    let formula = w
+        .alice
+        .create_key(&w.org.account, "=HYPERLINK(\"x\")")
+        .await;
+    let last = w
+        .gateway
+        .record_usage(&formula, "gen-5", "0.1")
+        .await
+        .position;
+    let records = export_csv(&w.alice.after(last), &w.org).await;
+    let names = |generation: &str| {
+        let record = records
+            .iter()
+            .find(|r| r["generation_id"] == generation)
+            .unwrap_or_else(|| panic!("{generation} missing from {records:?}"));
+        (record["key_name"].clone(), record["member_email"].clone())
+    };
+    assert_eq!(
+        names("gen-5"),
+        ("'=HYPERLINK(\"x\")".into(), "alice@example.test".into())
+    );
+    assert_eq!(names("gen-3"), ("key".into(), "bob@example.test".into()));
+    // An erased member shows no email; the others keep theirs.
+    w.world.identity().erase(&w.bob_user).await;
+    let records = export_csv(&w.alice.after(last), &w.org).await;
+    let names = |generation: &str| {
+        let record = records.iter().find(|r| r["generation_id"] == generation);
+        let record = record.expect("every record exported");
+        (record["key_name"].clone(), record["member_email"].clone())
+    };
+    assert_eq!(names("gen-3"), ("key".into(), String::new()));
+    assert_eq!(names("gen-2"), ("key".into(), "alice@example.test".into()));
+
+    // Analytics exports name their groups the same way.
+    let by_key = export_analytics_csv(&w, last, pb::GroupBy::Key).await;
+    let group = |records: &[HashMap<String, String>], id: &str| {
+        let record = records.iter().find(|r| r["group"] == id);
+        record.unwrap_or_else(|| panic!("{id} missing from {records:?}"))["group_name"].clone()
+    };
+    assert_eq!(
+        group(&by_key, &formula.id.to_string()),
+        "'=HYPERLINK(\"x\")"
+    );
+    let by_member = export_analytics_csv(&w, last, pb::GroupBy::Member).await;
+    assert_eq!(group(&by_member, &w.bob_user.id.to_string()), "");
+    assert!(
+        by_member
+            .iter()
+            .any(|r| r["group_name"] == "alice@example.test"),
+        "{by_member:?}"
+    );
+
     // Projection status and the consistency check (auditor).
     let auditor = w.world.auditor();
     let status = auditor.projection_status().await.projections;
@@ -316,6 +372,48 @@ async fn export_activity(w: &Acme, format: pb::ExportFormat) -> (String, Vec<u8>
         bytes.extend(chunk.data);
     }
     (content_type, bytes)
+}
+
+/// The organization feed exported as CSV by `caller`, each record by column name.
+async fn export_csv(caller: &Dashboard, org: &Org) -> Vec<HashMap<String, String>> {
+    let chunks = caller
+        .export_activity(&org.account, pb::ExportFormat::Csv)
+        .await;
+    records(chunks)
+}
+
+/// The organization's daily analytics of [`analytics`]' period grouped by `group_by`, exported
+/// as CSV by Alice once `position` is projected, each record by column name.
+async fn export_analytics_csv(
+    w: &Acme,
+    position: i64,
+    group_by: pb::GroupBy,
+) -> Vec<HashMap<String, String>> {
+    let period = analytics(w, group_by);
+    let chunks = w
+        .alice
+        .rpc()
+        .export_analytics(pb::ExportAnalyticsRequest {
+            account_id: period.account_id,
+            min_position: position,
+            format: pb::ExportFormat::Csv.into(),
+            granularity: period.granularity,
+            group_by: period.group_by,
+            from: period.from,
+            to: period.to,
+        })
+        .all()
+        .await;
+    records(chunks)
+}
+
+/// The records of a CSV export, each by column name.
+fn records(chunks: Vec<pb::ExportChunk>) -> Vec<HashMap<String, String>> {
+    let bytes: Vec<u8> = chunks.into_iter().flat_map(|chunk| chunk.data).collect();
+    csv::Reader::from_reader(bytes.as_slice())
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .expect("well-formed CSV")
 }
 
 #[tokio::test(flavor = "multi_thread")]

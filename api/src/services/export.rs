@@ -3,9 +3,12 @@
 //! reads the feed page by page (500 rows) while the client consumes; a PDF needs every row for
 //! its summary, so it is bounded to [`MAX_PDF_RECORDS`] records.
 
+use std::collections::{HashMap, HashSet};
+
 use ledger_domain::Action;
 use ledger_projections::Projection;
 use ledger_projections::models::activity::feed::{ActivityFilter, activity};
+use ledger_projections::models::keys::key_names;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -20,6 +23,7 @@ use super::report;
 use crate::error::AppError;
 use crate::pb;
 use crate::pdf;
+use crate::{input, personal};
 
 /// Largest chunk sent.
 const CHUNK: usize = 64 * 1024;
@@ -32,11 +36,37 @@ const PDF: &str = "application/pdf";
 /// Most records a PDF report holds (about 250 pages); larger periods are exported as CSV.
 pub const MAX_PDF_RECORDS: usize = 20_000;
 
-const ACTIVITY_HEADER: &str = "position,finished_at,started_at,key_id,user_id,generation_id,\
-    model,provider,prompt_tokens,completion_tokens,reasoning_tokens,cached_tokens,cost,\
-    latency_ms,time_to_first_token_ms,status\n";
-const ANALYTICS_HEADER: &str = "bucket_start,group,spend,requests,prompt_tokens,\
-    completion_tokens,reasoning_tokens,cached_tokens\n";
+const ACTIVITY_HEADER: [&str; 18] = [
+    "position",
+    "finished_at",
+    "started_at",
+    "key_id",
+    "user_id",
+    "generation_id",
+    "model",
+    "provider",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "cost",
+    "latency_ms",
+    "time_to_first_token_ms",
+    "status",
+    "key_name",
+    "member_email",
+];
+const ANALYTICS_HEADER: [&str; 9] = [
+    "bucket_start",
+    "group",
+    "spend",
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "group_name",
+];
 
 /// The formats an export can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,18 +83,13 @@ fn format(value: i32) -> Result<Format, AppError> {
     }
 }
 
-/// A CSV text field: quoted when it holds a separator or quote, and prefixed with `'` when a
-/// spreadsheet would read it as a formula.
+/// A CSV text cell, prefixed with `'` when a spreadsheet would read it as a formula (the `csv`
+/// writer quotes it as needed).
 fn text(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    if value.starts_with(['=', '+', '-', '@']) {
         format!("'{value}")
     } else {
         value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
     }
 }
 
@@ -74,7 +99,46 @@ fn time(ts: Option<&prost_types::Timestamp>) -> String {
         .unwrap_or_default()
 }
 
-fn activity_line(item: &pb::ActivityItem) -> String {
+/// The names shown beside the ids of a page of records: key names, and member emails when the
+/// caller may see them.
+#[derive(Debug, Default)]
+struct Names {
+    keys: HashMap<Uuid, String>,
+    emails: HashMap<Uuid, String>,
+}
+
+impl Names {
+    /// The names of the keys and members of `items` (of `account`): one query for the keys and,
+    /// when `emails` is set, one for the addresses.
+    async fn of_page(
+        pool: &PgPool,
+        account: Uuid,
+        items: &[pb::ActivityItem],
+        emails: bool,
+    ) -> Result<Self, AppError> {
+        let ids = |id: fn(&pb::ActivityItem) -> &str| -> Vec<Uuid> {
+            let set: HashSet<Uuid> = items.iter().filter_map(|i| id(i).parse().ok()).collect();
+            set.into_iter().collect()
+        };
+        let keys = key_names(pool, account, &ids(|i| &i.key_id)).await?;
+        let emails = if emails {
+            personal::emails(pool, &ids(|i| &i.user_id)).await?
+        } else {
+            HashMap::new()
+        };
+        Ok(Self { keys, emails })
+    }
+
+    fn of(map: &HashMap<Uuid, String>, id: &str) -> String {
+        id.parse::<Uuid>()
+            .ok()
+            .and_then(|id| map.get(&id))
+            .map(|name| text(name))
+            .unwrap_or_default()
+    }
+}
+
+fn activity_record(item: &pb::ActivityItem, names: &Names) -> [String; 18] {
     let tokens = item.tokens.unwrap_or_default();
     let status = pb::UsageStatus::try_from(item.status)
         .map(|s| {
@@ -83,42 +147,58 @@ fn activity_line(item: &pb::ActivityItem) -> String {
                 .to_lowercase()
         })
         .unwrap_or_default();
-    format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-        item.position,
+    [
+        item.position.to_string(),
         time(item.finished_at.as_ref()),
         time(item.started_at.as_ref()),
-        item.key_id,
-        item.user_id,
+        item.key_id.clone(),
+        item.user_id.clone(),
         text(&item.generation_id),
         text(&item.model),
         text(&item.provider),
-        tokens.prompt,
-        tokens.completion,
-        tokens.reasoning,
-        tokens.cached,
-        item.cost,
-        item.latency_ms,
+        tokens.prompt.to_string(),
+        tokens.completion.to_string(),
+        tokens.reasoning.to_string(),
+        tokens.cached.to_string(),
+        item.cost.clone(),
+        item.latency_ms.to_string(),
         item.time_to_first_token_ms
             .map(|t| t.to_string())
             .unwrap_or_default(),
         status,
-    )
+        Names::of(&names.keys, &item.key_id),
+        Names::of(&names.emails, &item.user_id),
+    ]
 }
 
-fn analytics_line(row: &pb::AnalyticsRow) -> String {
+fn analytics_record(row: &pb::AnalyticsRow, names: &HashMap<Uuid, String>) -> [String; 9] {
     let tokens = row.tokens.unwrap_or_default();
-    format!(
-        "{},{},{},{},{},{},{},{}\n",
+    [
         time(row.bucket_start.as_ref()),
         text(&row.group),
-        row.spend,
-        row.requests,
-        tokens.prompt,
-        tokens.completion,
-        tokens.reasoning,
-        tokens.cached,
-    )
+        row.spend.clone(),
+        row.requests.to_string(),
+        tokens.prompt.to_string(),
+        tokens.completion.to_string(),
+        tokens.reasoning.to_string(),
+        tokens.cached.to_string(),
+        Names::of(names, &row.group),
+    ]
+}
+
+/// `records` written as CSV by the `csv` crate (one page at a time: the writer's bytes are taken
+/// when it is done).
+fn csv_bytes<R, F>(records: impl IntoIterator<Item = R>) -> Result<Vec<u8>, AppError>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let failed = |e: &dyn std::fmt::Display| AppError::Internal(format!("writing CSV: {e}"));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        writer.write_record(record).map_err(|e| failed(&e))?;
+    }
+    writer.into_inner().map_err(|e| failed(&e))
 }
 
 /// Sends an export in chunks of at most [`CHUNK`] bytes; the first carries the content type.
@@ -130,22 +210,18 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(
-        tx: mpsc::Sender<Result<pb::ExportChunk, Status>>,
-        content_type: &'static str,
-        header: &str,
-    ) -> Self {
+    fn new(tx: mpsc::Sender<Result<pb::ExportChunk, Status>>, content_type: &'static str) -> Self {
         Sender {
             tx,
-            buffer: header.as_bytes().to_vec(),
+            buffer: Vec::new(),
             content_type,
             first: true,
         }
     }
 
-    /// Adds a line; sends full chunks. `false` once the client has gone.
-    async fn line(&mut self, line: &str) -> bool {
-        self.buffer.extend_from_slice(line.as_bytes());
+    /// Adds bytes; sends full chunks. `false` once the client has gone.
+    async fn add(&mut self, bytes: &[u8]) -> bool {
+        self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= CHUNK {
             return self.flush().await;
         }
@@ -243,12 +319,13 @@ pub async fn export_activity(
     let filter = feed_filter(req.filter.as_ref())?;
     let (account, _) = q.account(Action::ReadActivity).await?;
     q.caught_up(Projection::Activity, req.min_position).await?;
+    q.caught_up(Projection::Keys, req.min_position).await?;
     let mut feed = Feed::new(account.as_uuid(), filter);
     let (tx, rx) = mpsc::channel(4);
     let app = q.app;
     if format == Format::Pdf {
         tokio::spawn(async move {
-            let out = Sender::new(tx, PDF, "");
+            let out = Sender::new(tx, PDF);
             match feed.all_for_report(&app.pool).await {
                 Ok(items) => {
                     let title = format!("ARouter activity, account {account}");
@@ -260,23 +337,41 @@ pub async fn export_activity(
         });
         return Ok(Box::pin(ReceiverStream::new(rx)));
     }
+    // Emails are personal data: shown to dashboard callers (as `ListInvitations` shows them),
+    // never to staff credentials.
+    let emails = q.cx.caller.user().is_some();
     tokio::spawn(async move {
-        let mut out = Sender::new(tx, CSV, ACTIVITY_HEADER);
+        let mut out = Sender::new(tx, CSV);
+        let mut next = csv_bytes([ACTIVITY_HEADER]).map(Some);
         loop {
-            let page = match feed.next_page(&app.pool).await {
-                Ok(Some(page)) => page,
+            match next {
+                Ok(Some(bytes)) => {
+                    if !out.add(&bytes).await {
+                        return;
+                    }
+                }
                 Ok(None) => break,
                 Err(error) => return out.fail(error).await,
-            };
-            for item in &page {
-                if !out.line(&activity_line(item)).await {
-                    return;
-                }
             }
+            next = activity_page(&app.pool, &mut feed, emails).await;
         }
         out.flush().await;
     });
     Ok(Box::pin(ReceiverStream::new(rx)))
+}
+
+/// The next page of the feed as CSV records with the names of its keys and members; `None`
+/// after the last page.
+async fn activity_page(
+    pool: &PgPool,
+    feed: &mut Feed,
+    emails: bool,
+) -> Result<Option<Vec<u8>>, AppError> {
+    let Some(items) = feed.next_page(pool).await? else {
+        return Ok(None);
+    };
+    let names = Names::of_page(pool, feed.account, &items, emails).await?;
+    csv_bytes(items.iter().map(|item| activity_record(item, &names))).map(Some)
 }
 
 /// `ExportAnalytics`: the analytics rows of the period as CSV, or as a PDF report.
@@ -290,30 +385,66 @@ pub async fn export_analytics(
         let account_id = &q.req.account_id;
         let title = format!("ARouter usage analytics, account {account_id}");
         let lines = report::analytics(account_id, &rows);
-        tokio::spawn(Sender::new(tx, PDF, "").document(pdf::document(&title, &lines)));
+        tokio::spawn(Sender::new(tx, PDF).document(pdf::document(&title, &lines)));
         return Ok(Box::pin(ReceiverStream::new(rx)));
     }
+    let names = group_names(&q, &rows).await?;
+    let bytes = csv_bytes(
+        std::iter::once(ANALYTICS_HEADER.map(str::to_owned))
+            .chain(rows.iter().map(|row| analytics_record(row, &names))),
+    )?;
+    let mut out = Sender::new(tx, CSV);
     tokio::spawn(async move {
-        let mut out = Sender::new(tx, CSV, ANALYTICS_HEADER);
-        for row in &rows {
-            if !out.line(&analytics_line(row)).await {
-                return;
-            }
+        if out.add(&bytes).await {
+            out.flush().await;
         }
-        out.flush().await;
     });
     Ok(Box::pin(ReceiverStream::new(rx)))
 }
 
+/// The names of the groups of analytics rows grouped by key (key names) or by member (emails,
+/// for dashboard callers), in one query; none for other groupings.
+async fn group_names(
+    q: &Query<pb::ExportAnalyticsRequest>,
+    rows: &[pb::AnalyticsRow],
+) -> Result<HashMap<Uuid, String>, AppError> {
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .filter_map(|row| row.group.parse().ok())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let pool = &q.app.pool;
+    match pb::GroupBy::try_from(q.req.group_by) {
+        Ok(pb::GroupBy::Key) => {
+            q.caught_up(Projection::Keys, q.req.min_position).await?;
+            let account = input::account_id("account_id", &q.req.account_id)?;
+            Ok(key_names(pool, account.as_uuid(), &ids).await?)
+        }
+        Ok(pb::GroupBy::Member) if q.cx.caller.user().is_some() => {
+            personal::emails(pool, &ids).await
+        }
+        _ => Ok(HashMap::new()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::text;
+    use super::{csv_bytes, text};
 
     #[test]
     fn csv_text_is_quoted_and_defused() {
-        assert_eq!(text("gpt-x"), "gpt-x");
-        assert_eq!(text("a,b"), "\"a,b\"");
-        assert_eq!(text("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(text("=1+1"), "'=1+1");
+        let record = [
+            text("gpt-x"),
+            text("a,b"),
+            text("say \"hi\""),
+            text("=1+1"),
+            text("@x"),
+        ];
+        let bytes = csv_bytes([record]).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "gpt-x,\"a,b\",\"say \"\"hi\"\"\",'=1+1,'@x\n"
+        );
     }
 }

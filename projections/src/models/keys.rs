@@ -2,7 +2,7 @@
 //! A batch loads the touched keys, folds the events in memory (spend through the domain's
 //! `KeySpend`, so periods reset exactly as the domain decides), and upserts them at once.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -160,6 +160,24 @@ pub async fn key_by_secret_hash<'e>(
     API_KEYS
         .find(executor, "secret_hash", secret_hash.to_ascii_lowercase())
         .await
+}
+
+/// The names of the keys among `key_ids` that bill `account_id`, by key id, in one query
+/// (an export names the keys of a page of records at once).
+pub async fn key_names<'e>(
+    executor: impl PgExecutor<'e>,
+    account_id: Uuid,
+    key_ids: &[Uuid],
+) -> Result<HashMap<Uuid, String>> {
+    let rows =
+        sqlx::query("SELECT key_id, name FROM api_keys WHERE account_id = $1 AND key_id = ANY($2)")
+            .bind(account_id)
+            .bind(key_ids)
+            .fetch_all(executor)
+            .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("key_id")?, row.try_get("name")?)))
+        .collect()
 }
 
 /// Filter of a key listing.
