@@ -125,7 +125,8 @@ where
     }
 }
 
-fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
+/// The gRPC status code in `headers`, when the call ended there (trailers-only).
+pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
     headers
         .get("grpc-status")
         .and_then(|value| value.to_str().ok())

@@ -269,12 +269,9 @@ where
         Box::pin(async move {
             let response = response.await;
             let code = match &response {
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|value| value.to_str().ok())
-                    .filter(|code| *code != "0")
-                    .map(str::to_owned),
+                Ok(response) => crate::access::grpc_status(response.headers())
+                    .filter(|code| *code != 0)
+                    .map(|code| code.to_string()),
                 Err(_) => Some("transport".to_owned()),
             };
             metrics.record(&method, started.elapsed(), code.as_deref());
