@@ -22,6 +22,7 @@ mod operations;
 mod payments;
 mod races;
 mod reads;
+mod reports;
 mod runtime_role;
 mod secrets;
 mod server;

@@ -261,23 +261,24 @@ async fn the_switcher_invitations_csv_and_pdf_exports_status_and_consistency_che
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[0].starts_with("position,"));
     assert!(lines[1].contains("gen-3"));
-    // The PDF report: a real PDF (read back with a PDF library) with the summary by model,
-    // member and key before the records.
+    // The PDF report: a real PDF (read back with a PDF library) with the spend by model,
+    // member and key before the records, members by email and keys by name and id's end.
     let record: Vec<&str> = lines[1].split(',').collect();
-    let (key_id, user_id, model) = (record[3], record[4], record[6]);
+    let (key_id, model) = (record[3], record[6]);
+    let key = format!("key (…{})", &key_id[key_id.len() - 8..]);
     let (content_type, pdf) = export_activity(&w, pb::ExportFormat::Pdf).await;
     assert_eq!(content_type, "application/pdf");
     let document = lopdf::Document::load_mem(&pdf).expect("a well-formed PDF");
     let pages: Vec<u32> = document.get_pages().keys().copied().collect();
     let text = document.extract_text(&pages).expect("the PDF's text");
     for expected in [
-        "By model",
-        "By member",
-        "By key",
-        "3 requests",
+        "Spend by model",
+        "Spend by member",
+        "Spend by key",
+        "Requests",
         model,
-        user_id,
-        key_id,
+        "bob@example.test",
+        &key,
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }

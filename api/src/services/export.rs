@@ -323,23 +323,19 @@ pub async fn export_activity(
     let mut feed = Feed::new(account.as_uuid(), filter);
     let (tx, rx) = mpsc::channel(4);
     let app = q.app;
+    // Emails are personal data: shown to dashboard callers (as `ListInvitations` shows them),
+    // never to staff credentials.
+    let emails = q.cx.caller.user().is_some();
     if format == Format::Pdf {
         tokio::spawn(async move {
             let out = Sender::new(tx, PDF);
-            match feed.all_for_report(&app.pool).await {
-                Ok(items) => {
-                    let title = format!("ARouter activity, account {account}");
-                    let lines = report::activity(&account.to_string(), &items);
-                    out.document(pdf::document(&title, &lines)).await;
-                }
+            match activity_report(&app.pool, feed, emails).await {
+                Ok(bytes) => out.document(bytes).await,
                 Err(error) => out.fail(error).await,
             }
         });
         return Ok(Box::pin(ReceiverStream::new(rx)));
     }
-    // Emails are personal data: shown to dashboard callers (as `ListInvitations` shows them),
-    // never to staff credentials.
-    let emails = q.cx.caller.user().is_some();
     tokio::spawn(async move {
         let mut out = Sender::new(tx, CSV);
         let mut next = csv_bytes([ACTIVITY_HEADER]).map(Some);
@@ -358,6 +354,24 @@ pub async fn export_activity(
         out.flush().await;
     });
     Ok(Box::pin(ReceiverStream::new(rx)))
+}
+
+/// The activity PDF: every record of the feed (bounded), with the names of its keys and
+/// members.
+async fn activity_report(pool: &PgPool, feed: Feed, emails: bool) -> Result<Vec<u8>, AppError> {
+    let account = feed.account;
+    let items = feed.all_for_report(pool).await?;
+    let names = Names::of_page(pool, account, &items, emails).await?;
+    let labels = report::Labels {
+        keys: Some(&names.keys),
+        members: Some(&names.emails),
+    };
+    pdf(&report::activity(&account.to_string(), &items, &labels))
+}
+
+/// A report as PDF bytes; the writer failing is this service's fault, not the caller's.
+fn pdf(report: &pdf::Report) -> Result<Vec<u8>, AppError> {
+    pdf::render(report).map_err(|error| AppError::Internal(error.to_string()))
 }
 
 /// The next page of the feed as CSV records with the names of its keys and members; `None`
@@ -380,15 +394,20 @@ pub async fn export_analytics(
 ) -> Result<BoxStream<pb::ExportChunk>, AppError> {
     let format = format(q.req.format)?;
     let rows = analytics_rows(&q).await?;
+    let names = group_names(&q, &rows).await?;
     let (tx, rx) = mpsc::channel(4);
     if format == Format::Pdf {
-        let account_id = &q.req.account_id;
-        let title = format!("ARouter usage analytics, account {account_id}");
-        let lines = report::analytics(account_id, &rows);
-        tokio::spawn(Sender::new(tx, PDF).document(pdf::document(&title, &lines)));
+        let grouping = match pb::GroupBy::try_from(q.req.group_by) {
+            Ok(pb::GroupBy::Member) => Some("member"),
+            Ok(pb::GroupBy::Key) => Some("key"),
+            Ok(pb::GroupBy::Model) => Some("model"),
+            _ => None,
+        };
+        let report = report::analytics(&q.req.account_id, grouping, &rows, Some(&names));
+        let bytes = pdf(&report)?;
+        tokio::spawn(Sender::new(tx, PDF).document(bytes));
         return Ok(Box::pin(ReceiverStream::new(rx)));
     }
-    let names = group_names(&q, &rows).await?;
     let bytes = csv_bytes(
         std::iter::once(ANALYTICS_HEADER.map(str::to_owned))
             .chain(rows.iter().map(|row| analytics_record(row, &names))),
