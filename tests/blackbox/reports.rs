@@ -112,6 +112,47 @@ async fn pdf_reports_chart_each_breakdown_name_things_in_any_script_and_render()
     assert_renders(&analytics, "analytics");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_exports_name_keys_but_never_show_member_emails() {
+    let (world, _alice, org, last) = billed_over_days().await;
+    let export = |format: pb::ExportFormat| pb::ExportActivityRequest {
+        account_id: org.account.to_string(),
+        min_position: last,
+        format: format.into(),
+        filter: None,
+    };
+    let auditor = world.auditor();
+    let csv = auditor
+        .rpc()
+        .export_activity(export(pb::ExportFormat::Csv))
+        .all()
+        .await;
+    let bytes: Vec<u8> = csv.into_iter().flat_map(|chunk| chunk.data).collect();
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (key_name, email) = (column("key_name"), column("member_email"));
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 15);
+    for record in &records {
+        assert!(
+            ["Grüße ключ", "batch jobs"].contains(&&record[key_name]),
+            "{record:?}"
+        );
+        assert_eq!(&record[email], "", "an email in a staff export: {record:?}");
+    }
+    let pdf = pdf_of(
+        auditor
+            .rpc()
+            .export_activity(export(pb::ExportFormat::Pdf))
+            .all()
+            .await,
+    );
+    let text = text_of(&pdf);
+    assert!(text.contains("Grüße ключ"), "{text}");
+    assert!(!text.contains("alice@example.test"), "{text}");
+}
+
 fn pdf_of(chunks: Vec<pb::ExportChunk>) -> Vec<u8> {
     assert_eq!(chunks[0].content_type, "application/pdf");
     chunks.into_iter().flat_map(|chunk| chunk.data).collect()
