@@ -361,7 +361,7 @@ fn notices(
                 period: budget.reset,
                 period_start,
                 budget: budget.amount,
-                spent,
+                spent: spent.normalize(),
                 at,
             })
         })
