@@ -67,7 +67,7 @@ GetBillingSettings         ok P  P  P  P  ok ok
 SetOrganizationBudget      ok P  P  P  P  P  P
 SetMemberSpendCap          ok P  P  P  P  P  P
 SetDefaultKeyLimit         ok P  P  P  P  P  P
-GetSpendingControls        ok P  P  P  P  ok ok
+GetSpendingControls        ok ok P  P  P  ok ok
 TransferCredits            P  P  P  P  P  ok P
 SetMemberLimit             P  P  P  P  P  ok P
 ListActivity               ok ok P  P  P  ok ok
@@ -470,7 +470,8 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
 
 /// Billing information is for admins and account owners: a member of the organization reads
 /// the available balance (whether work can run) and nothing of the balance, holds or totals;
-/// the ledger entries and the spending controls refuse them outright (rows above).
+/// the ledger entries and billing settings refuse them outright (rows above), and the spending
+/// controls show them only what binds them (`spending::a_member_sees_the_controls_that_bind_them_and_not_the_budget`).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_reads_the_available_balance_and_no_billing_information() {
     let world = World::start().await;

@@ -227,3 +227,40 @@ async fn the_usage_reaching_80_and_100_percent_of_the_budget_is_noticed_once_eac
     gateway.record_usage(&key, &id(), "1").await;
     assert_eq!(notices(&world, &org.account).await.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_sees_the_controls_that_bind_them_and_not_the_budget() {
+    let world = World::start().await;
+    let (admin, org, _key) = world.funded_key().await;
+    let (member, other) = (world.some_user().await, world.some_user().await);
+    for user in [&member, &other] {
+        world.join(&admin, &org, user).await;
+    }
+    let dashboard = world.dashboard(&admin);
+    dashboard.set_budget(&org.account, "100", MONTHLY).await;
+    dashboard
+        .cap_member(&org.account, &member, "5", DAILY)
+        .await;
+    dashboard.cap_member(&org.account, &other, "7", DAILY).await;
+    dashboard
+        .set_default_key_limit(&org.account, "3", DAILY)
+        .await;
+
+    let all = dashboard.spending_controls(&org.account).await;
+    assert!(!all.billing_hidden);
+    assert!(all.budget.is_some());
+    assert_eq!(all.member_caps.len(), 2);
+
+    let seen = world
+        .dashboard(&member)
+        .spending_controls(&org.account)
+        .await;
+    assert!(seen.billing_hidden);
+    assert!(
+        seen.budget.is_none(),
+        "the budget is billing information: {seen:?}"
+    );
+    let caps: Vec<_> = seen.member_caps.iter().map(|c| c.user_id.clone()).collect();
+    assert_eq!(caps, [member.id.to_string()], "only their own cap");
+    assert_eq!(seen.default_key_limit.map(|l| l.amount), Some("3".into()));
+}

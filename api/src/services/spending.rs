@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::account::{AccountCommand, KeyLimit};
-use ledger_domain::{Action, DomainError};
+use ledger_domain::{Action, DomainError, UserId, authorize};
 use rust_decimal::Decimal;
 
 use super::keys::period_pb;
@@ -57,17 +57,21 @@ fn day_start(day: Option<NaiveDate>) -> Option<prost_types::Timestamp> {
         .map(|t| input::timestamp(DateTime::<Utc>::from_naive_utc_and_offset(t, Utc)))
 }
 
-/// `GetSpendingControls`: the controls of the account as its state has them now (billing
-/// information: admins, support and auditors).
+/// `GetSpendingControls`: the controls of the account as its state has them now. Whoever may
+/// read billing information (admins, personal owners, support, auditors) sees them all; a
+/// member sees what binds them (the default key limit and their own cap), not the budget or
+/// others' caps.
 pub async fn spending_controls(
     q: Query<pb::GetSpendingControlsRequest>,
 ) -> Result<pb::SpendingControls, AppError> {
-    let (_, account) = q.account(Action::ReadBilling).await?;
+    let (_, account) = q.account(Action::ReadBalance).await?;
+    let billing_shown = authorize(&q.cx.caller, Action::ReadBilling, &account.context).is_ok();
+    let visible = |member: &UserId| billing_shown || q.cx.caller.user() == Some(*member);
     let state = &account.view.state;
     let account = state.account.as_ref().ok_or(DomainError::AccountNotFound)?;
     let spending = &account.spending;
     let at = Utc::now();
-    let budget = spending.budget.map(|budget| {
+    let budget = spending.budget.filter(|_| billing_shown).map(|budget| {
         let spent = spending.spend.spent_in(budget.reset, at);
         pb::BudgetStatus {
             budget: Some(limit_pb(budget)),
@@ -80,6 +84,7 @@ pub async fn spending_controls(
     let member_caps = spending
         .member_caps
         .iter()
+        .filter(|(member, _)| visible(member))
         .map(|(member, cap)| {
             let spent = spending.member_spent(*member, cap.reset, at);
             let held = spending.member_holds(*member);
@@ -98,5 +103,6 @@ pub async fn spending_controls(
         default_key_limit: spending.default_key_limit.map(limit_pb),
         member_caps,
         version: ledger_codec::stored_version(state.version),
+        billing_hidden: !billing_shown,
     })
 }
