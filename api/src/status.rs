@@ -57,6 +57,9 @@ pub fn reason(error: &DomainError) -> &'static str {
         E::TooManyOpenHolds { .. } => "TOO_MANY_OPEN_HOLDS",
         E::GenerationAlreadyRecorded(_) => "GENERATION_ALREADY_RECORDED",
         E::PaymentReferenceReused(_) => "PAYMENT_REFERENCE_REUSED",
+        E::OrgBudgetReached { .. } => "ORG_BUDGET_REACHED",
+        E::MemberSpendCapReached { .. } => "MEMBER_SPEND_CAP_REACHED",
+        E::KeyLimitAboveDefault { .. } => "KEY_LIMIT_ABOVE_DEFAULT",
     }
 }
 
@@ -78,6 +81,8 @@ fn proto_field(field: Field) -> &'static str {
         Field::GenerationId => "usage.generation_id",
         Field::BillingContacts => "settings.contacts",
         Field::TransferTarget => "to_account_id",
+        Field::Budget => "budget.reset",
+        Field::SpendCap => "cap.reset",
         other => other.as_str(),
     }
 }

@@ -311,6 +311,23 @@ requests! {
         }
     },
     GetBillingSettingsRequest => |m| ids(&[("organization_id", &m.organization_id)]),
+    SetOrganizationBudgetRequest => |m| {
+        ids(&[("command_id", &m.command_id), ("account_id", &m.account_id)]);
+        answer(input::key_limit("budget", m.budget.as_ref()));
+    },
+    SetMemberSpendCapRequest => |m| {
+        ids(&[
+            ("command_id", &m.command_id),
+            ("account_id", &m.account_id),
+            ("user_id", &m.user_id),
+        ]);
+        answer(input::key_limit("cap", m.cap.as_ref()));
+    },
+    SetDefaultKeyLimitRequest => |m| {
+        ids(&[("command_id", &m.command_id), ("account_id", &m.account_id)]);
+        answer(input::key_limit("limit", m.limit.as_ref()));
+    },
+    GetSpendingControlsRequest => |m| ids(&[("account_id", &m.account_id)]),
     // Support.
     TransferCreditsRequest => |m| {
         ids(&[
@@ -484,7 +501,7 @@ fn the_generated_inputs_decode_into_every_request_message() {
     }
     assert_eq!(
         REQUESTS.len(),
-        50,
+        54,
         "a new request message needs a line in requests!"
     );
 }

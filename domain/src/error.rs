@@ -90,6 +90,10 @@ pub enum Field {
     StaffId,
     /// A transfer id.
     TransferId,
+    /// An organization's spend budget.
+    Budget,
+    /// A member's spend cap.
+    SpendCap,
 }
 
 impl Field {
@@ -136,6 +140,8 @@ impl Field {
             Self::CommandId => "command_id",
             Self::StaffId => "staff_id",
             Self::TransferId => "transfer_id",
+            Self::Budget => "budget",
+            Self::SpendCap => "cap",
         }
     }
 }
@@ -406,6 +412,38 @@ pub enum DomainError {
     /// never credit it again, check the reference.
     #[error("payment {} was already credited to this account", .0.as_str())]
     PaymentReferenceReused(PaymentReference),
+    /// The organization's budget for the period, less its settled spend and open holds, does
+    /// not cover the estimate. Caller (gateway): refuse the request with "organization budget
+    /// reached"; retry after the period resets or an admin raises the budget.
+    #[error("organization budget: remaining {remaining} does not cover {requested}")]
+    OrgBudgetReached {
+        /// Budget − settled spend in the period − open holds.
+        remaining: Decimal,
+        /// The estimate asked for.
+        requested: Decimal,
+    },
+    /// The spend cap of the member who created the key, less what that member's keys spent in
+    /// the period and hold, does not cover the estimate. Caller (gateway): refuse the request
+    /// with "member spend cap reached"; retry after the period resets or an admin raises it.
+    #[error("member {member} spend cap: remaining {remaining} does not cover {requested}")]
+    MemberSpendCapReached {
+        /// The member the cap belongs to (the key's creator).
+        member: UserId,
+        /// Cap − the member's keys' spend in the period − their open holds.
+        remaining: Decimal,
+        /// The estimate asked for.
+        requested: Decimal,
+    },
+    /// A member asked for a key limit above the organization's default key limit (or for no
+    /// limit where a default is set). Caller (dashboard): show the default; ask for a limit
+    /// within it, or ask an admin.
+    #[error("key limit above the organization's default of {amount} per {period:?}")]
+    KeyLimitAboveDefault {
+        /// The default amount.
+        amount: Decimal,
+        /// The default's period.
+        period: crate::period::LimitPeriod,
+    },
 }
 
 impl DomainError {
@@ -452,7 +490,10 @@ impl DomainError {
             | E::KeyExpired { .. }
             | E::TooManyKeys { .. }
             | E::HoldNotOpen(_)
-            | E::HoldNotExpired { .. } => ErrorKind::FailedPrecondition,
+            | E::HoldNotExpired { .. }
+            | E::OrgBudgetReached { .. }
+            | E::MemberSpendCapReached { .. }
+            | E::KeyLimitAboveDefault { .. } => ErrorKind::FailedPrecondition,
             E::OrganizationStateRequired | E::AccountStateRequired => ErrorKind::Internal,
         }
     }

@@ -99,6 +99,21 @@ impl KeySpend {
     }
 }
 
+impl KeySpend {
+    /// The first day of the `period` the spend in it at `now` belongs to: the later of the
+    /// period containing `now` and the one the counter holds (a late usage counts in the
+    /// current period, see the module doc); `None` for a lifetime.
+    pub fn period_start(&self, period: LimitPeriod, now: DateTime<Utc>) -> Option<NaiveDate> {
+        let held = match period {
+            LimitPeriod::Daily => self.day.start,
+            LimitPeriod::Weekly => self.week.start,
+            LimitPeriod::Monthly => self.month.start,
+            LimitPeriod::Lifetime => None,
+        };
+        period.start_of(now).max(held)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,7 +122,8 @@ pub enum Action {
     SetMemberLimit,
     /// Set privacy settings.
     SetPrivacySettings,
-    /// Set billing settings.
+    /// Set billing settings, and the spending controls of the organization's account (budget,
+    /// member spend caps, default key limit).
     SetBillingSettings,
     /// Purchase credits for an account.
     PurchaseCredits,

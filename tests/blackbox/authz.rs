@@ -64,6 +64,10 @@ SetPrivacySettings         ok P  P  P  P  P  P
 GetPrivacySettings         ok P  P  ok P  ok ok
 SetBillingSettings         ok P  P  P  P  P  P
 GetBillingSettings         ok P  P  P  P  ok ok
+SetOrganizationBudget      ok P  P  P  P  P  P
+SetMemberSpendCap          ok P  P  P  P  P  P
+SetDefaultKeyLimit         ok P  P  P  P  P  P
+GetSpendingControls        ok ok P  P  P  ok ok
 TransferCredits            P  P  P  P  P  ok P
 SetMemberLimit             P  P  P  P  P  ok P
 ListActivity               ok ok P  P  P  ok ok
@@ -414,6 +418,14 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
         "GetPrivacySettings" => dashboard.privacy(org).map(drop),
         "SetBillingSettings" => dashboard.set_billing(org, billing).map(drop),
         "GetBillingSettings" => dashboard.billing(org).map(drop),
+        "SetOrganizationBudget" => dashboard.set_budget(account, "900", monthly).map(drop),
+        "SetMemberSpendCap" => dashboard
+            .cap_member(account, &f.promotable, "900", monthly)
+            .map(drop),
+        "SetDefaultKeyLimit" => dashboard
+            .set_default_key_limit(account, "900", monthly)
+            .map(drop),
+        "GetSpendingControls" => dashboard.spending_controls(account).map(drop),
         "TransferCredits" => support.transfer(&f.admin.personal, account, "5").map(drop),
         "SetMemberLimit" => support.set_member_limit(org, 20).map(drop),
         "ListActivity" => dashboard.activity(account).map(drop),
@@ -454,4 +466,74 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
         other => panic!("no call written for {other}"),
     };
     call.outcome().await
+}
+
+/// Billing information is for admins and account owners: a member of the organization reads
+/// the available balance (whether work can run) and nothing of the balance, holds or totals;
+/// the ledger entries and billing settings refuse them outright (rows above), and the spending
+/// controls show them only what binds them (`spending::a_member_sees_the_controls_that_bind_them_and_not_the_budget`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_reads_the_available_balance_and_no_billing_information() {
+    let world = World::start().await;
+    let (admin, org, key) = world.funded_key().await;
+    let member = world.some_user().await;
+    world.join(&admin, &org, &member).await;
+    let hold = world.gateway().place_hold(&key, "30").await;
+    world.gateway().settle(&hold, &id(), "10").await;
+    world.gateway().place_hold(&key, "5").await;
+
+    let full = world.dashboard(&admin).balance(&org.account).await;
+    assert!(!full.billing_hidden);
+    assert_eq!(
+        (
+            full.balance.as_str(),
+            full.held.as_str(),
+            full.available.as_str()
+        ),
+        ("90", "5", "85")
+    );
+    assert_eq!(
+        (full.total_purchased.as_str(), full.total_used.as_str()),
+        ("100", "10")
+    );
+
+    let seen = world.dashboard(&member).balance(&org.account).await;
+    assert!(seen.billing_hidden);
+    assert_eq!(seen.available, "85");
+    assert_eq!(
+        (&seen.account_id, &seen.owner_id),
+        (&full.account_id, &full.owner_id)
+    );
+    assert_eq!((seen.kind, seen.version), (full.kind, full.version));
+    for hidden in [
+        &seen.balance,
+        &seen.held,
+        &seen.total_purchased,
+        &seen.total_transferred_in,
+        &seen.total_transferred_out,
+        &seen.total_used,
+    ] {
+        assert!(
+            hidden.is_empty(),
+            "a member sees billing information: {seen:?}"
+        );
+    }
+    assert_eq!(seen.open_holds, 0);
+    for reader in [world.support(), world.auditor().rpc().clone().into()] {
+        assert!(
+            !reader
+                .rpc()
+                .get_account_balance(pb::GetAccountBalanceRequest {
+                    account_id: org.account.to_string(),
+                    min_position: 0,
+                })
+                .await
+                .billing_hidden
+        );
+    }
+    let personal = world.dashboard(&admin).balance(&admin.personal).await;
+    assert!(
+        !personal.billing_hidden,
+        "the owner of a personal account sees it all"
+    );
 }

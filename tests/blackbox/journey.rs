@@ -86,7 +86,9 @@ async fn the_journey_from_registration_to_a_member_leaving() {
         .refused_because("KEY_LIMIT_REACHED")
         .await;
     gateway.settle(&hold, "gen-1", "1.25").await;
-    let settled = bob.balance(&acme.account).await;
+    // Bob, a member, sees what is available; the balance and totals are Alice's to see.
+    assert_eq!(bob.balance(&acme.account).await.available, "98.75");
+    let settled = alice.balance(&acme.account).await;
     assert_eq!(settled.balance, "98.75");
     assert_eq!(settled.held, "0");
     assert_eq!(settled.total_used, "1.25");

@@ -27,6 +27,7 @@ mod runtime_role;
 mod secrets;
 mod server;
 mod settings;
+mod spending;
 mod tenants;
 mod tls;
 mod validation;

@@ -433,13 +433,14 @@ async fn a_balance_read_answers_what_another_process_wrote_to_the_account_and_it
     let (alice_on_first, bob_on_first) = (first.dashboard(&alice), first.dashboard(&bob));
     for _ in 0..2 {
         // The first read caches both states; the second reads both tails at once.
+        // A member reads the available balance (no holds here: the balance).
         let balance = bob_on_first.balance(&acme.account).await;
-        assert_eq!(units(&balance.balance), units("100"));
+        assert_eq!(units(&balance.available), units("100"));
     }
 
     second.dashboard(&alice).buy(&acme.account, "5").await;
     let balance = bob_on_first.balance(&acme.account).await;
-    assert_eq!(units(&balance.balance), units("105"));
+    assert_eq!(units(&balance.available), units("105"));
 
     second.dashboard(&alice).remove_member(&acme, &bob).await;
     bob_on_first

@@ -127,6 +127,11 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
         ]);
     }
     assert_eq!(reads.len(), 34);
+    // Spending controls are read like the balance: Bravo's and a missing account answer alike.
+    for (whose, org) in [("Bravo's", &bravo), ("a missing", &ghost)] {
+        let read = shown(a.spending_controls(&org.account));
+        reads.push((format!("GetSpendingControls on {whose} id"), read));
+    }
 
     // Every dashboard command on Bravo's resources, each with the one answer it must get.
     let denied = Code::PermissionDenied;
@@ -195,6 +200,24 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
         ),
     ];
     assert_eq!(commands.len(), 17);
+    let monthly = pb::LimitPeriod::Monthly;
+    let spending: Vec<(&str, Code, Call<String>)> = vec![
+        (
+            "SetOrganizationBudget",
+            denied,
+            shown(a.set_budget(&bravo.account, "1", monthly)),
+        ),
+        (
+            "SetMemberSpendCap",
+            denied,
+            shown(a.cap_member(&bravo.account, &carol, "1", monthly)),
+        ),
+        (
+            "SetDefaultKeyLimit",
+            denied,
+            shown(a.set_default_key_limit(&bravo.account, "1", monthly)),
+        ),
+    ];
 
     let mut leaks = Vec::new();
     // Reads: exactly one answer, code, reason and message alike, whether the id exists or not.
@@ -212,7 +235,7 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
     if answers.len() > 1 {
         leaks.push(format!("reads answer in more than one way: {answers:#?}"));
     }
-    for (rpc, code, call) in commands {
+    for (rpc, code, call) in commands.into_iter().chain(spending) {
         match call.outcome().await {
             Err(status) if status.code() == code => {
                 leaks.extend(exposure(rpc, &status, &bravo_key));

@@ -79,6 +79,7 @@ mod ids;
 mod keys;
 mod roles;
 mod rpc;
+mod spending;
 mod world;
 
 pub use call::{BoxFuture, Call, assert_bad_field, reason};

@@ -43,6 +43,9 @@ impl LedgerCommand for OnAccount {
             AccountCommand::VoidHold { .. } => "VoidHold",
             AccountCommand::ExpireHold { .. } => "ExpireHold",
             AccountCommand::RecordUsage { .. } => "RecordUsage",
+            AccountCommand::SetBudget { .. } => "SetOrganizationBudget",
+            AccountCommand::SetMemberSpendCap { .. } => "SetMemberSpendCap",
+            AccountCommand::SetDefaultKeyLimit { .. } => "SetDefaultKeyLimit",
         }
     }
 

@@ -2,7 +2,7 @@
 
 use ledger_domain::account::{AccountCommand, AccountOwner};
 use ledger_domain::text::PaymentReference;
-use ledger_domain::{Action, Credits, DomainError};
+use ledger_domain::{Action, Credits, DomainError, authorize};
 use tonic::{Request, Response, Status};
 
 use super::ledger::ledger_entries;
@@ -26,6 +26,7 @@ async fn balance(
     q: Query<pb::GetAccountBalanceRequest>,
 ) -> Result<pb::GetAccountBalanceResponse, AppError> {
     let (_, account) = q.account(Action::ReadBalance).await?;
+    let billing_shown = authorize(&q.cx.caller, Action::ReadBilling, &account.context).is_ok();
     let state = &account.view.state;
     let account = state.account.as_ref().ok_or(DomainError::AccountNotFound)?;
     let (kind, owner_id) = match account.owner {
@@ -34,7 +35,7 @@ async fn balance(
             (pb::AccountKind::Organization, organization_id.to_string())
         }
     };
-    Ok(pb::GetAccountBalanceResponse {
+    let full = pb::GetAccountBalanceResponse {
         account_id: account.id.to_string(),
         kind: kind.into(),
         owner_id,
@@ -47,7 +48,28 @@ async fn balance(
         total_used: account.totals.used.normalize().to_string(),
         open_holds: u32::try_from(account.holds.len()).unwrap_or(u32::MAX),
         version: ledger_codec::stored_version(state.version),
+        billing_hidden: false,
+    };
+    Ok(if billing_shown {
+        full
+    } else {
+        member_balance(full)
     })
+}
+
+/// What a member who may not read billing information sees of a balance: the available
+/// balance (whether work can run), not the balance, holds and totals (docs/domain.md,
+/// "Billing information").
+fn member_balance(full: pb::GetAccountBalanceResponse) -> pb::GetAccountBalanceResponse {
+    pb::GetAccountBalanceResponse {
+        account_id: full.account_id,
+        kind: full.kind,
+        owner_id: full.owner_id,
+        available: full.available,
+        version: full.version,
+        billing_hidden: true,
+        ..Default::default()
+    }
 }
 
 #[tonic::async_trait]

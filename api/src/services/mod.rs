@@ -16,6 +16,7 @@ pub mod readmodels;
 pub mod report;
 pub mod request;
 pub mod settings;
+pub mod spending;
 pub mod support;
 pub mod users;
 

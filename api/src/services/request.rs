@@ -93,3 +93,18 @@ string_field!(
     GetPrivacySettingsRequest,
     GetBillingSettingsRequest,
 );
+
+string_field!(
+    command_id of CommandRequest for
+    SetOrganizationBudgetRequest,
+    SetMemberSpendCapRequest,
+    SetDefaultKeyLimitRequest,
+);
+
+string_field!(
+    account_id of AccountRequest for
+    SetOrganizationBudgetRequest,
+    SetMemberSpendCapRequest,
+    SetDefaultKeyLimitRequest,
+    GetSpendingControlsRequest,
+);

@@ -5,7 +5,7 @@ use ledger_domain::text::{CompanyName, PaymentMethodReference, PostalAddress, Ta
 use ledger_domain::{Action, CommandId, Email};
 use tonic::{Request, Response, Status};
 
-use super::{Query, Shared, now};
+use super::{Query, Shared, now, spending};
 use crate::app::authorized::created;
 use crate::commands::{BillingContacts, OnOrganization};
 use crate::error::{AppError, AtField};
@@ -131,5 +131,37 @@ impl pb::settings_service_server::SettingsService for Settings {
         request: Request<pb::GetBillingSettingsRequest>,
     ) -> Result<Response<pb::BillingSettings>, Status> {
         self.0.query(request, billing_settings).await
+    }
+
+    async fn set_organization_budget(
+        &self,
+        request: Request<pb::SetOrganizationBudgetRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.0.account_command(request, spending::set_budget).await
+    }
+
+    async fn set_member_spend_cap(
+        &self,
+        request: Request<pb::SetMemberSpendCapRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.0
+            .account_command(request, spending::set_member_cap)
+            .await
+    }
+
+    async fn set_default_key_limit(
+        &self,
+        request: Request<pb::SetDefaultKeyLimitRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.0
+            .account_command(request, spending::set_default_key_limit)
+            .await
+    }
+
+    async fn get_spending_controls(
+        &self,
+        request: Request<pb::GetSpendingControlsRequest>,
+    ) -> Result<Response<pb::SpendingControls>, Status> {
+        self.0.query(request, spending::spending_controls).await
     }
 }

@@ -1,7 +1,7 @@
 //! Commands on an account stream. Every command carries its ids and its time (`at` = now).
 
 use super::{KeyLimit, UsageReport};
-use crate::ids::{AccountId, HoldId, KeyId, TransferId};
+use crate::ids::{AccountId, HoldId, KeyId, TransferId, UserId};
 use crate::money::Credits;
 use crate::policy::Action;
 use crate::text::{
@@ -122,6 +122,29 @@ pub enum AccountCommand {
         /// Now.
         at: DateTime<Utc>,
     },
+    /// Set (or clear) the organization account's spend budget per period (admins).
+    SetBudget {
+        /// Amount per daily, weekly or monthly period; `None` clears it.
+        budget: Option<KeyLimit>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Cap (or uncap) what the keys a member created may spend together per period (admins).
+    SetMemberSpendCap {
+        /// The member (must be one to be capped; anyone may be uncapped).
+        member: UserId,
+        /// Amount per daily, weekly or monthly period; `None` removes the cap.
+        cap: Option<KeyLimit>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Set (or clear) the limit members' new keys get and may not exceed (admins).
+    SetDefaultKeyLimit {
+        /// The default; `None` clears it.
+        limit: Option<KeyLimit>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
 }
 
 impl AccountCommand {
@@ -141,6 +164,9 @@ impl AccountCommand {
             C::VoidHold { .. } => Action::VoidHold,
             C::ExpireHold { .. } => Action::ExpireHold,
             C::RecordUsage { .. } => Action::RecordUsage,
+            C::SetBudget { .. } | C::SetMemberSpendCap { .. } | C::SetDefaultKeyLimit { .. } => {
+                Action::SetBillingSettings
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{
     Account, AccountCommand, AccountEvent, AccountOwner, AccountState, Key, credits, holds, keys,
+    spending,
 };
 use crate::decision::{Decision, ExpectedVersion};
 use crate::error::DomainError;
@@ -17,6 +18,8 @@ pub(super) struct Ctx<'a> {
     pub auth: AuthContext,
     /// The caller.
     pub caller: &'a Caller,
+    /// The owning organization's state, when the decision was given it.
+    pub org: Option<&'a OrganizationState>,
 }
 
 /// Decides a command on one account.
@@ -37,6 +40,7 @@ pub fn decide(
         account,
         auth,
         caller,
+        org,
     };
     let events = decide_events(&ctx, command)?;
     let events = events.into_iter().map(Event::Account).collect();
@@ -103,6 +107,11 @@ fn decide_events(
         C::VoidHold { hold_id, at } => holds::void(ctx, *hold_id, *at),
         C::ExpireHold { hold_id, at } => holds::expire(ctx, *hold_id, *at),
         C::RecordUsage { key_id, usage, at } => holds::record(ctx, *key_id, usage, *at),
+        C::SetBudget { budget, at } => spending::set_budget(ctx, *budget, *at),
+        C::SetMemberSpendCap { member, cap, at } => {
+            spending::set_member_cap(ctx, *member, *cap, *at)
+        }
+        C::SetDefaultKeyLimit { limit, at } => spending::set_default_key_limit(ctx, *limit, *at),
     }
 }
 

@@ -4,10 +4,12 @@ use super::{AccountOwner, KeyLimit, Usage};
 use crate::decision::UniqueClaim;
 use crate::ids::{AccountId, HoldId, KeyId, StaffId, TransferId, UserId};
 use crate::money::Credits;
+use crate::period::LimitPeriod;
 use crate::text::{
     KeyName, KeyPrefix, PaymentReference, SecretHash, TicketReference, TransferReason,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// `account.opened` v1: a personal account (at registration) or an organization account.
@@ -223,6 +225,72 @@ pub struct UsageRecorded {
     pub at: DateTime<Utc>,
 }
 
+/// `account.budget_set` v1: an organization admin set (or, `null`, cleared) the account's spend
+/// budget per period. Takes effect immediately, on the spend already in the period; the
+/// period's threshold notices start over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetSet {
+    /// The organization account.
+    pub account_id: AccountId,
+    /// The budget (amount per daily, weekly or monthly period), `null`: none.
+    pub budget: Option<KeyLimit>,
+    /// The admin.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.member_spend_cap_set` v1: an admin capped (or, `null`, uncapped) what one member's
+/// keys may spend together per period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSpendCapSet {
+    /// The organization account.
+    pub account_id: AccountId,
+    /// The member whose keys (those they created) the cap covers.
+    pub member: UserId,
+    /// The cap (amount per daily, weekly or monthly period), `null`: none.
+    pub cap: Option<KeyLimit>,
+    /// The admin.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.default_key_limit_set` v1: an admin set (or, `null`, cleared) the limit members'
+/// new keys get and may not exceed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultKeyLimitSet {
+    /// The organization account.
+    pub account_id: AccountId,
+    /// The default limit, `null`: none.
+    pub limit: Option<KeyLimit>,
+    /// The admin.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.budget_threshold_reached` v1: the settled spend of the budget's current period
+/// reached `threshold_percent` (80 or 100) of the budget. Decided with the settlement or usage
+/// that reached it, once per threshold per period (and again after the budget is set anew).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetThresholdReached {
+    /// The organization account.
+    pub account_id: AccountId,
+    /// 80 or 100.
+    pub threshold_percent: u8,
+    /// The budget's period kind.
+    pub period: LimitPeriod,
+    /// The first day (UTC) of the period.
+    pub period_start: NaiveDate,
+    /// The budget amount.
+    pub budget: Credits,
+    /// Settled spend in the period, this usage included.
+    pub spent: Decimal,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 crate::event::event_enum! {
     /// Events of the account stream.
     AccountEvent {
@@ -256,6 +324,14 @@ crate::event::event_enum! {
         HoldExpired(HoldClosed) = "account.hold_expired" v 1,
         /// See [`UsageRecorded`].
         UsageRecorded(UsageRecorded) = "account.usage_recorded" v 1,
+        /// See [`BudgetSet`].
+        BudgetSet(BudgetSet) = "account.budget_set" v 1,
+        /// See [`MemberSpendCapSet`].
+        MemberSpendCapSet(MemberSpendCapSet) = "account.member_spend_cap_set" v 1,
+        /// See [`DefaultKeyLimitSet`].
+        DefaultKeyLimitSet(DefaultKeyLimitSet) = "account.default_key_limit_set" v 1,
+        /// See [`BudgetThresholdReached`].
+        BudgetThresholdReached(BudgetThresholdReached) = "account.budget_threshold_reached" v 1,
     }
 }
 
@@ -304,6 +380,10 @@ impl AccountEvent {
             Self::HoldSettled(e) => e.account_id,
             Self::HoldVoided(e) | Self::HoldExpired(e) => e.account_id,
             Self::UsageRecorded(e) => e.account_id,
+            Self::BudgetSet(e) => e.account_id,
+            Self::MemberSpendCapSet(e) => e.account_id,
+            Self::DefaultKeyLimitSet(e) => e.account_id,
+            Self::BudgetThresholdReached(e) => e.account_id,
         }
     }
 }

@@ -45,6 +45,7 @@ impl Account {
             holds: BTreeMap::new(),
             keys: BTreeMap::new(),
             live_keys: 0,
+            spending: super::Spending::default(),
         }
     }
 
@@ -58,7 +59,10 @@ impl Account {
             .remove(hold_id)
             .expect("closing a hold that is not open");
         self.held -= hold.amount;
-        self.key_mut(&hold.key_id).held -= hold.amount;
+        let key = self.key_mut(&hold.key_id);
+        key.held -= hold.amount;
+        let member = key.created_by;
+        self.spending.release(member, hold.amount);
         hold
     }
 
@@ -66,7 +70,10 @@ impl Account {
         let cost = usage.cost.amount();
         self.balance -= cost;
         self.totals.used += cost;
-        self.key_mut(&usage.key_id).spend.add(at, cost);
+        let key = self.key_mut(&usage.key_id);
+        key.spend.add(at, cost);
+        let member = key.created_by;
+        self.spending.bill(member, at, cost);
     }
 
     fn apply(&mut self, event: &AccountEvent) {
@@ -123,7 +130,10 @@ impl Account {
                     "hold placed twice"
                 );
                 self.held += amount;
-                self.key_mut(&e.key_id).held += amount;
+                let key = self.key_mut(&e.key_id);
+                key.held += amount;
+                let member = key.created_by;
+                self.spending.hold(member, amount);
             }
             AccountEvent::HoldSettled(e) => {
                 let hold = self.close_hold(&e.hold_id);
@@ -134,6 +144,10 @@ impl Account {
                 self.close_hold(&e.hold_id);
             }
             AccountEvent::UsageRecorded(e) => self.bill(&e.usage, e.at),
+            AccountEvent::BudgetSet(_)
+            | AccountEvent::MemberSpendCapSet(_)
+            | AccountEvent::DefaultKeyLimitSet(_)
+            | AccountEvent::BudgetThresholdReached(_) => self.spending.apply(event),
         }
     }
 
@@ -145,6 +159,7 @@ impl Account {
             "balance differs from its totals"
         );
         assert!(self.held >= Decimal::ZERO, "negative held total");
+        self.spending.check_invariants(self.held);
         assert!(
             self.holds.len() <= super::MAX_OPEN_HOLDS,
             "too many open holds"

@@ -3,7 +3,7 @@
 use super::decide::Ctx;
 use super::event::{HoldClosed, HoldPlaced, HoldSettled, UsageRecorded};
 use super::{
-    AccountEvent, KeyStatus, MAX_HOLD_TTL_S, MAX_OPEN_HOLDS, OpenHold, Usage, UsageReport,
+    AccountEvent, KeyStatus, MAX_HOLD_TTL_S, MAX_OPEN_HOLDS, OpenHold, Usage, UsageReport, spending,
 };
 use crate::error::{DomainError, Field, InputError};
 use crate::ids::{HoldId, KeyId};
@@ -61,6 +61,7 @@ pub(super) fn place(
             requested,
         });
     }
+    spending::check_hold(account, key, requested, at)?;
     let expires_at = at + Duration::seconds(i64::from(ttl_s));
     Ok(vec![AccountEvent::HoldPlaced(HoldPlaced {
         account_id: account.id,
@@ -109,12 +110,14 @@ pub(super) fn settle(
 ) -> Result<Vec<AccountEvent>, DomainError> {
     let hold = authorized_hold(ctx, Action::SettleHold, hold_id)?;
     let usage = usage_of(ctx, hold.key_id, report)?;
-    Ok(vec![AccountEvent::HoldSettled(HoldSettled {
+    let notices = spending::usage_notices(ctx.account, usage.cost.amount(), at);
+    let settled = AccountEvent::HoldSettled(HoldSettled {
         account_id: ctx.account.id,
         hold_id,
         usage,
         at,
-    })])
+    });
+    Ok(std::iter::once(settled).chain(notices).collect())
 }
 
 /// Releases a hold without billing.
@@ -152,9 +155,11 @@ pub(super) fn record(
 ) -> Result<Vec<AccountEvent>, DomainError> {
     authorize(ctx.caller, Action::RecordUsage, &ctx.auth)?;
     let usage = usage_of(ctx, key_id, report)?;
-    Ok(vec![AccountEvent::UsageRecorded(UsageRecorded {
+    let notices = spending::usage_notices(ctx.account, usage.cost.amount(), at);
+    let recorded = AccountEvent::UsageRecorded(UsageRecorded {
         account_id: ctx.account.id,
         usage,
         at,
-    })])
+    });
+    Ok(std::iter::once(recorded).chain(notices).collect())
 }

@@ -5,7 +5,9 @@ use super::decide::{Ctx, key_auth_context};
 use super::event::{
     DisableCause, KeyChanged, KeyCreated, KeyDisabled, KeyLimitChanged, KeyRenamed,
 };
-use super::{Account, AccountEvent, KeyLimit, KeyStatus, MAX_KEYS_EVER, MAX_KEYS_PER_ACCOUNT};
+use super::{
+    Account, AccountEvent, KeyLimit, KeyStatus, MAX_KEYS_EVER, MAX_KEYS_PER_ACCOUNT, spending,
+};
 use crate::error::{DomainError, Field, InputError};
 use crate::ids::{KeyId, UserId};
 use crate::policy::{Action, authorize};
@@ -48,6 +50,7 @@ pub(super) fn create(
             InputError::NotInFuture,
         ));
     }
+    let limit = spending::new_key_limit(ctx, key.limit)?;
     Ok(vec![AccountEvent::KeyCreated(KeyCreated {
         account_id: account.id,
         key_id: key.key_id,
@@ -55,7 +58,7 @@ pub(super) fn create(
         name: key.name.clone(),
         secret_hash: key.secret_hash.clone(),
         prefix: key.prefix.clone(),
-        limit: key.limit,
+        limit,
         expires_at: key.expires_at,
         at,
     })])
@@ -86,6 +89,9 @@ pub(super) fn manage(
     let key = key.ok_or(DomainError::KeyNotFound(key_id))?;
     if key.status == KeyStatus::Deleted {
         return Err(DomainError::KeyDeleted(key_id));
+    }
+    if let KeyChange::Limit(limit) = change {
+        spending::check_changed_limit(ctx, limit)?;
     }
     let account_id = ctx.account.id;
     let changed = KeyChanged {

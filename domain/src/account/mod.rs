@@ -9,6 +9,7 @@ mod event;
 mod evolve;
 mod holds;
 mod keys;
+mod spending;
 mod usage;
 
 pub use command::{AccountCommand, TransferCredits};
@@ -20,7 +21,9 @@ pub use event::{
     KeyCreated, KeyDisabled, KeyLimitChanged, KeyRenamed, TransferredIn, TransferredOut,
     UsageRecorded,
 };
+pub use event::{BudgetSet, BudgetThresholdReached, DefaultKeyLimitSet, MemberSpendCapSet};
 pub(crate) use keys::disable_keys_created_by;
+pub use spending::{BUDGET_THRESHOLDS_PERCENT, BudgetNotices, Spending};
 pub use usage::{Tokens, Usage, UsageReport, UsageStatus};
 
 use crate::error::DomainError;
@@ -138,6 +141,9 @@ pub struct Account {
     pub keys: BTreeMap<KeyId, Key>,
     /// Keys not deleted.
     pub live_keys: usize,
+    /// Spending controls (organization accounts) and the spend they are checked against.
+    #[serde(default)]
+    pub spending: Spending,
 }
 
 impl Account {

@@ -179,7 +179,47 @@ fn every_event() -> Vec<Event> {
         }),
     ]);
     events.extend(account_events.into_iter().map(Event::Account));
+    events.extend(spending_events().into_iter().map(Event::Account));
     events
+}
+
+/// One of each spending-control event, on the funded organization account.
+fn spending_events() -> Vec<AccountEvent> {
+    use ledger_domain::LimitPeriod;
+    use ledger_domain::account::{
+        BudgetSet, BudgetThresholdReached, DefaultKeyLimitSet, MemberSpendCapSet,
+    };
+    let (acc, at) = (ORG_ACCOUNT, t(1));
+    vec![
+        AccountEvent::BudgetSet(BudgetSet {
+            account_id: acc,
+            budget: limit("10", LimitPeriod::Monthly),
+            by: ALICE,
+            at,
+        }),
+        AccountEvent::MemberSpendCapSet(MemberSpendCapSet {
+            account_id: acc,
+            member: BOB,
+            cap: limit("5", LimitPeriod::Daily),
+            by: ALICE,
+            at,
+        }),
+        AccountEvent::DefaultKeyLimitSet(DefaultKeyLimitSet {
+            account_id: acc,
+            limit: None,
+            by: ALICE,
+            at,
+        }),
+        AccountEvent::BudgetThresholdReached(BudgetThresholdReached {
+            account_id: acc,
+            threshold_percent: 80,
+            period: LimitPeriod::Monthly,
+            period_start: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            budget: credits("10"),
+            spent: "8".parse().unwrap(),
+            at,
+        }),
+    ]
 }
 
 #[test]
@@ -187,7 +227,7 @@ fn the_fixture_covers_every_event_type() {
     let covered: BTreeSet<_> = every_event().iter().map(Event::event_type).collect();
     let all: BTreeSet<_> = Event::catalogue().map(|(t, _)| t).collect();
     assert_eq!(covered, all);
-    assert_eq!(all.len(), 30);
+    assert_eq!(all.len(), 34);
 }
 
 #[test]

@@ -11,5 +11,6 @@ mod no_panics;
 mod organization;
 mod policy;
 mod properties;
+mod spending;
 mod support;
 mod user;

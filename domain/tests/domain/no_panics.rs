@@ -133,6 +133,29 @@ fn account_commands() -> Vec<AccountCommand> {
             at,
         },
     ]
+    .into_iter()
+    .chain(spending_commands())
+    .collect()
+}
+
+/// The spending-control commands, one each.
+fn spending_commands() -> Vec<AccountCommand> {
+    let (at, every_day) = (t(2), limit("5", ledger_domain::LimitPeriod::Daily));
+    vec![
+        AccountCommand::SetBudget {
+            budget: every_day,
+            at,
+        },
+        AccountCommand::SetMemberSpendCap {
+            member: BOB,
+            cap: every_day,
+            at,
+        },
+        AccountCommand::SetDefaultKeyLimit {
+            limit: every_day,
+            at,
+        },
+    ]
 }
 
 const OTHER_ORG: OrganizationId = OrganizationId::from_u128(0x0999);
@@ -169,7 +192,7 @@ fn every_account_command_by_every_caller_is_decided_without_a_panic_whatever_the
         ("missing", AccountState::default()),
     ];
     let commands = account_commands();
-    assert_every_variant(&commands, 12);
+    assert_every_variant(&commands, 15);
     let mut decisions = Decisions::default();
     for (account_name, state) in &accounts {
         for (org_name, org) in org_states() {

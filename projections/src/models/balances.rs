@@ -281,6 +281,11 @@ impl BalanceFold {
             | AccountEvent::KeyDisabled(_)
             | AccountEvent::KeyEnabled(_)
             | AccountEvent::KeyDeleted(_) => {}
+            // Spending controls and budget notices: no balance row changes.
+            AccountEvent::BudgetSet(_)
+            | AccountEvent::MemberSpendCapSet(_)
+            | AccountEvent::DefaultKeyLimitSet(_)
+            | AccountEvent::BudgetThresholdReached(_) => {}
         }
         match Money::moved_by(event) {
             Some(money) => self.book(&money, position),

@@ -118,3 +118,10 @@ rpcs! {
         -> tonic::Streaming<pb::ProjectionCheck>;
     audit.get_projection_status(GetProjectionStatusRequest) -> pb::GetProjectionStatusResponse;
 }
+
+rpcs! {
+    settings.set_organization_budget(SetOrganizationBudgetRequest) -> pb::CommandResponse;
+    settings.set_member_spend_cap(SetMemberSpendCapRequest) -> pb::CommandResponse;
+    settings.set_default_key_limit(SetDefaultKeyLimitRequest) -> pb::CommandResponse;
+    settings.get_spending_controls(GetSpendingControlsRequest) -> pb::SpendingControls;
+}
