@@ -57,6 +57,9 @@ pub fn reason(error: &DomainError) -> &'static str {
         E::TooManyOpenHolds { .. } => "TOO_MANY_OPEN_HOLDS",
         E::GenerationAlreadyRecorded(_) => "GENERATION_ALREADY_RECORDED",
         E::PaymentReferenceReused(_) => "PAYMENT_REFERENCE_REUSED",
+        E::KeySecretRotated { .. } => "KEY_SECRET_ROTATED",
+        E::TooManyRotations { .. } => "TOO_MANY_ROTATIONS",
+        E::InvitationEmailErased(_) => "INVITATION_EMAIL_ERASED",
     }
 }
 

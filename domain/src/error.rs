@@ -90,6 +90,8 @@ pub enum Field {
     StaffId,
     /// A transfer id.
     TransferId,
+    /// A key rotation's grace period in seconds.
+    GraceS,
 }
 
 impl Field {
@@ -136,6 +138,7 @@ impl Field {
             Self::CommandId => "command_id",
             Self::StaffId => "staff_id",
             Self::TransferId => "transfer_id",
+            Self::GraceS => "grace_s",
         }
     }
 }
@@ -406,6 +409,25 @@ pub enum DomainError {
     /// never credit it again, check the reference.
     #[error("payment {} was already credited to this account", .0.as_str())]
     PaymentReferenceReused(PaymentReference),
+    /// The secret presented was rotated out and its grace period is over (or a later rotation
+    /// ended it). Caller (gateway): refuse the request; the key's owner has its new secret.
+    #[error("this secret of key {key_id} was rotated out")]
+    KeySecretRotated {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// The key was rotated as often as a secret generation can count (2^32 − 1). Caller:
+    /// create a new key.
+    #[error("key {key_id} cannot be rotated again")]
+    TooManyRotations {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// The invitation is pending but the address it was sent to was erased (the invitee's
+    /// personal data was erased), so no one can prove it is theirs. Caller: show it; an admin
+    /// may invite again.
+    #[error("the address invitation {0} was sent to was erased")]
+    InvitationEmailErased(InvitationId),
 }
 
 impl DomainError {
@@ -452,7 +474,10 @@ impl DomainError {
             | E::KeyExpired { .. }
             | E::TooManyKeys { .. }
             | E::HoldNotOpen(_)
-            | E::HoldNotExpired { .. } => ErrorKind::FailedPrecondition,
+            | E::HoldNotExpired { .. }
+            | E::KeySecretRotated { .. }
+            | E::TooManyRotations { .. }
+            | E::InvitationEmailErased(_) => ErrorKind::FailedPrecondition,
             E::OrganizationStateRequired | E::AccountStateRequired => ErrorKind::Internal,
         }
     }

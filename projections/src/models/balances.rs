@@ -280,7 +280,9 @@ impl BalanceFold {
             | AccountEvent::KeyLimitChanged(_)
             | AccountEvent::KeyDisabled(_)
             | AccountEvent::KeyEnabled(_)
-            | AccountEvent::KeyDeleted(_) => {}
+            | AccountEvent::KeyDeleted(_)
+            | AccountEvent::KeyRotated(_)
+            | AccountEvent::KeyExpiryChanged(_) => {}
         }
         match Money::moved_by(event) {
             Some(money) => self.book(&money, position),
