@@ -77,12 +77,14 @@ mod credits;
 mod dashboard;
 mod ids;
 mod keys;
+mod keys_lifecycle;
 mod roles;
 mod rpc;
 mod world;
 
 pub use call::{BoxFuture, Call, assert_bad_field, reason};
 pub use dashboard::Dashboard;
+pub use keys_lifecycle::{Rotated, rotate_request};
 pub use ids::{
     AccountId, Hold, HoldId, Invitation, InvitationId, Key, KeyId, Org, OrgId, User, id,
 };

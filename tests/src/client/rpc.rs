@@ -118,3 +118,10 @@ rpcs! {
         -> tonic::Streaming<pb::ProjectionCheck>;
     audit.get_projection_status(GetProjectionStatusRequest) -> pb::GetProjectionStatusResponse;
 }
+
+// Key rotation and expiry, the invitee's invitations (issue 18, keys).
+rpcs! {
+    keys.rotate_key(RotateKeyRequest) -> pb::RotateKeyResponse;
+    keys.change_key_expiry(ChangeKeyExpiryRequest) -> pb::CommandResponse;
+    users.list_user_invitations(ListUserInvitationsRequest) -> pb::ListUserInvitationsResponse;
+}
