@@ -40,7 +40,10 @@ async fn ledger_entries_come_newest_first_page_by_page_within_a_time_range() {
     }
     assert_eq!(pages, 3);
     let newest_first: Vec<i64> = positions.iter().rev().copied().collect();
-    assert_eq!(seen.iter().map(|(p, _)| *p).collect::<Vec<_>>(), newest_first);
+    assert_eq!(
+        seen.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        newest_first
+    );
     // Money strings are normalised: "10.50" is "10.5", "20" stays "20".
     let amounts: Vec<&str> = seen.iter().map(|(_, a)| a.as_str()).collect();
     assert_eq!(amounts, ["50", "40", "30.25", "20", "10.5"]);

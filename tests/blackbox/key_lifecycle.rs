@@ -69,14 +69,23 @@ async fn a_rotated_key_takes_its_new_secret_and_the_old_one_only_until_its_grace
         .await;
 
     // Then the old one stops, everywhere; the new one goes on.
-    refused_within(&gateway, &old.secret, "KEY_SECRET_ROTATED", Duration::from_secs(10)).await;
+    refused_within(
+        &gateway,
+        &old.secret,
+        "KEY_SECRET_ROTATED",
+        Duration::from_secs(10),
+    )
+    .await;
     let status = gateway
         .rpc()
         .authorize_and_hold(authorize_and_hold_request(&old.secret, "1"))
         .refused_because("KEY_SECRET_ROTATED")
         .await;
     assert_eq!(status.code(), Code::FailedPrecondition);
-    assert_eq!(billed_reason(&gateway, &old.secret).await, "KEY_SECRET_ROTATED");
+    assert_eq!(
+        billed_reason(&gateway, &old.secret).await,
+        "KEY_SECRET_ROTATED"
+    );
     gateway.authenticate(&new.secret).await;
     gateway
         .rpc()
@@ -189,20 +198,36 @@ async fn a_key_expiry_is_set_after_creation_stops_the_key_and_moving_it_revives_
     let soon = in_secs(2);
     let changed = dashboard.change_key_expiry(&key, Some(soon)).await;
     assert_eq!(
-        dashboard.after(changed.position).get_key(&key).await.expires_at,
+        dashboard
+            .after(changed.position)
+            .get_key(&key)
+            .await
+            .expires_at,
         Some(soon)
     );
-    refused_within(&gateway, &key.secret, "KEY_EXPIRED", Duration::from_secs(10)).await;
+    refused_within(
+        &gateway,
+        &key.secret,
+        "KEY_EXPIRED",
+        Duration::from_secs(10),
+    )
+    .await;
     gateway
         .place_hold(&key, "1")
         .refused_because("KEY_EXPIRED")
         .await;
     // Moving the expiry into the future, or clearing it, makes the key work again.
-    dashboard.change_key_expiry(&key, Some(in_secs(86_400))).await;
+    dashboard
+        .change_key_expiry(&key, Some(in_secs(86_400)))
+        .await;
     gateway.authenticate(&key.secret).await;
     let cleared = dashboard.change_key_expiry(&key, None).await;
     assert_eq!(
-        dashboard.after(cleared.position).get_key(&key).await.expires_at,
+        dashboard
+            .after(cleared.position)
+            .get_key(&key)
+            .await
+            .expires_at,
         None
     );
     gateway.place_hold(&key, "1").await;
@@ -221,7 +246,13 @@ async fn a_key_carries_its_creation_last_use_lifetime_and_current_period_spend()
     let created_at = SystemTime::try_from(fresh.created_at.unwrap()).unwrap();
     assert!(created_at >= before - Duration::from_secs(1));
     assert_eq!(fresh.last_used_at, None, "never used yet");
-    assert_eq!((fresh.lifetime_spend.as_str(), fresh.current_period_spend.as_str()), ("0", "0"));
+    assert_eq!(
+        (
+            fresh.lifetime_spend.as_str(),
+            fresh.current_period_spend.as_str()
+        ),
+        ("0", "0")
+    );
 
     let gateway = world.gateway();
     let hold = gateway.place_hold(&key, "5").await;
@@ -246,6 +277,7 @@ async fn a_key_carries_its_creation_last_use_lifetime_and_current_period_spend()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(deprecated)] // the deprecated `status` and `expired` are checked to stay constant
 async fn authenticate_key_answers_the_prompt_logging_flag_and_the_remaining_limit() {
     let world = World::start().await;
     let (admin, org, _) = world.funded_key().await;
@@ -258,6 +290,10 @@ async fn authenticate_key_answers_the_prompt_logging_flag_and_the_remaining_limi
     assert!(!answer.prompt_logging);
     assert_eq!(answer.remaining_limit.as_deref(), Some("50"));
     assert_eq!(answer.available_balance, "100");
+    assert_eq!(
+        (answer.status, answer.expired),
+        (pb::KeyStatus::Active as i32, false)
+    );
     let set = dashboard.set_privacy(&org, 30, true).await;
     let answer = gateway.after(set.position).authenticate(&key.secret).await;
     assert!(answer.prompt_logging);

@@ -18,7 +18,11 @@ async fn an_invitee_lists_the_invitations_sent_to_their_verified_address_until_a
         .invite(&acme, &invitee.email.to_uppercase(), pb::Role::Admin)
         .await;
     admins
-        .invite(&acme, &format!("{}@example.test", Uuid::new_v4()), pb::Role::Member)
+        .invite(
+            &acme,
+            &format!("{}@example.test", Uuid::new_v4()),
+            pb::Role::Member,
+        )
         .await;
 
     let theirs = world.dashboard(&invitee).after(invitation.position);
@@ -61,8 +65,7 @@ async fn a_user_without_a_verified_address_has_no_invitations_to_list() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn members_are_listed_with_their_address_role_and_joining_time_and_no_address_once_erased()
-{
+async fn members_are_listed_with_their_address_role_and_joining_time_and_no_address_once_erased() {
     let world = World::start().await;
     let (admin, acme) = world.organization().await;
     let member = world.some_user().await;
@@ -111,7 +114,11 @@ async fn an_invitation_whose_address_was_erased_is_refused_with_its_own_reason()
 
     // An invitation that is not pending is still INVITATION_NOT_FOUND.
     let revoked = admins
-        .invite(&acme, &format!("{}@example.test", Uuid::new_v4()), pb::Role::Member)
+        .invite(
+            &acme,
+            &format!("{}@example.test", Uuid::new_v4()),
+            pb::Role::Member,
+        )
         .await;
     admins.revoke(&revoked).await;
     let other = world.some_user().await;

@@ -84,10 +84,10 @@ mod world;
 
 pub use call::{BoxFuture, Call, assert_bad_field, reason};
 pub use dashboard::Dashboard;
-pub use keys_lifecycle::{Rotated, rotate_request};
 pub use ids::{
     AccountId, Hold, HoldId, Invitation, InvitationId, Key, KeyId, Org, OrgId, User, id,
 };
+pub use keys_lifecycle::{Rotated, rotate_request};
 pub use roles::{Auditor, Gateway, Identity, Support, authorize_and_hold_request, usage};
 pub use rpc::Rpc;
 pub use world::{Api, World};

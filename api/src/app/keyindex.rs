@@ -112,11 +112,7 @@ impl KeyIndex {
     }
 
     /// The key with this secret hash, looked up in the database on a miss.
-    pub async fn find(
-        &self,
-        pool: &PgPool,
-        hash: &str,
-    ) -> Result<Option<IndexedSecret>, AppError> {
+    pub async fn find(&self, pool: &PgPool, hash: &str) -> Result<Option<IndexedSecret>, AppError> {
         if let Some(found) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(hash) {
             return Ok(Some(*found));
         }

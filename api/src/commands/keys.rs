@@ -62,7 +62,11 @@ impl LedgerCommand for RotateKey {
         Ok((view, org))
     }
 
-    fn decide(&self, state: &Self::State, caller: &Caller) -> Result<Decided<KeyRotation>, AppError> {
+    fn decide(
+        &self,
+        state: &Self::State,
+        caller: &Caller,
+    ) -> Result<Decided<KeyRotation>, AppError> {
         let (view, org) = state;
         let command = AccountCommand::RotateKey {
             key_id: self.key_id,

@@ -235,7 +235,9 @@ async fn presented(app: &App, secret: &str, current: bool) -> Result<Presented, 
 
 /// `AuthenticateKey`: the key of a secret, answered from the cached state the writer vouches
 /// for unless the caller asks to read its own write. Refused as `Account::authenticate`
-/// refuses (deleted, disabled, expired, or a secret rotated out past its grace period).
+/// refuses (deleted, disabled, expired, or a secret rotated out past its grace period), so the
+/// deprecated `status` and `expired` are always ACTIVE and false.
+#[allow(deprecated)] // `status` and `expired` are filled for clients built against them.
 pub(super) async fn authenticate(
     q: Query<pb::AuthenticateKeyRequest>,
 ) -> Result<pb::AuthenticateKeyResponse, AppError> {
@@ -257,6 +259,8 @@ pub(super) async fn authenticate(
     Ok(pb::AuthenticateKeyResponse {
         key_id: key_id.to_string(),
         account_id: account_id.to_string(),
+        status: pb::KeyStatus::Active.into(),
+        expired: false,
         remaining_limit: account
             .remaining_limit(key, now)
             .map(|r| r.normalize().to_string()),

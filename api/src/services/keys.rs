@@ -5,16 +5,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::account::{AccountCommand, Key, KeyStatus, key_auth_context};
-use ledger_projections::Projection;
-use uuid::Uuid;
 use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
 use ledger_domain::{AccountId, Action, CommandId, DomainError, KeyId, LimitPeriod};
+use ledger_projections::Projection;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use super::projected::optional_time;
 use super::{Query, Shared, now, submit};
-use crate::app::{AccountInContext, AccountView, allow};
 use crate::app::Done;
+use crate::app::{AccountInContext, AccountView, allow};
 use crate::commands::{KeyRotation, OnAccount, RotateKey};
 use crate::error::{AppError, AtField};
 use crate::input;

@@ -195,7 +195,8 @@ async fn list_members(
     let users: Vec<uuid::Uuid> = members.iter().map(|(user, _)| user.as_uuid()).collect();
     let pool = &q.app.pool;
     let emails = personal::emails(pool, &users).await?;
-    q.caught_up(Projection::Directory, q.req.min_position).await?;
+    q.caught_up(Projection::Directory, q.req.min_position)
+        .await?;
     let joined = joined_at(pool, org.id.as_uuid(), &users).await?;
     let members = members
         .into_iter()

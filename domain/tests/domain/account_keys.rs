@@ -343,7 +343,11 @@ fn rotated(key: KeyId, generation: u32, grace_s: i64) -> AccountEvent {
 
 #[test]
 fn a_member_rotates_their_key_and_the_old_secret_keeps_working_for_the_grace_period() {
-    let events = when_account(&funded_org_account(), dashboard(BOB), rotate(KEY_BOB, 3_600));
+    let events = when_account(
+        &funded_org_account(),
+        dashboard(BOB),
+        rotate(KEY_BOB, 3_600),
+    );
     assert_eq!(events, Ok(vec![rotated(KEY_BOB, 1, 3_600)]));
     let account = AccountState::from_events(&funded_org_account_and([rotated(KEY_BOB, 1, 3_600)]))
         .account
@@ -351,7 +355,11 @@ fn a_member_rotates_their_key_and_the_old_secret_keeps_working_for_the_grace_per
     // The new secret works; the old one until the end of the grace period, not after.
     assert!(account.authenticate(KEY_BOB, 1, t(5)).is_ok());
     assert!(account.authenticate(KEY_BOB, 0, t(1)).is_ok());
-    assert!(account.authenticate(KEY_BOB, 0, t(2) - Duration::seconds(1)).is_ok());
+    assert!(
+        account
+            .authenticate(KEY_BOB, 0, t(2) - Duration::seconds(1))
+            .is_ok()
+    );
     assert_eq!(
         account.authenticate(KEY_BOB, 0, t(2)).err(),
         Some(DomainError::KeySecretRotated { key_id: KEY_BOB })
@@ -373,7 +381,11 @@ fn a_second_rotation_ends_the_grace_of_the_first_secret_at_once() {
 #[test]
 fn a_grace_period_is_at_most_seven_days_and_zero_ends_the_old_secret_at_once() {
     assert_eq!(
-        when_account(&funded_org_account(), dashboard(BOB), rotate(KEY_BOB, 604_801)),
+        when_account(
+            &funded_org_account(),
+            dashboard(BOB),
+            rotate(KEY_BOB, 604_801)
+        ),
         Err(DomainError::invalid(
             Field::GraceS,
             InputError::OutOfRange {
@@ -382,7 +394,14 @@ fn a_grace_period_is_at_most_seven_days_and_zero_ends_the_old_secret_at_once() {
             }
         ))
     );
-    assert!(when_account(&funded_org_account(), dashboard(BOB), rotate(KEY_BOB, 604_800)).is_ok());
+    assert!(
+        when_account(
+            &funded_org_account(),
+            dashboard(BOB),
+            rotate(KEY_BOB, 604_800)
+        )
+        .is_ok()
+    );
     let given = funded_org_account_and([rotated(KEY_BOB, 1, 0)]);
     let account = AccountState::from_events(&given).account.unwrap();
     assert!(account.authenticate(KEY_BOB, 0, t(1)).is_err());
