@@ -124,9 +124,10 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
                 of("ListUserOrganizations"),
                 shown(a.user_organizations(user)),
             ),
+            (of("ListUserInvitations"), shown(a.invitations_of(user))),
         ]);
     }
-    assert_eq!(reads.len(), 34);
+    assert_eq!(reads.len(), 36);
 
     // Every dashboard command on Bravo's resources, each with the one answer it must get.
     let denied = Code::PermissionDenied;
@@ -183,6 +184,12 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
         ("DisableKey", denied, shown(a.disable_key(&bravo_key))),
         ("EnableKey", denied, shown(a.enable_key(&bravo_key))),
         ("DeleteKey", denied, shown(a.delete_key(&bravo_key))),
+        ("RotateKey", denied, shown(a.rotate_key(&bravo_key, 0))),
+        (
+            "ChangeKeyExpiry",
+            denied,
+            shown(a.change_key_expiry(&bravo_key, None)),
+        ),
         (
             "SetPrivacySettings",
             denied,
@@ -194,7 +201,7 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
             shown(a.set_billing(&bravo, billing)),
         ),
     ];
-    assert_eq!(commands.len(), 17);
+    assert_eq!(commands.len(), 19);
 
     let mut leaks = Vec::new();
     // Reads: exactly one answer, code, reason and message alike, whether the id exists or not.
