@@ -85,6 +85,17 @@ async fn members_are_listed_with_their_address_role_and_joining_time_and_no_addr
         assert!(row.joined_at.is_some(), "{row:?}");
     }
 
+    // Support sees ids and roles, never addresses.
+    let support = world.caller("support", Some(Uuid::new_v4()));
+    let seen_by_support = support
+        .list_members(pb::ListMembersRequest {
+            organization_id: acme.id.to_string(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(seen_by_support.members.len(), 2);
+    assert!(seen_by_support.members.iter().all(|m| m.email.is_empty()));
+
     world.identity().erase(&member).await;
     let listed = admins.list_members(&acme).await;
     let erased = listed

@@ -183,7 +183,7 @@ async fn get_organization(
 }
 
 /// `ListMembers`: members and roles from the log, each with their address from the erasable
-/// table (empty once erased) and the time they joined from the directory (once it has reached
+/// table (empty once erased, and for staff callers) and the time they joined from the directory (once it has reached
 /// `min_position`).
 async fn list_members(
     q: Query<pb::ListMembersRequest>,
@@ -194,7 +194,12 @@ async fn list_members(
     let (members, next_page_token) = input::page_of(org.members.iter(), page, |m| m);
     let users: Vec<uuid::Uuid> = members.iter().map(|(user, _)| user.as_uuid()).collect();
     let pool = &q.app.pool;
-    let emails = personal::emails(pool, &users).await?;
+    // Addresses go to dashboard callers only (the organization's own members), as
+    // `ListInvitations` and the exports show them: support and auditors see ids.
+    let emails = match q.cx.caller.user() {
+        Some(_) => personal::emails(pool, &users).await?,
+        None => Default::default(),
+    };
     q.caught_up(Projection::Directory, q.req.min_position)
         .await?;
     let joined = joined_at(pool, org.id.as_uuid(), &users).await?;
