@@ -60,6 +60,9 @@ pub fn reason(error: &DomainError) -> &'static str {
         E::OrgBudgetReached { .. } => "ORG_BUDGET_REACHED",
         E::MemberSpendCapReached { .. } => "MEMBER_SPEND_CAP_REACHED",
         E::KeyLimitAboveDefault { .. } => "KEY_LIMIT_ABOVE_DEFAULT",
+        E::KeySecretRotated { .. } => "KEY_SECRET_ROTATED",
+        E::TooManyRotations { .. } => "TOO_MANY_ROTATIONS",
+        E::InvitationEmailErased(_) => "INVITATION_EMAIL_ERASED",
     }
 }
 

@@ -358,6 +358,18 @@ requests! {
         ids(&[("user_id", &m.user_id)]);
         page(m.page_size, &m.page_token);
     },
+    // Key rotation and expiry, the invitee's invitations.
+    RotateKeyRequest => |m| {
+        ids(&[("command_id", &m.command_id), ("account_id", &m.account_id), ("key_id", &m.key_id)]);
+    },
+    ChangeKeyExpiryRequest => |m| {
+        ids(&[("command_id", &m.command_id), ("account_id", &m.account_id), ("key_id", &m.key_id)]);
+        time("expires_at", m.expires_at.as_ref());
+    },
+    ListUserInvitationsRequest => |m| {
+        ids(&[("user_id", &m.user_id)]);
+        page(m.page_size, &m.page_token);
+    },
 }
 
 /// Text that is often almost valid: UUID-, decimal-, email- and timestamp-like fragments,
@@ -501,7 +513,7 @@ fn the_generated_inputs_decode_into_every_request_message() {
     }
     assert_eq!(
         REQUESTS.len(),
-        54,
+        57,
         "a new request message needs a line in requests!"
     );
 }

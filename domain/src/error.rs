@@ -94,6 +94,8 @@ pub enum Field {
     Budget,
     /// A member's spend cap.
     SpendCap,
+    /// A key rotation's grace period in seconds.
+    GraceS,
 }
 
 impl Field {
@@ -142,6 +144,7 @@ impl Field {
             Self::TransferId => "transfer_id",
             Self::Budget => "budget",
             Self::SpendCap => "cap",
+            Self::GraceS => "grace_s",
         }
     }
 }
@@ -444,6 +447,25 @@ pub enum DomainError {
         /// The default's period.
         period: crate::period::LimitPeriod,
     },
+    /// The secret presented was rotated out and its grace period is over (or a later rotation
+    /// ended it). Caller (gateway): refuse the request; the key's owner has its new secret.
+    #[error("this secret of key {key_id} was rotated out")]
+    KeySecretRotated {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// The key was rotated as often as a secret generation can count (2^32 − 1). Caller:
+    /// create a new key.
+    #[error("key {key_id} cannot be rotated again")]
+    TooManyRotations {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// The invitation is pending but the address it was sent to was erased (the invitee's
+    /// personal data was erased), so no one can prove it is theirs. Caller: show it; an admin
+    /// may invite again.
+    #[error("the address invitation {0} was sent to was erased")]
+    InvitationEmailErased(InvitationId),
 }
 
 impl DomainError {
@@ -494,6 +516,9 @@ impl DomainError {
             | E::OrgBudgetReached { .. }
             | E::MemberSpendCapReached { .. }
             | E::KeyLimitAboveDefault { .. } => ErrorKind::FailedPrecondition,
+            E::KeySecretRotated { .. }
+            | E::TooManyRotations { .. }
+            | E::InvitationEmailErased(_) => ErrorKind::FailedPrecondition,
             E::OrganizationStateRequired | E::AccountStateRequired => ErrorKind::Internal,
         }
     }

@@ -30,6 +30,7 @@ VerifyEmail                P  P  P  P  ok P  P
 EraseUser                  P  P  P  P  ok ok P
 GetUserAccount             ok P  P  P  P  ok ok
 ListUserOrganizations      ok P  P  P  P  ok ok
+ListUserInvitations        ok P  P  P  P  ok ok
 CreateOrganization         ok ok ok P  P  P  P
 RenameOrganization         ok P  P  P  P  P  P
 UpdateOrganizationDetails  ok P  P  P  P  P  P
@@ -49,6 +50,8 @@ EnableKey                  ok P  P  P  P  P  P
 DeleteKey                  ok P  P  P  P  P  P
 GetKey                     ok P  P  P  P  ok ok
 ListKeys                   ok ok P  P  P  ok ok
+RotateKey                  ok P  P  P  P  P  P
+ChangeKeyExpiry            ok P  P  P  P  P  P
 AuthenticateKey            P  P  P  ok P  P  P
 PlaceHold                  P  P  P  ok P  P  P
 SettleHold                 P  P  P  ok P  P  P
@@ -463,6 +466,11 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
             .all()
             .map(drop),
         "GetProjectionStatus" => auditor.projection_status().map(drop),
+        "ListUserInvitations" => dashboard.invitations_of(&f.admin).map(drop),
+        "RotateKey" => dashboard.rotate_key(&f.admin_key, 0).map(drop),
+        "ChangeKeyExpiry" => dashboard
+            .change_key_expiry(&f.admin_key, Some(in_a_day()))
+            .map(drop),
         other => panic!("no call written for {other}"),
     };
     call.outcome().await
@@ -536,4 +544,9 @@ async fn a_member_reads_the_available_balance_and_no_billing_information() {
         !personal.billing_hidden,
         "the owner of a personal account sees it all"
     );
+}
+
+/// A day from now, as a key expiry.
+fn in_a_day() -> prost_types::Timestamp {
+    (std::time::SystemTime::now() + std::time::Duration::from_secs(86_400)).into()
 }

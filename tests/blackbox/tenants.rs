@@ -124,9 +124,10 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
                 of("ListUserOrganizations"),
                 shown(a.user_organizations(user)),
             ),
+            (of("ListUserInvitations"), shown(a.invitations_of(user))),
         ]);
     }
-    assert_eq!(reads.len(), 34);
+    assert_eq!(reads.len(), 36);
     // Spending controls are read like the balance: Bravo's and a missing account answer alike.
     for (whose, org) in [("Bravo's", &bravo), ("a missing", &ghost)] {
         let read = shown(a.spending_controls(&org.account));
@@ -188,6 +189,12 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
         ("DisableKey", denied, shown(a.disable_key(&bravo_key))),
         ("EnableKey", denied, shown(a.enable_key(&bravo_key))),
         ("DeleteKey", denied, shown(a.delete_key(&bravo_key))),
+        ("RotateKey", denied, shown(a.rotate_key(&bravo_key, 0))),
+        (
+            "ChangeKeyExpiry",
+            denied,
+            shown(a.change_key_expiry(&bravo_key, None)),
+        ),
         (
             "SetPrivacySettings",
             denied,
@@ -199,7 +206,7 @@ async fn a_member_of_one_organization_reaches_nothing_of_another() {
             shown(a.set_billing(&bravo, billing)),
         ),
     ];
-    assert_eq!(commands.len(), 17);
+    assert_eq!(commands.len(), 19);
     let monthly = pb::LimitPeriod::Monthly;
     let spending: Vec<(&str, Code, Call<String>)> = vec![
         (

@@ -77,6 +77,7 @@ mod credits;
 mod dashboard;
 mod ids;
 mod keys;
+mod keys_lifecycle;
 mod roles;
 mod rpc;
 mod spending;
@@ -87,6 +88,7 @@ pub use dashboard::Dashboard;
 pub use ids::{
     AccountId, Hold, HoldId, Invitation, InvitationId, Key, KeyId, Org, OrgId, User, id,
 };
+pub use keys_lifecycle::{Rotated, rotate_request};
 pub use roles::{Auditor, Gateway, Identity, Support, authorize_and_hold_request, usage};
 pub use rpc::Rpc;
 pub use world::{Api, World};

@@ -75,6 +75,8 @@ mod tests {
             expires_at,
             spend: Default::default(),
             held: Default::default(),
+            secret_generation: 0,
+            previous_secret_until: None,
         }
     }
 

@@ -18,13 +18,16 @@ use crate::error::AppError;
 /// How stale the account state `AuthenticateKey` answers from may be.
 pub const AUTH_STATE_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// What the account aggregate does not keep but reads need: key names and prefixes.
+/// What the account aggregate does not keep but reads need: key names, prefixes and creation
+/// times.
 #[derive(Debug, Clone)]
 pub struct KeyLabel {
     /// Current name.
     pub name: String,
-    /// Display prefix of the secret.
+    /// Display prefix of the current secret.
     pub prefix: String,
+    /// When the key was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// An account's state with the key labels folded beside it.
@@ -108,8 +111,14 @@ impl Fold for AccountView {
                     KeyLabel {
                         name: k.name.to_string(),
                         prefix: k.prefix.as_str().to_owned(),
+                        created_at: k.at,
                     },
                 );
+            }
+            A::KeyRotated(k) => {
+                if let Some(label) = self.labels.get_mut(&k.key_id) {
+                    label.prefix = k.prefix.as_str().to_owned();
+                }
             }
             A::KeyRenamed(k) => {
                 if let Some(label) = self.labels.get_mut(&k.key_id) {

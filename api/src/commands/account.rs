@@ -38,6 +38,8 @@ impl LedgerCommand for OnAccount {
             AccountCommand::DisableKey { .. } => "DisableKey",
             AccountCommand::EnableKey { .. } => "EnableKey",
             AccountCommand::DeleteKey { .. } => "DeleteKey",
+            AccountCommand::RotateKey { .. } => "RotateKey",
+            AccountCommand::ChangeKeyExpiry { .. } => "ChangeKeyExpiry",
             AccountCommand::PlaceHold { .. } => "PlaceHold",
             AccountCommand::SettleHold { .. } => "SettleHold",
             AccountCommand::VoidHold { .. } => "VoidHold",

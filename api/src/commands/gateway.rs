@@ -19,6 +19,8 @@ pub struct AuthorizeAndHold {
     pub account: AccountId,
     /// The key the secret names.
     pub key: KeyId,
+    /// Which of the key's secrets was presented (0: the creation's; one more per rotation).
+    pub secret_generation: u32,
     /// The new hold.
     pub hold_id: HoldId,
     /// What to hold.
@@ -79,15 +81,16 @@ impl LedgerCommand for AuthorizeAndHold {
     }
 
     fn decide(&self, view: &Self::State, caller: &Caller) -> Result<Decided<HeldForKey>, AppError> {
-        // Only the gateway may place holds, so no organization state is needed for a role.
-        let decision = decide(&view.state, None, caller, &self.place_hold())?;
-        // The decision succeeded, so the account and its key exist.
         let account = view
             .state
             .account
             .as_ref()
             .ok_or(DomainError::AccountNotFound)?;
-        let key = account.key(self.key)?;
+        // The secret is checked on the state the hold is decided on: a secret whose grace
+        // period ended since the handler looked is refused here.
+        let key = account.authenticate(self.key, self.secret_generation, self.at)?;
+        // Only the gateway may place holds, so no organization state is needed for a role.
+        let decision = decide(&view.state, None, caller, &self.place_hold())?;
         let held = self.estimate.amount();
         Ok(Decided {
             decision,

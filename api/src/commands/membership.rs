@@ -55,15 +55,17 @@ impl LedgerCommand for AcceptInvitation {
             ));
         };
         let pool = &from.app().pool;
-        let invitation_email =
-            personal::invitation_email(pool, self.organization, self.invitation_id)
-                .await?
-                .ok_or(DomainError::InvitationNotFound(self.invitation_id))?;
+        let organization = from.organization(self.organization).await?;
+        let Some(invitation_email) =
+            personal::invitation_email(pool, self.organization, self.invitation_id).await?
+        else {
+            return Err(no_address(&organization, self.invitation_id).into());
+        };
         let user_verified_email = personal::verified_email(pool, user_id)
             .await?
             .ok_or(DomainError::EmailNotVerified)?;
         Ok(Acceptance {
-            organization: from.organization(self.organization).await?,
+            organization,
             user: from.user(user_id).await?,
             command: organization::AcceptInvitation {
                 invitation_id: self.invitation_id,
@@ -82,6 +84,20 @@ impl LedgerCommand for AcceptInvitation {
             &state.command,
         )?;
         Ok(Decided::events(decision))
+    }
+}
+
+/// Why an invitation has no stored address: the organization still has it pending, so its
+/// address was erased (`INVITATION_EMAIL_ERASED`); or there is no such pending invitation.
+fn no_address(organization: &OrganizationState, invitation_id: InvitationId) -> DomainError {
+    let pending = organization
+        .organization
+        .as_ref()
+        .is_some_and(|o| o.invitations.contains_key(&invitation_id));
+    if pending {
+        DomainError::InvitationEmailErased(invitation_id)
+    } else {
+        DomainError::InvitationNotFound(invitation_id)
     }
 }
 

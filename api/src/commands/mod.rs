@@ -4,6 +4,7 @@
 pub mod account;
 pub mod expiry;
 pub mod gateway;
+pub mod keys;
 pub mod membership;
 pub mod organization;
 pub mod transfer;
@@ -12,6 +13,7 @@ pub mod user;
 pub use account::OnAccount;
 pub use expiry::ExpireHold;
 pub use gateway::{AuthorizeAndHold, HeldForKey};
+pub use keys::{KeyRotation, RotateKey};
 pub use membership::{AcceptInvitation, ChangeMembership, Departure};
 pub use organization::{
     BillingContacts, CreateOrganization, Invitee, MemberInvited, OnOrganization,

@@ -5,7 +5,7 @@ use chrono::Utc;
 use ledger_domain::{Action, AuthContext, DomainError, InvitationId, UserId};
 use ledger_projections::Projection;
 use ledger_projections::models::directory::queries::{
-    UserAccount, accounts_of_user, pending_invitations, user,
+    UserAccount, accounts_of_user, pending_invitations, pending_invitations_to, user,
 };
 
 use super::Query;
@@ -119,6 +119,45 @@ pub async fn invitations(
         });
     }
     Ok(pb::ListInvitationsResponse {
+        invitations,
+        next_page_token: page.next_cursor.unwrap_or_default(),
+    })
+}
+
+/// `ListUserInvitations`: the pending invitations sent to the user's verified address, so the
+/// invitee can accept them. Authorised as `ReadUserAccounts` (the user themself, support,
+/// auditors); the address is read from the erasable table, the invitations from the
+/// directory once it has reached `min_position`.
+pub async fn user_invitations(
+    q: Query<pb::ListUserInvitationsRequest>,
+) -> Result<pb::ListUserInvitationsResponse, AppError> {
+    let req = &q.req;
+    let size = page_size(req.page_size)?;
+    let user_id = q.authorized_user(&req.user_id, req.min_position).await?;
+    let pool = &q.app.pool;
+    let email = personal::verified_email(pool, user_id)
+        .await?
+        .ok_or(DomainError::EmailNotVerified)?;
+    let page = pending_invitations_to(
+        pool,
+        email.as_str(),
+        Utc::now(),
+        token(&req.page_token),
+        size,
+    )
+    .await?;
+    let invitations = page
+        .rows
+        .into_iter()
+        .map(|row| pb::UserInvitation {
+            organization_id: row.organization_id.to_string(),
+            organization_name: row.organization_name,
+            invitation_id: row.invitation.invitation_id.to_string(),
+            role: role_pb(row.invitation.role).into(),
+            expires_at: Some(input::timestamp(row.invitation.expires_at)),
+        })
+        .collect();
+    Ok(pb::ListUserInvitationsResponse {
         invitations,
         next_page_token: page.next_cursor.unwrap_or_default(),
     })

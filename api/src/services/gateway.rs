@@ -6,19 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use ledger_domain::account::{AccountCommand, KeyStatus};
-use ledger_domain::{
-    AccountId, Action, AuthContext, CommandId, Credits, DomainError, HoldId, KeyId,
-};
+use ledger_domain::account::AccountCommand;
+use ledger_domain::{Action, AuthContext, CommandId, Credits, HoldId};
 use prost::Message;
 use tokio::task::JoinSet;
 use tonic::{Request, Response, Status, Streaming};
 use tonic_types::StatusExt;
 
 use super::bill::{self, BillStream};
-use super::keys::status_pb;
 use super::{AccountRequest, CommandRequest, Query, Shared, now, on_account, submit};
-use crate::app::{App, Done, allow};
+use crate::app::keyindex::IndexedSecret;
+use crate::app::{AccountView, App, Done, allow};
 use crate::auth::CallContext;
 use crate::commands::{AuthorizeAndHold, HeldForKey};
 use crate::error::{AppError, AtField};
@@ -175,8 +173,8 @@ async fn run_batch<R: CommandRequest + AccountRequest>(
 struct SecretKey {
     /// The keyed hash of the secret.
     hash: String,
-    account: AccountId,
-    key: KeyId,
+    /// The key, its account and which of its secrets this is.
+    named: IndexedSecret,
 }
 
 /// The key `secret` names: INVALID_ARGUMENT for what is not a secret at all (before any
@@ -189,58 +187,86 @@ async fn key_of_secret(app: &App, secret: &str) -> Result<SecretKey, AppError> {
         ));
     }
     let hash = app.hasher.hash(secret);
-    let (account, key) = app
+    let named = app
         .keys
         .find(&app.pool, &hash)
         .await?
         .ok_or(AppError::UnknownKey)?;
     app.key_rate
-        .check(&key, Instant::now())
+        .check(&named.key, Instant::now())
         .map_err(|wait| AppError::RateLimited {
             what: "this API key",
             wait,
         })?;
-    Ok(SecretKey { hash, account, key })
+    Ok(SecretKey { hash, named })
+}
+
+/// What the gateway reads about a presented secret before it answers or holds: the key the
+/// secret names, the account state, and the owning organization's prompt-logging flag (false
+/// for a personal account). `AuthenticateKey` and `AuthorizeAndHold` both start here.
+struct Presented {
+    found: SecretKey,
+    view: Arc<AccountView>,
+    prompt_logging: bool,
+}
+
+/// Reads what [`Presented`] holds: from the cached states the writer vouches for, or, when
+/// `current`, from the log (read-your-writes).
+async fn presented(app: &App, secret: &str, current: bool) -> Result<Presented, AppError> {
+    let found = key_of_secret(app, secret).await?;
+    let account = found.named.account;
+    let (view, organization) = if current {
+        app.account_and_owner(account).await?
+    } else {
+        let view = app.account_for_auth(account).await?;
+        let organization = app.owner_organization_for_auth(&view).await?;
+        (view, organization)
+    };
+    let prompt_logging = organization
+        .as_ref()
+        .and_then(|state| state.organization.as_ref())
+        .is_some_and(|o| o.privacy.prompt_logging);
+    Ok(Presented {
+        found,
+        view,
+        prompt_logging,
+    })
 }
 
 /// `AuthenticateKey`: the key of a secret, answered from the cached state the writer vouches
-/// for unless the caller asks to read its own write.
+/// for unless the caller asks to read its own write. Refused as `Account::authenticate`
+/// refuses (deleted, disabled, expired, or a secret rotated out past its grace period), so the
+/// deprecated `status` and `expired` are always ACTIVE and false.
+#[allow(deprecated)] // `status` and `expired` are filled for clients built against them.
 pub(super) async fn authenticate(
     q: Query<pb::AuthenticateKeyRequest>,
 ) -> Result<pb::AuthenticateKeyResponse, AppError> {
     let (app, req) = (&q.app, &q.req);
     allow(&q.cx.caller, Action::AuthenticateKey, &AuthContext::GLOBAL)?;
-    let SecretKey {
+    let Presented {
+        found,
+        view,
+        prompt_logging,
+    } = presented(app, &req.secret, req.min_position > 0).await?;
+    let IndexedSecret {
         account: account_id,
         key: key_id,
-        ..
-    } = key_of_secret(app, &req.secret).await?;
-    let view = if req.min_position > 0 {
-        app.account(account_id).await?
-    } else {
-        app.account_for_auth(account_id).await?
-    };
+        generation,
+    } = found.named;
     let account = view.state.account.as_ref().ok_or(AppError::UnknownKey)?;
-    let key = account.keys.get(&key_id).ok_or(AppError::UnknownKey)?;
     let now = Utc::now();
-    match key.status {
-        KeyStatus::Deleted => return Err(DomainError::KeyDeleted(key_id).into()),
-        KeyStatus::Disabled => return Err(DomainError::KeyDisabled(key_id).into()),
-        KeyStatus::Active => {}
-    }
-    if let Some(expires_at) = key.expires_at.filter(|e| *e <= now) {
-        return Err(DomainError::KeyExpired { key_id, expires_at }.into());
-    }
+    let key = account.authenticate(key_id, generation, now)?;
     Ok(pb::AuthenticateKeyResponse {
         key_id: key_id.to_string(),
         account_id: account_id.to_string(),
-        status: status_pb(key.status).into(),
+        status: pb::KeyStatus::Active.into(),
+        expired: false,
         remaining_limit: account
             .remaining_limit(key, now)
             .map(|r| r.normalize().to_string()),
         available_balance: account.available().normalize().to_string(),
-        expired: false,
         created_by: key.created_by.to_string(),
+        prompt_logging,
     })
 }
 
@@ -257,21 +283,15 @@ pub(super) async fn authorize_and_hold(
     let command_id = input::id("command_id", &req.command_id, CommandId::from_uuid)?;
     let hold_id = hold_id(&req.hold_id)?;
     let estimate = Credits::hold_estimate(req.estimate.as_str()).at("estimate")?;
-    let found = key_of_secret(app, &req.secret).await?;
-    let view = app.account_for_auth(found.account).await?;
-    let prompt_logging = app
-        .owner_organization_for_auth(&view)
-        .await?
-        .and_then(|state| {
-            state
-                .organization
-                .as_ref()
-                .map(|o| o.privacy.prompt_logging)
-        })
-        .unwrap_or(false);
+    let Presented {
+        found,
+        prompt_logging,
+        ..
+    } = presented(app, &req.secret, false).await?;
     let command = AuthorizeAndHold {
-        account: found.account,
-        key: found.key,
+        account: found.named.account,
+        key: found.named.key,
+        secret_generation: found.named.generation,
         hold_id,
         estimate,
         ttl_s: req.ttl_s,

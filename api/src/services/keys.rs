@@ -1,16 +1,21 @@
 //! `KeysService`: create (the secret is shown once), rename, limit, disable, enable, delete,
 //! and the key listings answered from the account state.
 
-use chrono::Utc;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use ledger_domain::account::{AccountCommand, Key, KeyStatus, key_auth_context};
 use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
 use ledger_domain::{AccountId, Action, CommandId, DomainError, KeyId, LimitPeriod};
+use ledger_projections::Projection;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use super::projected::optional_time;
 use super::{Query, Shared, now, submit};
+use crate::app::Done;
 use crate::app::{AccountInContext, AccountView, allow};
-use crate::commands::OnAccount;
+use crate::commands::{KeyRotation, OnAccount, RotateKey};
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -38,9 +43,17 @@ pub fn status_pb(status: KeyStatus) -> pb::KeyStatus {
     }
 }
 
-fn api_key(view: &AccountView, id: KeyId, key: &Key) -> pb::ApiKey {
+/// The proto form of a key, as of `now`; `last_used_at` comes from the `keys` read model.
+fn api_key(
+    view: &AccountView,
+    id: KeyId,
+    key: &Key,
+    last_used_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> pb::ApiKey {
     let account = view.state.account.as_ref();
     let label = view.labels.get(&id);
+    let period = key.limit.map_or(LimitPeriod::Lifetime, |l| l.reset);
     pb::ApiKey {
         key_id: id.to_string(),
         account_id: account.map(|a| a.id.to_string()).unwrap_or_default(),
@@ -53,11 +66,29 @@ fn api_key(view: &AccountView, id: KeyId, key: &Key) -> pb::ApiKey {
             reset: period_pb(l.reset).into(),
         }),
         remaining_limit: account
-            .and_then(|a| a.remaining_limit(key, Utc::now()))
+            .and_then(|a| a.remaining_limit(key, now))
             .map(|r| r.normalize().to_string()),
         expires_at: key.expires_at.map(input::timestamp),
         held: key.held.normalize().to_string(),
+        created_at: label.map(|l| input::timestamp(l.created_at)),
+        last_used_at: last_used_at.map(input::timestamp),
+        lifetime_spend: key.spend.lifetime.normalize().to_string(),
+        current_period_spend: key.spend.spent_in(period, now).normalize().to_string(),
+        secret_generation: key.secret_generation,
+        previous_secret_valid_until: key.previous_secret_until.map(input::timestamp),
     }
+}
+
+/// When the keys `ids` were last used, from the `keys` read model once it has reached
+/// `min_position`.
+async fn last_used<R>(
+    q: &Query<R>,
+    min_position: i64,
+    ids: &[KeyId],
+) -> Result<HashMap<Uuid, DateTime<Utc>>, AppError> {
+    q.caught_up(Projection::Keys, min_position).await?;
+    let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    Ok(ledger_projections::models::keys::last_used(&q.app.pool, &ids).await?)
 }
 
 impl Keys {
@@ -178,7 +209,9 @@ async fn key(q: Query<pb::GetKeyRequest>) -> Result<pb::ApiKey, AppError> {
         &key_auth_context(context, key, caller),
     )?;
     let key = key.ok_or(DomainError::KeyNotFound(key_id))?;
-    Ok(api_key(&view, key_id, key))
+    let used = last_used(&q, q.req.min_position, &[key_id]).await?;
+    let last_used_at = used.get(&key_id.as_uuid()).copied();
+    Ok(api_key(&view, key_id, key, last_used_at, Utc::now()))
 }
 
 /// `ListKeys`: the account's keys the policy lets the caller view, a page at a time.
@@ -205,12 +238,89 @@ async fn keys(q: Query<pb::ListKeysRequest>) -> Result<pb::ListKeysResponse, App
             .is_ok()
         })
         .collect();
-    let (keys, next_page_token) = input::page_of(visible.into_iter(), page, |(id, key)| {
-        api_key(&view, *id, key)
-    });
+    let (keys, next_page_token) = input::page_of(visible.into_iter(), page, |entry| entry);
+    let ids: Vec<KeyId> = keys.iter().map(|(id, _)| **id).collect();
+    let used = last_used(&q, q.req.min_position, &ids).await?;
+    let now = Utc::now();
+    let keys = keys
+        .into_iter()
+        .map(|(id, key)| api_key(&view, *id, key, used.get(&id.as_uuid()).copied(), now))
+        .collect();
     Ok(pb::ListKeysResponse {
         keys,
         next_page_token,
+    })
+}
+
+/// The rotate-key command of a request, with the new secret it shows once: derived from the
+/// rotation's command id and the key id, like a created key's.
+fn rotate_key(
+    hasher: &KeyHasher,
+    req: &pb::RotateKeyRequest,
+    command_id: CommandId,
+) -> Result<(RotateKey, Shown), AppError> {
+    let account = input::account_id("account_id", &req.account_id)?;
+    let key_id = input::key_id(&req.key_id)?;
+    let secret = hasher.derive_secret(command_id.as_uuid(), key_id.as_uuid());
+    let command = RotateKey {
+        account,
+        key_id,
+        secret_hash: SecretHash::parse(&hasher.hash(&secret))
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        prefix: KeyPrefix::parse(&KeyHasher::prefix(&secret))
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        grace_s: req.grace_s,
+        at: now(),
+    };
+    let shown = Shown {
+        account,
+        key_id,
+        secret,
+    };
+    Ok((command, shown))
+}
+
+/// `RotateKey`: the command runs, and the reply shows the new secret (on a retry, only while
+/// the caller may still have it and it is still the key's current secret).
+async fn rotated_key(q: Query<pb::RotateKeyRequest>) -> Result<pb::RotateKeyResponse, AppError> {
+    let mut shown = None;
+    let done: Done<KeyRotation> = submit(&q.app, &q.cx, &q.req, |req, command_id| {
+        let (command, secret) = rotate_key(&q.app.hasher, req, command_id)?;
+        shown = Some(secret);
+        Ok(command)
+    })
+    .await?;
+    let Shown {
+        account,
+        key_id,
+        secret,
+    } = shown.ok_or_else(|| AppError::Internal("a rotated key without its secret".into()))?;
+    if done.replayed {
+        q.app
+            .may_show_key_secret_again(&q.cx.caller, account, key_id, done.position, now())
+            .await?;
+        let current = q.app.account(account).await?;
+        if current.key(key_id).map(|k| k.secret_generation) != Some(done.reply.generation) {
+            return Err(AppError::SecretNoLongerShown(
+                "the key was rotated again since",
+            ));
+        }
+    }
+    Ok(pb::RotateKeyResponse {
+        position: done.position,
+        key_id: key_id.to_string(),
+        prefix: KeyHasher::prefix(&secret),
+        secret,
+        secret_generation: done.reply.generation,
+        previous_secret_valid_until: Some(input::timestamp(done.reply.previous_valid_until)),
+    })
+}
+
+fn change_expiry(req: &pb::ChangeKeyExpiryRequest) -> Result<AccountCommand, AppError> {
+    Ok(AccountCommand::ChangeKeyExpiry {
+        key_id: input::key_id(&req.key_id)?,
+        expires_at: optional_time("expires_at", req.expires_at.as_ref())?,
+        at: now(),
     })
 }
 
@@ -282,5 +392,19 @@ impl pb::keys_service_server::KeysService for Keys {
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
         self.0.query(request, keys).await
+    }
+
+    async fn rotate_key(
+        &self,
+        request: Request<pb::RotateKeyRequest>,
+    ) -> Result<Response<pb::RotateKeyResponse>, Status> {
+        self.0.query(request, rotated_key).await
+    }
+
+    async fn change_key_expiry(
+        &self,
+        request: Request<pb::ChangeKeyExpiryRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.0.account_command(request, change_expiry).await
     }
 }

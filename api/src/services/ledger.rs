@@ -4,7 +4,9 @@
 
 use ledger_domain::Action;
 use ledger_projections::Projection;
-use ledger_projections::models::ledger::{EXTERNAL, Entry, REVENUE, TRANSFERS, entries};
+use ledger_projections::models::ledger::{
+    EXTERNAL, Entry, REVENUE, TRANSFERS, TimeRange, entries_between,
+};
 
 use super::Query;
 use super::projected::{optional_time, page_size, token};
@@ -41,9 +43,9 @@ fn posting(entry: &Entry) -> pb::LedgerEntry {
 }
 
 /// Authorises (`ReadLedgerEntries`: the owner, organization admins, support, auditors), waits for
-/// `min_position`, and answers one page in position order. `from` / `to` filter the page's
-/// entries by time, so a page may hold fewer entries than `page_size` (follow
-/// `next_page_token` until it is empty).
+/// `min_position`, and answers one page newest first (descending position). `from` / `to`
+/// filter in the query, so every page but the last is full; `next_page_token` goes on with
+/// older entries and is empty after the last page.
 pub async fn ledger_entries(
     q: Query<pb::ListLedgerEntriesRequest>,
 ) -> Result<pb::ListLedgerEntriesResponse, AppError> {
@@ -54,14 +56,10 @@ pub async fn ledger_entries(
     let (account, _) = q.account(Action::ReadLedgerEntries).await?;
     q.caught_up(Projection::Balances, req.min_position).await?;
     let account = account.as_uuid().to_string();
-    let page = entries(&q.app.pool, &account, token(&req.page_token), size).await?;
+    let range = TimeRange { from, to };
+    let page = entries_between(&q.app.pool, &account, range, token(&req.page_token), size).await?;
     Ok(pb::ListLedgerEntriesResponse {
-        entries: page
-            .entries
-            .iter()
-            .filter(|e| from.is_none_or(|from| e.at >= from) && to.is_none_or(|to| e.at < to))
-            .map(posting)
-            .collect(),
+        entries: page.entries.iter().map(posting).collect(),
         next_page_token: page.next_cursor.unwrap_or_default(),
     })
 }

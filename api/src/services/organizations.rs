@@ -16,6 +16,9 @@ use crate::commands::{
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
+use crate::personal;
+use ledger_projections::Projection;
+use ledger_projections::models::directory::queries::joined_at;
 
 /// The organizations service.
 pub struct Organizations(pub Shared);
@@ -179,17 +182,36 @@ async fn get_organization(
     })
 }
 
+/// `ListMembers`: members and roles from the log, each with their address from the erasable
+/// table (empty once erased, and for staff callers) and the time they joined from the directory (once it has reached
+/// `min_position`).
 async fn list_members(
     q: Query<pb::ListMembersRequest>,
 ) -> Result<pb::ListMembersResponse, AppError> {
     let page = input::page(q.req.page_size, &q.req.page_token)?;
     let state = q.organization(Action::ReadMembers).await?;
     let org = created(&state)?;
-    let (members, next_page_token) =
-        input::page_of(org.members.iter(), page, |(user, role)| pb::Member {
+    let (members, next_page_token) = input::page_of(org.members.iter(), page, |m| m);
+    let users: Vec<uuid::Uuid> = members.iter().map(|(user, _)| user.as_uuid()).collect();
+    let pool = &q.app.pool;
+    // Addresses go to dashboard callers only (the organization's own members), as
+    // `ListInvitations` and the exports show them: support and auditors see ids.
+    let emails = match q.cx.caller.user() {
+        Some(_) => personal::emails(pool, &users).await?,
+        None => Default::default(),
+    };
+    q.caught_up(Projection::Directory, q.req.min_position)
+        .await?;
+    let joined = joined_at(pool, org.id.as_uuid(), &users).await?;
+    let members = members
+        .into_iter()
+        .map(|(user, role)| pb::Member {
             user_id: user.to_string(),
             role: role_pb(*role).into(),
-        });
+            email: emails.get(&user.as_uuid()).cloned().unwrap_or_default(),
+            joined_at: joined.get(&user.as_uuid()).copied().map(input::timestamp),
+        })
+        .collect();
     Ok(pb::ListMembersResponse {
         members,
         next_page_token,

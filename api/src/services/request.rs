@@ -108,3 +108,6 @@ string_field!(
     SetDefaultKeyLimitRequest,
     GetSpendingControlsRequest,
 );
+// Key rotation and expiry (issue 18, keys).
+string_field!(command_id of CommandRequest for RotateKeyRequest, ChangeKeyExpiryRequest);
+string_field!(account_id of AccountRequest for RotateKeyRequest, ChangeKeyExpiryRequest);

@@ -6,7 +6,7 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::directory::{user_account, user_organizations};
+use super::directory::{user_account, user_invitations, user_organizations};
 use super::{Query, Shared, now};
 use crate::app::{Done, allow};
 use crate::commands::user::UserRegistered;
@@ -115,5 +115,12 @@ impl pb::users_service_server::UsersService for Users {
         request: Request<pb::ListUserOrganizationsRequest>,
     ) -> Result<Response<pb::ListUserOrganizationsResponse>, Status> {
         self.0.query(request, user_organizations).await
+    }
+
+    async fn list_user_invitations(
+        &self,
+        request: Request<pb::ListUserInvitationsRequest>,
+    ) -> Result<Response<pb::ListUserInvitationsResponse>, Status> {
+        self.0.query(request, user_invitations).await
     }
 }

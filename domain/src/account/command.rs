@@ -77,6 +77,28 @@ pub enum AccountCommand {
         /// Now.
         at: DateTime<Utc>,
     },
+    /// Give a key a new secret; the previous one keeps working for `grace_s` seconds.
+    RotateKey {
+        /// The key.
+        key_id: KeyId,
+        /// Keyed hash of the new secret, computed outside the domain.
+        secret_hash: SecretHash,
+        /// Display prefix of the new secret.
+        prefix: KeyPrefix,
+        /// How long the previous secret keeps working, 0..=[`super::MAX_ROTATION_GRACE_S`].
+        grace_s: u32,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Set, move or clear a key's expiry; a new expiry must be after `at`.
+    ChangeKeyExpiry {
+        /// The key.
+        key_id: KeyId,
+        /// The new expiry (`None`: never).
+        expires_at: Option<DateTime<Utc>>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
     /// Hold a request's estimated cost (gateway).
     PlaceHold {
         /// The new hold.
@@ -158,7 +180,9 @@ impl AccountCommand {
             | C::ChangeKeyLimit { .. }
             | C::DisableKey { .. }
             | C::EnableKey { .. }
-            | C::DeleteKey { .. } => Action::ManageKey,
+            | C::DeleteKey { .. }
+            | C::RotateKey { .. }
+            | C::ChangeKeyExpiry { .. } => Action::ManageKey,
             C::PlaceHold { .. } => Action::PlaceHold,
             C::SettleHold { .. } => Action::SettleHold,
             C::VoidHold { .. } => Action::VoidHold,

@@ -96,6 +96,27 @@ fn decide_events(
         C::DisableKey { key_id, at } => keys::manage(ctx, *key_id, KeyChange::Disable, *at),
         C::EnableKey { key_id, at } => keys::manage(ctx, *key_id, KeyChange::Enable, *at),
         C::DeleteKey { key_id, at } => keys::manage(ctx, *key_id, KeyChange::Delete, *at),
+        C::RotateKey {
+            key_id,
+            secret_hash,
+            prefix,
+            grace_s,
+            at,
+        } => keys::manage(
+            ctx,
+            *key_id,
+            KeyChange::Rotate(keys::NewSecret {
+                secret_hash,
+                prefix,
+                grace_s: *grace_s,
+            }),
+            *at,
+        ),
+        C::ChangeKeyExpiry {
+            key_id,
+            expires_at,
+            at,
+        } => keys::manage(ctx, *key_id, KeyChange::Expiry(*expires_at), *at),
         C::PlaceHold {
             hold_id,
             key_id,

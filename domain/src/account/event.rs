@@ -173,6 +173,43 @@ pub struct KeyChanged {
     pub at: DateTime<Utc>,
 }
 
+/// `account.key_rotated` v1: the key has a new secret; the previous one keeps working until
+/// `previous_valid_until` (an earlier secret, from before the previous one, stops at once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotated {
+    /// The account.
+    pub account_id: AccountId,
+    /// The key.
+    pub key_id: KeyId,
+    /// Keyed hash of the new secret (hex).
+    pub secret_hash: SecretHash,
+    /// Display prefix of the new secret.
+    pub prefix: KeyPrefix,
+    /// The new secret's generation: the creation's secret is 0, each rotation adds one.
+    pub generation: u32,
+    /// Until when the previous secret (generation − 1) still authenticates.
+    pub previous_valid_until: DateTime<Utc>,
+    /// Who.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.key_expiry_changed` v1: the key's expiry set, moved or cleared after creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyExpiryChanged {
+    /// The account.
+    pub account_id: AccountId,
+    /// The key.
+    pub key_id: KeyId,
+    /// The new expiry (`null`: never expires).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Who.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// `account.hold_placed` v2 (v1 had `ttl_s` instead of `expires_at`; see `upcast`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldPlaced {
@@ -332,6 +369,10 @@ crate::event::event_enum! {
         DefaultKeyLimitSet(DefaultKeyLimitSet) = "account.default_key_limit_set" v 1,
         /// See [`BudgetThresholdReached`].
         BudgetThresholdReached(BudgetThresholdReached) = "account.budget_threshold_reached" v 1,
+        /// See [`KeyRotated`].
+        KeyRotated(KeyRotated) = "account.key_rotated" v 1,
+        /// See [`KeyExpiryChanged`].
+        KeyExpiryChanged(KeyExpiryChanged) = "account.key_expiry_changed" v 1,
     }
 }
 
@@ -360,6 +401,7 @@ impl AccountEvent {
                 UniqueClaim::Key(e.key_id),
                 UniqueClaim::KeySecretHash(e.secret_hash.clone()),
             ],
+            Self::KeyRotated(e) => vec![UniqueClaim::KeySecretHash(e.secret_hash.clone())],
             _ => Vec::new(),
         }
     }
@@ -384,6 +426,8 @@ impl AccountEvent {
             Self::MemberSpendCapSet(e) => e.account_id,
             Self::DefaultKeyLimitSet(e) => e.account_id,
             Self::BudgetThresholdReached(e) => e.account_id,
+            Self::KeyRotated(e) => e.account_id,
+            Self::KeyExpiryChanged(e) => e.account_id,
         }
     }
 }

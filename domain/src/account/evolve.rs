@@ -99,6 +99,8 @@ impl Account {
                     expires_at: e.expires_at,
                     spend: KeySpend::default(),
                     held: Decimal::ZERO,
+                    secret_generation: 0,
+                    previous_secret_until: None,
                 };
                 assert!(
                     self.keys.insert(e.key_id, key).is_none(),
@@ -148,6 +150,17 @@ impl Account {
             | AccountEvent::MemberSpendCapSet(_)
             | AccountEvent::DefaultKeyLimitSet(_)
             | AccountEvent::BudgetThresholdReached(_) => self.spending.apply(event),
+            AccountEvent::KeyRotated(e) => {
+                let key = self.key_mut(&e.key_id);
+                assert_eq!(
+                    e.generation,
+                    key.secret_generation + 1,
+                    "secret generations increase by one"
+                );
+                key.secret_generation = e.generation;
+                key.previous_secret_until = Some(e.previous_valid_until);
+            }
+            AccountEvent::KeyExpiryChanged(e) => self.key_mut(&e.key_id).expires_at = e.expires_at,
         }
     }
 

@@ -3,10 +3,12 @@
 
 use super::decide::{Ctx, key_auth_context};
 use super::event::{
-    DisableCause, KeyChanged, KeyCreated, KeyDisabled, KeyLimitChanged, KeyRenamed,
+    DisableCause, KeyChanged, KeyCreated, KeyDisabled, KeyExpiryChanged, KeyLimitChanged,
+    KeyRenamed, KeyRotated,
 };
 use super::{
-    Account, AccountEvent, KeyLimit, KeyStatus, MAX_KEYS_EVER, MAX_KEYS_PER_ACCOUNT, spending,
+    Account, AccountEvent, KeyLimit, KeyStatus, MAX_KEYS_EVER, MAX_KEYS_PER_ACCOUNT,
+    MAX_ROTATION_GRACE_S, spending,
 };
 use crate::error::{DomainError, Field, InputError};
 use crate::ids::{KeyId, UserId};
@@ -71,6 +73,15 @@ pub(super) enum KeyChange<'a> {
     Disable,
     Enable,
     Delete,
+    Rotate(NewSecret<'a>),
+    Expiry(Option<DateTime<Utc>>),
+}
+
+/// The new secret of a rotation (its hash and prefix) and the old one's grace period.
+pub(super) struct NewSecret<'a> {
+    pub secret_hash: &'a SecretHash,
+    pub prefix: &'a KeyPrefix,
+    pub grace_s: u32,
 }
 
 /// Rename, change limit, disable, enable, delete: members their own keys, admins all.
@@ -130,8 +141,53 @@ pub(super) fn manage(
         }
         KeyChange::Enable => AccountEvent::KeyEnabled(changed),
         KeyChange::Delete => AccountEvent::KeyDeleted(changed),
+        KeyChange::Rotate(secret) => rotated(&changed, key.secret_generation, secret)?,
+        KeyChange::Expiry(Some(expires_at)) if expires_at <= at => {
+            return Err(DomainError::invalid(
+                Field::ExpiresAt,
+                InputError::NotInFuture,
+            ));
+        }
+        KeyChange::Expiry(expires_at) => AccountEvent::KeyExpiryChanged(KeyExpiryChanged {
+            account_id,
+            key_id,
+            expires_at,
+            by,
+            at,
+        }),
     };
     Ok(vec![event])
+}
+
+/// The rotation of the key `changed` names, whose current secret is of `generation`: the
+/// new secret is the next generation, the current one works for `grace_s` more seconds.
+fn rotated(
+    changed: &KeyChanged,
+    generation: u32,
+    secret: NewSecret<'_>,
+) -> Result<AccountEvent, DomainError> {
+    if secret.grace_s > MAX_ROTATION_GRACE_S {
+        let range = InputError::OutOfRange {
+            min: 0,
+            max: u64::from(MAX_ROTATION_GRACE_S),
+        };
+        return Err(DomainError::invalid(Field::GraceS, range));
+    }
+    let generation = generation
+        .checked_add(1)
+        .ok_or(DomainError::TooManyRotations {
+            key_id: changed.key_id,
+        })?;
+    Ok(AccountEvent::KeyRotated(KeyRotated {
+        account_id: changed.account_id,
+        key_id: changed.key_id,
+        secret_hash: secret.secret_hash.clone(),
+        prefix: secret.prefix.clone(),
+        generation,
+        previous_valid_until: changed.at + chrono::Duration::seconds(i64::from(secret.grace_s)),
+        by: changed.by,
+        at: changed.at,
+    }))
 }
 
 /// `key_disabled` events for every active key `member` created in `account`.

@@ -22,6 +22,7 @@ pub use event::{
     UsageRecorded,
 };
 pub use event::{BudgetSet, BudgetThresholdReached, DefaultKeyLimitSet, MemberSpendCapSet};
+pub use event::{KeyExpiryChanged, KeyRotated};
 pub(crate) use keys::disable_keys_created_by;
 pub use spending::{BUDGET_THRESHOLDS_PERCENT, BudgetNotices, Spending};
 pub use usage::{Tokens, Usage, UsageReport, UsageStatus};
@@ -43,6 +44,10 @@ pub const MAX_KEYS_EVER: usize = 10_000;
 pub const MAX_OPEN_HOLDS: usize = 100_000;
 /// Longest hold TTL: one day.
 pub const MAX_HOLD_TTL_S: u32 = 86_400;
+/// Longest grace period of a key rotation, during which the previous secret still works: seven
+/// days, enough to roll a new secret out to every deployment, short enough that a leaked
+/// secret does not stay usable for long.
+pub const MAX_ROTATION_GRACE_S: u32 = 7 * 86_400;
 
 /// Who owns an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,6 +101,23 @@ pub struct Key {
     pub spend: KeySpend,
     /// Sum of its open holds.
     pub held: Decimal,
+    /// Generation of the current secret: 0 for the creation's, one more per rotation.
+    #[serde(default)]
+    pub secret_generation: u32,
+    /// Until when the previous secret (generation `secret_generation - 1`) still works; `None`
+    /// before the first rotation.
+    #[serde(default)]
+    pub previous_secret_until: Option<DateTime<Utc>>,
+}
+
+impl Key {
+    /// Whether the secret of `generation` authenticates at `now`: the current one, or the
+    /// previous one until its grace period ends. Older secrets never do.
+    pub fn accepts_secret(&self, generation: u32, now: DateTime<Utc>) -> bool {
+        generation == self.secret_generation
+            || (generation.checked_add(1) == Some(self.secret_generation)
+                && self.previous_secret_until.is_some_and(|until| now < until))
+    }
 }
 
 /// An open hold.
@@ -157,6 +179,31 @@ impl Account {
         self.keys
             .get(&key_id)
             .ok_or(DomainError::KeyNotFound(key_id))
+    }
+
+    /// The key `key_id` as the secret of `generation` presents it at `now`: refused when the
+    /// key is deleted, disabled or expired, or when that secret was rotated out and its grace
+    /// period is over (`KeySecretRotated`). `AuthenticateKey` and `AuthorizeAndHold` both ask
+    /// this before anything else.
+    pub fn authenticate(
+        &self,
+        key_id: KeyId,
+        generation: u32,
+        now: DateTime<Utc>,
+    ) -> Result<&Key, DomainError> {
+        let key = self.key(key_id)?;
+        match key.status {
+            KeyStatus::Deleted => return Err(DomainError::KeyDeleted(key_id)),
+            KeyStatus::Disabled => return Err(DomainError::KeyDisabled(key_id)),
+            KeyStatus::Active => {}
+        }
+        if let Some(expires_at) = key.expires_at.filter(|e| now >= *e) {
+            return Err(DomainError::KeyExpired { key_id, expires_at });
+        }
+        if !key.accepts_secret(generation, now) {
+            return Err(DomainError::KeySecretRotated { key_id });
+        }
+        Ok(key)
     }
 
     /// The key's remaining limit at `now` (limit − spend in period − open holds), if limited.

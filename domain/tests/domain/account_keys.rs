@@ -4,7 +4,8 @@ use crate::support::*;
 use chrono::Duration;
 use ledger_domain::Action;
 use ledger_domain::account::{
-    AccountCommand, AccountEvent, KeyChanged, KeyCreated, KeyLimitChanged, KeyRenamed,
+    AccountCommand, AccountEvent, AccountState, KeyChanged, KeyCreated, KeyExpiryChanged,
+    KeyLimitChanged, KeyRenamed, KeyRotated,
 };
 use ledger_domain::text::{KeyName, KeyPrefix, SecretHash};
 use ledger_domain::{
@@ -313,4 +314,177 @@ fn deleting_a_key_is_final() {
         when_account(&given, Caller::Gateway, hold),
         Err(DomainError::KeyDeleted(KEY_BOB))
     );
+}
+
+// ---- rotation and expiry after creation ----
+
+fn rotate(key: KeyId, grace_s: u32) -> AccountCommand {
+    AccountCommand::RotateKey {
+        key_id: key,
+        secret_hash: SecretHash::parse(&"ee".repeat(32)).unwrap(),
+        prefix: KeyPrefix::parse("ar-new1").unwrap(),
+        grace_s,
+        at: t(1),
+    }
+}
+
+fn rotated(key: KeyId, generation: u32, grace_s: i64) -> AccountEvent {
+    AccountEvent::KeyRotated(KeyRotated {
+        account_id: ORG_ACCOUNT,
+        key_id: key,
+        secret_hash: SecretHash::parse(&"ee".repeat(32)).unwrap(),
+        prefix: KeyPrefix::parse("ar-new1").unwrap(),
+        generation,
+        previous_valid_until: t(1) + Duration::seconds(grace_s),
+        by: BOB,
+        at: t(1),
+    })
+}
+
+#[test]
+fn a_member_rotates_their_key_and_the_old_secret_keeps_working_for_the_grace_period() {
+    let events = when_account(
+        &funded_org_account(),
+        dashboard(BOB),
+        rotate(KEY_BOB, 3_600),
+    );
+    assert_eq!(events, Ok(vec![rotated(KEY_BOB, 1, 3_600)]));
+    let account = AccountState::from_events(&funded_org_account_and([rotated(KEY_BOB, 1, 3_600)]))
+        .account
+        .unwrap();
+    // The new secret works; the old one until the end of the grace period, not after.
+    assert!(account.authenticate(KEY_BOB, 1, t(5)).is_ok());
+    assert!(account.authenticate(KEY_BOB, 0, t(1)).is_ok());
+    assert!(
+        account
+            .authenticate(KEY_BOB, 0, t(2) - Duration::seconds(1))
+            .is_ok()
+    );
+    assert_eq!(
+        account.authenticate(KEY_BOB, 0, t(2)).err(),
+        Some(DomainError::KeySecretRotated { key_id: KEY_BOB })
+    );
+}
+
+#[test]
+fn a_second_rotation_ends_the_grace_of_the_first_secret_at_once() {
+    let given = funded_org_account_and([rotated(KEY_BOB, 1, 3_600), rotated(KEY_BOB, 2, 3_600)]);
+    let account = AccountState::from_events(&given).account.unwrap();
+    assert!(account.authenticate(KEY_BOB, 2, t(1)).is_ok());
+    assert!(account.authenticate(KEY_BOB, 1, t(1)).is_ok());
+    assert_eq!(
+        account.authenticate(KEY_BOB, 0, t(1)).err(),
+        Some(DomainError::KeySecretRotated { key_id: KEY_BOB })
+    );
+}
+
+#[test]
+fn a_grace_period_is_at_most_seven_days_and_zero_ends_the_old_secret_at_once() {
+    assert_eq!(
+        when_account(
+            &funded_org_account(),
+            dashboard(BOB),
+            rotate(KEY_BOB, 604_801)
+        ),
+        Err(DomainError::invalid(
+            Field::GraceS,
+            InputError::OutOfRange {
+                min: 0,
+                max: 604_800
+            }
+        ))
+    );
+    assert!(
+        when_account(
+            &funded_org_account(),
+            dashboard(BOB),
+            rotate(KEY_BOB, 604_800)
+        )
+        .is_ok()
+    );
+    let given = funded_org_account_and([rotated(KEY_BOB, 1, 0)]);
+    let account = AccountState::from_events(&given).account.unwrap();
+    assert!(account.authenticate(KEY_BOB, 0, t(1)).is_err());
+}
+
+#[test]
+fn only_those_who_manage_a_key_rotate_it_and_a_deleted_key_is_not_rotated() {
+    assert_eq!(
+        when_account(&funded_org_account(), dashboard(BOB), rotate(KEY_ALICE, 0)),
+        Err(denied(Denial::NotKeyCreator))
+    );
+    assert!(when_account(&funded_org_account(), dashboard(ALICE), rotate(KEY_BOB, 0)).is_ok());
+    let deleted = funded_org_account_and([key_deleted(KEY_BOB, BOB, t(0))]);
+    assert_eq!(
+        when_account(&deleted, dashboard(BOB), rotate(KEY_BOB, 0)),
+        Err(DomainError::KeyDeleted(KEY_BOB))
+    );
+}
+
+#[test]
+fn disabled_deleted_and_expired_keys_are_refused_before_their_secret_is_looked_at() {
+    let given = funded_org_account_and([key_disabled(KEY_BOB, "manual", ALICE, t(0))]);
+    let account = AccountState::from_events(&given).account.unwrap();
+    assert_eq!(
+        account.authenticate(KEY_BOB, 7, t(1)).err(),
+        Some(DomainError::KeyDisabled(KEY_BOB))
+    );
+    let expiring = funded_org_account_and([expiry_changed(Some(t(2)))]);
+    let account = AccountState::from_events(&expiring).account.unwrap();
+    assert!(account.authenticate(KEY_BOB, 0, t(1)).is_ok());
+    assert_eq!(
+        account.authenticate(KEY_BOB, 0, t(2)).err(),
+        Some(DomainError::KeyExpired {
+            key_id: KEY_BOB,
+            expires_at: t(2)
+        })
+    );
+}
+
+fn change_expiry(expires_at: Option<chrono::DateTime<chrono::Utc>>) -> AccountCommand {
+    AccountCommand::ChangeKeyExpiry {
+        key_id: KEY_BOB,
+        expires_at,
+        at: t(1),
+    }
+}
+
+fn expiry_changed(expires_at: Option<chrono::DateTime<chrono::Utc>>) -> AccountEvent {
+    AccountEvent::KeyExpiryChanged(KeyExpiryChanged {
+        account_id: ORG_ACCOUNT,
+        key_id: KEY_BOB,
+        expires_at,
+        by: BOB,
+        at: t(1),
+    })
+}
+
+#[test]
+fn a_member_sets_moves_and_clears_their_key_expiry_which_must_be_in_the_future() {
+    let given = funded_org_account();
+    assert_eq!(
+        when_account(&given, dashboard(BOB), change_expiry(Some(t(48)))),
+        Ok(vec![expiry_changed(Some(t(48)))])
+    );
+    assert_eq!(
+        when_account(&given, dashboard(BOB), change_expiry(None)),
+        Ok(vec![expiry_changed(None)])
+    );
+    assert_eq!(
+        when_account(&given, dashboard(BOB), change_expiry(Some(t(1)))),
+        Err(DomainError::invalid(
+            Field::ExpiresAt,
+            InputError::NotInFuture
+        ))
+    );
+}
+
+#[test]
+fn extending_the_expiry_of_an_expired_key_makes_it_work_again() {
+    let mut expired = funded_org_account_and([expiry_changed(Some(t(2)))]);
+    let account = AccountState::from_events(&expired).account.unwrap();
+    assert!(account.authenticate(KEY_BOB, 0, t(3)).is_err());
+    expired.push(expiry_changed(Some(t(10))));
+    let account = AccountState::from_events(&expired).account.unwrap();
+    assert!(account.authenticate(KEY_BOB, 0, t(3)).is_ok());
 }

@@ -7,6 +7,7 @@ use ledger_domain::account::{
     AccountEvent, HoldClosed, HoldSettled, KeyChanged, KeyDisabled, KeyLimitChanged, KeyRenamed,
     TransferredIn, TransferredOut, UsageRecorded,
 };
+use ledger_domain::account::{KeyExpiryChanged, KeyRotated};
 use ledger_domain::organization::{
     BillingSettingsSet, InvitationRevoked, MemberLeft, MemberLimitSet, MemberRemoved,
     MemberRoleChanged, OrganizationDetailsUpdated, OrganizationEvent, OrganizationRenamed,
@@ -171,6 +172,23 @@ fn every_event() -> Vec<Event> {
             usage: usage("gen-2", "1").into_usage(KEY_BOB, BOB),
             at,
         }),
+        AccountEvent::KeyRotated(KeyRotated {
+            account_id: acc,
+            key_id: KEY_BOB,
+            secret_hash: ledger_domain::text::SecretHash::parse(&"ee".repeat(32)).unwrap(),
+            prefix: ledger_domain::text::KeyPrefix::parse("ar-new1").unwrap(),
+            generation: 1,
+            previous_valid_until: at + Duration::hours(1),
+            by: BOB,
+            at,
+        }),
+        AccountEvent::KeyExpiryChanged(KeyExpiryChanged {
+            account_id: acc,
+            key_id: KEY_BOB,
+            expires_at: Some(at + Duration::days(30)),
+            by: BOB,
+            at,
+        }),
         AccountEvent::KeyDeleted(KeyChanged {
             account_id: acc,
             key_id: KEY_BOB,
@@ -227,7 +245,7 @@ fn the_fixture_covers_every_event_type() {
     let covered: BTreeSet<_> = every_event().iter().map(Event::event_type).collect();
     let all: BTreeSet<_> = Event::catalogue().map(|(t, _)| t).collect();
     assert_eq!(covered, all);
-    assert_eq!(all.len(), 34);
+    assert_eq!(all.len(), 36);
 }
 
 #[test]

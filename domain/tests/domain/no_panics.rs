@@ -132,6 +132,18 @@ fn account_commands() -> Vec<AccountCommand> {
             usage: usage("gen-2", "1"),
             at,
         },
+        AccountCommand::RotateKey {
+            key_id,
+            secret_hash: SecretHash::parse(&"ef".repeat(32)).unwrap(),
+            prefix: KeyPrefix::parse("ar-8").unwrap(),
+            grace_s: 60,
+            at,
+        },
+        AccountCommand::ChangeKeyExpiry {
+            key_id,
+            expires_at: Some(at + chrono::Duration::hours(1)),
+            at,
+        },
     ]
     .into_iter()
     .chain(spending_commands())
@@ -192,7 +204,7 @@ fn every_account_command_by_every_caller_is_decided_without_a_panic_whatever_the
         ("missing", AccountState::default()),
     ];
     let commands = account_commands();
-    assert_every_variant(&commands, 15);
+    assert_every_variant(&commands, 17);
     let mut decisions = Decisions::default();
     for (account_name, state) in &accounts {
         for (org_name, org) in org_states() {

@@ -280,7 +280,9 @@ impl BalanceFold {
             | AccountEvent::KeyLimitChanged(_)
             | AccountEvent::KeyDisabled(_)
             | AccountEvent::KeyEnabled(_)
-            | AccountEvent::KeyDeleted(_) => {}
+            | AccountEvent::KeyDeleted(_)
+            | AccountEvent::KeyRotated(_)
+            | AccountEvent::KeyExpiryChanged(_) => {}
             // Spending controls and budget notices: no balance row changes.
             AccountEvent::BudgetSet(_)
             | AccountEvent::MemberSpendCapSet(_)

@@ -151,8 +151,9 @@ pub async fn key<'e>(executor: impl PgExecutor<'e>, key_id: Uuid) -> Result<Opti
     API_KEYS.find(executor, "key_id", key_id).await
 }
 
-/// The key whose secret hashes to `secret_hash` (the gateway's authentication; unique index
-/// `api_keys_secret_hash`). The caller checks status and expiry.
+/// The key whose current secret hashes to `secret_hash` (unique index `api_keys_secret_hash`;
+/// a rotated-out secret is no longer found here: the gateway authenticates from the log's key
+/// index, which knows every secret). The caller checks status and expiry.
 pub async fn key_by_secret_hash<'e>(
     executor: impl PgExecutor<'e>,
     secret_hash: &str,
@@ -301,6 +302,14 @@ impl KeyFold {
             }
             AccountEvent::HoldSettled(s) => self.used(&s.usage, s.at, position)?,
             AccountEvent::UsageRecorded(u) => self.used(&u.usage, u.at, position)?,
+            AccountEvent::KeyRotated(k) => {
+                let key = self.key(k.key_id.as_uuid(), position)?;
+                key.secret_hash = k.secret_hash.as_str().to_owned();
+                key.prefix = k.prefix.as_str().to_owned();
+            }
+            AccountEvent::KeyExpiryChanged(k) => {
+                self.key(k.key_id.as_uuid(), position)?.expires_at = k.expires_at;
+            }
             _ => {}
         }
         Ok(())
@@ -315,6 +324,8 @@ fn touched_key(event: &AccountEvent) -> Option<Uuid> {
         AccountEvent::KeyEnabled(k) | AccountEvent::KeyDeleted(k) => k.key_id,
         AccountEvent::HoldSettled(s) => s.usage.key_id,
         AccountEvent::UsageRecorded(u) => u.usage.key_id,
+        AccountEvent::KeyRotated(k) => k.key_id,
+        AccountEvent::KeyExpiryChanged(k) => k.key_id,
         _ => return None,
     };
     Some(id.as_uuid())
@@ -374,6 +385,8 @@ async fn upsert(
            $16::numeric[], $17::bigint[], $18::timestamptz[], $19::timestamptz[], \
            $20::timestamptz[], $21::bigint[], $22::bigint[]) \
          ON CONFLICT (key_id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, \
+           prefix = EXCLUDED.prefix, secret_hash = EXCLUDED.secret_hash, \
+           expires_at = EXCLUDED.expires_at, \
            limit_amount = EXCLUDED.limit_amount, limit_period = EXCLUDED.limit_period, \
            spend_day_start = EXCLUDED.spend_day_start, spend_day = EXCLUDED.spend_day, \
            spend_week_start = EXCLUDED.spend_week_start, spend_week = EXCLUDED.spend_week, \
@@ -419,4 +432,23 @@ async fn upsert(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// When each key among `key_ids` was last used (its latest settlement or usage record), for
+/// the keys used at least once, in one query. The command path writes nothing for this: the
+/// projection derives it from the usage events.
+pub async fn last_used<'e>(
+    executor: impl PgExecutor<'e>,
+    key_ids: &[Uuid],
+) -> Result<HashMap<Uuid, DateTime<Utc>>> {
+    let rows = sqlx::query(
+        "SELECT key_id, last_used_at FROM api_keys \
+         WHERE key_id = ANY($1) AND last_used_at IS NOT NULL",
+    )
+    .bind(key_ids)
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("key_id")?, row.try_get("last_used_at")?)))
+        .collect()
 }

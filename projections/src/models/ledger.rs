@@ -155,29 +155,59 @@ pub(crate) const LEDGER_ENTRIES: Table<Entry> = Table {
     decode: from_row,
 };
 
-/// A page of one ledger account's entries, oldest first, and the cursor of the next page.
+/// A page of one ledger account's entries, newest first, and the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryPage {
     /// The entries.
     pub entries: Vec<Entry>,
-    /// Pass back to get the next page; `None` at the end.
+    /// Pass back to get the next (older) page; `None` at the end.
     pub next_cursor: Option<String>,
 }
 
-/// The entries of `account` (a uuid, or `external` / `revenue` / `transfers`) in position
-/// order, `page_size` at most (≤ 500), after `cursor`. Served by `ledger_entries_account`.
+/// The entries of `account` (a uuid, or `external` / `revenue` / `transfers`) newest first
+/// (descending position), `page_size` at most (≤ 500), before `cursor`. Served by
+/// `ledger_entries_account`, scanned backwards.
 pub async fn entries<'e>(
     executor: impl PgExecutor<'e>,
     account: &str,
     cursor: Option<&str>,
     page_size: u32,
 ) -> Result<EntryPage> {
+    entries_between(executor, account, TimeRange::default(), cursor, page_size).await
+}
+
+/// A time range of entries: `from` inclusive, `to` exclusive; either end open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    /// The earliest time included.
+    pub from: Option<DateTime<Utc>>,
+    /// The first time excluded.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// [`entries`] within `range`, filtered in the query, so every page but the last is full and
+/// the cursor goes on below the last entry returned.
+pub async fn entries_between<'e>(
+    executor: impl PgExecutor<'e>,
+    account: &str,
+    range: TimeRange,
+    cursor: Option<&str>,
+    page_size: u32,
+) -> Result<EntryPage> {
+    let before = match cursor {
+        Some(_) => position_after(cursor)?,
+        None => i64::MAX,
+    };
     let query = sqlx::query(
         "SELECT position, account, amount, kind, at FROM ledger_entries \
-         WHERE account = $1 AND position > $2 ORDER BY position LIMIT $3",
+         WHERE account = $1 AND position < $2 \
+           AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::timestamptz IS NULL OR at < $4) \
+         ORDER BY position DESC LIMIT $5",
     )
     .bind(account)
-    .bind(position_after(cursor)?);
+    .bind(before)
+    .bind(range.from)
+    .bind(range.to);
     let (entries, next_cursor) = fetch_page(executor, query, page_size, from_row, |e: &Entry| {
         Cursor::at_position(e.position)
     })

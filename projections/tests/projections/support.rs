@@ -428,11 +428,25 @@ impl World {
             }),
             4 => dashboard(AccountCommand::DisableKey { key_id: key?, at }),
             5 => dashboard(AccountCommand::EnableKey { key_id: key?, at }),
-            6 => dashboard(AccountCommand::ChangeKeyLimit {
-                key_id: key?,
-                limit: None,
-                at,
-            }),
+            6 => match self.rng.below(3) {
+                0 => dashboard(AccountCommand::ChangeKeyLimit {
+                    key_id: key?,
+                    limit: None,
+                    at,
+                }),
+                1 => dashboard(AccountCommand::RotateKey {
+                    key_id: key?,
+                    secret_hash: SecretHash::parse(&format!("{:064x}", self.id())).unwrap(),
+                    prefix: KeyPrefix::parse("ar-5678").unwrap(),
+                    grace_s: self.rng.below(3_600) as u32,
+                    at,
+                }),
+                _ => dashboard(AccountCommand::ChangeKeyExpiry {
+                    key_id: key?,
+                    expires_at: (self.rng.below(2) == 0).then(|| at + chrono::Duration::days(30)),
+                    at,
+                }),
+            },
             7 | 8 => {
                 let hold_id = HoldId::from_u128(self.id());
                 let estimate =

@@ -125,3 +125,10 @@ rpcs! {
     settings.set_default_key_limit(SetDefaultKeyLimitRequest) -> pb::CommandResponse;
     settings.get_spending_controls(GetSpendingControlsRequest) -> pb::SpendingControls;
 }
+
+// Key rotation and expiry, the invitee's invitations (issue 18, keys).
+rpcs! {
+    keys.rotate_key(RotateKeyRequest) -> pb::RotateKeyResponse;
+    keys.change_key_expiry(ChangeKeyExpiryRequest) -> pb::CommandResponse;
+    users.list_user_invitations(ListUserInvitationsRequest) -> pb::ListUserInvitationsResponse;
+}

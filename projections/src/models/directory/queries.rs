@@ -289,3 +289,72 @@ pub(crate) async fn all(conn: &mut sqlx::PgConnection, schema: &Schema) -> Resul
         invitations: ORGANIZATION_INVITATIONS.all(&mut *conn, schema).await?,
     })
 }
+
+/// When each of `users` joined `organization_id`, for those the read model lists as members,
+/// in one query (a member listing served from the log adds the time of joining).
+pub async fn joined_at<'e>(
+    executor: impl PgExecutor<'e>,
+    organization_id: Uuid,
+    users: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, DateTime<Utc>>> {
+    let rows = sqlx::query(
+        "SELECT user_id, joined_at FROM organization_members \
+         WHERE organization_id = $1 AND user_id = ANY($2)",
+    )
+    .bind(organization_id)
+    .bind(users)
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("user_id")?, row.try_get("joined_at")?)))
+        .collect()
+}
+
+/// A pending invitation sent to one address, with the organization it invites to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressedInvitation {
+    /// The inviting organization.
+    pub organization_id: Uuid,
+    /// Its name.
+    pub organization_name: String,
+    /// The invitation.
+    pub invitation: InvitationRow,
+}
+
+/// The pending invitations sent to `email` and not expired at `now`, oldest first,
+/// `page_size` at most (≤ 500), after `cursor`. The address is matched in the erasable
+/// `invitation_emails` table (so an erased address has none) and the invitations are the
+/// directory's pending ones; served by `invitation_emails_by_email`.
+pub async fn pending_invitations_to<'e>(
+    executor: impl PgExecutor<'e>,
+    email: &str,
+    now: DateTime<Utc>,
+    cursor: Option<&str>,
+    page_size: u32,
+) -> Result<Page<AddressedInvitation>> {
+    let query = sqlx::query(
+        "SELECT i.organization_id, o.name, i.invitation_id, i.role, i.invited_by, i.expires_at, \
+           i.invited_at, i.position \
+         FROM invitation_emails e \
+         JOIN organization_invitations i \
+           ON i.organization_id = e.organization_id AND i.invitation_id = e.invitation_id \
+         JOIN organizations o ON o.organization_id = i.organization_id \
+         WHERE e.email = $1 AND i.position > $2 AND i.expires_at > $3 \
+         ORDER BY i.position LIMIT $4",
+    )
+    .bind(email)
+    .bind(position_after(cursor)?)
+    .bind(now);
+    let decode = |row: &PgRow| -> Result<AddressedInvitation> {
+        Ok(AddressedInvitation {
+            organization_id: row.try_get("organization_id")?,
+            organization_name: row.try_get("name")?,
+            invitation: decode_invitation(row)?,
+        })
+    };
+    let (rows, next_cursor) = fetch_page(executor, query, page_size, decode, |r| {
+        Cursor::at_position(r.invitation.position)
+    })
+    .await?;
+    Ok(Page { rows, next_cursor })
+}
