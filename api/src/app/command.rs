@@ -158,4 +158,19 @@ impl<'a> Loader<'a> {
     ) -> Result<Option<Arc<OrganizationState>>, AppError> {
         self.app.owner_organization(view).await
     }
+
+    /// An account, and its owning organization when the caller is a dashboard user (whose role
+    /// there decides); staff callers need only the account.
+    pub async fn account_for(
+        &self,
+        id: AccountId,
+        caller: &Caller,
+    ) -> Result<(Arc<AccountView>, Option<Arc<OrganizationState>>), AppError> {
+        let view = self.account(id).await?;
+        let org = match caller.user() {
+            Some(_) => self.owner_organization(&view).await?,
+            None => None,
+        };
+        Ok((view, org))
+    }
 }

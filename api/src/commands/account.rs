@@ -56,12 +56,7 @@ impl LedgerCommand for OnAccount {
     }
 
     async fn load(&self, from: &Loader<'_>, caller: &Caller) -> Result<Self::State, AppError> {
-        let view = from.account(self.account).await?;
-        let org = match caller.user() {
-            Some(_) => from.owner_organization(&view).await?,
-            None => None,
-        };
-        Ok((view, org))
+        from.account_for(self.account, caller).await
     }
 
     fn decide(&self, state: &Self::State, caller: &Caller) -> Result<Decided<()>, AppError> {
