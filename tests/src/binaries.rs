@@ -26,6 +26,25 @@ fn profile_dir() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build.args(["build", "--quiet", "-p", "ledger-api", "--bins"]);
+        // The test runner sets these for this test package. Build scripts (ring's, through
+        // cc) ask cargo to rerun when they change, so passing them on would rebuild ring and
+        // everything above it here, and again in the next `cargo nextest run`.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || name.starts_with("CARGO_BIN_")
+                || matches!(
+                    &*name,
+                    "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "OUT_DIR"
+                )
+            {
+                build.env_remove(&*name);
+            }
+        }
         if release {
             build.arg("--release");
         }
