@@ -4,7 +4,8 @@
 
 use ledger_domain::{Action, AuthContext};
 use ledger_projections::{
-    CheckLimits, CheckReport, Difference, Projection, check_within, rebuild_with_progress, statuses,
+    CheckLimits, CheckReport, Difference, Projection, ProjectionError, check_within,
+    rebuild_with_progress, statuses,
 };
 use sqlx::PgPool;
 use tokio::sync::OwnedSemaphorePermit;
@@ -198,12 +199,24 @@ pub async fn rebuild_projection(
     Ok(Box::pin(ReceiverStream::new(receiver)))
 }
 
-/// A rebuild that failed: another running is `RESOURCE_EXHAUSTED` (retry when it ends);
-/// anything else as any read-model error.
-fn rebuild_error(error: ledger_projections::ProjectionError) -> AppError {
+/// SQLSTATE `insufficient_privilege`: no right to create a schema, or not the table's owner.
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
+/// A rebuild that failed: another running is `RESOURCE_EXHAUSTED` (retry when it ends); a
+/// database role without the rights a rebuild needs is a deployment error, `INTERNAL` with the
+/// cause logged (retrying cannot help); anything else as any read-model error.
+fn rebuild_error(error: ProjectionError) -> AppError {
     match error {
-        ledger_projections::ProjectionError::RebuildInProgress(_) => {
+        ProjectionError::RebuildInProgress(_) => {
             AppError::Busy("a rebuild of this read model is running already; retry when it ends")
+        }
+        ProjectionError::Database(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some(INSUFFICIENT_PRIVILEGE) =>
+        {
+            AppError::Internal(format!(
+                "rebuilding a read model needs a database role that may create schemas and owns \
+                 the read-model tables (not the run-time role): {db}"
+            ))
         }
         other => other.into(),
     }
