@@ -105,7 +105,9 @@ pub async fn rebuild_with_progress(
         tx.commit().await?;
         let applied = to - position;
         position = to;
-        progress(position);
+        if applied > 0 {
+            progress(position);
+        }
         if applied < batch {
             break;
         }
