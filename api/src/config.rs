@@ -183,6 +183,17 @@ pub struct Config {
     )]
     pub projection_gather_ms: u64,
 
+    /// How often the activity feed is pruned to each account's retention (and hourly rollups
+    /// to theirs), in seconds; 0 never prunes. One process prunes at a time.
+    #[arg(
+        long,
+        env = "LEDGER_ACTIVITY_PRUNE_INTERVAL_S",
+        default_value_t = 3_600,
+        value_parser = clap::value_parser!(u64).range(0..=604_800),
+        global = true
+    )]
+    pub activity_prune_interval_s: u64,
+
     /// How long start-up (connecting, migrating, building the key index) keeps retrying while
     /// PostgreSQL is unreachable, in seconds, before `ledgerd` gives up and exits. Meanwhile
     /// health says NOT_SERVING and the ledger's RPCs answer UNAVAILABLE.

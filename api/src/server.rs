@@ -206,6 +206,8 @@ pub async fn serve(
     // lock), stopped by the same signal as the expiry task.
     let projection_config = RuntimeConfig {
         gather: Duration::from_millis(config.projection_gather_ms),
+        prune_interval: (config.activity_prune_interval_s > 0)
+            .then(|| Duration::from_secs(config.activity_prune_interval_s)),
         ..RuntimeConfig::default()
     };
     let projections = ProjectionRuntime::spawn(pool.clone(), projection_config, stop_rx.clone());

@@ -171,11 +171,14 @@ pub enum Action {
     ReadInvitations,
     /// Read a user's personal account and organizations (the account switcher).
     ReadUserAccounts,
+    /// Rebuild a read model from the log and swap it in (operators: support staff). Not a
+    /// read: auditors, who only read, may not.
+    RebuildProjection,
 }
 
 impl Action {
     /// Every action, for tables and tests.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 37] = [
         Self::RegisterUser,
         Self::VerifyEmail,
         Self::CreateOrganization,
@@ -212,6 +215,7 @@ impl Action {
         Self::ReadLedgerEntries,
         Self::ReadInvitations,
         Self::ReadUserAccounts,
+        Self::RebuildProjection,
     ];
 }
 
@@ -370,7 +374,7 @@ fn kind_allowed(kind: CallerKind, action: Action) -> bool {
         CallerKind::Support => {
             read || matches!(
                 action,
-                A::TransferCredits | A::SetMemberLimit | A::EraseUser
+                A::TransferCredits | A::SetMemberLimit | A::EraseUser | A::RebuildProjection
             )
         }
         CallerKind::Auditor => read,

@@ -28,7 +28,7 @@ pub use error::{ProjectionError, Result};
 pub use metrics::MetricsSnapshot;
 pub use models::MAX_PAGE_SIZE;
 pub use projection::{Applied, Projection};
-pub use rebuild::{RebuildReport, rebuild};
+pub use rebuild::{RebuildReport, rebuild, rebuild_with_progress};
 pub use recent::{DEFAULT_RECENT_EVENTS, RecentEvents};
 pub use runner::try_advisory_lock;
 pub use runtime::{ProjectionRuntime, RuntimeConfig, RuntimeMetrics};

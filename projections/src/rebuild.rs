@@ -74,11 +74,22 @@ async fn create_copies(
 /// Rebuilds `projection` from position 0 and swaps it in; see the module documentation.
 /// Batches are `batch_size` events (≤ 10,000). Fails with
 /// [`ProjectionError::RebuildInProgress`] if another rebuild of it is running.
-#[tracing::instrument(skip(pool), err)]
 pub async fn rebuild(
     pool: &PgPool,
     projection: Projection,
     batch_size: i64,
+) -> Result<RebuildReport> {
+    rebuild_with_progress(pool, projection, batch_size, |_| {}).await
+}
+
+/// [`rebuild`], calling `progress` with the position folded into the copies after each batch
+/// committed (before the swap), for a progress bar.
+#[tracing::instrument(skip(pool, progress), err)]
+pub async fn rebuild_with_progress(
+    pool: &PgPool,
+    projection: Projection,
+    batch_size: i64,
+    mut progress: impl FnMut(i64) + Send,
 ) -> Result<RebuildReport> {
     let Some(mut lock) = try_advisory_lock(pool, projection.rebuild_lock_key()).await? else {
         return Err(ProjectionError::RebuildInProgress(projection.name()));
@@ -94,6 +105,9 @@ pub async fn rebuild(
         tx.commit().await?;
         let applied = to - position;
         position = to;
+        if applied > 0 {
+            progress(position);
+        }
         if applied < batch {
             break;
         }

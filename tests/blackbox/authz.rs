@@ -85,6 +85,7 @@ BalanceAsOf                P  P  P  P  P  ok ok
 ConsistencyCheck           P  P  P  P  P  ok ok
 StreamConsistencyCheck     P  P  P  P  P  ok ok
 GetProjectionStatus        P  P  P  P  P  ok ok
+RebuildProjection          P  P  P  P  P  ok P
 RemoveMember               ok P  P  P  P  P  P
 ChangeMemberRole           ok P  P  P  P  P  P
 LeaveOrganization          a  ok P  P  P  P  P
@@ -466,6 +467,7 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
             .all()
             .map(drop),
         "GetProjectionStatus" => auditor.projection_status().map(drop),
+        "RebuildProjection" => support.rebuild("keys").all().map(drop),
         "ListUserInvitations" => dashboard.invitations_of(&f.admin).map(drop),
         "RotateKey" => dashboard.rotate_key(&f.admin_key, 0).map(drop),
         "ChangeKeyExpiry" => dashboard

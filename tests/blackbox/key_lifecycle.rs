@@ -306,3 +306,43 @@ async fn authenticate_key_answers_the_prompt_logging_flag_and_the_remaining_limi
     let personal = dashboard.create_key(&admin.personal, "mine").await;
     assert!(!gateway.authenticate(&personal.secret).await.prompt_logging);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_created_with_an_expiry_authenticates_until_then_and_is_refused_after() {
+    let world = World::start().await;
+    let (admin, org) = world.organization().await;
+    let dashboard = world.dashboard(&admin);
+    dashboard.buy(&org.account, "100").await;
+    let expires_at = in_secs(3);
+    let created = dashboard
+        .rpc()
+        .create_key(pb::CreateKeyRequest {
+            command_id: ledger_tests::client::id(),
+            account_id: org.account.to_string(),
+            key_id: ledger_tests::client::id(),
+            name: "short-lived".into(),
+            limit: None,
+            expires_at: Some(expires_at),
+        })
+        .await;
+    let gateway = world.gateway().after(created.position);
+    let authenticated = gateway.authenticate(&created.secret).await;
+    assert_eq!(authenticated.key_id, created.key_id);
+    refused_within(
+        &gateway,
+        &created.secret,
+        "KEY_EXPIRED",
+        Duration::from_secs(15),
+    )
+    .await;
+    let status = gateway
+        .authenticate(&created.secret)
+        .refused_because("KEY_EXPIRED")
+        .await;
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    gateway
+        .rpc()
+        .authorize_and_hold(authorize_and_hold_request(&created.secret, "1"))
+        .refused_because("KEY_EXPIRED")
+        .await;
+}

@@ -692,3 +692,220 @@ async fn every_command_prints_csv_or_json_on_request() {
         "--json is --output json"
     );
 }
+
+/// The JSON objects of a `--json` run, one per line.
+fn json_lines(run: &Run) -> Vec<serde_json::Value> {
+    assert!(run.success(), "{run:?}");
+    run.stdout.lines().map(json).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_erases_a_user_and_rebuilds_a_read_model_and_anyone_reading_sees_the_status() {
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+    let user = m.user.to_string();
+
+    // erase-user: the personal data goes once; a second erasure finds nothing left.
+    let erased = support(&world, &["erase-user", "--user", &user]).await;
+    assert!(erased.success(), "{erased:?}");
+    let rows: i64 = field(&erased.stdout, "rows erased").parse().unwrap();
+    assert!(rows > 0, "{erased:?}");
+    let again = json_lines(&support(&world, &["--json", "erase-user", "--user", &user]).await);
+    assert_eq!(again[0]["user_id"], user.as_str());
+    assert_eq!(again[0]["rows_erased"], 0);
+    // Auditors may not erase.
+    let refused = auditor(&world, &["erase-user", "--user", &user]).await;
+    assert_eq!(refused.code, Some(3), "{refused:?}");
+    assert!(refused.stderr.contains("PERMISSION_DENIED"), "{refused:?}");
+
+    // projections rebuild: table output, then JSON; the rebuilt model is live and consistent.
+    let head = world.head().await;
+    let rebuilt = support(
+        &world,
+        &["projections", "rebuild", "balances", "--batch-size", "2"],
+    )
+    .await;
+    assert!(rebuilt.success(), "{rebuilt:?}");
+    let position: i64 = field(&rebuilt.stdout, "rebuilt through position")
+        .parse()
+        .unwrap();
+    assert!(position >= head, "{rebuilt:?}");
+    assert_eq!(field(&rebuilt.stdout, "projection"), "balances");
+    let rebuilt =
+        json_lines(&support(&world, &["--json", "projections", "rebuild", "directory"]).await);
+    assert_eq!(rebuilt[0]["projection"], "directory");
+    assert_eq!(rebuilt[0]["done"], true);
+    assert!(rebuilt[0]["position"].as_i64().unwrap() >= head);
+    let balance = support(&world, &["balance", "--account", &m.personal]).await;
+    assert_eq!(field(&balance.stdout, "balance"), "50", "{balance:?}");
+    // Only support rebuilds; an unknown read model is a usage error.
+    let refused = auditor(&world, &["projections", "rebuild", "keys"]).await;
+    assert_eq!(refused.code, Some(3), "{refused:?}");
+    assert!(refused.stderr.contains("PERMISSION_DENIED"), "{refused:?}");
+    let unknown = support(&world, &["projections", "rebuild", "ledger"]).await;
+    assert_eq!(unknown.code, Some(2), "{unknown:?}");
+
+    // projections status: every read model, caught up with the head.
+    let status = json_lines(&auditor(&world, &["--json", "projections", "status"]).await);
+    let names: Vec<&str> = status
+        .iter()
+        .map(|s| s["projection"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["balances", "keys", "directory", "activity"]);
+    let table = auditor(&world, &["projections", "status"]).await;
+    assert!(table.success(), "{table:?}");
+    let balances = row(&table.stdout, "balances");
+    assert!(balances[1].parse::<i64>().unwrap() >= head, "{table:?}");
+    let consistency = auditor(&world, &["consistency"]).await;
+    assert!(consistency.success(), "{consistency:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activity_filters_by_key_member_model_and_time_and_the_ledger_lists_the_postings() {
+    let world = World::start().await;
+    let (admin, org) = world.organization().await;
+    let member = world.some_user().await;
+    world.join(&admin, &org, &member).await;
+    world.dashboard(&admin).buy(&org.account, "100").await;
+    let admins_key = world.dashboard(&admin).create_key(&org.account, "a").await;
+    let members_key = world.dashboard(&member).create_key(&org.account, "m").await;
+    let gateway = world.gateway();
+    // 2026-05-29 10:00, 11:00 and 12:00 UTC.
+    let hour = |h: i64| 1_780_012_800 + h * 3_600;
+    for (key, generation, model, finished) in [
+        (&admins_key, "g1", "gpt-x", hour(10)),
+        (&members_key, "g2", "claude-y", hour(11)),
+        (&admins_key, "g3", "claude-y", hour(12)),
+    ] {
+        let at = |s| prost_types::Timestamp {
+            seconds: s,
+            nanos: 0,
+        };
+        gateway
+            .rpc()
+            .record_usage(pb_usage(
+                key,
+                generation,
+                model,
+                at(finished - 1),
+                at(finished),
+            ))
+            .await;
+    }
+    // The reads below are served from read models: wait until they have everything.
+    let head = world.head().await;
+    let dashboard = world.dashboard(&admin).after(head);
+    dashboard.ledger_entries(&org.account).await;
+    dashboard.activity(&org.account).await;
+
+    let account = org.account.to_string();
+    let generations = |run: Run| -> Vec<String> {
+        json_lines(&run)
+            .iter()
+            .map(|r| {
+                r["model"].as_str().unwrap().to_owned() + "@" + r["started_at"].as_str().unwrap()
+            })
+            .collect()
+    };
+    let activity = |extra: &'static [&'static str]| {
+        let mut args = vec!["--json", "activity", "--account", account.as_str()];
+        args.extend(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run_activity = |args: Vec<String>| {
+        let world = &world;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            auditor(world, &args).await
+        }
+    };
+    let all = generations(run_activity(activity(&[])).await);
+    assert_eq!(
+        all,
+        [
+            "claude-y@2026-05-29T11:59:59Z",
+            "claude-y@2026-05-29T10:59:59Z",
+            "gpt-x@2026-05-29T09:59:59Z"
+        ]
+    );
+    let by_model = generations(run_activity(activity(&["--model", "gpt-x"])).await);
+    assert_eq!(by_model, ["gpt-x@2026-05-29T09:59:59Z"]);
+    let range = generations(
+        run_activity(activity(&[
+            "--from",
+            "2026-05-29T10:30:00Z",
+            "--to",
+            "2026-05-29T12:00:00Z",
+        ]))
+        .await,
+    );
+    assert_eq!(range, ["claude-y@2026-05-29T10:59:59Z"]);
+    let mut by_member = activity(&[]);
+    by_member.extend(["--member".to_owned(), member.id.to_string()]);
+    let by_member = run_activity(by_member).await;
+    let rows = json_lines(&by_member);
+    assert_eq!(rows.len(), 1, "{by_member:?}");
+    assert_eq!(rows[0]["user_id"], member.id.to_string());
+    let mut by_key = activity(&[]);
+    by_key.extend(["--key".to_owned(), admins_key.id.to_string()]);
+    let by_key = json_lines(&run_activity(by_key).await);
+    assert_eq!(by_key.len(), 2);
+    assert!(by_key.iter().all(|r| r["key_id"] == admins_key.id.as_str()));
+    let mut bad = activity(&[]);
+    bad.extend(["--member".to_owned(), "nobody".to_owned()]);
+    let bad = run_activity(bad).await;
+    assert_eq!(bad.code, Some(3), "{bad:?}");
+    assert!(bad.stderr.contains("filter.user_id"), "{bad:?}");
+
+    // ledger: the purchase in, each usage out, newest first.
+    let ledger = support(&world, &["--json", "ledger", "--account", &account]).await;
+    let postings = json_lines(&ledger);
+    assert_eq!(postings.len(), 4, "{ledger:?}");
+    let directions: Vec<&str> = postings
+        .iter()
+        .map(|p| p["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(directions, ["out", "out", "out", "in"]);
+    assert_eq!(postings[3]["amount"], "100");
+    assert!(postings.windows(2).all(
+        |w| w[0]["position"].as_str().unwrap().parse::<i64>().unwrap()
+            > w[1]["position"].as_str().unwrap().parse::<i64>().unwrap()
+    ));
+    let limited = json_lines(
+        &support(
+            &world,
+            &["--json", "ledger", "--account", &account, "--limit", "1"],
+        )
+        .await,
+    );
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0]["position"], postings[0]["position"]);
+    let table = support(&world, &["ledger", "--account", &account]).await;
+    assert!(table.success(), "{table:?}");
+    assert_eq!(
+        table.stdout.lines().count(),
+        5,
+        "a header and four postings: {table:?}"
+    );
+}
+
+/// A `RecordUsage` of `model` with `key`, started and finished at the given times.
+fn pb_usage(
+    key: &ledger_tests::client::Key,
+    generation: &str,
+    model: &str,
+    started: prost_types::Timestamp,
+    finished: prost_types::Timestamp,
+) -> ledger_api::pb::RecordUsageRequest {
+    ledger_api::pb::RecordUsageRequest {
+        command_id: id(),
+        account_id: key.account.to_string(),
+        key_id: key.id.to_string(),
+        usage: Some(ledger_api::pb::UsageReport {
+            model: model.into(),
+            started_at: Some(started),
+            finished_at: Some(finished),
+            ..ledger_tests::client::usage(generation, "1")
+        }),
+    }
+}

@@ -139,3 +139,42 @@ async fn an_invitation_whose_address_was_erased_is_refused_with_its_own_reason()
         .refused_because("INVITATION_NOT_FOUND")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organization_holds_ten_members_until_support_raises_its_limit() {
+    let world = World::start().await;
+    let (admin, acme) = world.organization().await;
+    for _ in 0..9 {
+        let member = world.some_user().await;
+        world.join(&admin, &acme, &member).await;
+    }
+    let admins = world.dashboard(&admin);
+    let eleventh = world.some_user().await;
+    // Inviting is allowed; joining a full organization is not.
+    let invitation = admins
+        .invite(&acme, &eleventh.email, pb::Role::Member)
+        .await;
+    let head = world.head().await;
+    let status = world
+        .dashboard(&eleventh)
+        .accept(&invitation)
+        .refused_because("MEMBER_LIMIT_REACHED")
+        .await;
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(world.head().await, head, "the refusal appended nothing");
+    let profile = admins.after(head).get_organization(&acme).await;
+    assert_eq!((profile.member_count, profile.member_limit), (10, 10));
+
+    // Support cannot set the limit below the members there are, and can raise it.
+    world
+        .support()
+        .set_member_limit(&acme, 9)
+        .refused_because("MEMBER_LIMIT_BELOW_MEMBER_COUNT")
+        .await;
+    world.support().set_member_limit(&acme, 11).await;
+    let joined = world.dashboard(&eleventh).accept(&invitation).await;
+    let profile = admins.after(joined.position).get_organization(&acme).await;
+    assert_eq!((profile.member_count, profile.member_limit), (11, 11));
+    let listed = admins.after(joined.position).list_members(&acme).await;
+    assert_eq!(listed.members.len(), 11);
+}

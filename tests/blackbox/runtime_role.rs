@@ -137,6 +137,16 @@ async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable
     assert!(error.to_string().contains("permission denied"), "{error}");
     runtime.close().await;
 
+    // Rebuilding a read model needs DDL rights the role lacks: refused as a deployment error,
+    // and the live read models keep serving.
+    ledgerd
+        .support()
+        .rebuild("keys")
+        .all()
+        .refused(tonic::Code::Internal)
+        .await;
+    journey(&ledgerd).await;
+
     ledgerd.auditor().assert_chain_verifies().await;
     assert!(ledgerd.terminate().success());
     for cleanup in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {

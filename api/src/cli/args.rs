@@ -107,6 +107,76 @@ pub enum Command {
     /// Acts as the identity service, the dashboard and the gateway: mint a token for each
     /// with `ledgerd credentials add --kind <kind> --name demo-<kind>`.
     Demo(DemoArgs),
+    /// Support: erase a user's personal data (email, contacts); the log keeps only ids.
+    EraseUser(UserArgs),
+    /// The read models: their progress against the log, and rebuilding one (support).
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// An account's ledger: its postings, newest first, each with its counterpart.
+    Ledger(LedgerArgs),
+}
+
+/// `projections ...`.
+#[derive(Subcommand)]
+pub enum ProjectionsCommand {
+    /// Every read model's position, the log's head and the lag.
+    Status,
+    /// Support: rebuild one read model from the log beside the live one and swap it in while
+    /// the service keeps serving (a progress bar on a terminal).
+    Rebuild(RebuildArgs),
+}
+
+/// The read models `projections rebuild` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProjectionArg {
+    /// Balances, open holds and ledger entries.
+    Balances,
+    /// API keys.
+    Keys,
+    /// Users, organizations, members and invitations.
+    Directory,
+    /// The activity feed and usage rollups.
+    Activity,
+}
+
+impl ProjectionArg {
+    /// The name the server knows it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProjectionArg::Balances => "balances",
+            ProjectionArg::Keys => "keys",
+            ProjectionArg::Directory => "directory",
+            ProjectionArg::Activity => "activity",
+        }
+    }
+}
+
+/// `projections rebuild`.
+#[derive(Args)]
+pub struct RebuildArgs {
+    /// The read model to rebuild.
+    #[arg(value_enum)]
+    pub projection: ProjectionArg,
+    /// Events folded per batch (one transaction each).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(i32).range(1..=10_000))]
+    pub batch_size: i32,
+}
+
+/// `ledger`.
+#[derive(Args)]
+pub struct LedgerArgs {
+    /// The account (UUID).
+    #[arg(long)]
+    pub account: String,
+    /// How many postings, newest first.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    /// Postings at or after this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Postings before this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 /// `activity`.
@@ -121,6 +191,18 @@ pub struct ActivityArgs {
     /// Only this model.
     #[arg(long)]
     pub model: Option<String>,
+    /// Only this API key (UUID).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Only this member's usage (user UUID: the key's creator).
+    #[arg(long)]
+    pub member: Option<String>,
+    /// Only records finished at or after this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Only records finished before this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 /// What analytics are grouped by besides time.

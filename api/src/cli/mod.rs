@@ -5,8 +5,10 @@ pub mod args;
 pub mod audit;
 pub mod connect;
 pub mod demo;
+pub mod ledger;
 pub mod output;
 pub mod progress;
+pub mod projections;
 pub mod support;
 pub mod usage;
 
@@ -106,6 +108,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Checkpoint(a) => audit::checkpoint(c, &out, a).await,
         Command::BalanceAsOf(a) => audit::balance_as_of(c, &out, a).await,
         Command::Consistency => audit::consistency(c, &out).await,
+        Command::EraseUser(a) => support::erase_user(c, &out, a).await,
+        Command::Projections(a) => projections::projections(c, &out, a).await,
+        Command::Ledger(a) => ledger::ledger(c, &out, a).await,
     }
 }
 

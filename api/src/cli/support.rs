@@ -413,3 +413,24 @@ pub async fn members(c: &mut Clients, out: &Output, a: OrganizationArgs) -> Resu
         .collect();
     out.table(&["user", "role"], &rows)
 }
+
+/// `erase-user`: EraseUser, then how many personal-data rows it erased (0: erased before).
+pub async fn erase_user(c: &mut Clients, out: &Output, a: UserArgs) -> Result<(), CliError> {
+    let reply = c
+        .users
+        .erase_user(unary(pb::EraseUserRequest {
+            user_id: a.user.clone(),
+        }))
+        .await?
+        .into_inner();
+    if out.json {
+        return out.json_line(&json!({
+            "user_id": a.user,
+            "rows_erased": reply.rows_erased,
+        }));
+    }
+    out.fields(&[
+        ("user", a.user),
+        ("rows erased", reply.rows_erased.to_string()),
+    ])
+}

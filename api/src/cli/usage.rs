@@ -24,6 +24,14 @@ fn time(at: Option<&prost_types::Timestamp>) -> String {
         )
 }
 
+/// A time given on the command line, as on the wire.
+pub fn timestamp(at: chrono::DateTime<chrono::FixedOffset>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
 /// Prompt, completion and reasoning tokens together (cached ones are part of the prompt).
 fn total_tokens(tokens: Option<pb::Tokens>) -> u64 {
     tokens.map_or(0, |t| t.prompt + t.completion + t.reasoning)
@@ -38,9 +46,17 @@ fn status_name(status: pb::UsageStatus) -> &'static str {
     }
 }
 
-/// `activity`: the newest `--limit` usage records of an account.
+/// `activity`: the newest `--limit` usage records of an account, filtered by model, key,
+/// member and time range.
 pub async fn activity(c: &mut Clients, out: &Output, a: ActivityArgs) -> Result<(), CliError> {
     let limit = a.limit as usize;
+    let filter = pb::ActivityFilter {
+        key_id: a.key.clone(),
+        user_id: a.member.clone(),
+        model: a.model.clone(),
+        from: a.from.map(timestamp),
+        to: a.to.map(timestamp),
+    };
     let mut items = Vec::new();
     let mut page_token = String::new();
     while items.len() < limit {
@@ -52,10 +68,7 @@ pub async fn activity(c: &mut Clients, out: &Output, a: ActivityArgs) -> Result<
                 min_position: 0,
                 page_size: want.min(ACTIVITY_PAGE),
                 page_token: page_token.clone(),
-                filter: Some(pb::ActivityFilter {
-                    model: a.model.clone(),
-                    ..Default::default()
-                }),
+                filter: Some(filter.clone()),
             }))
             .await?
             .into_inner();

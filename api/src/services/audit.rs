@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 use crate::app::load::decode;
 use crate::input;
 
-use super::readmodels::{consistency, consistency_stream, projection_status};
+use super::readmodels::{consistency, consistency_stream, projection_status, rebuild_projection};
 use super::{Query, Shared};
 use crate::app::allow;
 use crate::error::AppError;
@@ -274,5 +274,12 @@ impl pb::audit_service_server::AuditService for Audit {
         request: Request<pb::GetProjectionStatusRequest>,
     ) -> Result<Response<pb::GetProjectionStatusResponse>, Status> {
         self.0.query(request, projection_status).await
+    }
+
+    async fn rebuild_projection(
+        &self,
+        request: Request<pb::RebuildProjectionRequest>,
+    ) -> Result<Response<BoxStream<pb::RebuildProgress>>, Status> {
+        self.0.query(request, rebuild_projection).await
     }
 }

@@ -1,8 +1,11 @@
-//! The read models as a whole: their progress against the log and the consistency check
-//! (every read model compared with a fresh fold of the log). Auditors and support.
+//! The read models as a whole: their progress against the log, the consistency check
+//! (every read model compared with a fresh fold of the log), for auditors and support; and
+//! their rebuild, for support staff only.
 
+use ledger_domain::{Action, AuthContext};
 use ledger_projections::{
-    CheckLimits, CheckReport, Difference, Projection, check_within, statuses,
+    CheckLimits, CheckReport, Difference, Projection, ProjectionError, check_within,
+    rebuild_with_progress, statuses,
 };
 use sqlx::PgPool;
 use tokio::sync::OwnedSemaphorePermit;
@@ -11,6 +14,7 @@ use tonic::Status;
 use tonic::codegen::BoxStream;
 
 use super::Query;
+use crate::app::allow;
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
@@ -128,4 +132,92 @@ pub async fn projection_status(
         })
         .collect();
     Ok(pb::GetProjectionStatusResponse { projections })
+}
+
+/// Progress messages buffered per `RebuildProjection` call; when the client reads slower,
+/// intermediate ones are dropped (the next one says more), never the last.
+const PROGRESS_BUFFER: usize = 16;
+/// Events per rebuild batch when the request leaves it at 0.
+const DEFAULT_REBUILD_BATCH: i64 = 5_000;
+
+/// The projection and batch size of a `RebuildProjection` request.
+fn rebuild_request(req: &pb::RebuildProjectionRequest) -> Result<(Projection, i64), AppError> {
+    let projection = Projection::parse(&req.projection).map_err(|_| {
+        AppError::invalid(
+            "projection",
+            "must be balances, keys, directory or activity",
+        )
+    })?;
+    let batch = match req.batch_size {
+        0 => DEFAULT_REBUILD_BATCH,
+        size @ 1..=10_000 => i64::from(size),
+        _ => return Err(AppError::invalid("batch_size", "must be 0 or 1..=10000")),
+    };
+    Ok((projection, batch))
+}
+
+/// `RebuildProjection`: the rebuild runs in a task of its own, which finishes (and swaps the
+/// new tables in) even if the caller goes away; the caller gets the position folded after each
+/// batch, then a last message once the new tables are live.
+pub async fn rebuild_projection(
+    q: Query<pb::RebuildProjectionRequest>,
+) -> Result<BoxStream<pb::RebuildProgress>, AppError> {
+    allow(
+        &q.cx.caller,
+        Action::RebuildProjection,
+        &AuthContext::GLOBAL,
+    )?;
+    let (projection, batch) = rebuild_request(&q.req)?;
+    let pool = q.app.pool.clone();
+    let target = ledger_eventstore::head(&pool).await?.position;
+    let name = projection.name().to_owned();
+    let message = move |position: i64, done: bool| pb::RebuildProgress {
+        projection: projection.name().to_owned(),
+        position,
+        target,
+        done,
+    };
+    let (sender, receiver) = tokio::sync::mpsc::channel(PROGRESS_BUFFER);
+    let actor = q.cx.actor().unwrap_or_default();
+    tracing::info!(projection = %name, %actor, target, "projection rebuild requested");
+    tokio::spawn(async move {
+        let progress = sender.clone();
+        let outcome = rebuild_with_progress(&pool, projection, batch, |position| {
+            // A slow reader misses intermediate positions, never the outcome.
+            let _ = progress.try_send(Ok(message(position, false)));
+        })
+        .await;
+        let last = match outcome {
+            Ok(report) => {
+                tracing::info!(projection = %name, %actor, position = report.position, "projection rebuilt");
+                Ok(message(report.position, true))
+            }
+            Err(error) => Err(Status::from(rebuild_error(error))),
+        };
+        let _ = sender.send(last).await;
+    });
+    Ok(Box::pin(ReceiverStream::new(receiver)))
+}
+
+/// SQLSTATE `insufficient_privilege`: no right to create a schema, or not the table's owner.
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
+/// A rebuild that failed: another running is `RESOURCE_EXHAUSTED` (retry when it ends); a
+/// database role without the rights a rebuild needs is a deployment error, `INTERNAL` with the
+/// cause logged (retrying cannot help); anything else as any read-model error.
+fn rebuild_error(error: ProjectionError) -> AppError {
+    match error {
+        ProjectionError::RebuildInProgress(_) => {
+            AppError::Busy("a rebuild of this read model is running already; retry when it ends")
+        }
+        ProjectionError::Database(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some(INSUFFICIENT_PRIVILEGE) =>
+        {
+            AppError::Internal(format!(
+                "rebuilding a read model needs a database role that may create schemas and owns \
+                 the read-model tables (not the run-time role): {db}"
+            ))
+        }
+        other => other.into(),
+    }
 }

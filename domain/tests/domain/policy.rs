@@ -69,6 +69,7 @@ EraseUser           K  K  K  K  ok K  K  ok K
 ReadLedgerEntries   ok A  N  ok ok ok K  K  K
 ReadInvitations     ok A  N  W  ok ok K  K  K
 ReadUserAccounts    W  W  W  ok ok ok K  K  K
+RebuildProjection   K  K  K  K  ok K  K  K  K
 ";
 
 fn parse_action(name: &str) -> Action {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ledger_domain::account::{self, AccountCommand};
 use ledger_domain::text::PaymentReference;
 use ledger_domain::{Caller, Credits};
-use ledger_projections::{Projection, check, rebuild, wait_for_position};
+use ledger_projections::{Projection, check, rebuild, rebuild_with_progress, wait_for_position};
 use rust_decimal::Decimal;
 
 use crate::support::{Running, World, caught_up_within, config, db};
@@ -138,4 +138,28 @@ async fn a_rebuild_while_writes_continue_swaps_in_the_fold_and_queries_never_see
     let leftovers: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'rebuild_%' OR nspname LIKE 'retired_%'").fetch_one(&db.pool).await.unwrap();
     assert_eq!(leftovers, 0);
     running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_reports_the_position_folded_after_each_batch_up_to_the_head() {
+    let db = db().await;
+    let mut world = World::new(db.appender.clone(), 3).await;
+    world.run(40).await;
+    let head = world.last_position;
+    let mut seen = Vec::new();
+    let report = rebuild_with_progress(&db.pool, Projection::Keys, 7, |position| {
+        seen.push(position);
+    })
+    .await
+    .unwrap();
+    // One report per batch of 7 events, each 7 further, the last at the head.
+    let expected: Vec<i64> = (1..=(head + 6) / 7).map(|n| (n * 7).min(head)).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(report.position, head);
+    assert!(
+        check(&db.pool, Projection::Keys)
+            .await
+            .unwrap()
+            .is_consistent()
+    );
 }

@@ -198,6 +198,15 @@ impl Support {
         })
     }
 
+    /// Rebuilds the read model `projection` (its default batch size); the call answers with
+    /// the stream of progress messages.
+    pub fn rebuild(&self, projection: &str) -> Call<tonic::Streaming<pb::RebuildProgress>> {
+        self.rpc.rebuild_projection(pb::RebuildProjectionRequest {
+            projection: projection.into(),
+            batch_size: 0,
+        })
+    }
+
     /// Lets `org` have `member_limit` members.
     pub fn set_member_limit(&self, org: &Org, member_limit: u32) -> Call<pb::CommandResponse> {
         self.rpc.set_member_limit(pb::SetMemberLimitRequest {

@@ -132,3 +132,8 @@ rpcs! {
     keys.change_key_expiry(ChangeKeyExpiryRequest) -> pb::CommandResponse;
     users.list_user_invitations(ListUserInvitationsRequest) -> pb::ListUserInvitationsResponse;
 }
+
+// Rebuilding a read model (issue 18, partials).
+rpcs! {
+    audit.rebuild_projection(RebuildProjectionRequest) -> tonic::Streaming<pb::RebuildProgress>;
+}
