@@ -171,11 +171,20 @@ pub enum Action {
     ReadInvitations,
     /// Read a user's personal account and organizations (the account switcher).
     ReadUserAccounts,
+    /// Credit or debit an account by hand, with a reason and a ticket (support).
+    AdjustCredits,
+    /// Reverse a transfer personal → organization (support).
+    ReverseTransfer,
+    /// Record the payment provider's refund of a purchase (who records purchases).
+    RefundPurchase,
+    /// Read the system books of the double-entry ledger (external, revenue, transfers,
+    /// adjustments).
+    ReadSystemBooks,
 }
 
 impl Action {
     /// Every action, for tables and tests.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 40] = [
         Self::RegisterUser,
         Self::VerifyEmail,
         Self::CreateOrganization,
@@ -212,6 +221,10 @@ impl Action {
         Self::ReadLedgerEntries,
         Self::ReadInvitations,
         Self::ReadUserAccounts,
+        Self::AdjustCredits,
+        Self::ReverseTransfer,
+        Self::RefundPurchase,
+        Self::ReadSystemBooks,
     ];
 }
 
@@ -326,9 +339,11 @@ fn dashboard_need(action: Action) -> Option<Need> {
         | A::SetBillingSettings
         | A::ReadInvitations => Need::OrgAdmin,
         A::LeaveOrganization | A::ReadMembers => Need::OrgMember,
-        A::PurchaseCredits | A::ReadBilling | A::ReadPrivacy | A::ReadLedgerEntries => {
-            Need::OwnerOrAdmin
-        }
+        A::PurchaseCredits
+        | A::ReadBilling
+        | A::ReadPrivacy
+        | A::ReadLedgerEntries
+        | A::RefundPurchase => Need::OwnerOrAdmin,
         A::ReadUserAccounts => Need::PersonalOwner,
         A::CreateKey | A::ReadBalance | A::ReadActivity | A::ReadAnalytics | A::ListKeys => {
             Need::OwnerOrMember
@@ -354,6 +369,7 @@ fn kind_allowed(kind: CallerKind, action: Action) -> bool {
             | A::ReadLedgerEntries
             | A::ReadInvitations
             | A::ReadUserAccounts
+            | A::ReadSystemBooks
     );
     match kind {
         CallerKind::Dashboard => dashboard_need(action).is_some(),
@@ -370,7 +386,11 @@ fn kind_allowed(kind: CallerKind, action: Action) -> bool {
         CallerKind::Support => {
             read || matches!(
                 action,
-                A::TransferCredits | A::SetMemberLimit | A::EraseUser
+                A::TransferCredits
+                    | A::SetMemberLimit
+                    | A::EraseUser
+                    | A::AdjustCredits
+                    | A::ReverseTransfer
             )
         }
         CallerKind::Auditor => read,
