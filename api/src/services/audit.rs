@@ -275,4 +275,11 @@ impl pb::audit_service_server::AuditService for Audit {
     ) -> Result<Response<pb::GetProjectionStatusResponse>, Status> {
         self.0.query(request, projection_status).await
     }
+
+    async fn list_book_entries(
+        &self,
+        request: Request<pb::ListBookEntriesRequest>,
+    ) -> Result<Response<pb::ListLedgerEntriesResponse>, Status> {
+        self.0.query(request, super::ledger::book_entries).await
+    }
 }
