@@ -241,7 +241,7 @@ async fn a_purchase_is_refunded_once_by_its_payment_reference() {
             book: "customers".into(),
             ..Default::default()
         })
-        .refused_with(Code::InvalidArgument, "INVALID_INPUT")
+        .refused_field("book")
         .await;
     assert_consistent(&world).await;
 }
