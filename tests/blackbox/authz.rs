@@ -85,15 +85,15 @@ BalanceAsOf                P  P  P  P  P  ok ok
 ConsistencyCheck           P  P  P  P  P  ok ok
 StreamConsistencyCheck     P  P  P  P  P  ok ok
 GetProjectionStatus        P  P  P  P  P  ok ok
-RemoveMember               ok P  P  P  P  P  P
-ChangeMemberRole           ok P  P  P  P  P  P
-LeaveOrganization          a  ok P  P  P  P  P
-AcceptInvitation           a  a  ok P  P  P  P
 AdjustCredits              P  P  P  P  P  ok P
 ReverseTransfer            P  P  P  P  P  ok P
 RefundPurchase             ok P  P  P  P  P  P
 GetPurchaseReceipt         ok P  P  P  P  ok ok
 ListBookEntries            P  P  P  P  P  ok ok
+RemoveMember               ok P  P  P  P  P  P
+ChangeMemberRole           ok P  P  P  P  P  P
+LeaveOrganization          a  ok P  P  P  P  P
+AcceptInvitation           a  a  ok P  P  P  P
 ";
 
 /// What the rows act on, created through the API before the matrix runs.
