@@ -571,8 +571,8 @@ impl World {
             }
             1 => {
                 let target = &self.accounts[&self.org_account];
-                let received = target.account.as_ref()?.transfers_in.iter();
-                let (transfer_id, transfer) = received.filter(|(_, t)| !t.reversed).next_back()?;
+                let mut received = target.account.as_ref()?.transfers_in.iter();
+                let (transfer_id, transfer) = received.rfind(|(_, t)| !t.reversed)?;
                 let cmd = account::ReverseTransfer {
                     transfer_id: *transfer_id,
                     account: self.org_account,
