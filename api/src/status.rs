@@ -63,6 +63,11 @@ pub fn reason(error: &DomainError) -> &'static str {
         E::KeySecretRotated { .. } => "KEY_SECRET_ROTATED",
         E::TooManyRotations { .. } => "TOO_MANY_ROTATIONS",
         E::InvitationEmailErased(_) => "INVITATION_EMAIL_ERASED",
+        E::AdjustmentBelowZero { .. } => "ADJUSTMENT_BELOW_ZERO",
+        E::TransferNotFound(_) => "TRANSFER_NOT_FOUND",
+        E::TransferAlreadyReversed(_) => "TRANSFER_ALREADY_REVERSED",
+        E::PurchaseNotFound(_) => "PURCHASE_NOT_FOUND",
+        E::PurchaseAlreadyRefunded(_) => "PURCHASE_ALREADY_REFUNDED",
     }
 }
 

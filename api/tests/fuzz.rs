@@ -370,6 +370,31 @@ requests! {
         ids(&[("user_id", &m.user_id)]);
         page(m.page_size, &m.page_token);
     },
+    // Money corrections, receipts, the system books.
+    AdjustCreditsRequest => |m| {
+        ids(&[("command_id", &m.command_id), ("account_id", &m.account_id)]);
+        amount(|t| Credits::transfer(t), &m.amount);
+        domain(TransferReason::parse(&m.reason));
+        domain(TicketReference::parse(&m.ticket));
+    },
+    ReverseTransferRequest => |m| {
+        ids(&[
+            ("command_id", &m.command_id),
+            ("transfer_id", &m.transfer_id),
+            ("account_id", &m.account_id),
+        ]);
+        domain(TransferReason::parse(&m.reason));
+        domain(TicketReference::parse(&m.ticket));
+    },
+    RefundPurchaseRequest => |m| {
+        ids(&[("command_id", &m.command_id), ("account_id", &m.account_id)]);
+        domain(PaymentReference::parse(&m.payment_reference));
+    },
+    GetPurchaseReceiptRequest => |m| {
+        ids(&[("account_id", &m.account_id)]);
+        domain(PaymentReference::parse(&m.payment_reference));
+    },
+    ListBookEntriesRequest => |m| page(m.page_size, &m.page_token),
 }
 
 /// Text that is often almost valid: UUID-, decimal-, email- and timestamp-like fragments,
@@ -513,7 +538,7 @@ fn the_generated_inputs_decode_into_every_request_message() {
     }
     assert_eq!(
         REQUESTS.len(),
-        57,
+        62,
         "a new request message needs a line in requests!"
     );
 }

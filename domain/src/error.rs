@@ -1,6 +1,6 @@
 //! The one error type of the domain: business rules only, each with how to handle it.
 
-use crate::ids::{GenerationId, HoldId, InvitationId, KeyId, UserId};
+use crate::ids::{GenerationId, HoldId, InvitationId, KeyId, TransferId, UserId};
 use crate::policy::Denial;
 use crate::text::PaymentReference;
 use chrono::{DateTime, Utc};
@@ -96,6 +96,10 @@ pub enum Field {
     SpendCap,
     /// A key rotation's grace period in seconds.
     GraceS,
+    /// An adjustment id.
+    AdjustmentId,
+    /// Whether an adjustment credits or debits.
+    Direction,
 }
 
 impl Field {
@@ -145,6 +149,8 @@ impl Field {
             Self::Budget => "budget",
             Self::SpendCap => "cap",
             Self::GraceS => "grace_s",
+            Self::AdjustmentId => "adjustment_id",
+            Self::Direction => "direction",
         }
     }
 }
@@ -323,8 +329,9 @@ pub enum DomainError {
     /// client may retry with the same command id once the application is fixed.
     #[error("the state of the account's organization is required")]
     OrganizationStateRequired,
-    /// The decision needs the state of the organization's account (removing a member or
-    /// leaving disables their keys there), and the state given is missing or another account's.
+    /// The decision needs the state of an account it was not given: the organization's account
+    /// (removing a member or leaving disables their keys there), or either account of a transfer
+    /// reversal; the state given is missing or another account's.
     /// Caller (the application): as for [`DomainError::OrganizationStateRequired`].
     #[error("the state of the organization's account is required")]
     AccountStateRequired,
@@ -466,6 +473,31 @@ pub enum DomainError {
     /// may invite again.
     #[error("the address invitation {0} was sent to was erased")]
     InvitationEmailErased(InvitationId),
+    /// A support debit would take the account's available balance (balance − open holds)
+    /// below zero and is not flagged as a recovery. Caller (support): debit less, or flag it
+    /// as the recovery of credits owed.
+    #[error("debit of {requested} would take the available balance {available} below zero")]
+    AdjustmentBelowZero {
+        /// Balance minus open holds.
+        available: Decimal,
+        /// The debit asked for.
+        requested: Decimal,
+    },
+    /// The account never received a transfer with this id. Caller (support): check the
+    /// transfer id and the account (the organization account the transfer went to).
+    #[error("transfer {0} not found on this account")]
+    TransferNotFound(TransferId),
+    /// The transfer was reversed already; a transfer is reversed once. Caller (support): treat
+    /// as done.
+    #[error("transfer {0} was already reversed")]
+    TransferAlreadyReversed(TransferId),
+    /// No purchase with this payment reference was credited to the account. Caller: check the
+    /// reference and the account.
+    #[error("no purchase with payment {} on this account", .0.as_str())]
+    PurchaseNotFound(PaymentReference),
+    /// The purchase was refunded already; a purchase is refunded once. Caller: treat as done.
+    #[error("purchase {} was already refunded", .0.as_str())]
+    PurchaseAlreadyRefunded(PaymentReference),
 }
 
 impl DomainError {
@@ -520,6 +552,10 @@ impl DomainError {
             | E::TooManyRotations { .. }
             | E::InvitationEmailErased(_) => ErrorKind::FailedPrecondition,
             E::OrganizationStateRequired | E::AccountStateRequired => ErrorKind::Internal,
+            E::TransferNotFound(_) | E::PurchaseNotFound(_) => ErrorKind::NotFound,
+            E::AdjustmentBelowZero { .. }
+            | E::TransferAlreadyReversed(_)
+            | E::PurchaseAlreadyRefunded(_) => ErrorKind::FailedPrecondition,
         }
     }
 }

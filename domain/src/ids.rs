@@ -208,3 +208,8 @@ mod tests {
         assert!(GenerationId::parse("é").is_err());
     }
 }
+uuid_id!(
+    /// A support adjustment of an account's credits.
+    AdjustmentId,
+    Field::AdjustmentId
+);

@@ -24,6 +24,7 @@ pub use decision::{Decision, ExpectedVersion, StreamChange, UniqueClaim};
 pub use email::Email;
 pub use error::{DomainError, ErrorKind, Field, InputError};
 pub use event::Event;
+pub use ids::AdjustmentId;
 pub use ids::{
     AccountId, CommandId, GenerationId, HoldId, InvitationId, KeyId, OrganizationId, StaffId,
     TransferId, UserId,

@@ -174,11 +174,20 @@ pub enum Action {
     /// Rebuild a read model from the log and swap it in (operators: support staff). Not a
     /// read: auditors, who only read, may not.
     RebuildProjection,
+    /// Credit or debit an account by hand, with a reason and a ticket (support).
+    AdjustCredits,
+    /// Reverse a transfer personal → organization (support).
+    ReverseTransfer,
+    /// Record the payment provider's refund of a purchase (who records purchases).
+    RefundPurchase,
+    /// Read the system books of the double-entry ledger (external, revenue, transfers,
+    /// adjustments).
+    ReadSystemBooks,
 }
 
 impl Action {
     /// Every action, for tables and tests.
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 41] = [
         Self::RegisterUser,
         Self::VerifyEmail,
         Self::CreateOrganization,
@@ -216,6 +225,10 @@ impl Action {
         Self::ReadInvitations,
         Self::ReadUserAccounts,
         Self::RebuildProjection,
+        Self::AdjustCredits,
+        Self::ReverseTransfer,
+        Self::RefundPurchase,
+        Self::ReadSystemBooks,
     ];
 }
 
@@ -330,9 +343,11 @@ fn dashboard_need(action: Action) -> Option<Need> {
         | A::SetBillingSettings
         | A::ReadInvitations => Need::OrgAdmin,
         A::LeaveOrganization | A::ReadMembers => Need::OrgMember,
-        A::PurchaseCredits | A::ReadBilling | A::ReadPrivacy | A::ReadLedgerEntries => {
-            Need::OwnerOrAdmin
-        }
+        A::PurchaseCredits
+        | A::ReadBilling
+        | A::ReadPrivacy
+        | A::ReadLedgerEntries
+        | A::RefundPurchase => Need::OwnerOrAdmin,
         A::ReadUserAccounts => Need::PersonalOwner,
         A::CreateKey | A::ReadBalance | A::ReadActivity | A::ReadAnalytics | A::ListKeys => {
             Need::OwnerOrMember
@@ -358,6 +373,7 @@ fn kind_allowed(kind: CallerKind, action: Action) -> bool {
             | A::ReadLedgerEntries
             | A::ReadInvitations
             | A::ReadUserAccounts
+            | A::ReadSystemBooks
     );
     match kind {
         CallerKind::Dashboard => dashboard_need(action).is_some(),
@@ -374,7 +390,12 @@ fn kind_allowed(kind: CallerKind, action: Action) -> bool {
         CallerKind::Support => {
             read || matches!(
                 action,
-                A::TransferCredits | A::SetMemberLimit | A::EraseUser | A::RebuildProjection
+                A::TransferCredits
+                    | A::SetMemberLimit
+                    | A::EraseUser
+                    | A::RebuildProjection
+                    | A::AdjustCredits
+                    | A::ReverseTransfer
             )
         }
         CallerKind::Auditor => read,

@@ -86,6 +86,11 @@ ConsistencyCheck           P  P  P  P  P  ok ok
 StreamConsistencyCheck     P  P  P  P  P  ok ok
 GetProjectionStatus        P  P  P  P  P  ok ok
 RebuildProjection          P  P  P  P  P  ok P
+AdjustCredits              P  P  P  P  P  ok P
+ReverseTransfer            P  P  P  P  P  ok P
+RefundPurchase             ok P  P  P  P  P  P
+GetPurchaseReceipt         ok P  P  P  P  ok ok
+ListBookEntries            P  P  P  P  P  ok ok
 RemoveMember               ok P  P  P  P  P  P
 ChangeMemberRole           ok P  P  P  P  P  P
 LeaveOrganization          a  ok P  P  P  P  P
@@ -112,7 +117,13 @@ struct Fixture {
     /// Pending invitations: one to revoke, one addressed to the outsider.
     revocable_invitation: Invitation,
     outsider_invitation: Invitation,
+    /// A support transfer from the admin's personal account to the organization's, for the
+    /// ReverseTransfer row.
+    transfer: String,
 }
+
+/// The organization's purchase the RefundPurchase and GetPurchaseReceipt rows name.
+const MATRIX_PAYMENT: &str = "pay_matrix";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_rpc_for_every_caller_kind_and_role_is_allowed_or_denied_as_the_rules_say() {
@@ -251,6 +262,14 @@ async fn fixture(world: &World, users: &[User]) -> Fixture {
     for account in [&organization.account, &users[0].personal] {
         admin.buy(account, "1000").await;
     }
+    admin
+        .buy_with_reference(&organization.account, "20", MATRIX_PAYMENT)
+        .await;
+    let transfer = id();
+    world
+        .support()
+        .transfer_as(&transfer, &users[0].personal, &organization.account, "5")
+        .await;
     let key = || admin.create_key(&organization.account, "matrix key");
     Fixture {
         admin_key: key().await,
@@ -264,6 +283,7 @@ async fn fixture(world: &World, users: &[User]) -> Fixture {
         promotable: users[4].clone(),
         revocable_invitation,
         outsider_invitation,
+        transfer,
     }
 }
 
@@ -473,6 +493,11 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
         "ChangeKeyExpiry" => dashboard
             .change_key_expiry(&f.admin_key, Some(in_a_day()))
             .map(drop),
+        "AdjustCredits" => support.adjust(account, true, "1", false).map(drop),
+        "ReverseTransfer" => support.reverse(account, &f.transfer).map(drop),
+        "RefundPurchase" => dashboard.refund(account, MATRIX_PAYMENT).map(drop),
+        "GetPurchaseReceipt" => dashboard.receipt(account, MATRIX_PAYMENT).map(drop),
+        "ListBookEntries" => auditor.book("external", 0).map(drop),
         other => panic!("no call written for {other}"),
     };
     call.outcome().await

@@ -11,6 +11,7 @@ mod billing;
 mod common;
 mod consistency;
 mod contract;
+mod corrections;
 mod credentials;
 mod expiry;
 mod faults;

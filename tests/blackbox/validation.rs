@@ -575,6 +575,58 @@ async fn every_command_refuses_every_class_of_invalid_input_naming_the_field() {
         [member_limit = 0]
     );
 
+    // Money corrections (support) and refunds (the admin).
+    let adjust = || pb::AdjustCreditsRequest {
+        command_id: id(),
+        adjustment_id: id(),
+        account_id: account.clone(),
+        direction: pb::AdjustmentDirection::Credit.into(),
+        amount: "1".into(),
+        reason: "goodwill".into(),
+        ticket: "SUP-2".into(),
+        recovery: false,
+    };
+    bad_ids!(support, adjust_credits, adjust(), [command_id, account_id]);
+    refused!(
+        support,
+        adjust_credits,
+        adjust(),
+        [
+            adjustment_id = "not-a-uuid".into(),
+            direction = 0,
+            direction = 9
+        ]
+    );
+    bad_amounts!(support, adjust_credits, adjust(), [amount]);
+    bad_texts!(support, adjust_credits, adjust(), [reason, ticket]);
+    let reverse = || pb::ReverseTransferRequest {
+        command_id: id(),
+        transfer_id: id(),
+        account_id: account.clone(),
+        reason: "by mistake".into(),
+        ticket: "SUP-3".into(),
+    };
+    bad_ids!(
+        support,
+        reverse_transfer,
+        reverse(),
+        [command_id, transfer_id, account_id]
+    );
+    bad_texts!(support, reverse_transfer, reverse(), [reason, ticket]);
+    let credits = dashboard.rpc();
+    let refund = || pb::RefundPurchaseRequest {
+        command_id: id(),
+        account_id: account.clone(),
+        payment_reference: "pay_1".into(),
+    };
+    bad_ids!(credits, refund_purchase, refund(), [command_id, account_id]);
+    refused!(
+        credits,
+        refund_purchase,
+        refund(),
+        [payment_reference = String::new()]
+    );
+
     assert_eq!(
         world.head().await,
         head,

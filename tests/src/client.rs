@@ -73,6 +73,7 @@ macro_rules! role {
 }
 
 mod call;
+mod corrections;
 mod credits;
 mod dashboard;
 mod ids;
@@ -84,6 +85,7 @@ mod spending;
 mod world;
 
 pub use call::{BoxFuture, Call, assert_bad_field, reason};
+pub use corrections::{adjust_request, reverse_request};
 pub use dashboard::Dashboard;
 pub use ids::{
     AccountId, Hold, HoldId, Invitation, InvitationId, Key, KeyId, Org, OrgId, User, id,

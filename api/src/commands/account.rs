@@ -48,6 +48,8 @@ impl LedgerCommand for OnAccount {
             AccountCommand::SetBudget { .. } => "SetOrganizationBudget",
             AccountCommand::SetMemberSpendCap { .. } => "SetMemberSpendCap",
             AccountCommand::SetDefaultKeyLimit { .. } => "SetDefaultKeyLimit",
+            AccountCommand::AdjustCredits { .. } => "AdjustCredits",
+            AccountCommand::RefundPurchase { .. } => "RefundPurchase",
         }
     }
 

@@ -19,5 +19,5 @@ pub use organization::{
     BillingContacts, CreateOrganization, Invitee, MemberInvited, OnOrganization,
     OrganizationCreated,
 };
-pub use transfer::TransferCredits;
+pub use transfer::{ReverseTransfer, TransferCredits};
 pub use user::{EraseUser, RegisterUser, VerifyEmail};

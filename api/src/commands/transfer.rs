@@ -1,5 +1,5 @@
-//! Support's manual transfer from a personal account to an organization's account: both
-//! accounts change atomically.
+//! Support's manual transfer from a personal account to an organization's account, and its
+//! reversal: both accounts change atomically.
 
 use std::sync::Arc;
 
@@ -58,6 +58,52 @@ impl LedgerCommand for TransferCredits {
             caller,
             &self.0,
         )?;
+        Ok(Decided::events(decision))
+    }
+}
+
+/// Gives a transfer's credits back to its source.
+pub struct ReverseTransfer(pub account::ReverseTransfer);
+
+/// What a reversal decides on: the organization account the transfer went to, and the
+/// transfer's source (read from the former's state; `None` when the transfer is unknown there).
+pub struct Reversal {
+    target: Arc<AccountView>,
+    source: Option<Arc<AccountView>>,
+}
+
+impl LedgerCommand for ReverseTransfer {
+    type Reply = ();
+    type State = Reversal;
+    const RETRY: RetryCheck = RetryCheck::BeforeDeciding;
+
+    fn rpc(&self) -> &'static str {
+        "ReverseTransfer"
+    }
+
+    fn route(&self) -> Route {
+        Route::Streams(vec![self.0.account.stream()])
+    }
+
+    async fn load(&self, from: &Loader<'_>, _caller: &Caller) -> Result<Reversal, AppError> {
+        let target = from.account(self.0.account).await?;
+        let source_id = target
+            .state
+            .account
+            .as_ref()
+            .and_then(|a| a.transfers_in.get(&self.0.transfer_id))
+            .map(|t| t.from);
+        let source = match source_id {
+            Some(id) => Some(from.account(id).await?),
+            None => None,
+        };
+        Ok(Reversal { target, source })
+    }
+
+    fn decide(&self, state: &Reversal, caller: &Caller) -> Result<Decided<()>, AppError> {
+        let empty = account::AccountState::default();
+        let source = state.source.as_ref().map_or(&empty, |s| &s.state);
+        let decision = account::reverse_transfer(&state.target.state, source, caller, &self.0)?;
         Ok(Decided::events(decision))
     }
 }

@@ -282,4 +282,11 @@ impl pb::audit_service_server::AuditService for Audit {
     ) -> Result<Response<BoxStream<pb::RebuildProgress>>, Status> {
         self.0.query(request, rebuild_projection).await
     }
+
+    async fn list_book_entries(
+        &self,
+        request: Request<pb::ListBookEntriesRequest>,
+    ) -> Result<Response<pb::ListLedgerEntriesResponse>, Status> {
+        self.0.query(request, super::ledger::book_entries).await
+    }
 }

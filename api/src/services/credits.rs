@@ -1,4 +1,4 @@
-//! `CreditsService`: purchases and balances.
+//! `CreditsService`: purchases, their refunds and receipts, balances.
 
 use ledger_domain::account::{AccountCommand, AccountOwner};
 use ledger_domain::text::PaymentReference;
@@ -6,6 +6,7 @@ use ledger_domain::{Action, Credits, DomainError, authorize};
 use tonic::{Request, Response, Status};
 
 use super::ledger::ledger_entries;
+use super::receipt::purchase_receipt;
 use super::{Query, Shared, now};
 use crate::error::{AppError, AtField};
 use crate::pb;
@@ -16,6 +17,14 @@ pub struct CreditsApi(pub Shared);
 fn purchase(req: &pb::PurchaseCreditsRequest) -> Result<AccountCommand, AppError> {
     Ok(AccountCommand::PurchaseCredits {
         amount: Credits::purchase(req.amount.as_str()).at("amount")?,
+        payment_reference: PaymentReference::parse(&req.payment_reference)
+            .at("payment_reference")?,
+        at: now(),
+    })
+}
+
+fn refund(req: &pb::RefundPurchaseRequest) -> Result<AccountCommand, AppError> {
+    Ok(AccountCommand::RefundPurchase {
         payment_reference: PaymentReference::parse(&req.payment_reference)
             .at("payment_reference")?,
         at: now(),
@@ -46,6 +55,7 @@ async fn balance(
         total_transferred_in: account.totals.transferred_in.normalize().to_string(),
         total_transferred_out: account.totals.transferred_out.normalize().to_string(),
         total_used: account.totals.used.normalize().to_string(),
+        total_adjusted: account.totals.adjusted.normalize().to_string(),
         open_holds: u32::try_from(account.holds.len()).unwrap_or(u32::MAX),
         version: ledger_codec::stored_version(state.version),
         billing_hidden: false,
@@ -93,5 +103,19 @@ impl pb::credits_service_server::CreditsService for CreditsApi {
         request: Request<pb::ListLedgerEntriesRequest>,
     ) -> Result<Response<pb::ListLedgerEntriesResponse>, Status> {
         self.0.query(request, ledger_entries).await
+    }
+
+    async fn refund_purchase(
+        &self,
+        request: Request<pb::RefundPurchaseRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.0.account_command(request, refund).await
+    }
+
+    async fn get_purchase_receipt(
+        &self,
+        request: Request<pb::GetPurchaseReceiptRequest>,
+    ) -> Result<Response<pb::GetPurchaseReceiptResponse>, Status> {
+        self.0.query(request, purchase_receipt).await
     }
 }

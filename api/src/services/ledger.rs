@@ -1,15 +1,19 @@
-//! `ListLedgerEntries`: the double-entry view of an account from the `balances` read model.
-//! Each entry of the account is one posting against a system account: purchases against
-//! `external`, usage against `revenue`, transfers against `transfers`.
+//! `ListLedgerEntries` and `ListBookEntries`: the double-entry view of an account, or of a
+//! system book, from the `balances` read model. Each entry of an account is one posting
+//! against a system account: purchases and refunds against `external`, usage against
+//! `revenue`, transfers and their reversals against `transfers`, support's adjustments
+//! against `adjustments`.
 
-use ledger_domain::Action;
+use ledger_domain::{Action, AuthContext};
 use ledger_projections::Projection;
 use ledger_projections::models::ledger::{
-    EXTERNAL, Entry, REVENUE, TRANSFERS, TimeRange, entries_between,
+    ADJUSTMENTS, BOOKS, EXTERNAL, Entry, EntryPage, REVENUE, TRANSFERS, TimeRange, customer_sides,
+    entries_between,
 };
 
 use super::Query;
 use super::projected::{optional_time, page_size, token};
+use crate::app::authorized::allow;
 use crate::error::AppError;
 use crate::input;
 use crate::pb;
@@ -17,8 +21,9 @@ use crate::pb;
 /// The system account on the other side of an entry of `kind`.
 fn counterpart(kind: &str) -> &'static str {
     match kind {
-        "purchase" => EXTERNAL,
+        "purchase" | "refund" => EXTERNAL,
         "usage" => REVENUE,
+        "adjustment" => ADJUSTMENTS,
         _ => TRANSFERS,
     }
 }
@@ -26,7 +31,15 @@ fn counterpart(kind: &str) -> &'static str {
 /// An entry of an account as a posting: a positive amount credits the account (and debits
 /// the counterpart), a negative one debits it.
 fn posting(entry: &Entry) -> pb::LedgerEntry {
-    let other = counterpart(&entry.kind).to_owned();
+    posted(
+        entry,
+        counterpart(&entry.kind).to_owned(),
+        entry.account.clone(),
+    )
+}
+
+/// `entry` of `book` as a posting against `other`; `account_id` names the customer account.
+fn posted(entry: &Entry, other: String, account_id: String) -> pb::LedgerEntry {
     let (debit_account, credit_account) = if entry.amount.is_sign_positive() {
         (other, entry.account.clone())
     } else {
@@ -39,7 +52,28 @@ fn posting(entry: &Entry) -> pb::LedgerEntry {
         amount: entry.amount.abs().normalize().to_string(),
         kind: entry.kind.clone(),
         at: Some(input::timestamp(entry.at)),
+        payment_reference: entry.payment_reference.clone().unwrap_or_default(),
+        ticket: entry.ticket.clone().unwrap_or_default(),
+        account_id,
     }
+}
+
+/// A page of a book's entries as postings: each against the customer account on the other
+/// side of its movement (the other entry at the same position).
+async fn book_postings(
+    pool: &sqlx::PgPool,
+    page: &EntryPage,
+) -> Result<Vec<pb::LedgerEntry>, AppError> {
+    let positions: Vec<i64> = page.entries.iter().map(|e| e.position).collect();
+    let others = customer_sides(pool, &positions).await?;
+    Ok(page
+        .entries
+        .iter()
+        .map(|entry| {
+            let other = others.get(&entry.position).cloned().unwrap_or_default();
+            posted(entry, other.clone(), other)
+        })
+        .collect())
 }
 
 /// Authorises (`ReadLedgerEntries`: the owner, organization admins, support, auditors), waits for
@@ -60,6 +94,32 @@ pub async fn ledger_entries(
     let page = entries_between(&q.app.pool, &account, range, token(&req.page_token), size).await?;
     Ok(pb::ListLedgerEntriesResponse {
         entries: page.entries.iter().map(posting).collect(),
+        next_page_token: page.next_cursor.unwrap_or_default(),
+    })
+}
+
+/// Authorises (`ReadSystemBooks`: support, auditors), checks the book is one of [`BOOKS`],
+/// waits for `min_position`, and answers one page of the book newest first, paged like
+/// [`ledger_entries`].
+pub async fn book_entries(
+    q: Query<pb::ListBookEntriesRequest>,
+) -> Result<pb::ListLedgerEntriesResponse, AppError> {
+    let req = &q.req;
+    let size = page_size(req.page_size)?;
+    let from = optional_time("from", req.from.as_ref())?;
+    let to = optional_time("to", req.to.as_ref())?;
+    let book = BOOKS.into_iter().find(|b| *b == req.book).ok_or_else(|| {
+        AppError::invalid(
+            "book",
+            "must be external, revenue, transfers or adjustments",
+        )
+    })?;
+    allow(&q.cx.caller, Action::ReadSystemBooks, &AuthContext::GLOBAL)?;
+    q.caught_up(Projection::Balances, req.min_position).await?;
+    let range = TimeRange { from, to };
+    let page = entries_between(&q.app.pool, book, range, token(&req.page_token), size).await?;
+    Ok(pb::ListLedgerEntriesResponse {
+        entries: book_postings(&q.app.pool, &page).await?,
         next_page_token: page.next_cursor.unwrap_or_default(),
     })
 }

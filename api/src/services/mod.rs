@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod organizations;
 pub mod projected;
 pub mod readmodels;
+pub mod receipt;
 pub mod report;
 pub mod request;
 pub mod settings;

@@ -111,3 +111,16 @@ string_field!(
 // Key rotation and expiry (issue 18, keys).
 string_field!(command_id of CommandRequest for RotateKeyRequest, ChangeKeyExpiryRequest);
 string_field!(account_id of AccountRequest for RotateKeyRequest, ChangeKeyExpiryRequest);
+// Money corrections and receipts (issue 18, corrections).
+string_field!(
+    command_id of CommandRequest for
+    AdjustCreditsRequest,
+    ReverseTransferRequest,
+    RefundPurchaseRequest,
+);
+string_field!(
+    account_id of AccountRequest for
+    AdjustCreditsRequest,
+    RefundPurchaseRequest,
+    GetPurchaseReceiptRequest,
+);

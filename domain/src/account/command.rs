@@ -1,7 +1,8 @@
 //! Commands on an account stream. Every command carries its ids and its time (`at` = now).
 
+use super::AdjustmentDirection;
 use super::{KeyLimit, UsageReport};
-use crate::ids::{AccountId, HoldId, KeyId, TransferId, UserId};
+use crate::ids::{AccountId, AdjustmentId, HoldId, KeyId, TransferId, UserId};
 use crate::money::Credits;
 use crate::policy::Action;
 use crate::text::{
@@ -167,6 +168,31 @@ pub enum AccountCommand {
         /// Now.
         at: DateTime<Utc>,
     },
+    /// Credit or debit the account by hand (support). A debit never takes the available
+    /// balance below zero unless flagged as a recovery.
+    AdjustCredits {
+        /// The adjustment.
+        adjustment_id: AdjustmentId,
+        /// Credit or debit.
+        direction: AdjustmentDirection,
+        /// Credits (purchase rules).
+        amount: Credits,
+        /// Why, 1..=500 characters.
+        reason: TransferReason,
+        /// The support ticket, 1..=100 characters.
+        ticket: TicketReference,
+        /// A debit that recovers credits owed: allowed below zero.
+        recovery: bool,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Record the payment provider's refund of a purchase, by its payment reference.
+    RefundPurchase {
+        /// The purchase's payment reference.
+        payment_reference: PaymentReference,
+        /// Now.
+        at: DateTime<Utc>,
+    },
 }
 
 impl AccountCommand {
@@ -191,6 +217,8 @@ impl AccountCommand {
             C::SetBudget { .. } | C::SetMemberSpendCap { .. } | C::SetDefaultKeyLimit { .. } => {
                 Action::SetBillingSettings
             }
+            C::AdjustCredits { .. } => Action::AdjustCredits,
+            C::RefundPurchase { .. } => Action::RefundPurchase,
         }
     }
 }
@@ -206,6 +234,22 @@ pub struct TransferCredits {
     pub to: AccountId,
     /// Credits (purchase rules).
     pub amount: Credits,
+    /// Why, 1..=500 characters.
+    pub reason: TransferReason,
+    /// The support ticket, 1..=100 characters.
+    pub ticket: TicketReference,
+    /// Now.
+    pub at: DateTime<Utc>,
+}
+
+/// Reverse a transfer personal → organization (support only): the organization account gives
+/// the transfer's credits back to its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReverseTransfer {
+    /// The transfer.
+    pub transfer_id: TransferId,
+    /// The organization account the transfer went to.
+    pub account: AccountId,
     /// Why, 1..=500 characters.
     pub reason: TransferReason,
     /// The support ticket, 1..=100 characters.

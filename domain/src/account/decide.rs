@@ -1,8 +1,8 @@
 //! Deciding account commands: authorization context from state, then the rules.
 
 use super::{
-    Account, AccountCommand, AccountEvent, AccountOwner, AccountState, Key, credits, holds, keys,
-    spending,
+    Account, AccountCommand, AccountEvent, AccountOwner, AccountState, Key, corrections, credits,
+    holds, keys, spending,
 };
 use crate::decision::{Decision, ExpectedVersion};
 use crate::error::DomainError;
@@ -133,6 +133,30 @@ fn decide_events(
             spending::set_member_cap(ctx, *member, *cap, *at)
         }
         C::SetDefaultKeyLimit { limit, at } => spending::set_default_key_limit(ctx, *limit, *at),
+        C::AdjustCredits {
+            adjustment_id,
+            direction,
+            amount,
+            reason,
+            ticket,
+            recovery,
+            at,
+        } => corrections::adjust(
+            ctx,
+            corrections::Adjustment {
+                adjustment_id: *adjustment_id,
+                direction: *direction,
+                amount: *amount,
+                reason,
+                ticket,
+                recovery: *recovery,
+            },
+            *at,
+        ),
+        C::RefundPurchase {
+            payment_reference,
+            at,
+        } => corrections::refund(ctx, payment_reference, *at),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{AccountOwner, KeyLimit, Usage};
 use crate::decision::UniqueClaim;
-use crate::ids::{AccountId, HoldId, KeyId, StaffId, TransferId, UserId};
+use crate::ids::{AccountId, AdjustmentId, HoldId, KeyId, StaffId, TransferId, UserId};
 use crate::money::Credits;
 use crate::period::LimitPeriod;
 use crate::text::{
@@ -328,6 +328,98 @@ pub struct BudgetThresholdReached {
     pub at: DateTime<Utc>,
 }
 
+/// Whether a support adjustment adds credits to an account or takes them away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentDirection {
+    /// Credits added (booked against the `adjustments` system account).
+    Credit,
+    /// Credits taken away.
+    Debit,
+}
+
+/// `account.credits_adjusted` v1: support credited or debited the account by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditsAdjusted {
+    /// The account.
+    pub account_id: AccountId,
+    /// The adjustment.
+    pub adjustment_id: AdjustmentId,
+    /// Credit or debit.
+    pub direction: AdjustmentDirection,
+    /// Credits added or taken (purchase rules).
+    pub amount: Credits,
+    /// Why.
+    pub reason: TransferReason,
+    /// The support ticket.
+    pub ticket: TicketReference,
+    /// A debit flagged as the recovery of credits owed, allowed below zero.
+    pub recovery: bool,
+    /// The staff member.
+    pub staff_id: StaffId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.transfer_reversed_out` v1: a transfer's credits left the (organization) account it
+/// went to, back to its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReversedOut {
+    /// The organization account the transfer went to.
+    pub account_id: AccountId,
+    /// The transfer reversed.
+    pub transfer_id: TransferId,
+    /// The transfer's source, credited back.
+    pub to_account_id: AccountId,
+    /// The transfer's amount.
+    pub amount: Credits,
+    /// Why.
+    pub reason: TransferReason,
+    /// The support ticket.
+    pub ticket: TicketReference,
+    /// The staff member.
+    pub staff_id: StaffId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.transfer_reversed_in` v1: a transfer's credits came back to its (personal) source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReversedIn {
+    /// The transfer's source account.
+    pub account_id: AccountId,
+    /// The transfer reversed.
+    pub transfer_id: TransferId,
+    /// The organization account the credits come back from.
+    pub from_account_id: AccountId,
+    /// The transfer's amount.
+    pub amount: Credits,
+    /// Why.
+    pub reason: TransferReason,
+    /// The support ticket.
+    pub ticket: TicketReference,
+    /// The staff member.
+    pub staff_id: StaffId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// `account.purchase_refunded` v1: the payment provider refunded a purchase; its credits leave
+/// the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseRefunded {
+    /// The account.
+    pub account_id: AccountId,
+    /// The refunded purchase's payment reference.
+    pub payment_reference: PaymentReference,
+    /// The purchase's amount.
+    pub amount: Credits,
+    /// The owner or admin who recorded the refund.
+    pub refunded_by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 crate::event::event_enum! {
     /// Events of the account stream.
     AccountEvent {
@@ -373,6 +465,14 @@ crate::event::event_enum! {
         KeyRotated(KeyRotated) = "account.key_rotated" v 1,
         /// See [`KeyExpiryChanged`].
         KeyExpiryChanged(KeyExpiryChanged) = "account.key_expiry_changed" v 1,
+        /// See [`CreditsAdjusted`].
+        CreditsAdjusted(CreditsAdjusted) = "account.credits_adjusted" v 1,
+        /// See [`TransferReversedOut`].
+        TransferReversedOut(TransferReversedOut) = "account.transfer_reversed_out" v 1,
+        /// See [`TransferReversedIn`].
+        TransferReversedIn(TransferReversedIn) = "account.transfer_reversed_in" v 1,
+        /// See [`PurchaseRefunded`].
+        PurchaseRefunded(PurchaseRefunded) = "account.purchase_refunded" v 1,
     }
 }
 
@@ -428,6 +528,10 @@ impl AccountEvent {
             Self::BudgetThresholdReached(e) => e.account_id,
             Self::KeyRotated(e) => e.account_id,
             Self::KeyExpiryChanged(e) => e.account_id,
+            Self::CreditsAdjusted(e) => e.account_id,
+            Self::TransferReversedOut(e) => e.account_id,
+            Self::TransferReversedIn(e) => e.account_id,
+            Self::PurchaseRefunded(e) => e.account_id,
         }
     }
 }

@@ -46,6 +46,8 @@ impl Account {
             keys: BTreeMap::new(),
             live_keys: 0,
             spending: super::Spending::default(),
+            purchases: BTreeMap::new(),
+            transfers_in: BTreeMap::new(),
         }
     }
 
@@ -82,6 +84,12 @@ impl Account {
             AccountEvent::CreditsPurchased(e) => {
                 self.balance += e.amount.amount();
                 self.totals.purchased += e.amount.amount();
+                self.purchases
+                    .entry(e.payment_reference.as_str().to_owned())
+                    .or_insert(super::Purchase {
+                        amount: e.amount,
+                        refunded: false,
+                    });
             }
             AccountEvent::TransferredOut(e) => {
                 self.balance -= e.amount.amount();
@@ -90,6 +98,15 @@ impl Account {
             AccountEvent::TransferredIn(e) => {
                 self.balance += e.amount.amount();
                 self.totals.transferred_in += e.amount.amount();
+                // Transfer ids are chosen by support and not claimed unique: a reused id keeps
+                // the first transfer, the one a reversal under that id gives back.
+                self.transfers_in
+                    .entry(e.transfer_id)
+                    .or_insert(super::ReceivedTransfer {
+                        from: e.from_account_id,
+                        amount: e.amount,
+                        reversed: false,
+                    });
             }
             AccountEvent::KeyCreated(e) => {
                 let key = Key {
@@ -161,6 +178,39 @@ impl Account {
                 key.previous_secret_until = Some(e.previous_valid_until);
             }
             AccountEvent::KeyExpiryChanged(e) => self.key_mut(&e.key_id).expires_at = e.expires_at,
+            AccountEvent::CreditsAdjusted(e) => {
+                let amount = match e.direction {
+                    super::AdjustmentDirection::Credit => e.amount.amount(),
+                    super::AdjustmentDirection::Debit => -e.amount.amount(),
+                };
+                self.balance += amount;
+                self.totals.adjusted += amount;
+            }
+            AccountEvent::TransferReversedOut(e) => {
+                let transfer = self
+                    .transfers_in
+                    .get_mut(&e.transfer_id)
+                    .expect("reversing a transfer never received");
+                assert!(!transfer.reversed, "transfer reversed twice");
+                assert_eq!(transfer.amount, e.amount, "reversal of another amount");
+                transfer.reversed = true;
+                self.balance -= e.amount.amount();
+                self.totals.transferred_in -= e.amount.amount();
+            }
+            AccountEvent::TransferReversedIn(e) => {
+                self.balance += e.amount.amount();
+                self.totals.transferred_out -= e.amount.amount();
+            }
+            AccountEvent::PurchaseRefunded(e) => {
+                let purchase = self
+                    .purchases
+                    .get_mut(e.payment_reference.as_str())
+                    .expect("refunding a purchase never made");
+                assert!(!purchase.refunded, "purchase refunded twice");
+                purchase.refunded = true;
+                self.balance -= e.amount.amount();
+                self.totals.purchased -= e.amount.amount();
+            }
         }
     }
 
@@ -168,7 +218,7 @@ impl Account {
         let t = &self.totals;
         assert_eq!(
             self.balance,
-            t.purchased + t.transferred_in - t.transferred_out - t.used,
+            t.purchased + t.transferred_in - t.transferred_out - t.used + t.adjusted,
             "balance differs from its totals"
         );
         assert!(self.held >= Decimal::ZERO, "negative held total");

@@ -3,6 +3,7 @@
 //! (place hold, settle, record usage) decides on this one stream and never overshoots.
 
 mod command;
+mod corrections;
 mod credits;
 mod decide;
 mod event;
@@ -12,7 +13,8 @@ mod keys;
 mod spending;
 mod usage;
 
-pub use command::{AccountCommand, TransferCredits};
+pub use command::{AccountCommand, ReverseTransfer, TransferCredits};
+pub use corrections::reverse_transfer;
 pub use credits::transfer;
 pub use decide::{auth_context, decide, key_auth_context};
 pub(crate) use event::DisableCause;
@@ -21,6 +23,9 @@ pub use event::{
     KeyCreated, KeyDisabled, KeyLimitChanged, KeyRenamed, TransferredIn, TransferredOut,
     UsageRecorded,
 };
+pub use event::{
+    AdjustmentDirection, CreditsAdjusted, PurchaseRefunded, TransferReversedIn, TransferReversedOut,
+};
 pub use event::{BudgetSet, BudgetThresholdReached, DefaultKeyLimitSet, MemberSpendCapSet};
 pub use event::{KeyExpiryChanged, KeyRotated};
 pub(crate) use keys::disable_keys_created_by;
@@ -28,7 +33,7 @@ pub use spending::{BUDGET_THRESHOLDS_PERCENT, BudgetNotices, Spending};
 pub use usage::{Tokens, Usage, UsageReport, UsageStatus};
 
 use crate::error::DomainError;
-use crate::ids::{AccountId, HoldId, KeyId, OrganizationId, UserId};
+use crate::ids::{AccountId, HoldId, KeyId, OrganizationId, TransferId, UserId};
 use crate::money::Credits;
 use crate::period::{KeySpend, LimitPeriod};
 use chrono::{DateTime, Utc};
@@ -131,17 +136,40 @@ pub struct OpenHold {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Running totals; `balance = purchased + transferred_in − transferred_out − used`.
+/// Running totals; `balance = purchased + transferred_in − transferred_out − used + adjusted`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
-    /// All purchases.
+    /// All purchases, less those refunded.
     pub purchased: Decimal,
-    /// All transfers in.
+    /// All transfers in, less those reversed.
     pub transferred_in: Decimal,
-    /// All transfers out.
+    /// All transfers out, less those reversed.
     pub transferred_out: Decimal,
     /// All settled and recorded usage.
     pub used: Decimal,
+    /// Support adjustments: credits less debits (may be negative).
+    #[serde(default)]
+    pub adjusted: Decimal,
+}
+
+/// A purchase as the account remembers it, to refund it once by its payment reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purchase {
+    /// Credits bought.
+    pub amount: Credits,
+    /// Whether the provider refunded it.
+    pub refunded: bool,
+}
+
+/// A transfer an (organization) account received, to reverse it once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedTransfer {
+    /// The personal account it came from.
+    pub from: AccountId,
+    /// Credits moved.
+    pub amount: Credits,
+    /// Whether it was reversed.
+    pub reversed: bool,
 }
 
 /// An opened account.
@@ -166,6 +194,13 @@ pub struct Account {
     /// Spending controls (organization accounts) and the spend they are checked against.
     #[serde(default)]
     pub spending: Spending,
+    /// Purchases by payment reference (the first purchase of a reference, as the store's
+    /// payment claim keeps it).
+    #[serde(default)]
+    pub purchases: BTreeMap<String, Purchase>,
+    /// Transfers received, by transfer id (the first, should support reuse an id).
+    #[serde(default)]
+    pub transfers_in: BTreeMap<TransferId, ReceivedTransfer>,
 }
 
 impl Account {

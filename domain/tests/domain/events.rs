@@ -198,7 +198,63 @@ fn every_event() -> Vec<Event> {
     ]);
     events.extend(account_events.into_iter().map(Event::Account));
     events.extend(spending_events().into_iter().map(Event::Account));
+    events.extend(correction_events().into_iter().map(Event::Account));
     events
+}
+
+/// One of each money-correction event: a transfer reversed, a purchase refunded, an
+/// adjustment (on a state of their own, after the transfer of `every_event`).
+fn correction_events() -> Vec<AccountEvent> {
+    use ledger_domain::AdjustmentId;
+    use ledger_domain::account::{
+        AdjustmentDirection, CreditsAdjusted, PurchaseRefunded, TransferReversedIn,
+        TransferReversedOut,
+    };
+    let (acc, at) = (ORG_ACCOUNT, t(1));
+    let (reason, ticket) = (
+        TransferReason::parse("r").unwrap(),
+        TicketReference::parse("T-2").unwrap(),
+    );
+    vec![
+        AccountEvent::TransferReversedOut(TransferReversedOut {
+            account_id: acc,
+            transfer_id: TransferId::from_u128(9),
+            to_account_id: PERSONAL,
+            amount: credits("5"),
+            reason: reason.clone(),
+            ticket: ticket.clone(),
+            staff_id: STAFF,
+            at,
+        }),
+        AccountEvent::TransferReversedIn(TransferReversedIn {
+            account_id: PERSONAL,
+            transfer_id: TransferId::from_u128(9),
+            from_account_id: acc,
+            amount: credits("5"),
+            reason: reason.clone(),
+            ticket: ticket.clone(),
+            staff_id: STAFF,
+            at,
+        }),
+        AccountEvent::PurchaseRefunded(PurchaseRefunded {
+            account_id: acc,
+            payment_reference: ledger_domain::text::PaymentReference::parse("pi_123").unwrap(),
+            amount: credits("100"),
+            refunded_by: ALICE,
+            at,
+        }),
+        AccountEvent::CreditsAdjusted(CreditsAdjusted {
+            account_id: acc,
+            adjustment_id: AdjustmentId::from_u128(1),
+            direction: AdjustmentDirection::Debit,
+            amount: credits("3"),
+            reason,
+            ticket,
+            recovery: true,
+            staff_id: STAFF,
+            at,
+        }),
+    ]
 }
 
 /// One of each spending-control event, on the funded organization account.
@@ -245,7 +301,7 @@ fn the_fixture_covers_every_event_type() {
     let covered: BTreeSet<_> = every_event().iter().map(Event::event_type).collect();
     let all: BTreeSet<_> = Event::catalogue().map(|(t, _)| t).collect();
     assert_eq!(covered, all);
-    assert_eq!(all.len(), 36);
+    assert_eq!(all.len(), 40);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 mod account_credits;
 mod account_holds;
 mod account_keys;
+mod corrections;
 mod events;
 mod money;
 mod no_panics;

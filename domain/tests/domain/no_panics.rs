@@ -147,7 +147,27 @@ fn account_commands() -> Vec<AccountCommand> {
     ]
     .into_iter()
     .chain(spending_commands())
+    .chain(correction_commands())
     .collect()
+}
+
+/// The money corrections on one account, one each.
+fn correction_commands() -> Vec<AccountCommand> {
+    vec![
+        AccountCommand::AdjustCredits {
+            adjustment_id: ledger_domain::AdjustmentId::from_u128(1),
+            direction: account::AdjustmentDirection::Debit,
+            amount: credits("5"),
+            reason: TransferReason::parse("owed").unwrap(),
+            ticket: TicketReference::parse("SUP-2").unwrap(),
+            recovery: false,
+            at: t(2),
+        },
+        AccountCommand::RefundPurchase {
+            payment_reference: PaymentReference::parse("pi_123").unwrap(),
+            at: t(2),
+        },
+    ]
 }
 
 /// The spending-control commands, one each.
@@ -204,7 +224,7 @@ fn every_account_command_by_every_caller_is_decided_without_a_panic_whatever_the
         ("missing", AccountState::default()),
     ];
     let commands = account_commands();
-    assert_every_variant(&commands, 17);
+    assert_every_variant(&commands, 19);
     let mut decisions = Decisions::default();
     for (account_name, state) in &accounts {
         for (org_name, org) in org_states() {
@@ -469,6 +489,64 @@ fn a_transfer_needs_the_target_organizations_state_and_never_panics_without_it()
                         };
                         assert_eq!(result.map(|_| ()), expected, "{case}");
                     }
+                }
+            }
+        }
+    }
+    decisions.assert_none_panicked();
+}
+
+#[test]
+fn a_reversal_needs_both_accounts_states_and_never_panics_without_them() {
+    let mut personal = personal_account();
+    personal.push(purchased(PERSONAL, "50", DAVE));
+    let mut org = funded_org_account();
+    let transfer = TransferCredits {
+        transfer_id: TransferId::from_u128(0x7F),
+        from: PERSONAL,
+        to: ORG_ACCOUNT,
+        amount: credits("10"),
+        reason: TransferReason::parse("team").unwrap(),
+        ticket: TicketReference::parse("SUP-1").unwrap(),
+        at: t(1),
+    };
+    let (source, target) = (
+        AccountState::from_events(&personal),
+        AccountState::from_events(&org),
+    );
+    let decision =
+        account::transfer(&source, &target, &org_state(), &support(), &transfer).unwrap();
+    for event in decision.events_for(&ORG_ACCOUNT.stream()) {
+        if let ledger_domain::Event::Account(e) = event {
+            org.push(e.clone());
+        }
+    }
+    let accounts = [
+        ("personal", AccountState::from_events(&personal)),
+        ("org", AccountState::from_events(&org)),
+        ("missing", AccountState::default()),
+    ];
+    let cmd = account::ReverseTransfer {
+        transfer_id: transfer.transfer_id,
+        account: ORG_ACCOUNT,
+        reason: TransferReason::parse("mistake").unwrap(),
+        ticket: TicketReference::parse("SUP-9").unwrap(),
+        at: t(2),
+    };
+    let mut decisions = Decisions::default();
+    for (target_name, target) in &accounts {
+        for (source_name, source) in &accounts {
+            for caller in callers() {
+                let case = format!("{target_name} ← {source_name}, {caller:?}");
+                let result = decisions.check(
+                    case.clone(),
+                    (&caller, Action::ReverseTransfer),
+                    Ok(AuthContext::GLOBAL),
+                    || account::reverse_transfer(target, source, &caller, &cmd),
+                );
+                if let (Some(result), ("org", "personal")) = (result, (*target_name, *source_name))
+                {
+                    assert!(result.is_ok(), "{case}: {result:?}");
                 }
             }
         }

@@ -70,6 +70,10 @@ ReadLedgerEntries   ok A  N  ok ok ok K  K  K
 ReadInvitations     ok A  N  W  ok ok K  K  K
 ReadUserAccounts    W  W  W  ok ok ok K  K  K
 RebuildProjection   K  K  K  K  ok K  K  K  K
+AdjustCredits       K  K  K  K  ok K  K  K  K
+ReverseTransfer     K  K  K  K  ok K  K  K  K
+RefundPurchase      ok A  N  ok K  K  K  K  K
+ReadSystemBooks     K  K  K  K  ok ok K  K  K
 ";
 
 fn parse_action(name: &str) -> Action {

@@ -77,9 +77,15 @@ impl Balances {
                 self.opened_at.insert(id, micros(o.at));
             }
             let money = Money::moved_by(a);
-            if let Some(money) = money {
+            if let Some(money) = &money {
                 let at = micros(money.at);
-                want_entries.extend(Money { at, ..money }.entries(e.position));
+                want_entries.extend(
+                    Money {
+                        at,
+                        ..money.clone()
+                    }
+                    .entries(e.position),
+                );
             }
             // The events that change an account's row: its opening, money and holds.
             let changes_row = money.is_some()
@@ -108,7 +114,12 @@ impl Balances {
                 out,
             );
         }
-        let key = |e: Entry| ((e.position, e.account.clone()), (e.amount, e.kind, e.at));
+        let key = |e: Entry| {
+            (
+                (e.position, e.account.clone()),
+                (e.amount, e.kind, e.at, e.payment_reference, e.ticket),
+            )
+        };
         let want: BTreeMap<_, _> = want_entries.into_iter().map(key).collect();
         let got: BTreeMap<_, _> = stored.into_iter().map(key).collect();
         compare("ledger_entries", want, got, |_, _| false, out);
@@ -139,6 +150,7 @@ impl Balances {
                     transferred_in: account.totals.transferred_in,
                     transferred_out: account.totals.transferred_out,
                     used: account.totals.used,
+                    adjusted: account.totals.adjusted,
                     opened_at: self
                         .opened_at
                         .get(id)

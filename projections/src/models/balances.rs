@@ -40,6 +40,8 @@ pub struct Balance {
     pub transferred_out: Decimal,
     /// All settled and recorded usage.
     pub used: Decimal,
+    /// Support adjustments: credits less debits.
+    pub adjusted: Decimal,
     /// When the account opened.
     pub opened_at: DateTime<Utc>,
     /// Position of the last event that changed this row.
@@ -73,7 +75,7 @@ pub struct OpenHoldRow {
 }
 
 const BALANCE_COLUMNS: &str = "account_id, owner_kind, owner_id, balance, held, open_holds, \
-    purchased, transferred_in, transferred_out, used, opened_at, last_position";
+    purchased, transferred_in, transferred_out, used, opened_at, last_position, adjusted";
 const HOLD_COLUMNS: &str = "hold_id, account_id, key_id, amount, expires_at, placed_at, position";
 
 pub(crate) fn owner_parts(owner: AccountOwner) -> (&'static str, Uuid) {
@@ -107,6 +109,7 @@ fn decode_balance(row: &PgRow) -> Result<Balance> {
         transferred_in: row.try_get("transferred_in")?,
         transferred_out: row.try_get("transferred_out")?,
         used: row.try_get("used")?,
+        adjusted: row.try_get("adjusted")?,
         opened_at: row.try_get("opened_at")?,
         last_position: row.try_get("last_position")?,
     })
@@ -206,14 +209,21 @@ impl BalanceFold {
     /// movement counts towards, and the movement's ledger entries.
     fn book(&mut self, money: &Money, position: i64) -> Result<()> {
         let row = self.account(money.account, position)?;
-        let (sign, total) = match money.movement {
-            Movement::Purchase => (Decimal::ONE, &mut row.purchased),
-            Movement::TransferIn => (Decimal::ONE, &mut row.transferred_in),
-            Movement::TransferOut => (Decimal::NEGATIVE_ONE, &mut row.transferred_out),
-            Movement::Usage => (Decimal::NEGATIVE_ONE, &mut row.used),
+        // (the balance's sign, the total it counts towards, that total's sign): refunds and
+        // reversals net out of the purchases and transfers they undo.
+        let (sign, total, total_sign) = match money.movement {
+            Movement::Purchase => (1, &mut row.purchased, 1),
+            Movement::TransferIn => (1, &mut row.transferred_in, 1),
+            Movement::TransferOut => (-1, &mut row.transferred_out, 1),
+            Movement::Usage => (-1, &mut row.used, 1),
+            Movement::AdjustmentCredit => (1, &mut row.adjusted, 1),
+            Movement::AdjustmentDebit => (-1, &mut row.adjusted, -1),
+            Movement::TransferReversalOut => (-1, &mut row.transferred_in, -1),
+            Movement::TransferReversalIn => (1, &mut row.transferred_out, -1),
+            Movement::Refund => (-1, &mut row.purchased, -1),
         };
-        *total += money.amount;
-        row.balance += sign * money.amount;
+        *total += Decimal::from(total_sign) * money.amount;
+        row.balance += Decimal::from(sign) * money.amount;
         self.entries.extend(money.entries(position));
         Ok(())
     }
@@ -239,6 +249,7 @@ impl BalanceFold {
                         transferred_in: Decimal::ZERO,
                         transferred_out: Decimal::ZERO,
                         used: Decimal::ZERO,
+                        adjusted: Decimal::ZERO,
                         opened_at: o.at,
                         last_position: position,
                     },
@@ -274,7 +285,11 @@ impl BalanceFold {
             AccountEvent::CreditsPurchased(_)
             | AccountEvent::TransferredOut(_)
             | AccountEvent::TransferredIn(_)
-            | AccountEvent::UsageRecorded(_) => {}
+            | AccountEvent::UsageRecorded(_)
+            | AccountEvent::CreditsAdjusted(_)
+            | AccountEvent::TransferReversedOut(_)
+            | AccountEvent::TransferReversedIn(_)
+            | AccountEvent::PurchaseRefunded(_) => {}
             AccountEvent::KeyCreated(_)
             | AccountEvent::KeyRenamed(_)
             | AccountEvent::KeyLimitChanged(_)
@@ -392,11 +407,12 @@ async fn write_balances(
         "INSERT INTO {} ({BALANCE_COLUMNS}) \
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::numeric[], $5::numeric[], \
            $6::bigint[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], \
-           $11::timestamptz[], $12::bigint[]) \
+           $11::timestamptz[], $12::bigint[], $13::numeric[]) \
          ON CONFLICT (account_id) DO UPDATE SET balance = EXCLUDED.balance, held = EXCLUDED.held, \
            open_holds = EXCLUDED.open_holds, purchased = EXCLUDED.purchased, \
            transferred_in = EXCLUDED.transferred_in, transferred_out = EXCLUDED.transferred_out, \
-           used = EXCLUDED.used, last_position = EXCLUDED.last_position",
+           used = EXCLUDED.used, last_position = EXCLUDED.last_position, \
+           adjusted = EXCLUDED.adjusted",
         schema.table("account_balances")
     )))
     .bind(
@@ -415,6 +431,7 @@ async fn write_balances(
     .bind(rows.iter().map(|r| r.used).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.opened_at).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.last_position).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.adjusted).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -1,14 +1,18 @@
 //! The double-entry view of money movements, part of projection `balances`.
 //!
 //! Each money-moving event is one movement, identified by its position, whose entries sum to
-//! zero. Besides customer accounts (their uuid) there are three system accounts: `external`
-//! (money paid in through purchases), `revenue` (usage billed) and `transfers` (clearing
-//! between the two events of a support transfer). The balance of an account equals the sum
-//! of its entries, at every position.
+//! zero. Besides customer accounts (their uuid) there are four system accounts (books):
+//! `external` (money paid in through purchases, and out through refunds), `revenue` (usage
+//! billed), `transfers` (clearing between the two events of a support transfer or of its
+//! reversal) and `adjustments` (support's credits and debits). The balance of an account
+//! equals the sum of its entries, at every position. Entries carry the payment provider's
+//! reference (purchases, refunds) or the support ticket (transfers, reversals, adjustments).
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::AccountId;
-use ledger_domain::account::AccountEvent;
+use ledger_domain::account::{AccountEvent, AdjustmentDirection};
 use rust_decimal::Decimal;
 use sqlx::{PgExecutor, Postgres, Transaction};
 
@@ -21,8 +25,12 @@ use crate::projection::Schema;
 pub const EXTERNAL: &str = "external";
 /// The system account usage is billed to.
 pub const REVENUE: &str = "revenue";
-/// The clearing account between the two halves of a transfer.
+/// The clearing account between the two halves of a transfer (and of its reversal).
 pub const TRANSFERS: &str = "transfers";
+/// The system account support's adjustments are booked against.
+pub const ADJUSTMENTS: &str = "adjustments";
+/// Every system account (book), as `ListBookEntries` accepts them.
+pub const BOOKS: [&str; 4] = [EXTERNAL, REVENUE, TRANSFERS, ADJUSTMENTS];
 
 /// One entry of a movement.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -33,10 +41,15 @@ pub struct Entry {
     pub account: String,
     /// Positive: credited; negative: debited. Never zero.
     pub amount: Decimal,
-    /// `purchase`, `transfer_out`, `transfer_in` or `usage`.
+    /// `purchase`, `transfer_out`, `transfer_in`, `usage`, `adjustment`,
+    /// `transfer_reversal_out`, `transfer_reversal_in` or `refund`.
     pub kind: String,
     /// When the event says it happened.
     pub at: DateTime<Utc>,
+    /// The payment provider's reference (purchases and refunds).
+    pub payment_reference: Option<String>,
+    /// The support ticket (transfers, their reversals, adjustments).
+    pub ticket: Option<String>,
 }
 
 /// What moved money, which decides the ledger accounts each side of the movement is booked to.
@@ -50,6 +63,16 @@ pub(crate) enum Movement {
     TransferIn,
     /// Usage billed: `revenue` is credited, the account debited.
     Usage,
+    /// Support credited the account: the account is credited, `adjustments` debited.
+    AdjustmentCredit,
+    /// Support debited the account: `adjustments` is credited, the account debited.
+    AdjustmentDebit,
+    /// A reversed transfer leaves the account it went to: `transfers` credited, account debited.
+    TransferReversalOut,
+    /// A reversed transfer comes back to its source: the account credited, `transfers` debited.
+    TransferReversalIn,
+    /// A purchase refunded: `external` is credited, the account debited.
+    Refund,
 }
 
 impl Movement {
@@ -60,12 +83,16 @@ impl Movement {
             Movement::TransferOut => "transfer_out",
             Movement::TransferIn => "transfer_in",
             Movement::Usage => "usage",
+            Movement::AdjustmentCredit | Movement::AdjustmentDebit => "adjustment",
+            Movement::TransferReversalOut => "transfer_reversal_out",
+            Movement::TransferReversalIn => "transfer_reversal_in",
+            Movement::Refund => "refund",
         }
     }
 }
 
 /// Money an account event moves: how, for which account, how much and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Money {
     /// How it moved.
     pub(crate) movement: Movement,
@@ -75,17 +102,67 @@ pub(crate) struct Money {
     pub(crate) amount: Decimal,
     /// When the event says it happened.
     pub(crate) at: DateTime<Utc>,
+    /// The payment provider's reference, for purchases and refunds.
+    pub(crate) payment_reference: Option<String>,
+    /// The support ticket, for transfers, reversals and adjustments.
+    pub(crate) ticket: Option<String>,
 }
 
 impl Money {
     /// The money `event` moves; `None` for an event that moves none.
     pub(crate) fn moved_by(event: &AccountEvent) -> Option<Money> {
-        let (movement, amount, at) = match event {
-            AccountEvent::CreditsPurchased(p) => (Movement::Purchase, p.amount.amount(), p.at),
-            AccountEvent::TransferredOut(t) => (Movement::TransferOut, t.amount.amount(), t.at),
-            AccountEvent::TransferredIn(t) => (Movement::TransferIn, t.amount.amount(), t.at),
-            AccountEvent::HoldSettled(s) => (Movement::Usage, s.usage.cost.amount(), s.at),
-            AccountEvent::UsageRecorded(u) => (Movement::Usage, u.usage.cost.amount(), u.at),
+        use AccountEvent as E;
+        let paid = |r: &ledger_domain::text::PaymentReference| (Some(r.as_str().to_owned()), None);
+        let ticketed =
+            |t: &ledger_domain::text::TicketReference| (None, Some(t.as_str().to_owned()));
+        let (movement, amount, at, (payment_reference, ticket)) = match event {
+            E::CreditsPurchased(p) => (
+                Movement::Purchase,
+                p.amount.amount(),
+                p.at,
+                paid(&p.payment_reference),
+            ),
+            E::TransferredOut(t) => (
+                Movement::TransferOut,
+                t.amount.amount(),
+                t.at,
+                ticketed(&t.ticket),
+            ),
+            E::TransferredIn(t) => (
+                Movement::TransferIn,
+                t.amount.amount(),
+                t.at,
+                ticketed(&t.ticket),
+            ),
+            E::HoldSettled(s) => (Movement::Usage, s.usage.cost.amount(), s.at, (None, None)),
+            E::UsageRecorded(u) => (Movement::Usage, u.usage.cost.amount(), u.at, (None, None)),
+            E::CreditsAdjusted(a) => (
+                match a.direction {
+                    AdjustmentDirection::Credit => Movement::AdjustmentCredit,
+                    AdjustmentDirection::Debit => Movement::AdjustmentDebit,
+                },
+                a.amount.amount(),
+                a.at,
+                ticketed(&a.ticket),
+            ),
+            E::TransferReversedOut(r) => (
+                Movement::TransferReversalOut,
+                r.amount.amount(),
+                r.at,
+                ticketed(&r.ticket),
+            ),
+            E::TransferReversedIn(r) => (
+                Movement::TransferReversalIn,
+                r.amount.amount(),
+                r.at,
+                ticketed(&r.ticket),
+            ),
+            E::PurchaseRefunded(r) => (
+                Movement::Refund,
+                r.amount.amount(),
+                r.at,
+                paid(&r.payment_reference),
+            ),
             _ => return None,
         };
         Some(Money {
@@ -93,6 +170,8 @@ impl Money {
             account: event.account_id(),
             amount,
             at,
+            payment_reference,
+            ticket,
         })
     }
 
@@ -108,6 +187,11 @@ impl Money {
             Movement::TransferOut => (TRANSFERS.to_owned(), account),
             Movement::TransferIn => (account, TRANSFERS.to_owned()),
             Movement::Usage => (REVENUE.to_owned(), account),
+            Movement::AdjustmentCredit => (account, ADJUSTMENTS.to_owned()),
+            Movement::AdjustmentDebit => (ADJUSTMENTS.to_owned(), account),
+            Movement::TransferReversalOut => (TRANSFERS.to_owned(), account),
+            Movement::TransferReversalIn => (account, TRANSFERS.to_owned()),
+            Movement::Refund => (EXTERNAL.to_owned(), account),
         };
         let entry = |account, amount| Entry {
             position,
@@ -115,6 +199,8 @@ impl Money {
             amount,
             kind: self.movement.kind().to_owned(),
             at: self.at,
+            payment_reference: self.payment_reference.clone(),
+            ticket: self.ticket.clone(),
         };
         vec![entry(credited, self.amount), entry(debited, -self.amount)]
     }
@@ -129,8 +215,9 @@ pub(crate) async fn insert(
         return Ok(());
     }
     sqlx::query(sql(format!(
-        "INSERT INTO {} (position, account, amount, kind, at) SELECT * FROM UNNEST($1::bigint[], \
-         $2::text[], $3::numeric[], $4::text[], $5::timestamptz[])",
+        "INSERT INTO {} (position, account, amount, kind, at, payment_reference, ticket) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::numeric[], $4::text[], \
+         $5::timestamptz[], $6::text[], $7::text[])",
         schema.table("ledger_entries")
     )))
     .bind(entries.iter().map(|e| e.position).collect::<Vec<_>>())
@@ -143,6 +230,13 @@ pub(crate) async fn insert(
     .bind(entries.iter().map(|e| e.amount).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
     .bind(entries.iter().map(|e| e.at).collect::<Vec<_>>())
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.payment_reference.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(entries.iter().map(|e| e.ticket.clone()).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -151,7 +245,7 @@ pub(crate) async fn insert(
 /// The `ledger_entries` table.
 pub(crate) const LEDGER_ENTRIES: Table<Entry> = Table {
     name: "ledger_entries",
-    columns: "position, account, amount, kind, at",
+    columns: "position, account, amount, kind, at, payment_reference, ticket",
     decode: from_row,
 };
 
@@ -164,7 +258,7 @@ pub struct EntryPage {
     pub next_cursor: Option<String>,
 }
 
-/// The entries of `account` (a uuid, or `external` / `revenue` / `transfers`) newest first
+/// The entries of `account` (a uuid, or a book of [`BOOKS`]) newest first
 /// (descending position), `page_size` at most (≤ 500), before `cursor`. Served by
 /// `ledger_entries_account`, scanned backwards.
 pub async fn entries<'e>(
@@ -199,7 +293,8 @@ pub async fn entries_between<'e>(
         None => i64::MAX,
     };
     let query = sqlx::query(
-        "SELECT position, account, amount, kind, at FROM ledger_entries \
+        "SELECT position, account, amount, kind, at, payment_reference, ticket \
+         FROM ledger_entries \
          WHERE account = $1 AND position < $2 \
            AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::timestamptz IS NULL OR at < $4) \
          ORDER BY position DESC LIMIT $5",
@@ -226,4 +321,41 @@ pub async fn entries_sum<'e>(executor: impl PgExecutor<'e>, account: &str) -> Re
             .fetch_one(executor)
             .await?;
     Ok(sum.unwrap_or(Decimal::ZERO))
+}
+
+/// The entries `account` booked under the payment provider's `payment_reference` (its
+/// purchase, and its refund if any), oldest first; at most a few. Served by
+/// `ledger_entries_payment`.
+pub async fn payment_entries<'e>(
+    executor: impl PgExecutor<'e>,
+    account: AccountId,
+    payment_reference: &str,
+) -> Result<Vec<Entry>> {
+    let rows = sqlx::query(
+        "SELECT position, account, amount, kind, at, payment_reference, ticket \
+         FROM ledger_entries WHERE account = $1 AND payment_reference = $2 \
+         ORDER BY position LIMIT 10",
+    )
+    .bind(account.as_uuid().to_string())
+    .bind(payment_reference)
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The customer account booked at each of `positions` (≤ 500), for the movements that have
+/// one: what a system book's entry is the other side of.
+pub async fn customer_sides<'e>(
+    executor: impl PgExecutor<'e>,
+    positions: &[i64],
+) -> Result<HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT position, account FROM ledger_entries \
+         WHERE position = ANY($1) AND NOT (account = ANY($2))",
+    )
+    .bind(positions)
+    .bind(BOOKS.map(str::to_owned).to_vec())
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().collect())
 }

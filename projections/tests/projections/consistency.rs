@@ -8,6 +8,7 @@ use crate::support::{Running, World, assert_consistent, caught_up, config, db};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_read_model_equals_the_fold_of_random_histories() {
     // 8 seeded histories; small and odd batch sizes put batch boundaries everywhere.
+    let mut corrections = 0;
     for seed in 1..=8_u64 {
         let db = db().await;
         let running = Running::spawn(
@@ -24,6 +25,7 @@ async fn every_read_model_equals_the_fold_of_random_histories() {
         world.run(60).await;
         caught_up(&db.pool, world.last_position).await;
         assert_consistent(&db.pool).await;
+        corrections += world.corrections;
 
         // A few concrete expectations beside the check.
         let org = world.accounts[&world.org_account].account.clone().unwrap();
@@ -125,4 +127,8 @@ async fn every_read_model_equals_the_fold_of_random_histories() {
 
         running.stop().await;
     }
+    assert!(
+        corrections > 0,
+        "the histories include adjustments, reversals and refunds"
+    );
 }

@@ -186,6 +186,8 @@ pub struct World {
     pub holds: Vec<(AccountId, HoldId)>,
     pub last_position: i64,
     pub usage_events: usize,
+    /// Adjustments, reversals and refunds committed.
+    pub corrections: usize,
     counter: u128,
 }
 
@@ -211,6 +213,14 @@ impl World {
                     ) {
                         self.usage_events += 1;
                     }
+                    if matches!(
+                        e,
+                        account::AccountEvent::CreditsAdjusted(_)
+                            | account::AccountEvent::TransferReversedOut(_)
+                            | account::AccountEvent::PurchaseRefunded(_)
+                    ) {
+                        self.corrections += 1;
+                    }
                     self.accounts.entry(e.account_id()).or_default().evolve(e);
                 }
             }
@@ -234,6 +244,7 @@ impl World {
             holds: Vec::new(),
             last_position: 0,
             usage_events: 0,
+            corrections: 0,
             counter: u128::from(seed) * 1_000_000 + 0x10_0000,
         };
         for n in 0..4 {
@@ -497,29 +508,89 @@ impl World {
                     Caller::Gateway,
                 )
             }
-            _ => {
-                let n = 1 + self.rng.below(2) as usize;
-                let source = self.personal(n);
-                let cmd = TransferCredits {
-                    transfer_id: TransferId::from_u128(self.id()),
-                    from: source,
-                    to: self.org_account,
-                    amount: Credits::transfer(Decimal::new(1 + self.rng.below(500) as i64, 2))
+            _ => match self.rng.below(4) {
+                0 | 1 => self.transfer(at),
+                _ => self.correction(&state, caller, org, at),
+            },
+        }
+    }
+
+    /// A support transfer from a member's personal account to the organization's.
+    fn transfer(&mut self, at: DateTime<Utc>) -> Option<Decision> {
+        let n = 1 + self.rng.below(2) as usize;
+        let source = self.personal(n);
+        let cmd = TransferCredits {
+            transfer_id: TransferId::from_u128(self.id()),
+            from: source,
+            to: self.org_account,
+            amount: Credits::transfer(Decimal::new(1 + self.rng.below(500) as i64, 2)).unwrap(),
+            reason: TransferReason::parse("consolidation").unwrap(),
+            ticket: TicketReference::parse("T-1").unwrap(),
+            at,
+        };
+        account::transfer(
+            &self.accounts[&source],
+            &self.accounts[&self.org_account],
+            &self.org_state,
+            &support_staff(),
+            &cmd,
+        )
+        .ok()
+    }
+
+    /// A money correction: a support adjustment of the account `state` is of (either way,
+    /// sometimes a recovery), the reversal of a transfer the organization received, or the
+    /// refund of one of the account's purchases by `caller` (refused unless its owner or an
+    /// admin).
+    fn correction(
+        &mut self,
+        state: &AccountState,
+        caller: Caller,
+        org: Option<&OrganizationState>,
+        at: DateTime<Utc>,
+    ) -> Option<Decision> {
+        let reason = TransferReason::parse("correction").unwrap();
+        let ticket = TicketReference::parse("T-2").unwrap();
+        match self.rng.below(3) {
+            0 => {
+                let cmd = AccountCommand::AdjustCredits {
+                    adjustment_id: ledger_domain::AdjustmentId::from_u128(self.id()),
+                    direction: if self.rng.below(2) == 0 {
+                        account::AdjustmentDirection::Credit
+                    } else {
+                        account::AdjustmentDirection::Debit
+                    },
+                    amount: Credits::transfer(Decimal::new(1 + self.rng.below(800) as i64, 2))
                         .unwrap(),
-                    reason: TransferReason::parse("consolidation").unwrap(),
-                    ticket: TicketReference::parse("T-1").unwrap(),
+                    reason,
+                    ticket,
+                    recovery: self.rng.below(4) == 0,
                     at,
                 };
-                account::transfer(
-                    &self.accounts[&source],
-                    &self.accounts[&self.org_account],
-                    &self.org_state,
-                    &Caller::Support {
-                        staff: StaffId::from_u128(7),
-                    },
-                    &cmd,
-                )
-                .ok()
+                account::decide(state, None, &support_staff(), &cmd).ok()
+            }
+            1 => {
+                let target = &self.accounts[&self.org_account];
+                let mut received = target.account.as_ref()?.transfers_in.iter();
+                let (transfer_id, transfer) = received.rfind(|(_, t)| !t.reversed)?;
+                let cmd = account::ReverseTransfer {
+                    transfer_id: *transfer_id,
+                    account: self.org_account,
+                    reason,
+                    ticket,
+                    at,
+                };
+                let source = &self.accounts[&transfer.from];
+                account::reverse_transfer(target, source, &support_staff(), &cmd).ok()
+            }
+            _ => {
+                let purchases = &state.account.as_ref()?.purchases;
+                let reference = purchases.iter().find(|(_, p)| !p.refunded)?.0;
+                let cmd = AccountCommand::RefundPurchase {
+                    payment_reference: PaymentReference::parse(reference).unwrap(),
+                    at,
+                };
+                account::decide(state, org, &caller, &cmd).ok()
             }
         }
     }
@@ -576,5 +647,12 @@ impl World {
         )
         .unwrap();
         self.commit(decision).await;
+    }
+}
+
+/// A support staff member.
+fn support_staff() -> Caller {
+    Caller::Support {
+        staff: StaffId::from_u128(7),
     }
 }

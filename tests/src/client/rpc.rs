@@ -137,3 +137,12 @@ rpcs! {
 rpcs! {
     audit.rebuild_projection(RebuildProjectionRequest) -> tonic::Streaming<pb::RebuildProgress>;
 }
+
+// Money corrections, receipts and the system books (issue 18, corrections).
+rpcs! {
+    support.adjust_credits(AdjustCreditsRequest) -> pb::CommandResponse;
+    support.reverse_transfer(ReverseTransferRequest) -> pb::CommandResponse;
+    credits.refund_purchase(RefundPurchaseRequest) -> pb::CommandResponse;
+    credits.get_purchase_receipt(GetPurchaseReceiptRequest) -> pb::GetPurchaseReceiptResponse;
+    audit.list_book_entries(ListBookEntriesRequest) -> pb::ListLedgerEntriesResponse;
+}
