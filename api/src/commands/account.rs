@@ -48,6 +48,7 @@ impl LedgerCommand for OnAccount {
             AccountCommand::SetBudget { .. } => "SetOrganizationBudget",
             AccountCommand::SetMemberSpendCap { .. } => "SetMemberSpendCap",
             AccountCommand::SetDefaultKeyLimit { .. } => "SetDefaultKeyLimit",
+            AccountCommand::SetLowBalanceThreshold { .. } => "SetLowBalanceThreshold",
         }
     }
 

@@ -111,3 +111,6 @@ string_field!(
 // Key rotation and expiry (issue 18, keys).
 string_field!(command_id of CommandRequest for RotateKeyRequest, ChangeKeyExpiryRequest);
 string_field!(account_id of AccountRequest for RotateKeyRequest, ChangeKeyExpiryRequest);
+// Notifications (issue 18, notify).
+string_field!(command_id of CommandRequest for SetLowBalanceThresholdRequest);
+string_field!(account_id of AccountRequest for SetLowBalanceThresholdRequest);

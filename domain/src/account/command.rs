@@ -167,6 +167,13 @@ pub enum AccountCommand {
         /// Now.
         at: DateTime<Utc>,
     },
+    /// Set (or clear) the balance below which the notifier is told (admins).
+    SetLowBalanceThreshold {
+        /// The threshold (purchase-amount rules); `None` clears it.
+        threshold: Option<Credits>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
 }
 
 impl AccountCommand {
@@ -188,9 +195,10 @@ impl AccountCommand {
             C::VoidHold { .. } => Action::VoidHold,
             C::ExpireHold { .. } => Action::ExpireHold,
             C::RecordUsage { .. } => Action::RecordUsage,
-            C::SetBudget { .. } | C::SetMemberSpendCap { .. } | C::SetDefaultKeyLimit { .. } => {
-                Action::SetBillingSettings
-            }
+            C::SetBudget { .. }
+            | C::SetMemberSpendCap { .. }
+            | C::SetDefaultKeyLimit { .. }
+            | C::SetLowBalanceThreshold { .. } => Action::SetBillingSettings,
         }
     }
 }

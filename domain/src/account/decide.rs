@@ -133,6 +133,9 @@ fn decide_events(
             spending::set_member_cap(ctx, *member, *cap, *at)
         }
         C::SetDefaultKeyLimit { limit, at } => spending::set_default_key_limit(ctx, *limit, *at),
+        C::SetLowBalanceThreshold { threshold, at } => {
+            spending::set_low_balance_threshold(ctx, *threshold, *at)
+        }
     }
 }
 

@@ -328,6 +328,21 @@ pub struct BudgetThresholdReached {
     pub at: DateTime<Utc>,
 }
 
+/// `account.low_balance_threshold_set` v1: an organization admin set (or, `null`, cleared) the
+/// balance below which the account's notifier is told (once each time the balance falls below
+/// it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LowBalanceThresholdSet {
+    /// The organization account.
+    pub account_id: AccountId,
+    /// The threshold, `null`: none.
+    pub threshold: Option<Credits>,
+    /// The admin.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 crate::event::event_enum! {
     /// Events of the account stream.
     AccountEvent {
@@ -373,6 +388,8 @@ crate::event::event_enum! {
         KeyRotated(KeyRotated) = "account.key_rotated" v 1,
         /// See [`KeyExpiryChanged`].
         KeyExpiryChanged(KeyExpiryChanged) = "account.key_expiry_changed" v 1,
+        /// See [`LowBalanceThresholdSet`].
+        LowBalanceThresholdSet(LowBalanceThresholdSet) = "account.low_balance_threshold_set" v 1,
     }
 }
 
@@ -428,6 +445,7 @@ impl AccountEvent {
             Self::BudgetThresholdReached(e) => e.account_id,
             Self::KeyRotated(e) => e.account_id,
             Self::KeyExpiryChanged(e) => e.account_id,
+            Self::LowBalanceThresholdSet(e) => e.account_id,
         }
     }
 }

@@ -237,6 +237,12 @@ fn spending_events() -> Vec<AccountEvent> {
             spent: "8".parse().unwrap(),
             at,
         }),
+        AccountEvent::LowBalanceThresholdSet(ledger_domain::account::LowBalanceThresholdSet {
+            account_id: acc,
+            threshold: Some(credits("25")),
+            by: ALICE,
+            at,
+        }),
     ]
 }
 
@@ -245,7 +251,7 @@ fn the_fixture_covers_every_event_type() {
     let covered: BTreeSet<_> = every_event().iter().map(Event::event_type).collect();
     let all: BTreeSet<_> = Event::catalogue().map(|(t, _)| t).collect();
     assert_eq!(covered, all);
-    assert_eq!(all.len(), 36);
+    assert_eq!(all.len(), 37);
 }
 
 #[test]

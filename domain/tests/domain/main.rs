@@ -8,6 +8,7 @@ mod account_keys;
 mod events;
 mod money;
 mod no_panics;
+mod notices;
 mod organization;
 mod policy;
 mod properties;

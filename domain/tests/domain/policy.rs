@@ -69,6 +69,7 @@ EraseUser           K  K  K  K  ok K  K  ok K
 ReadLedgerEntries   ok A  N  ok ok ok K  K  K
 ReadInvitations     ok A  N  W  ok ok K  K  K
 ReadUserAccounts    W  W  W  ok ok ok K  K  K
+ReadNotifications   K  K  K  K  K  K  K  K  K
 ";
 
 fn parse_action(name: &str) -> Action {
@@ -120,6 +121,25 @@ fn every_action_for_every_persona_is_allowed_or_denied_exactly_as_the_rules_say(
         Action::ALL.to_vec(),
         "the matrix lists every action once, in order"
     );
+}
+
+#[test]
+fn the_notifier_reads_the_notifications_and_nothing_else() {
+    for action in Action::ALL {
+        let expected = if action == Action::ReadNotifications {
+            Ok(())
+        } else {
+            Err(Denial::CallerKindNotAllowed {
+                caller: ledger_domain::CallerKind::Notifier,
+                action,
+            })
+        };
+        assert_eq!(
+            authorize(&Caller::Notifier, action, &AuthContext::GLOBAL),
+            expected,
+            "{action:?}"
+        );
+    }
 }
 
 #[test]

@@ -132,3 +132,9 @@ rpcs! {
     keys.change_key_expiry(ChangeKeyExpiryRequest) -> pb::CommandResponse;
     users.list_user_invitations(ListUserInvitationsRequest) -> pb::ListUserInvitationsResponse;
 }
+
+// Notifications and the low-balance threshold (issue 18, notify).
+rpcs! {
+    settings.set_low_balance_threshold(SetLowBalanceThresholdRequest) -> pb::CommandResponse;
+    notifications.subscribe(SubscribeRequest) -> tonic::Streaming<pb::Notification>;
+}
