@@ -229,14 +229,15 @@ fn account_notices(
         return Vec::new();
     };
     let mut found = Vec::new();
-    if below_threshold(&after) && !below_threshold(before) {
-        if let Some(threshold) = after.spending.low_balance_threshold {
-            found.push(Notice::LowBalance {
-                account_id: after.id,
-                threshold,
-                balance: after.balance,
-            });
-        }
+    if below_threshold(&after)
+        && !below_threshold(before)
+        && let Some(threshold) = after.spending.low_balance_threshold
+    {
+        found.push(Notice::LowBalance {
+            account_id: after.id,
+            threshold,
+            balance: after.balance,
+        });
     }
     for (key_id, at) in billed {
         let (Some(was), Some(key)) = (before.keys.get(&key_id), after.keys.get(&key_id)) else {

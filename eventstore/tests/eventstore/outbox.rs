@@ -120,10 +120,6 @@ async fn concurrent_appends_write_their_messages_in_cursor_order_and_a_retry_wri
             read.push((record.cursor.position, record.cursor.index, n));
         }
     }
-    let expected: Vec<_> = expected
-        .into_iter()
-        .map(|(position, index, n)| (position, index, n))
-        .collect();
     assert_eq!(read, expected);
 }
 
