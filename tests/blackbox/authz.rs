@@ -86,12 +86,12 @@ BalanceAsOf                P  P  P  P  P  ok ok
 ConsistencyCheck           P  P  P  P  P  ok ok
 StreamConsistencyCheck     P  P  P  P  P  ok ok
 GetProjectionStatus        P  P  P  P  P  ok ok
+SetLowBalanceThreshold     ok P  P  P  P  P  P
+Subscribe                  P  P  P  P  P  P  P
 RemoveMember               ok P  P  P  P  P  P
 ChangeMemberRole           ok P  P  P  P  P  P
 LeaveOrganization          a  ok P  P  P  P  P
 AcceptInvitation           a  a  ok P  P  P  P
-SetLowBalanceThreshold     ok P  P  P  P  P  P
-Subscribe                  P  P  P  P  P  P  P
 ";
 
 /// What the rows act on, created through the API before the matrix runs.
