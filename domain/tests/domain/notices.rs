@@ -297,3 +297,59 @@ fn a_member_who_leaves_is_not_a_removal() {
     let decision = organization::leave(&org_state(), &account, &dashboard(BOB), &leave).unwrap();
     assert_eq!(notices(&decision, &[&account]), vec![]);
 }
+
+// ---- property: one low-balance notice per downward crossing ----
+
+/// A step of the property: a purchase (`true`) or a recorded usage, in cents.
+fn step() -> impl proptest::strategy::Strategy<Value = (bool, u32)> {
+    use proptest::prelude::*;
+    (any::<bool>(), 1..5_000u32)
+}
+
+fn cents(n: u32) -> String {
+    format!("{}.{:02}", n / 100, n % 100)
+}
+
+proptest::proptest! {
+    #[test]
+    fn a_low_balance_notice_comes_exactly_when_the_balance_crosses_below_the_threshold(
+        steps in proptest::collection::vec(step(), 1..40),
+        threshold_cents in 1..20_000u32,
+    ) {
+        let mut state = AccountState::from_events(&funded_org_account_and([threshold_set(
+            &cents(threshold_cents),
+        )]));
+        // The balance as a plain running sum, in cents: 100 credits to start.
+        let threshold = i64::from(threshold_cents);
+        let mut balance: i64 = 10_000;
+        for (n, (purchase, amount)) in steps.into_iter().enumerate() {
+            let command = if purchase {
+                AccountCommand::PurchaseCredits {
+                    amount: credits(&cents(amount)),
+                    payment_reference: ledger_domain::text::PaymentReference::parse(&format!(
+                        "pay-{n}"
+                    ))
+                    .unwrap(),
+                    at: t(1),
+                }
+            } else {
+                record(KEY_BOB, &format!("g{n}"), &cents(amount))
+            };
+            let caller = if purchase { dashboard(ALICE) } else { Caller::Gateway };
+            let before = balance;
+            balance += if purchase { i64::from(amount) } else { -i64::from(amount) };
+            let crossed = before >= threshold && balance < threshold;
+            let found = when(&mut state, caller, command);
+            let expected = if crossed {
+                vec![low_balance(&cents(threshold_cents), &{
+                    let sign = if balance < 0 { "-" } else { "" };
+                    let abs = balance.unsigned_abs();
+                    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+                })]
+            } else {
+                vec![]
+            };
+            proptest::prop_assert_eq!(found, expected, "step {}", n);
+        }
+    }
+}
