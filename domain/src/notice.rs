@@ -26,7 +26,7 @@ use crate::event::Event;
 use crate::ids::{AccountId, InvitationId, KeyId, OrganizationId, UserId};
 use crate::money::Credits;
 use crate::organization::OrganizationEvent;
-use crate::period::LimitPeriod;
+use crate::period::{KeySpend, LimitPeriod};
 use crate::role::Role;
 
 /// Most notices one command may cause (a removal names its disabled keys in one notice).
@@ -187,71 +187,72 @@ fn from_event(event: &Event) -> Option<Notice> {
     }
 }
 
-/// The low-balance and key-limit notices of `events` on the account `state` holds. The state
-/// after them is folded only when one of these notices is possible (a threshold is or becomes
-/// set, or a limited key is billed), so a command on an account with neither costs nothing.
+/// The low-balance and key-limit notices of `events` on the account `state` holds. A key's
+/// limit is checked on a copy of that key's spend counter only; the account is folded only
+/// when a low-balance notice is possible (a threshold is or becomes set), so a command on an
+/// account without one costs no copy of its state.
 fn account_notices(
     state: &AccountState,
     before: &Account,
     events: &[&AccountEvent],
 ) -> Vec<Notice> {
-    // The last billing time of each limited key billed by the events.
-    let mut billed: BTreeMap<KeyId, DateTime<Utc>> = BTreeMap::new();
+    // Each limited key the events bill: its spend after them, and the last billing time.
+    let mut billed: BTreeMap<KeyId, (KeySpend, DateTime<Utc>)> = BTreeMap::new();
     let mut threshold_set = false;
     for event in events {
-        let usage = match event {
-            AccountEvent::HoldSettled(e) => Some((&e.usage, e.at)),
-            AccountEvent::UsageRecorded(e) => Some((&e.usage, e.at)),
+        let (usage, at) = match event {
+            AccountEvent::HoldSettled(e) => (&e.usage, e.at),
+            AccountEvent::UsageRecorded(e) => (&e.usage, e.at),
             AccountEvent::LowBalanceThresholdSet(_) => {
                 threshold_set = true;
-                None
+                continue;
             }
-            _ => None,
+            _ => continue,
         };
-        if let Some((usage, at)) = usage
-            && before
-                .keys
-                .get(&usage.key_id)
-                .is_some_and(|k| k.limit.is_some())
+        let Some(key) = before
+            .keys
+            .get(&usage.key_id)
+            .filter(|key| key.limit.is_some())
+        else {
+            continue;
+        };
+        let (spend, last) = billed
+            .entry(usage.key_id)
+            .or_insert_with(|| (key.spend.clone(), at));
+        spend.add(at, usage.cost.amount());
+        *last = at;
+    }
+    let mut found = Vec::new();
+    if threshold_set || before.spending.low_balance_threshold.is_some() {
+        let mut after = state.clone();
+        for event in events {
+            after.evolve(event);
+        }
+        if let Some(after) = &after.account
+            && below_threshold(after)
+            && !below_threshold(before)
+            && let Some(threshold) = after.spending.low_balance_threshold
         {
-            billed.insert(usage.key_id, at);
+            found.push(Notice::LowBalance {
+                account_id: after.id,
+                threshold,
+                balance: after.balance,
+            });
         }
     }
-    let watch_balance = threshold_set || before.spending.low_balance_threshold.is_some();
-    if !watch_balance && billed.is_empty() {
-        return Vec::new();
-    }
-    let mut after = state.clone();
-    for event in events {
-        after.evolve(event);
-    }
-    let Some(after) = after.account else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    if below_threshold(&after)
-        && !below_threshold(before)
-        && let Some(threshold) = after.spending.low_balance_threshold
-    {
-        found.push(Notice::LowBalance {
-            account_id: after.id,
-            threshold,
-            balance: after.balance,
-        });
-    }
-    for (key_id, at) in billed {
-        let (Some(was), Some(key)) = (before.keys.get(&key_id), after.keys.get(&key_id)) else {
+    for (key_id, (spend, at)) in billed {
+        let Some(key) = before.keys.get(&key_id) else {
             continue;
         };
         let Some(limit) = key.limit else { continue };
-        let (spent_before, spent) = (
-            was.spend.spent_in(limit.reset, at),
-            key.spend.spent_in(limit.reset, at),
-        );
         let amount = limit.amount.amount();
-        if spent_before < amount && spent >= amount && key.status != KeyStatus::Deleted {
+        let spent = spend.spent_in(limit.reset, at);
+        if key.spend.spent_in(limit.reset, at) < amount
+            && spent >= amount
+            && key.status != KeyStatus::Deleted
+        {
             found.push(Notice::KeyLimitReached {
-                account_id: after.id,
+                account_id: before.id,
                 key_id,
                 created_by: key.created_by,
                 limit,
