@@ -63,6 +63,7 @@ impl CallContext {
             Caller::Support { .. } => "support",
             Caller::Auditor => "auditor",
             Caller::System => "system",
+            Caller::Notifier => "notifier",
         }
     }
 }
@@ -299,6 +300,7 @@ impl Credentials {
             CredentialKind::Gateway => Caller::Gateway,
             CredentialKind::Identity => Caller::Identity,
             CredentialKind::Auditor => Caller::Auditor,
+            CredentialKind::Notifier => Caller::Notifier,
         };
         let correlation_id = metadata
             .get("x-correlation-id")

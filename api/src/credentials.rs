@@ -29,6 +29,8 @@ pub enum CredentialKind {
     Support,
     /// Auditors.
     Auditor,
+    /// The service that emails and pages people (streams the notifications outbox).
+    Notifier,
 }
 
 impl CredentialKind {
@@ -40,6 +42,7 @@ impl CredentialKind {
             CredentialKind::Identity => "identity",
             CredentialKind::Support => "support",
             CredentialKind::Auditor => "auditor",
+            CredentialKind::Notifier => "notifier",
         }
     }
 }

@@ -15,7 +15,7 @@ use tonic_health::server::HealthReporter;
 use crate::pb;
 
 /// The services whose health is reported, beside the server as a whole (`""`).
-pub const SERVICES: [&str; 9] = [
+pub const SERVICES: [&str; 10] = [
     pb::users_service_server::SERVICE_NAME,
     pb::organizations_service_server::SERVICE_NAME,
     pb::credits_service_server::SERVICE_NAME,
@@ -25,6 +25,7 @@ pub const SERVICES: [&str; 9] = [
     pb::settings_service_server::SERVICE_NAME,
     pb::support_service_server::SERVICE_NAME,
     pb::audit_service_server::SERVICE_NAME,
+    pb::notifications_service_server::SERVICE_NAME,
 ];
 
 /// How often the database is probed while serving.

@@ -150,6 +150,32 @@ pub fn key_limit(field: &str, limit: Option<&pb::KeyLimit>) -> Result<Option<Key
     }))
 }
 
+/// The outbox cursor a subscriber resumes after; absent is before the first message.
+pub fn outbox_cursor(
+    field: &str,
+    cursor: Option<&pb::NotificationCursor>,
+) -> Result<ledger_eventstore::OutboxCursor, AppError> {
+    let Some(cursor) = cursor else {
+        return Ok(ledger_eventstore::OutboxCursor::default());
+    };
+    if cursor.position < 0 {
+        return Err(AppError::invalid(
+            format!("{field}.position"),
+            "must not be negative",
+        ));
+    }
+    if cursor.index < 0 {
+        return Err(AppError::invalid(
+            format!("{field}.index"),
+            "must not be negative",
+        ));
+    }
+    Ok(ledger_eventstore::OutboxCursor {
+        position: cursor.position,
+        index: cursor.index,
+    })
+}
+
 /// A required usage report, fields named under `field`.
 pub fn usage(field: &str, usage: Option<&pb::UsageReport>) -> Result<UsageReport, AppError> {
     let u = usage.ok_or_else(|| AppError::invalid(field, "is required"))?;

@@ -32,7 +32,8 @@ use crate::pb;
 use crate::secrets::KeyHasher;
 use crate::services::{
     Shared, activity::Activity, audit::Audit, credits::CreditsApi, gateway::Gateway, keys::Keys,
-    organizations::Organizations, settings::Settings, support::Support, users::Users,
+    notifications::Notifications, organizations::Organizations, settings::Settings,
+    support::Support, users::Users,
 };
 use crate::startup::{self, LateRoutes};
 
@@ -170,6 +171,8 @@ pub async fn serve(
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     tracing::info!(%address, tls = config.tls_cert.is_some(), "ledgerd serving gRPC");
+    // Streams that follow the log end when the drain starts, so they do not hold it open.
+    let streams_stopping = stopping_rx.clone();
     let server = tokio::spawn(grpc_server(
         config,
         health_service,
@@ -248,6 +251,13 @@ pub async fn serve(
             app: Arc::clone(&app),
         },
         config,
+        Notifications::new(
+            Shared {
+                app: Arc::clone(&app),
+            },
+            streams_stopping,
+            projections.heads(),
+        ),
     ));
     health.started().await;
     tracing::info!("ledgerd started");
@@ -303,7 +313,7 @@ fn reflection() -> anyhow::Result<Routes> {
 }
 
 /// The ledger's gRPC services, each taking requests up to `max` bytes.
-fn ledger_routes(shared: &Shared, config: &Config) -> Routes {
+fn ledger_routes(shared: &Shared, config: &Config, notifications: Notifications) -> Routes {
     let max = config.max_request_bytes;
     macro_rules! service {
         ($server:path, $imp:expr) => {{
@@ -350,6 +360,10 @@ fn ledger_routes(shared: &Shared, config: &Config) -> Routes {
     .add_service(service!(
         pb::audit_service_server::AuditServiceServer,
         Audit(shared.clone())
+    ))
+    .add_service(service!(
+        pb::notifications_service_server::NotificationsServiceServer,
+        notifications
     ))
 }
 

@@ -395,6 +395,14 @@ requests! {
         domain(PaymentReference::parse(&m.payment_reference));
     },
     ListBookEntriesRequest => |m| page(m.page_size, &m.page_token),
+    // Notifications and the low-balance threshold.
+    SetLowBalanceThresholdRequest => |m| {
+        ids(&[("command_id", &m.command_id), ("account_id", &m.account_id)]);
+        if let Some(threshold) = &m.threshold {
+            amount(|t| Credits::purchase(t), threshold);
+        }
+    },
+    SubscribeRequest => |m| answer(input::outbox_cursor("after", m.after.as_ref())),
 }
 
 /// Text that is often almost valid: UUID-, decimal-, email- and timestamp-like fragments,
@@ -538,7 +546,7 @@ fn the_generated_inputs_decode_into_every_request_message() {
     }
     assert_eq!(
         REQUESTS.len(),
-        62,
+        64,
         "a new request message needs a line in requests!"
     );
 }

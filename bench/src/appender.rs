@@ -171,5 +171,6 @@ fn usage_append(stream: &str) -> AppendRequest {
         }],
         claims: vec![],
         reply: serde_json::Value::Null,
+        outbox: vec![],
     }
 }

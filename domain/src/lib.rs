@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod money;
+pub mod notice;
 pub mod organization;
 pub mod period;
 pub mod policy;

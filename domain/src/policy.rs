@@ -29,6 +29,8 @@ pub enum Caller {
     Auditor,
     /// `ledgerd`'s own background tasks (the hold-expiry task).
     System,
+    /// The service that emails and pages people: reads the notifications outbox only.
+    Notifier,
 }
 
 /// The kind of a [`Caller`], without its ids.
@@ -47,6 +49,8 @@ pub enum CallerKind {
     Auditor,
     /// See [`Caller::System`].
     System,
+    /// See [`Caller::Notifier`].
+    Notifier,
 }
 
 impl Caller {
@@ -59,6 +63,7 @@ impl Caller {
             Self::Support { .. } => CallerKind::Support,
             Self::Auditor => CallerKind::Auditor,
             Self::System => CallerKind::System,
+            Self::Notifier => CallerKind::Notifier,
         }
     }
 
@@ -183,11 +188,13 @@ pub enum Action {
     /// Read the system books of the double-entry ledger (external, revenue, transfers,
     /// adjustments).
     ReadSystemBooks,
+    /// Stream the notifications outbox (the notifier only).
+    ReadNotifications,
 }
 
 impl Action {
     /// Every action, for tables and tests.
-    pub const ALL: [Action; 41] = [
+    pub const ALL: [Action; 42] = [
         Self::RegisterUser,
         Self::VerifyEmail,
         Self::CreateOrganization,
@@ -229,6 +236,7 @@ impl Action {
         Self::ReverseTransfer,
         Self::RefundPurchase,
         Self::ReadSystemBooks,
+        Self::ReadNotifications,
     ];
 }
 
@@ -400,6 +408,7 @@ fn kind_allowed(kind: CallerKind, action: Action) -> bool {
         }
         CallerKind::Auditor => read,
         CallerKind::System => matches!(action, A::ExpireHold),
+        CallerKind::Notifier => matches!(action, A::ReadNotifications),
     }
 }
 
@@ -451,8 +460,9 @@ fn check_need(need: Need, ctx: &AuthContext) -> Result<(), Denial> {
 ///
 /// Caller kinds first (identity registers and verifies; the gateway holds, settles, voids,
 /// records usage and authenticates keys; support transfers, sets member limits and reads;
-/// auditors only read; the system expires holds), then, for dashboard users, the role in the
-/// organization, ownership of the personal account, and authorship of the key.
+/// auditors only read; the system expires holds; the notifier reads the notifications outbox),
+/// then, for dashboard users, the role in the organization, ownership of the personal account,
+/// and authorship of the key.
 pub fn authorize(caller: &Caller, action: Action, ctx: &AuthContext) -> Result<(), Denial> {
     let kind = caller.kind();
     if !kind_allowed(kind, action) {

@@ -45,6 +45,10 @@ pub(crate) struct BatchRows {
     pub(crate) stream_heads: Vec<String>,
     pub(crate) stream_head_versions: Vec<i64>,
     pub(crate) stream_head_positions: Vec<i64>,
+    pub(crate) outbox_positions: Vec<i64>,
+    pub(crate) outbox_indexes: Vec<i32>,
+    pub(crate) outbox_kinds: Vec<String>,
+    pub(crate) outbox_payloads: Vec<String>,
 }
 
 impl BatchRows {
@@ -446,6 +450,14 @@ fn judge(
         reply: append.reply.clone(),
         replayed: false,
     };
+    // The messages' cursor: the append's last position (it has events, `prepare` checks) and
+    // their index.
+    for (index, (kind, payload)) in (0..).zip(&append.outbox) {
+        rows.outbox_positions.push(state.position);
+        rows.outbox_indexes.push(index);
+        rows.outbox_kinds.push(kind.clone());
+        rows.outbox_payloads.push(payload.clone());
+    }
     for claim in &append.claims {
         state
             .claims

@@ -121,8 +121,8 @@ pub(crate) enum Transaction {
     Own,
 }
 
-/// Writes the batch's events, stream heads, claims, commands and the new log head with one call
-/// of the procedure `append_batch` (migration 0005), which tells listeners the new head. Returns
+/// Writes the batch's events, stream heads, claims, commands, outbox messages and the new log
+/// head with one call of the procedure `append_batch` (migration 0009), which tells listeners the new head. Returns
 /// `false`, having written nothing, when the head is not at `expected_head` (position and hash).
 #[tracing::instrument(skip_all, fields(events = rows.positions.len()), err)]
 pub(crate) async fn write_rows<'e>(
@@ -136,7 +136,8 @@ pub(crate) async fn write_rows<'e>(
     let (new_position, new_hash) = new_head;
     let written = sqlx::query_scalar(
         "CALL append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                           $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, NULL)",
+                           $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, \
+                           $31, NULL)",
     )
     .bind(transaction == Transaction::Own)
     .bind(expected_head.0)
@@ -165,6 +166,10 @@ pub(crate) async fn write_rows<'e>(
     .bind(new_position)
     .bind(new_hash.as_slice())
     .bind(NOTIFY_CHANNEL)
+    .bind(&rows.outbox_positions)
+    .bind(&rows.outbox_indexes)
+    .bind(&rows.outbox_kinds)
+    .bind(&rows.outbox_payloads)
     .fetch_one(executor)
     .await?;
     Ok(written)

@@ -12,6 +12,7 @@ mod chain;
 mod error;
 mod hash;
 mod model;
+mod outbox;
 mod prepare;
 mod privileges;
 mod read;
@@ -25,9 +26,10 @@ pub use chain::{Settled, Ticket};
 pub use error::StoreError;
 pub use hash::{GENESIS_HASH, canonical_bytes, chain_hash};
 pub use model::{
-    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, Head, NewEvent, RecordedEvent,
-    StreamAppend, StreamVersion, UniqueClaim, limits,
+    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, Head, NewEvent, OutboxCursor,
+    OutboxMessage, OutboxRecord, RecordedEvent, StreamAppend, StreamVersion, UniqueClaim, limits,
 };
+pub use outbox::read_outbox;
 pub use privileges::{LOG_GRANTS, SERVICE_GRANTS, grant_log_privileges, grant_service_privileges};
 pub use read::{
     claim_position, find_command, head, read_all, read_stream, read_stream_tails, stream_version,

@@ -20,6 +20,10 @@ pub mod limits {
     pub const MAX_CLAIMS_PER_APPEND: usize = 1_000;
     /// Most events one read returns.
     pub const MAX_READ_LIMIT: i64 = 10_000;
+    /// Most outbox messages one command may write.
+    pub const MAX_OUTBOX_PER_APPEND: usize = 100;
+    /// Longest outbox message kind, in bytes.
+    pub const MAX_OUTBOX_KIND_BYTES: usize = 100;
 }
 
 /// The version a command expects a stream to be at when its events are appended.
@@ -112,6 +116,43 @@ pub struct AppendRequest {
     pub claims: Vec<UniqueClaim>,
     /// Whatever the caller wants a retry to receive again (never a secret).
     pub reply: serde_json::Value,
+    /// Messages for the outbox, written in the same transaction as the events (none for most
+    /// appends). An append with messages must carry at least one event: their cursor is the
+    /// position of its last event.
+    pub outbox: Vec<OutboxMessage>,
+}
+
+/// A message for the transactional outbox: what the services that email and page people are
+/// told, committed exactly when the events that cause it are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    /// Stable kind, e.g. `low_balance`.
+    pub kind: String,
+    /// The message's data (no personal data: it is as immutable as the log).
+    pub payload: serde_json::Value,
+}
+
+/// Where a message stands in the outbox: the position of the last event of the append that
+/// wrote it, and its index among that append's messages. Messages commit in cursor order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OutboxCursor {
+    /// Position of the last event of the append that wrote the message.
+    pub position: i64,
+    /// Index among that append's messages, from 0.
+    pub index: i32,
+}
+
+/// A message as the outbox holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    /// Its place in the outbox.
+    pub cursor: OutboxCursor,
+    /// Stable kind.
+    pub kind: String,
+    /// The payload exactly as stored.
+    pub payload: String,
+    /// When it was written (the time the log recorded its events).
+    pub recorded_at: DateTime<Utc>,
 }
 
 impl AppendRequest {

@@ -18,6 +18,8 @@ pub(crate) struct PreparedAppend {
     pub(crate) streams: Vec<PreparedStream>,
     pub(crate) claims: Vec<UniqueClaim>,
     pub(crate) reply: serde_json::Value,
+    /// Outbox messages: kind and rendered payload.
+    pub(crate) outbox: Vec<(String, String)>,
     pub(crate) event_count: usize,
     /// Where this append stands, for the writer to settle.
     pub(crate) ticket: Ticket,
@@ -84,6 +86,15 @@ impl PreparedAppend {
                 return invalid("an exact expected version is 1 or more".into());
             }
         }
+        if request.outbox.len() > limits::MAX_OUTBOX_PER_APPEND {
+            return invalid(format!(
+                "an append writes at most {} outbox messages",
+                limits::MAX_OUTBOX_PER_APPEND
+            ));
+        }
+        if !request.outbox.is_empty() && event_count == 0 {
+            return invalid("outbox messages need an event to follow".into());
+        }
         let metadata = render(&request.metadata)?;
         let mut bytes = metadata.len() * event_count;
         let mut streams = Vec::with_capacity(request.streams.len());
@@ -116,6 +127,18 @@ impl PreparedAppend {
                 events,
             });
         }
+        let mut outbox = Vec::with_capacity(request.outbox.len());
+        for message in request.outbox {
+            if message.kind.is_empty() || message.kind.len() > limits::MAX_OUTBOX_KIND_BYTES {
+                return invalid(format!(
+                    "outbox message kinds are 1 to {} bytes",
+                    limits::MAX_OUTBOX_KIND_BYTES
+                ));
+            }
+            let payload = render(&message.payload)?;
+            bytes += payload.len();
+            outbox.push((message.kind, payload));
+        }
         if bytes > limits::MAX_BYTES_PER_APPEND {
             return invalid(format!(
                 "an append carries at most {} bytes of payload and metadata",
@@ -138,6 +161,7 @@ impl PreparedAppend {
             streams,
             claims: request.claims,
             reply: request.reply,
+            outbox,
             event_count,
             ticket: Ticket::new(),
             after,
@@ -188,6 +212,7 @@ mod tests {
             }],
             claims: vec![],
             reply: serde_json::Value::Null,
+            outbox: vec![],
         };
         let append = PreparedAppend::new(request, None).unwrap();
         let ticket = append.ticket.clone();

@@ -10,7 +10,7 @@ use crate::error::StoreError;
 
 /// Each event-log table and what the run-time role may do to it, and the procedure that writes a
 /// batch (revoked from `PUBLIC` by its migration).
-pub const LOG_GRANTS: [(&str, &str); 7] = [
+pub const LOG_GRANTS: [(&str, &str); 8] = [
     ("events", "SELECT, INSERT"),
     ("commands", "SELECT, INSERT"),
     ("unique_claims", "SELECT, INSERT"),
@@ -18,6 +18,7 @@ pub const LOG_GRANTS: [(&str, &str); 7] = [
     ("streams", "SELECT, INSERT, UPDATE"),
     ("snapshots", "SELECT, INSERT, UPDATE, DELETE"),
     ("PROCEDURE append_batch", "EXECUTE"),
+    ("outbox", "SELECT, INSERT"),
 ];
 
 /// The other tables `ledgerd serve` uses, and what it does to them: the read models and their

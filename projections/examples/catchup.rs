@@ -52,6 +52,7 @@ fn request(stream: &str, events: Vec<Event>) -> AppendRequest {
         }],
         claims: vec![],
         reply: serde_json::Value::Null,
+        outbox: vec![],
     }
 }
 

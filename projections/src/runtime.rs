@@ -68,6 +68,7 @@ impl RuntimeMetrics {
 pub struct ProjectionRuntime {
     tasks: Vec<JoinHandle<()>>,
     metrics: Vec<Arc<ProjectionMetrics>>,
+    heads: watch::Receiver<i64>,
 }
 
 impl ProjectionRuntime {
@@ -101,7 +102,17 @@ impl ProjectionRuntime {
         if let Some(every) = config.prune_interval {
             tasks.push(tokio::spawn(prune_periodically(pool, every, shutdown)));
         }
-        ProjectionRuntime { tasks, metrics }
+        ProjectionRuntime {
+            tasks,
+            metrics,
+            heads: wake_rx,
+        }
+    }
+
+    /// The head positions the LISTEN task hears of (every process's commits): a hint for
+    /// other tailing readers (the notifications stream), which must poll as well.
+    pub fn heads(&self) -> watch::Receiver<i64> {
+        self.heads.clone()
     }
 
     /// The counters and gauges of every projection in this process.

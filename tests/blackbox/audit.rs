@@ -127,6 +127,7 @@ async fn reflection_lists_every_service_over_v1_and_v1alpha() {
             "SettingsService",
             "SupportService",
             "AuditService",
+            "NotificationsService",
         ] {
             let full = format!("arouter.ledger.v1.{service}");
             assert!(names.contains(&full), "{full} missing from {names:?}");

@@ -3,7 +3,8 @@
 //!
 //! Columns are the personas: an organization admin (also the owner of a funded personal
 //! account), a member, a verified user outside the organization, then the gateway, identity,
-//! support and auditor credentials. Cells: `ok` the call succeeds; `P` PERMISSION_DENIED and the
+//! support and auditor credentials (the notifier, refused everything but `Subscribe`, has a
+//! test of its own). Cells: `ok` the call succeeds; `P` PERMISSION_DENIED and the
 //! log's head does not move; `a` the policy lets it through and the domain answers on the merits
 //! (e.g. an admin accepting someone else's invitation gets FAILED_PRECONDITION).
 //!
@@ -13,8 +14,8 @@
 
 use ledger_api::pb;
 use ledger_tests::client::{
-    Api, Auditor, Dashboard, Gateway, Hold, Identity, Invitation, Key, Org, Rpc, Support, User,
-    World, id, usage,
+    Api, Auditor, Dashboard, Gateway, Hold, Identity, Invitation, Key, Notifier, Org, Rpc, Support,
+    User, World, id, usage,
 };
 use prost::Message;
 use tonic::{Code, Status};
@@ -91,6 +92,8 @@ ReverseTransfer            P  P  P  P  P  ok P
 RefundPurchase             ok P  P  P  P  P  P
 GetPurchaseReceipt         ok P  P  P  P  ok ok
 ListBookEntries            P  P  P  P  P  ok ok
+SetLowBalanceThreshold     ok P  P  P  P  P  P
+Subscribe                  P  P  P  P  P  P  P
 RemoveMember               ok P  P  P  P  P  P
 ChangeMemberRole           ok P  P  P  P  P  P
 LeaveOrganization          a  ok P  P  P  P  P
@@ -498,9 +501,49 @@ async fn call(rpc: &str, caller: &Rpc, f: &Fixture, hold: Option<Hold>) -> Resul
         "RefundPurchase" => dashboard.refund(account, MATRIX_PAYMENT).map(drop),
         "GetPurchaseReceipt" => dashboard.receipt(account, MATRIX_PAYMENT).map(drop),
         "ListBookEntries" => auditor.book("external", 0).map(drop),
+        "SetLowBalanceThreshold" => dashboard
+            .set_low_balance_threshold(account, Some("5"))
+            .map(drop),
+        "Subscribe" => Notifier::from(caller.clone()).subscribe(None).map(drop),
         other => panic!("no call written for {other}"),
     };
     call.outcome().await
+}
+
+/// The notifier credential (a column of its own would be all refusals): it subscribes to the
+/// notifications and every other RPC refuses it, appending nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_notifier_subscribes_to_notifications_and_is_refused_every_other_rpc() {
+    let world = World::start().await;
+    let mut users = Vec::new();
+    for _ in 0..5 {
+        users.push(world.some_user().await);
+    }
+    let fixture = fixture(&world, &users).await;
+    let notifier = world.caller("notifier", None);
+    for line in MATRIX.lines().filter(|line| !line.trim().is_empty()) {
+        let rpc = line.split_whitespace().next().expect("a row names its RPC");
+        let hold = match rpc {
+            "SettleHold" | "VoidHold" | "SettleBatch" | "VoidHoldBatch" => {
+                Some(hold_for(&fixture).await)
+            }
+            _ => None,
+        };
+        let before = world.head().await;
+        let outcome = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            call(rpc, &notifier, &fixture, hold),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{rpc} by the notifier did not answer in 30 s"));
+        if rpc == "Subscribe" {
+            outcome.expect("the notifier subscribes");
+            continue;
+        }
+        let status = outcome.expect_err(&format!("{rpc} by the notifier was allowed"));
+        assert_eq!(status.code(), Code::PermissionDenied, "{rpc}: {status:?}");
+        assert_eq!(world.head().await, before, "{rpc} by the notifier appended");
+    }
 }
 
 /// Billing information is for admins and account owners: a member of the organization reads

@@ -22,6 +22,7 @@ mod key_secrets;
 mod ledgerctl;
 mod lifecycle;
 mod members;
+mod notifications;
 mod operations;
 mod payments;
 mod races;

@@ -18,7 +18,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
 
 /// The ledger's services, as a client names them in a health check.
-const SERVICES: [&str; 9] = [
+const SERVICES: [&str; 10] = [
     "arouter.ledger.v1.UsersService",
     "arouter.ledger.v1.OrganizationsService",
     "arouter.ledger.v1.CreditsService",
@@ -28,6 +28,7 @@ const SERVICES: [&str; 9] = [
     "arouter.ledger.v1.SettingsService",
     "arouter.ledger.v1.SupportService",
     "arouter.ledger.v1.AuditService",
+    "arouter.ledger.v1.NotificationsService",
 ];
 
 /// Options for a `ledgerd` on `url`, with a data dir it never uses.

@@ -79,6 +79,7 @@ mod dashboard;
 mod ids;
 mod keys;
 mod keys_lifecycle;
+mod notifications;
 mod roles;
 mod rpc;
 mod spending;
@@ -91,6 +92,7 @@ pub use ids::{
     AccountId, Hold, HoldId, Invitation, InvitationId, Key, KeyId, Org, OrgId, User, id,
 };
 pub use keys_lifecycle::{Rotated, rotate_request};
+pub use notifications::{Notifier, next_notices, stays_quiet};
 pub use roles::{Auditor, Gateway, Identity, Support, authorize_and_hold_request, usage};
 pub use rpc::Rpc;
 pub use world::{Api, World};

@@ -95,7 +95,14 @@ impl Drop for Secrets {
 }
 
 /// The caller kinds a credential can be minted for.
-pub const KINDS: [&str; 5] = ["dashboard", "gateway", "identity", "support", "auditor"];
+pub const KINDS: [&str; 6] = [
+    "dashboard",
+    "gateway",
+    "identity",
+    "support",
+    "auditor",
+    "notifier",
+];
 
 /// The staff member the support token minted at start is bound to.
 pub const SUPPORT_STAFF: uuid::Uuid = uuid::Uuid::from_u128(0x5afe);
@@ -579,6 +586,8 @@ pub struct Clients {
     pub audit: pb::audit_service_client::AuditServiceClient<Authed>,
     /// ActivityService.
     pub activity: pb::activity_service_client::ActivityServiceClient<Authed>,
+    /// NotificationsService.
+    pub notifications: pb::notifications_service_client::NotificationsServiceClient<Authed>,
 }
 
 impl Clients {
@@ -599,6 +608,7 @@ impl Clients {
             support: pb::support_service_client::SupportServiceClient::new(svc()),
             audit: pb::audit_service_client::AuditServiceClient::new(svc()),
             activity: pb::activity_service_client::ActivityServiceClient::new(svc()),
+            notifications: pb::notifications_service_client::NotificationsServiceClient::new(svc()),
         }
     }
 }

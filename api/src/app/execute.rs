@@ -7,8 +7,8 @@ use std::sync::Arc;
 use ledger_domain::account::AccountEvent;
 use ledger_domain::{CommandId, Credits, Decision, Event, UniqueClaim};
 use ledger_eventstore::{
-    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, StoreError, claim_position,
-    find_command, read_all,
+    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, OutboxMessage, StoreError,
+    claim_position, find_command, read_all,
 };
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -62,6 +62,8 @@ impl Executed {
 pub(super) struct Attempt {
     pub decision: Decision,
     pub reply: serde_json::Value,
+    /// The decision's notices, written with its events.
+    pub outbox: Vec<OutboxMessage>,
 }
 
 /// What follows an attempt's append.
@@ -109,6 +111,7 @@ pub(super) fn append_request(
         streams: ledger_codec::streams(&attempt.decision),
         claims: claimed.claims.iter().map(ledger_codec::claim).collect(),
         reply: attempt.reply.clone(),
+        outbox: attempt.outbox.clone(),
     }
 }
 
@@ -175,12 +178,14 @@ impl App {
     ) -> Result<Attempt, AppError> {
         let state = command.load(&loader, &cx.caller).await?;
         let decided: Decided<C::Reply> = command.decide(&state, &cx.caller)?;
+        let outbox = self.outbox(&decided.decision, &loader).await?;
         command.write_outside_log(self, &decided).await?;
         let reply = serde_json::to_value(&decided.reply)
             .map_err(|e| AppError::Internal(format!("reply does not encode: {e}")))?;
         Ok(Attempt {
             decision: decided.decision,
             reply,
+            outbox,
         })
     }
 

@@ -10,6 +10,7 @@ pub mod key_secret;
 pub mod keyindex;
 pub mod load;
 pub mod locks;
+mod notices;
 mod pipeline;
 
 use std::sync::Arc;

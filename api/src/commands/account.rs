@@ -50,6 +50,7 @@ impl LedgerCommand for OnAccount {
             AccountCommand::SetDefaultKeyLimit { .. } => "SetDefaultKeyLimit",
             AccountCommand::AdjustCredits { .. } => "AdjustCredits",
             AccountCommand::RefundPurchase { .. } => "RefundPurchase",
+            AccountCommand::SetLowBalanceThreshold { .. } => "SetLowBalanceThreshold",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod export;
 pub mod gateway;
 pub mod keys;
 pub mod ledger;
+pub mod notifications;
 pub mod organizations;
 pub mod projected;
 pub mod readmodels;

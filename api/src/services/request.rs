@@ -124,3 +124,6 @@ string_field!(
     RefundPurchaseRequest,
     GetPurchaseReceiptRequest,
 );
+// Notifications (issue 18, notify).
+string_field!(command_id of CommandRequest for SetLowBalanceThresholdRequest);
+string_field!(account_id of AccountRequest for SetLowBalanceThresholdRequest);

@@ -158,6 +158,15 @@ impl pb::settings_service_server::SettingsService for Settings {
             .await
     }
 
+    async fn set_low_balance_threshold(
+        &self,
+        request: Request<pb::SetLowBalanceThresholdRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        self.0
+            .account_command(request, spending::set_low_balance_threshold)
+            .await
+    }
+
     async fn get_spending_controls(
         &self,
         request: Request<pb::GetSpendingControlsRequest>,

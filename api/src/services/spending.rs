@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::account::{AccountCommand, KeyLimit};
-use ledger_domain::{Action, DomainError, UserId, authorize};
+use ledger_domain::{Action, Credits, DomainError, UserId, authorize};
 use rust_decimal::Decimal;
 
 use super::keys::period_pb;
@@ -48,6 +48,18 @@ pub fn set_default_key_limit(
 ) -> Result<AccountCommand, AppError> {
     Ok(AccountCommand::SetDefaultKeyLimit {
         limit: input::key_limit("limit", req.limit.as_ref())?,
+        at: now(),
+    })
+}
+
+/// `SetLowBalanceThreshold` → [`AccountCommand::SetLowBalanceThreshold`].
+pub fn set_low_balance_threshold(
+    req: &pb::SetLowBalanceThresholdRequest,
+) -> Result<AccountCommand, AppError> {
+    Ok(AccountCommand::SetLowBalanceThreshold {
+        threshold: input::optional_text("threshold", req.threshold.as_deref(), |text| {
+            Credits::purchase(text)
+        })?,
         at: now(),
     })
 }
@@ -104,5 +116,9 @@ pub async fn spending_controls(
         member_caps,
         version: ledger_codec::stored_version(state.version),
         billing_hidden: !billing_shown,
+        low_balance_threshold: spending
+            .low_balance_threshold
+            .filter(|_| billing_shown)
+            .map(|threshold| money(threshold.amount())),
     })
 }

@@ -193,6 +193,13 @@ pub enum AccountCommand {
         /// Now.
         at: DateTime<Utc>,
     },
+    /// Set (or clear) the balance below which the notifier is told (admins).
+    SetLowBalanceThreshold {
+        /// The threshold (purchase-amount rules); `None` clears it.
+        threshold: Option<Credits>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
 }
 
 impl AccountCommand {
@@ -214,9 +221,10 @@ impl AccountCommand {
             C::VoidHold { .. } => Action::VoidHold,
             C::ExpireHold { .. } => Action::ExpireHold,
             C::RecordUsage { .. } => Action::RecordUsage,
-            C::SetBudget { .. } | C::SetMemberSpendCap { .. } | C::SetDefaultKeyLimit { .. } => {
-                Action::SetBillingSettings
-            }
+            C::SetBudget { .. }
+            | C::SetMemberSpendCap { .. }
+            | C::SetDefaultKeyLimit { .. }
+            | C::SetLowBalanceThreshold { .. } => Action::SetBillingSettings,
             C::AdjustCredits { .. } => Action::AdjustCredits,
             C::RefundPurchase { .. } => Action::RefundPurchase,
         }

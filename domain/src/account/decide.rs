@@ -157,6 +157,9 @@ fn decide_events(
             payment_reference,
             at,
         } => corrections::refund(ctx, payment_reference, *at),
+        C::SetLowBalanceThreshold { threshold, at } => {
+            spending::set_low_balance_threshold(ctx, *threshold, *at)
+        }
     }
 }
 

@@ -420,6 +420,21 @@ pub struct PurchaseRefunded {
     pub at: DateTime<Utc>,
 }
 
+/// `account.low_balance_threshold_set` v1: an organization admin set (or, `null`, cleared) the
+/// balance below which the account's notifier is told (once each time the balance falls below
+/// it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LowBalanceThresholdSet {
+    /// The organization account.
+    pub account_id: AccountId,
+    /// The threshold, `null`: none.
+    pub threshold: Option<Credits>,
+    /// The admin.
+    pub by: UserId,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 crate::event::event_enum! {
     /// Events of the account stream.
     AccountEvent {
@@ -473,6 +488,8 @@ crate::event::event_enum! {
         TransferReversedIn(TransferReversedIn) = "account.transfer_reversed_in" v 1,
         /// See [`PurchaseRefunded`].
         PurchaseRefunded(PurchaseRefunded) = "account.purchase_refunded" v 1,
+        /// See [`LowBalanceThresholdSet`].
+        LowBalanceThresholdSet(LowBalanceThresholdSet) = "account.low_balance_threshold_set" v 1,
     }
 }
 
@@ -532,6 +549,7 @@ impl AccountEvent {
             Self::TransferReversedOut(e) => e.account_id,
             Self::TransferReversedIn(e) => e.account_id,
             Self::PurchaseRefunded(e) => e.account_id,
+            Self::LowBalanceThresholdSet(e) => e.account_id,
         }
     }
 }

@@ -166,7 +166,8 @@ impl Account {
             AccountEvent::BudgetSet(_)
             | AccountEvent::MemberSpendCapSet(_)
             | AccountEvent::DefaultKeyLimitSet(_)
-            | AccountEvent::BudgetThresholdReached(_) => self.spending.apply(event),
+            | AccountEvent::BudgetThresholdReached(_)
+            | AccountEvent::LowBalanceThresholdSet(_) => self.spending.apply(event),
             AccountEvent::KeyRotated(e) => {
                 let key = self.key_mut(&e.key_id);
                 assert_eq!(

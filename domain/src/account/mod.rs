@@ -17,7 +17,7 @@ pub use command::{AccountCommand, ReverseTransfer, TransferCredits};
 pub use corrections::reverse_transfer;
 pub use credits::transfer;
 pub use decide::{auth_context, decide, key_auth_context};
-pub(crate) use event::DisableCause;
+pub use event::DisableCause;
 pub use event::{
     AccountEvent, AccountOpened, CreditsPurchased, HoldClosed, HoldPlaced, HoldSettled, KeyChanged,
     KeyCreated, KeyDisabled, KeyLimitChanged, KeyRenamed, TransferredIn, TransferredOut,
@@ -27,7 +27,7 @@ pub use event::{
     AdjustmentDirection, CreditsAdjusted, PurchaseRefunded, TransferReversedIn, TransferReversedOut,
 };
 pub use event::{BudgetSet, BudgetThresholdReached, DefaultKeyLimitSet, MemberSpendCapSet};
-pub use event::{KeyExpiryChanged, KeyRotated};
+pub use event::{KeyExpiryChanged, KeyRotated, LowBalanceThresholdSet};
 pub(crate) use keys::disable_keys_created_by;
 pub use spending::{BUDGET_THRESHOLDS_PERCENT, BudgetNotices, Spending};
 pub use usage::{Tokens, Usage, UsageReport, UsageStatus};

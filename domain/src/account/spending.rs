@@ -8,10 +8,14 @@
 use std::collections::BTreeMap;
 
 use super::decide::Ctx;
-use super::event::{BudgetSet, BudgetThresholdReached, DefaultKeyLimitSet, MemberSpendCapSet};
+use super::event::{
+    BudgetSet, BudgetThresholdReached, DefaultKeyLimitSet, LowBalanceThresholdSet,
+    MemberSpendCapSet,
+};
 use super::{Account, AccountEvent, Key, KeyLimit};
 use crate::error::{DomainError, Field, InputError};
 use crate::ids::UserId;
+use crate::money::Credits;
 use crate::period::{KeySpend, LimitPeriod};
 use crate::policy::{Action, Scope, authorize};
 use crate::role::Role;
@@ -62,6 +66,8 @@ pub struct Spending {
     pub member_held: BTreeMap<UserId, Decimal>,
     /// The budget thresholds noticed so far.
     pub budget_notices: BudgetNotices,
+    /// The balance below which the notifier is told.
+    pub low_balance_threshold: Option<Credits>,
 }
 
 impl Spending {
@@ -120,6 +126,7 @@ impl Spending {
                 }
             },
             AccountEvent::DefaultKeyLimitSet(e) => self.default_key_limit = e.limit,
+            AccountEvent::LowBalanceThresholdSet(e) => self.low_balance_threshold = e.threshold,
             AccountEvent::BudgetThresholdReached(e) => {
                 assert!(
                     e.threshold_percent > self.budget_notices.reached_in(e.period_start),
@@ -226,6 +233,24 @@ pub(super) fn set_default_key_limit(
         by,
         at,
     })])
+}
+
+/// Sets (or clears) the low-balance threshold. A balance already below the new threshold is
+/// noticed with this decision (see `crate::notice`).
+pub(super) fn set_low_balance_threshold(
+    ctx: &Ctx<'_>,
+    threshold: Option<Credits>,
+    at: DateTime<Utc>,
+) -> Result<Vec<AccountEvent>, DomainError> {
+    let by = admin(ctx)?;
+    Ok(vec![AccountEvent::LowBalanceThresholdSet(
+        LowBalanceThresholdSet {
+            account_id: ctx.account.id,
+            threshold,
+            by,
+            at,
+        },
+    )])
 }
 
 /// The default a member's key limit is bound by: set, and the caller a member (admins and

@@ -293,6 +293,12 @@ fn spending_events() -> Vec<AccountEvent> {
             spent: "8".parse().unwrap(),
             at,
         }),
+        AccountEvent::LowBalanceThresholdSet(ledger_domain::account::LowBalanceThresholdSet {
+            account_id: acc,
+            threshold: Some(credits("25")),
+            by: ALICE,
+            at,
+        }),
     ]
 }
 
@@ -301,7 +307,7 @@ fn the_fixture_covers_every_event_type() {
     let covered: BTreeSet<_> = every_event().iter().map(Event::event_type).collect();
     let all: BTreeSet<_> = Event::catalogue().map(|(t, _)| t).collect();
     assert_eq!(covered, all);
-    assert_eq!(all.len(), 40);
+    assert_eq!(all.len(), 41);
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod corrections;
 mod events;
 mod money;
 mod no_panics;
+mod notices;
 mod organization;
 mod policy;
 mod properties;

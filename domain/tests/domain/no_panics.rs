@@ -22,7 +22,7 @@ use std::mem::discriminant;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// One caller of every kind, and every dashboard persona (admin, member, non-member, owner).
-fn callers() -> [Caller; 9] {
+fn callers() -> [Caller; 10] {
     [
         dashboard(ALICE),
         dashboard(BOB),
@@ -33,6 +33,7 @@ fn callers() -> [Caller; 9] {
         Caller::Gateway,
         Caller::Identity,
         Caller::System,
+        Caller::Notifier,
     ]
 }
 
@@ -187,6 +188,10 @@ fn spending_commands() -> Vec<AccountCommand> {
             limit: every_day,
             at,
         },
+        AccountCommand::SetLowBalanceThreshold {
+            threshold: Some(credits("25")),
+            at,
+        },
     ]
 }
 
@@ -224,7 +229,7 @@ fn every_account_command_by_every_caller_is_decided_without_a_panic_whatever_the
         ("missing", AccountState::default()),
     ];
     let commands = account_commands();
-    assert_every_variant(&commands, 19);
+    assert_every_variant(&commands, 20);
     let mut decisions = Decisions::default();
     for (account_name, state) in &accounts {
         for (org_name, org) in org_states() {

@@ -74,6 +74,7 @@ AdjustCredits       K  K  K  K  ok K  K  K  K
 ReverseTransfer     K  K  K  K  ok K  K  K  K
 RefundPurchase      ok A  N  ok K  K  K  K  K
 ReadSystemBooks     K  K  K  K  ok ok K  K  K
+ReadNotifications   K  K  K  K  K  K  K  K  K
 ";
 
 fn parse_action(name: &str) -> Action {
@@ -125,6 +126,25 @@ fn every_action_for_every_persona_is_allowed_or_denied_exactly_as_the_rules_say(
         Action::ALL.to_vec(),
         "the matrix lists every action once, in order"
     );
+}
+
+#[test]
+fn the_notifier_reads_the_notifications_and_nothing_else() {
+    for action in Action::ALL {
+        let expected = if action == Action::ReadNotifications {
+            Ok(())
+        } else {
+            Err(Denial::CallerKindNotAllowed {
+                caller: ledger_domain::CallerKind::Notifier,
+                action,
+            })
+        };
+        assert_eq!(
+            authorize(&Caller::Notifier, action, &AuthContext::GLOBAL),
+            expected,
+            "{action:?}"
+        );
+    }
 }
 
 #[test]

@@ -53,6 +53,7 @@ pub fn request(streams: Vec<StreamAppend>) -> AppendRequest {
         streams,
         claims: vec![],
         reply: json!(null),
+        outbox: vec![],
     }
 }
 

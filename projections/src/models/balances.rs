@@ -302,7 +302,8 @@ impl BalanceFold {
             AccountEvent::BudgetSet(_)
             | AccountEvent::MemberSpendCapSet(_)
             | AccountEvent::DefaultKeyLimitSet(_)
-            | AccountEvent::BudgetThresholdReached(_) => {}
+            | AccountEvent::BudgetThresholdReached(_)
+            | AccountEvent::LowBalanceThresholdSet(_) => {}
         }
         match Money::moved_by(event) {
             Some(money) => self.book(&money, position),

@@ -142,6 +142,7 @@ pub fn request(decision: &Decision) -> AppendRequest {
         streams: ledger_codec::streams(decision),
         claims: ledger_codec::claims(decision),
         reply: json!(null),
+        outbox: vec![],
     }
 }
 

@@ -146,3 +146,9 @@ rpcs! {
     credits.get_purchase_receipt(GetPurchaseReceiptRequest) -> pb::GetPurchaseReceiptResponse;
     audit.list_book_entries(ListBookEntriesRequest) -> pb::ListLedgerEntriesResponse;
 }
+
+// Notifications and the low-balance threshold (issue 18, notify).
+rpcs! {
+    settings.set_low_balance_threshold(SetLowBalanceThresholdRequest) -> pb::CommandResponse;
+    notifications.subscribe(SubscribeRequest) -> tonic::Streaming<pb::Notification>;
+}

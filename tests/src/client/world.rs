@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::dashboard::Dashboard;
 use super::ids::{Key, Org, User};
+use super::notifications::Notifier;
 use super::roles::{Auditor, Gateway, Identity, Support};
 use super::rpc::Rpc;
 use crate::ledgerd::{Ledgerd, LedgerdOptions};
@@ -97,6 +98,11 @@ pub trait Api {
     /// An auditor.
     fn auditor(&self) -> Auditor {
         self.caller("auditor", None).into()
+    }
+
+    /// The notifier.
+    fn notifier(&self) -> Notifier {
+        self.caller("notifier", None).into()
     }
 
     /// A user registered with `email` and verified, as the identity service does.
