@@ -25,6 +25,7 @@ mod operations;
 mod payments;
 mod races;
 mod reads;
+mod replica;
 mod reports;
 mod runtime_role;
 mod secrets;
