@@ -169,7 +169,8 @@ const REPLAY_LAG_MS: &str = "SELECT CASE \
           * 1000, 0) END::float8";
 
 /// Probes the standby's replay lag every [`PROBE_INTERVAL`] on a connection of its own and
-/// reports to `health` whether it is within `max_lag`, until `stop` turns true. A probe that
+/// reports to `health` whether it is within `max_lag` (out of it after two probes in a row over
+/// it), until `stop` turns true. A probe that
 /// fails says nothing here (the database probe reports an unreachable database).
 pub async fn watch_replay_lag(
     health: Arc<Health>,
@@ -179,13 +180,19 @@ pub async fn watch_replay_lag(
 ) {
     let options = options.application_name("ledgerd-replay-lag");
     let mut connection: Option<PgConnection> = None;
+    // Probes in a row that found the lag over the bound. One alone is not trusted: after an
+    // idle spell the first WAL to arrive reads as old (its predecessor's commit time) until
+    // it is replayed, a few milliseconds later.
+    let mut over = 0_u32;
     loop {
         if let Some(lag_ms) = replay_lag_ms(&options, &mut connection).await {
-            let in_bounds = lag_ms <= max_lag.as_millis() as f64;
-            if !in_bounds {
+            if lag_ms <= max_lag.as_millis() as f64 {
+                over = 0;
+            } else {
+                over = over.saturating_add(1);
                 tracing::debug!(lag_ms, "the standby's replay lags");
             }
-            health.replay(in_bounds).await;
+            health.replay(over < 2).await;
         }
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => break,
