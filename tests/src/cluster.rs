@@ -163,7 +163,9 @@ impl ReplicatedDatabase {
         let primary = sqlx::PgPool::connect(&self.primary_url)
             .await
             .expect("the primary accepts connections");
-        let written: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+        // The insert position: with `synchronous_commit = off` (these clusters are not
+        // durable) a commit may not be written out yet, and the write position lags it.
+        let written: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
             .fetch_one(&primary)
             .await
             .expect("the primary's WAL position");
