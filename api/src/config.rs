@@ -210,6 +210,26 @@ pub struct Config {
     #[arg(long, env = "LEDGER_NO_MIGRATE", global = true)]
     pub no_migrate: bool,
 
+    /// Serve reads only, from a hot standby (a streaming replica) of the ledger's database: no
+    /// writer, no projectors, no hold expiry, no migrations. Commands are answered UNAVAILABLE
+    /// with reason READ_ONLY_REPLICA (send them to a ledgerd on the primary); queries, exports,
+    /// audit streams, VerifyChain and AuthenticateKey are served from what the standby has
+    /// replayed. A ledgerd on the primary must have started once before (it records the
+    /// key-hash secret's fingerprint and applies the migrations).
+    #[arg(long, env = "LEDGER_READ_ONLY", global = true)]
+    pub read_only: bool,
+
+    /// With --read-only: health reports NOT_SERVING while the standby's replay lags the WAL it
+    /// has received by more than this many milliseconds (measured as the age of the last
+    /// replayed commit while received WAL waits to be replayed).
+    #[arg(
+        long,
+        env = "LEDGER_MAX_REPLAY_LAG_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub max_replay_lag_ms: u64,
+
     /// What to do; serving is the default.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -71,6 +71,10 @@ pub enum AppError {
     /// is not one this listing issued. Mapped per variant in `status.rs`.
     #[error(transparent)]
     Projection(#[from] ledger_projections::ProjectionError),
+    /// A command sent to a `ledgerd` serving reads from a replica (`--read-only`). Caller: send
+    /// it to a `ledgerd` on the primary (reason `READ_ONLY_REPLICA`).
+    #[error("this ledgerd serves reads from a replica; send commands to a ledgerd on the primary")]
+    ReadOnlyReplica,
     /// A bug or corrupt data. Logged once where converted; the caller sees "internal error".
     #[error("internal: {0}")]
     Internal(String),

@@ -1,6 +1,7 @@
 //! The standard gRPC health service, per service: `""` (the whole server) and each
 //! `arouter.ledger.v1.*` service answer SERVING only while `ledgerd` is started, its database
-//! answers, and it is not draining after SIGTERM. NOT_SERVING otherwise.
+//! answers, it is not draining after SIGTERM and, on a replica (`--read-only`), the standby's
+//! replay lag is within `--max-replay-lag-ms`. NOT_SERVING otherwise.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,11 +43,13 @@ struct State {
     database_up: bool,
     /// SIGTERM was received: the server is finishing its in-flight calls.
     draining: bool,
+    /// The standby's replay lag is within bounds (always, off a replica).
+    replay_in_bounds: bool,
 }
 
 impl State {
     fn status(self) -> ServingStatus {
-        if self.started && self.database_up && !self.draining {
+        if self.started && self.database_up && !self.draining && self.replay_in_bounds {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
@@ -71,6 +74,7 @@ impl Health {
                 started: false,
                 database_up: true,
                 draining: false,
+                replay_in_bounds: true,
             }),
         });
         health.publish(ServingStatus::NotServing).await;
@@ -85,6 +89,12 @@ impl Health {
     /// The latest probe's outcome.
     pub async fn database(&self, up: bool) {
         self.change(|state| state.database_up = up).await;
+    }
+
+    /// The latest replay-lag probe's outcome (see [`watch_replay_lag`]).
+    pub async fn replay(&self, in_bounds: bool) {
+        self.change(|state| state.replay_in_bounds = in_bounds)
+            .await;
     }
 
     /// SIGTERM: NOT_SERVING from now on. `Watch` streams get the NOT_SERVING and then end, so
@@ -146,6 +156,83 @@ pub async fn watch_database(
     }
     if let Some(connection) = connection {
         let _ = connection.close().await;
+    }
+}
+
+/// The standby's replay lag in milliseconds: 0 when it has replayed all the WAL it received
+/// (or is no standby), else the age of the last transaction it replayed. A standby cut off
+/// from its primary has nothing left to replay and reads 0: the database probe and the
+/// primary's own monitoring (`pg_stat_replication`) cover that case.
+const REPLAY_LAG_MS: &str = "SELECT CASE \
+     WHEN NOT pg_is_in_recovery() THEN 0 \
+     WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 \
+     ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) \
+          * 1000, 0) END::float8";
+
+/// Probes the standby's replay lag every [`PROBE_INTERVAL`] on a connection of its own and
+/// reports to `health` whether it is within `max_lag` (out of it after two probes in a row over
+/// it), until `stop` turns true. A probe that
+/// fails says nothing here (the database probe reports an unreachable database).
+pub async fn watch_replay_lag(
+    health: Arc<Health>,
+    options: PgConnectOptions,
+    max_lag: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let options = options.application_name("ledgerd-replay-lag");
+    let mut connection: Option<PgConnection> = None;
+    // Probes in a row that found the lag over the bound. One alone is not trusted: after an
+    // idle spell the first WAL to arrive reads as old (its predecessor's commit time) until
+    // it is replayed, a few milliseconds later.
+    let mut over = 0_u32;
+    loop {
+        if let Some(lag_ms) = replay_lag_ms(&options, &mut connection).await {
+            if lag_ms <= max_lag.as_millis() as f64 {
+                over = 0;
+            } else {
+                over = over.saturating_add(1);
+                tracing::debug!(lag_ms, "the standby's replay lags");
+            }
+            health.replay(over < 2).await;
+        }
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            _ = tokio::time::sleep(PROBE_INTERVAL) => {}
+        }
+    }
+    if let Some(connection) = connection {
+        let _ = connection.close().await;
+    }
+}
+
+/// One replay-lag probe on the kept connection (connecting first if there is none).
+async fn replay_lag_ms(
+    options: &PgConnectOptions,
+    connection: &mut Option<PgConnection>,
+) -> Option<f64> {
+    let attempt = async {
+        if connection.is_none() {
+            *connection = Some(options.connect().await?);
+        }
+        match connection.as_mut() {
+            Some(conn) => sqlx::query_scalar::<_, f64>(REPLAY_LAG_MS)
+                .fetch_one(conn)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
+        Ok(Ok(lag)) => lag,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "replay lag probe failed");
+            *connection = None;
+            None
+        }
+        Err(_) => {
+            *connection = None;
+            None
+        }
     }
 }
 

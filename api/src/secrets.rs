@@ -131,15 +131,28 @@ impl KeyHasher {
     /// Records this secret's fingerprint in the database on first start, and refuses a
     /// database whose API keys were hashed with another secret: their keys would all be
     /// unknown here, and keys created here unknown to the other processes.
-    pub async fn check_database(&self, pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    /// With `read_only` (a replica) nothing is recorded: the fingerprint must be there
+    /// already, recorded by a `ledgerd` on the primary.
+    pub async fn check_database(&self, pool: &sqlx::PgPool, read_only: bool) -> anyhow::Result<()> {
         let mine = self.fingerprint();
-        sqlx::query("INSERT INTO key_hash_secret (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING")
+        if !read_only {
+            sqlx::query(
+                "INSERT INTO key_hash_secret (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING",
+            )
             .bind(&mine)
             .execute(pool)
             .await?;
-        let recorded: String = sqlx::query_scalar("SELECT fingerprint FROM key_hash_secret")
-            .fetch_one(pool)
-            .await?;
+        }
+        let recorded: Option<String> =
+            sqlx::query_scalar("SELECT fingerprint FROM key_hash_secret")
+                .fetch_optional(pool)
+                .await?;
+        let Some(recorded) = recorded else {
+            anyhow::bail!(
+                "--read-only: the database has no key-hash secret recorded yet; start a ledgerd \
+                 on the primary first"
+            );
+        };
         anyhow::ensure!(
             recorded == mine,
             "the key-hash secret differs from the one this database's API keys were hashed \

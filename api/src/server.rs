@@ -20,7 +20,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic_health::pb::health_server::{Health as HealthApi, HealthServer};
 
 use crate::access::AccessLogLayer;
-use crate::app::{App, expiry};
+use crate::app::{App, expiry, follow};
 use crate::auth::Credentials;
 use crate::auth::assertion::AssertionCheck;
 use crate::auth::layer::AuthLayer;
@@ -112,30 +112,46 @@ async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 /// Brings the schema up to date before serving, or with `--no-migrate` only checks that it is:
 /// a run-time role without DDL rights cannot migrate, and must not serve an older schema.
+/// A read-only ledgerd (`--read-only`) never migrates: its standby replays the primary's schema.
 async fn prepare_schema(config: &Config, pool: &PgPool) -> anyhow::Result<()> {
-    if !config.no_migrate {
+    if !config.no_migrate && !config.read_only {
         return migrate(pool).await;
     }
     let pending = ledger_eventstore::pending_migrations(pool).await?;
     anyhow::ensure!(
         pending.is_empty(),
-        "--no-migrate: the database lacks migrations {pending:?}; run `ledgerd migrate` as the \
-         schema's owner first"
+        "--no-migrate or --read-only: the database lacks migrations {pending:?}; run `ledgerd \
+         migrate` as the schema's owner (on the primary) first"
     );
     tracing::info!("schema up to date; migrations left to the owner (--no-migrate)");
     Ok(())
 }
 
-/// What start-up builds from the database: the application (with its key index) and the
-/// group-commit writer's task.
-type Started = (Arc<App>, tokio::task::JoinHandle<()>);
+/// What start-up builds from the database: the application (with its key index), and the
+/// group-commit writer's task or, read-only, where the follower starts (the head before the key
+/// index was built).
+type Started = (Arc<App>, Writer);
+
+/// The writer of a primary's `ledgerd`, or the starting position of a replica's follower.
+enum Writer {
+    /// The group-commit writer's task.
+    Primary(tokio::task::JoinHandle<()>),
+    /// `--read-only`: the log position [`crate::app::follow`] follows from.
+    Follower(i64),
+}
 
 /// One start-up attempt: the schema, the key-hash secret's fingerprint, the key index.
 async fn start(config: &Config, pool: &PgPool, hasher: &KeyHasher) -> anyhow::Result<Started> {
     startup::reachable(pool).await?;
     prepare_schema(config, pool).await?;
-    hasher.check_database(pool).await?;
-    let (appender, writer) = Appender::spawn(pool.clone(), AppenderConfig::default());
+    hasher.check_database(pool, config.read_only).await?;
+    let (appender, writer) = if config.read_only {
+        let head = ledger_eventstore::head(pool).await?;
+        (Appender::read_only(), Writer::Follower(head.position))
+    } else {
+        let (appender, task) = Appender::spawn(pool.clone(), AppenderConfig::default());
+        (appender, Writer::Primary(task))
+    };
     let check_timeout = Duration::from_millis(config.check_statement_timeout_ms);
     let app = App::start(
         pool.clone(),
@@ -143,6 +159,7 @@ async fn start(config: &Config, pool: &PgPool, hasher: &KeyHasher) -> anyhow::Re
         hasher.clone(),
         check_timeout,
         config.key_rate(),
+        config.read_only,
     )
     .await?;
     Ok((app, writer))
@@ -206,21 +223,27 @@ pub async fn serve(
     };
     let (stop_expiry, stop_rx) = watch::channel(false);
     // The read models: one runner per projection (active where it holds the projection's
-    // lock), stopped by the same signal as the expiry task.
-    let projection_config = RuntimeConfig {
-        gather: Duration::from_millis(config.projection_gather_ms),
-        prune_interval: (config.activity_prune_interval_s > 0)
-            .then(|| Duration::from_secs(config.activity_prune_interval_s)),
-        ..RuntimeConfig::default()
-    };
-    let projections = ProjectionRuntime::spawn(pool.clone(), projection_config, stop_rx.clone());
+    // lock), stopped by the same signal as the expiry task. None on a replica: its read models
+    // are the primary's, replayed.
+    let projections = (!config.read_only).then(|| {
+        let projection_config = RuntimeConfig {
+            gather: Duration::from_millis(config.projection_gather_ms),
+            prune_interval: (config.activity_prune_interval_s > 0)
+                .then(|| Duration::from_secs(config.activity_prune_interval_s)),
+            ..RuntimeConfig::default()
+        };
+        ProjectionRuntime::spawn(pool.clone(), projection_config, stop_rx.clone())
+    });
     let metrics_task = match config.metrics_listen {
         Some(address) => {
             let listener = TcpListener::bind(address).await?;
             tracing::info!(address = %listener.local_addr()?, "metrics on /metrics");
             let source = ledger_gauges(GaugeInputs {
                 appender: app.appender.clone(),
-                projections: projections.metrics_handle(),
+                projections: projections
+                    .as_ref()
+                    .map(ProjectionRuntime::metrics_handle)
+                    .unwrap_or_default(),
                 pool: pool.clone(),
                 credentials: Arc::clone(&credentials),
             });
@@ -236,11 +259,36 @@ pub async fn serve(
         }
         None => None,
     };
-    let expiry_task = tokio::spawn(expiry::run(
-        Arc::clone(&app),
-        Duration::from_secs(config.hold_expiry_interval_s.max(1)),
-        stop_rx.clone(),
-    ));
+    // Expiring holds is a command: the primary's. A replica follows the log instead.
+    let (expiry_task, writer) = match writer {
+        Writer::Primary(writer) => (
+            tokio::spawn(expiry::run(
+                Arc::clone(&app),
+                Duration::from_secs(config.hold_expiry_interval_s.max(1)),
+                stop_rx.clone(),
+            )),
+            Some(writer),
+        ),
+        Writer::Follower(head) => {
+            tracing::info!(
+                head,
+                max_replay_lag_ms = config.max_replay_lag_ms,
+                "read-only: following the replica's log; commands are refused"
+            );
+            let lag = tokio::spawn(health::watch_replay_lag(
+                Arc::clone(&health),
+                (*pool.connect_options()).clone(),
+                Duration::from_millis(config.max_replay_lag_ms),
+                stop_rx.clone(),
+            ));
+            let follower = tokio::spawn(follow::run(Arc::clone(&app), head, stop_rx.clone()));
+            let both = async move {
+                let _ = lag.await;
+                let _ = follower.await;
+            };
+            (tokio::spawn(both), None)
+        }
+    };
     let database_watch = tokio::spawn(health::watch_database(
         Arc::clone(&health),
         (*pool.connect_options()).clone(),
@@ -256,7 +304,10 @@ pub async fn serve(
                 app: Arc::clone(&app),
             },
             streams_stopping,
-            projections.heads(),
+            // A standby hears no NOTIFY and runs no projections: its streams poll.
+            projections
+                .as_ref()
+                .map_or_else(|| tokio::sync::watch::channel(0).1, |p| p.heads()),
         ),
     ));
     health.started().await;
@@ -274,9 +325,10 @@ pub async fn serve(
     }
     // Each runner finishes (or rolls back) its batch; a batch is one transaction, so stopping
     // mid-way loses nothing. Joined before the database (possibly embedded) is stopped.
-    if tokio::time::timeout(Duration::from_secs(10), projections.join())
-        .await
-        .is_err()
+    if let Some(projections) = projections
+        && tokio::time::timeout(Duration::from_secs(10), projections.join())
+            .await
+            .is_err()
     {
         tracing::warn!("the projections did not stop in time");
     }
@@ -284,9 +336,10 @@ pub async fn serve(
     // services holding it) lets the writer drain.
     drop(ledger);
     drop(app);
-    if tokio::time::timeout(Duration::from_secs(10), writer)
-        .await
-        .is_err()
+    if let Some(writer) = writer
+        && tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .is_err()
     {
         tracing::warn!("the appender did not stop in time");
     }

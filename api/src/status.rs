@@ -162,6 +162,7 @@ pub fn app_reason(error: &AppError) -> &'static str {
         AppError::CommandIdReused => "COMMAND_ID_REUSED",
         AppError::SecretNoLongerShown(_) => "KEY_SECRET_NO_LONGER_SHOWN",
         AppError::RateLimited { .. } => "RATE_LIMITED",
+        AppError::ReadOnlyReplica => "READ_ONLY_REPLICA",
         _ => "",
     }
 }
@@ -237,6 +238,14 @@ impl From<AppError> for Status {
             ),
             AppError::Unimplemented(_) => Status::unimplemented(error.to_string()),
             AppError::Projection(error) => projection_status(error),
+            AppError::ReadOnlyReplica => {
+                let details = ErrorDetails::with_error_info(
+                    "READ_ONLY_REPLICA",
+                    REASON_DOMAIN,
+                    HashMap::new(),
+                );
+                detailed(Code::Unavailable, error.to_string(), details)
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Status::internal("internal error")

@@ -110,6 +110,18 @@ impl Appender {
         )
     }
 
+    /// A handle with no writer behind it, for a process that only reads (a `ledgerd` on a hot
+    /// standby): every append is refused with [`StoreError::AppenderStopped`], and the watch
+    /// is kept by whoever follows the log ([`WriterWatch::observe_at`]).
+    pub fn read_only() -> Appender {
+        let (queue, _receiver) = mpsc::channel(1);
+        Appender {
+            queue,
+            counters: Arc::new(Counters::default()),
+            watch: Arc::new(WriterWatch::default()),
+        }
+    }
+
     /// Appends one command's events atomically and returns where they landed. A retry with the
     /// same command id and request hash returns the first outcome and appends nothing.
     pub async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {

@@ -58,8 +58,11 @@ impl WriterWatch {
     }
 
     /// Records a check that saw the head as committed at `at` or later (an idle writer's read
-    /// of the head, without the lock, started after `at`). Only the writer task calls it.
-    pub(crate) fn observe_at(&self, moved: bool, at: Instant) {
+    /// of the head, without the lock, started after `at`). Only the writer task calls it, or,
+    /// in a process that has no writer ([`crate::Appender::read_only`]), the one task that
+    /// follows the log a replica replays: there every append is another writer's, so `moved`
+    /// is whether the log grew since that task's previous check.
+    pub fn observe_at(&self, moved: bool, at: Instant) {
         let number = self.checks.load(Ordering::SeqCst) + 1;
         if moved {
             self.last_moved.store(number, Ordering::SeqCst);

@@ -34,6 +34,11 @@ impl PgBinaries {
         self.dir.join("pg_ctl")
     }
 
+    /// Path to `pg_basebackup` (installed beside the server tools; used to make a standby).
+    pub fn pg_basebackup(&self) -> PathBuf {
+        self.dir.join("pg_basebackup")
+    }
+
     /// Locates the binaries: in `bin_dir` only when given, else by the search described in
     /// the module documentation.
     ///

@@ -138,6 +138,33 @@ impl EmbeddedPostgres {
         Ok(self)
     }
 
+    /// Starts a hot standby of this cluster in `config.data_dir`: the first time, a base
+    /// backup of this cluster (`pg_basebackup -R -X stream` over loopback, as superuser
+    /// `ledger`) that keeps streaming this cluster's WAL and replaying it; later, the standby
+    /// already there (stopped and started again, it resumes streaming). It listens on its own
+    /// port and accepts read-only sessions with this cluster's password.
+    ///
+    /// The data directory follows the rules of [`EmbeddedPostgres::start`] (owned by the
+    /// `postgres` user when we are root).
+    ///
+    /// # Errors
+    /// Any [`EmbeddedError`]; [`EmbeddedError::CommandFailed`] when `pg_basebackup` fails.
+    pub async fn start_standby(&self, config: EmbeddedConfig) -> Result<Self, EmbeddedError> {
+        let requested = std::path::absolute(&config.data_dir)
+            .map_err(|err| EmbeddedError::io("resolving", &config.data_dir, err))?;
+        let data_dir = location::resolve(&requested, self.server.user.as_ref())?;
+        if !data_dir.join("PG_VERSION").is_file() {
+            self.server
+                .base_backup(&data_dir, self.port, &self.password)
+                .await?;
+        }
+        Self::start(EmbeddedConfig {
+            data_dir: requested,
+            ..config
+        })
+        .await
+    }
+
     /// The TCP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port

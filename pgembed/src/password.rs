@@ -19,13 +19,15 @@ pub(crate) const PASSWORD_FILE: &str = "ledger.password";
 /// Random bytes in a password (shown as twice as many hex digits, safe in URLs and SQL).
 const PASSWORD_BYTES: usize = 24;
 /// The managed `pg_hba.conf`: SCRAM for every connection, local socket (disabled by the
-/// start settings, see `server.rs`) and loopback alike.
+/// start settings, see `server.rs`) and loopback alike, and for streaming replication by the
+/// superuser over loopback (what a standby made by `EmbeddedPostgres::start_standby` uses).
 pub(crate) const MANAGED_HBA: &str = "\
 # Managed by ledger-pgembed and rewritten at start: SCRAM-SHA-256 only.
 # The superuser's password is in ledger.password (mode 0600) in this directory.
 local all all scram-sha-256
 host all all 127.0.0.1/32 scram-sha-256
 host all all ::1/128 scram-sha-256
+host replication ledger 127.0.0.1/32 scram-sha-256
 ";
 
 /// A new random password.

@@ -151,6 +151,51 @@ impl Server {
         Ok(())
     }
 
+    /// Makes `target` a standby of this server (listening on `port`): an empty directory
+    /// filled by `pg_basebackup -R -X stream`, which also writes `standby.signal` and the
+    /// `primary_conninfo` (password included: the standby's own `ledger.password` is the same
+    /// file) into `postgresql.auto.conf`.
+    pub(crate) async fn base_backup(
+        &self,
+        target: &Path,
+        port: u16,
+        password: &str,
+    ) -> Result<(), EmbeddedError> {
+        std::fs::create_dir_all(target)
+            .map_err(|err| EmbeddedError::io("creating", target, err))?;
+        if let Some(user) = &self.user {
+            user::check_reachable(target, user)?;
+        }
+        let mut entries =
+            std::fs::read_dir(target).map_err(|err| EmbeddedError::io("reading", target, err))?;
+        if entries.next().is_some() {
+            return Err(EmbeddedError::NotADataDirectory(target.to_owned()));
+        }
+        std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o700))
+            .map_err(|err| EmbeddedError::io("setting permissions of", target, err))?;
+        if let Some(user) = &self.user {
+            user::chown(target, user)?;
+        }
+        tracing::info!(dir = %target.display(), port, "making a standby with pg_basebackup");
+        // The password is in the connection string (not the environment), so `-R` writes it
+        // into the standby's `primary_conninfo`.
+        let conninfo = format!("host=127.0.0.1 port={port} user={SUPERUSER} password={password}");
+        let args = [
+            "-D".as_ref(),
+            target.as_os_str(),
+            "-d".as_ref(),
+            conninfo.as_ref(),
+            "-R".as_ref(),
+            "-X".as_ref(),
+            "stream".as_ref(),
+            "-c".as_ref(),
+            "fast".as_ref(),
+            "--no-sync".as_ref(),
+        ];
+        command::run(&self.binaries.pg_basebackup(), self.user.as_ref(), args).await?;
+        Ok(())
+    }
+
     /// Whether `pg_ctl status` sees a live postmaster for this data directory.
     pub(crate) async fn is_running(&self) -> bool {
         let args = ["status".as_ref(), "-D".as_ref(), self.data_dir.as_os_str()];

@@ -393,3 +393,98 @@ async fn a_restart_cuts_open_sessions_and_keeps_the_port_and_the_data() {
     conn.close().await.expect("close");
     pg.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn a_standby_replays_the_primary_refuses_writes_and_resumes_after_a_restart() {
+    let tmp = TempDir::new("pgembed-standby");
+    let primary =
+        EmbeddedPostgres::start(EmbeddedConfig::new(tmp.0.join("primary")).durable(false))
+            .await
+            .expect("the primary starts");
+    assert!(primary.ensure_database("ledger").await.expect("create"));
+    let started = std::time::Instant::now();
+    let standby_config = EmbeddedConfig::new(tmp.0.join("standby")).durable(false);
+    let standby = primary
+        .start_standby(standby_config.clone())
+        .await
+        .expect("the standby is made and starts");
+    eprintln!("standby made and started in {:?}", started.elapsed());
+    assert_ne!(standby.port(), primary.port());
+
+    let mut writer = PgConnection::connect(&primary.database_url("ledger"))
+        .await
+        .expect("connect to the primary");
+    sqlx::query("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL)")
+        .execute(&mut writer)
+        .await
+        .expect("create table");
+    sqlx::query("INSERT INTO notes VALUES (1, 'replicated')")
+        .execute(&mut writer)
+        .await
+        .expect("insert");
+    let read = |port: u16| {
+        let url = standby.database_url("ledger");
+        async move {
+            assert!(url.contains(&format!(":{port}/")));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                if let Ok(mut conn) = PgConnection::connect(&url).await
+                    && let Ok(Some(body)) =
+                        sqlx::query_scalar::<_, String>("SELECT body FROM notes WHERE id = 1")
+                            .fetch_optional(&mut conn)
+                            .await
+                {
+                    return (conn, body);
+                }
+                assert!(std::time::Instant::now() < deadline, "the standby replays");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let (mut reader, body) = read(standby.port()).await;
+    assert_eq!(body, "replicated");
+    let refused = sqlx::query("INSERT INTO notes VALUES (2, 'on the standby')")
+        .execute(&mut reader)
+        .await
+        .expect_err("a standby is read-only");
+    assert!(refused.to_string().contains("read-only"), "{refused}");
+    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(&mut reader)
+        .await
+        .expect("ask");
+    assert!(in_recovery);
+    drop(reader);
+
+    // Stopped and started again on its port, it catches up with what it missed.
+    let port = standby.port();
+    standby.stop().await.expect("the standby stops");
+    sqlx::query("UPDATE notes SET body = 'while the standby was down' WHERE id = 1")
+        .execute(&mut writer)
+        .await
+        .expect("update");
+    let standby = primary
+        .start_standby(standby_config.port(port))
+        .await
+        .expect("the standby starts again");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut conn = PgConnection::connect(&standby.database_url("ledger"))
+            .await
+            .expect("connect to the standby");
+        let body: String = sqlx::query_scalar("SELECT body FROM notes WHERE id = 1")
+            .fetch_one(&mut conn)
+            .await
+            .expect("read");
+        if body == "while the standby was down" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(writer);
+    standby.stop().await.expect("stop the standby");
+    primary.stop().await.expect("stop the primary");
+}

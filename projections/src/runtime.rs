@@ -54,7 +54,7 @@ impl Default for RuntimeConfig {
 }
 
 /// The counters of every runner of a [`ProjectionRuntime`], cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct RuntimeMetrics(Vec<Arc<ProjectionMetrics>>);
 
 impl RuntimeMetrics {

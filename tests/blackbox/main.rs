@@ -28,6 +28,7 @@ mod payments;
 mod races;
 mod reads;
 mod rebuild;
+mod replica;
 mod reports;
 mod retention;
 mod runtime_role;

@@ -185,6 +185,14 @@ impl Ledgerd {
         .await
     }
 
+    /// Starts another `ledgerd` with the same credentials and key-hash secret, on ports of its
+    /// own, with this one's options adjusted by `configure` (another database, `--read-only`).
+    pub async fn start_beside_with(&self, configure: impl FnOnce(&mut LedgerdOptions)) -> Ledgerd {
+        let mut options = self.options.clone();
+        configure(&mut options);
+        Self::spawn(options, Arc::clone(&self.secrets), free_addresses()).await
+    }
+
     /// Starts `ledgerd serve` and waits only until its health service answers, whatever it
     /// says: for start-up against a database that is not there yet.
     pub async fn start_unready(options: &LedgerdOptions) -> Ledgerd {

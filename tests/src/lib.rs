@@ -6,3 +6,4 @@ pub mod client;
 pub mod cluster;
 pub mod ledgerctl;
 pub mod ledgerd;
+pub mod replica;

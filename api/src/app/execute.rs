@@ -150,6 +150,11 @@ impl App {
         message: &[u8],
         command: C,
     ) -> Result<Done<C::Reply>, AppError> {
+        // Every command comes through here: a read-only ledgerd refuses them all in this one
+        // place, before anything is decided or written.
+        if self.read_only {
+            return Err(AppError::ReadOnlyReplica);
+        }
         let rpc = command.rpc();
         let call = Call {
             cx,

@@ -6,6 +6,7 @@ mod cache;
 pub mod command;
 pub mod execute;
 pub mod expiry;
+pub mod follow;
 pub mod key_secret;
 pub mod keyindex;
 pub mod load;
@@ -47,6 +48,8 @@ pub struct App {
     pub checks: Arc<ConsistencyChecks>,
     /// `AuthenticateKey` calls per API key (`--key-rate-per-s`).
     pub key_rate: RateLimiter<ledger_domain::KeyId>,
+    /// Serving reads from a replica (`--read-only`): every command is refused in [`App::run`].
+    pub read_only: bool,
     states: Arc<States>,
 }
 
@@ -106,13 +109,15 @@ impl States {
 }
 
 impl App {
-    /// Builds the application state and the key index.
+    /// Builds the application state and the key index. `read_only`: a process on a replica,
+    /// whose `appender` is [`Appender::read_only`] and which refuses every command.
     pub async fn start(
         pool: PgPool,
         appender: Appender,
         hasher: KeyHasher,
         statement_timeout: std::time::Duration,
         key_rate: Rate,
+        read_only: bool,
     ) -> anyhow::Result<Arc<App>> {
         let keys = keyindex::KeyIndex::build(&pool).await?;
         Ok(Arc::new(App {
@@ -126,6 +131,7 @@ impl App {
                 statement_timeout,
             }),
             key_rate: RateLimiter::new(key_rate),
+            read_only,
             states: Arc::new(States {
                 users: StateCache::new(CACHE_CAPACITY),
                 organizations: StateCache::new(CACHE_CAPACITY),

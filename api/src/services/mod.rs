@@ -41,7 +41,7 @@ use crate::error::AppError;
 use crate::input;
 use crate::pb;
 
-pub use request::{AccountRequest, CommandRequest, OrganizationRequest};
+pub use request::{AccountRequest, CommandRequest, OrganizationRequest, ReadsAt};
 
 /// What every service holds.
 #[derive(Clone)]
@@ -107,17 +107,42 @@ impl Shared {
     }
 
     /// Answers with what `read` makes of a request; the caller is authenticated before `read`
-    /// looks at it.
+    /// looks at it. On a read-only `ledgerd` the replica's log reaches the request's
+    /// `min_position` first (within the wait budget).
     pub async fn query<R, T, F>(
         &self,
         request: Request<R>,
         read: impl FnOnce(Query<R>) -> F,
     ) -> Result<Response<T>, Status>
     where
+        R: ReadsAt,
         F: Future<Output = Result<T, AppError>>,
     {
         let cx = self.caller(&request)?;
         let budget = projected::wait_budget(request.metadata());
+        if self.app.read_only {
+            let started = std::time::Instant::now();
+            projected::log_caught_up(&self.app.pool, request.get_ref().min_position(), budget)
+                .await
+                .map_err(Status::from)?;
+            // What the log wait took is not the read models' to spend again.
+            let budget = budget.saturating_sub(started.elapsed());
+            return self.answer_query(cx, request, budget, read).await;
+        }
+        self.answer_query(cx, request, budget, read).await
+    }
+
+    /// [`Shared::query`] once the caller is known and the wait budget set.
+    async fn answer_query<R, T, F>(
+        &self,
+        cx: CallContext,
+        request: Request<R>,
+        budget: Duration,
+        read: impl FnOnce(Query<R>) -> F,
+    ) -> Result<Response<T>, Status>
+    where
+        F: Future<Output = Result<T, AppError>>,
+    {
         let query = Query {
             app: Arc::clone(&self.app),
             cx,

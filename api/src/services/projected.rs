@@ -64,6 +64,42 @@ pub async fn caught_up(
     Ok(())
 }
 
+/// On a replica: waits until its log has reached `min_position` (no wait when it is 0), at
+/// most `budget`, polling the head the standby replays; still behind then is `UNAVAILABLE`.
+pub async fn log_caught_up(
+    pool: &PgPool,
+    min_position: i64,
+    budget: Duration,
+) -> Result<(), AppError> {
+    if min_position < 0 {
+        return Err(AppError::invalid("min_position", "must not be negative"));
+    }
+    if min_position == 0 {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let deadline = started + budget.min(MAX_WAIT);
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let reached = ledger_eventstore::head(pool).await?.position;
+        if reached >= min_position {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return Err(ledger_projections::ProjectionError::NotYetAtPosition {
+                projection: "log (on this replica)",
+                reached,
+                wanted: min_position,
+                waited: started.elapsed(),
+            }
+            .into());
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
 /// The page size of a read-model listing: 0 → [`DEFAULT_PAGE_SIZE`], at most 500.
 pub fn page_size(requested: i32) -> Result<u32, AppError> {
     match requested {

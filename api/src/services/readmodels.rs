@@ -168,6 +168,10 @@ pub async fn rebuild_projection(
         &AuthContext::GLOBAL,
     )?;
     let (projection, batch) = rebuild_request(&q.req)?;
+    // A replica's read models are the primary's, replayed: rebuild them there.
+    if q.app.read_only {
+        return Err(AppError::ReadOnlyReplica);
+    }
     let pool = q.app.pool.clone();
     let target = ledger_eventstore::head(&pool).await?.position;
     let name = projection.name().to_owned();

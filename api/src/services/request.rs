@@ -127,3 +127,75 @@ string_field!(
 // Notifications (issue 18, notify).
 string_field!(command_id of CommandRequest for SetLowBalanceThresholdRequest);
 string_field!(account_id of AccountRequest for SetLowBalanceThresholdRequest);
+
+/// The position a read must reflect (`min_position`; 0 for requests without one). On a
+/// read-only `ledgerd` every query first waits until the replica's log has reached it, so that
+/// reads served from the log (balances, organizations, key authentication) keep the meaning
+/// of `min_position` that the read models' checkpoints give the others.
+pub trait ReadsAt {
+    /// `min_position`, or 0.
+    fn min_position(&self) -> i64 {
+        0
+    }
+}
+
+/// `ReadsAt` from the request's `min_position` field.
+macro_rules! reads_at {
+    ($($request:ident),+ $(,)?) => {
+        $(impl ReadsAt for pb::$request {
+            fn min_position(&self) -> i64 {
+                self.min_position
+            }
+        })+
+    };
+}
+
+/// `ReadsAt` for requests without `min_position`.
+macro_rules! reads_now {
+    ($($request:ident),+ $(,)?) => {
+        $(impl ReadsAt for pb::$request {})+
+    };
+}
+
+reads_at!(
+    ListActivityRequest,
+    GetUsageAnalyticsRequest,
+    ExportActivityRequest,
+    ExportAnalyticsRequest,
+    GetAccountBalanceRequest,
+    ListLedgerEntriesRequest,
+    AuthenticateKeyRequest,
+    GetKeyRequest,
+    ListKeysRequest,
+    GetOrganizationRequest,
+    ListMembersRequest,
+    ListInvitationsRequest,
+    GetPrivacySettingsRequest,
+    GetBillingSettingsRequest,
+    GetSpendingControlsRequest,
+    GetUserAccountRequest,
+    ListUserOrganizationsRequest,
+    ListUserInvitationsRequest,
+    ListBookEntriesRequest,
+    GetPurchaseReceiptRequest,
+);
+
+reads_now!(
+    RebuildProjectionRequest,
+    SubscribeRequest,
+    GetHeadRequest,
+    VerifyChainRequest,
+    VerifyCheckpointRequest,
+    StreamEventsRequest,
+    BalanceAsOfRequest,
+    ConsistencyCheckRequest,
+    GetProjectionStatusRequest,
+    EraseUserRequest,
+    CreateKeyRequest,
+    RotateKeyRequest,
+    SettleBatchRequest,
+    RecordUsageBatchRequest,
+    PlaceHoldBatchRequest,
+    VoidHoldBatchRequest,
+    AuthorizeAndHoldRequest,
+);
