@@ -108,10 +108,10 @@ string_field!(
     SetDefaultKeyLimitRequest,
     GetSpendingControlsRequest,
 );
-// Key rotation and expiry (issue 18, keys).
+// Key rotation and expiry.
 string_field!(command_id of CommandRequest for RotateKeyRequest, ChangeKeyExpiryRequest);
 string_field!(account_id of AccountRequest for RotateKeyRequest, ChangeKeyExpiryRequest);
-// Money corrections and receipts (issue 18, corrections).
+// Money corrections and receipts.
 string_field!(
     command_id of CommandRequest for
     AdjustCreditsRequest,
@@ -124,7 +124,7 @@ string_field!(
     RefundPurchaseRequest,
     GetPurchaseReceiptRequest,
 );
-// Notifications (issue 18, notify).
+// Notifications.
 string_field!(command_id of CommandRequest for SetLowBalanceThresholdRequest);
 string_field!(account_id of AccountRequest for SetLowBalanceThresholdRequest);
 

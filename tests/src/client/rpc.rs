@@ -126,19 +126,19 @@ rpcs! {
     settings.get_spending_controls(GetSpendingControlsRequest) -> pb::SpendingControls;
 }
 
-// Key rotation and expiry, the invitee's invitations (issue 18, keys).
+// Key rotation and expiry, the invitee's invitations.
 rpcs! {
     keys.rotate_key(RotateKeyRequest) -> pb::RotateKeyResponse;
     keys.change_key_expiry(ChangeKeyExpiryRequest) -> pb::CommandResponse;
     users.list_user_invitations(ListUserInvitationsRequest) -> pb::ListUserInvitationsResponse;
 }
 
-// Rebuilding a read model (issue 18, partials).
+// Rebuilding a read model.
 rpcs! {
     audit.rebuild_projection(RebuildProjectionRequest) -> tonic::Streaming<pb::RebuildProgress>;
 }
 
-// Money corrections, receipts and the system books (issue 18, corrections).
+// Money corrections, receipts and the system books.
 rpcs! {
     support.adjust_credits(AdjustCreditsRequest) -> pb::CommandResponse;
     support.reverse_transfer(ReverseTransferRequest) -> pb::CommandResponse;
@@ -147,7 +147,7 @@ rpcs! {
     audit.list_book_entries(ListBookEntriesRequest) -> pb::ListLedgerEntriesResponse;
 }
 
-// Notifications and the low-balance threshold (issue 18, notify).
+// Notifications and the low-balance threshold.
 rpcs! {
     settings.set_low_balance_threshold(SetLowBalanceThresholdRequest) -> pb::CommandResponse;
     notifications.subscribe(SubscribeRequest) -> tonic::Streaming<pb::Notification>;
