@@ -909,3 +909,91 @@ fn pb_usage(
         }),
     }
 }
+
+/// Support's corrections arguments: `reason` and `ticket` after the given ones.
+fn with_reason(mut args: Vec<&str>) -> Vec<&str> {
+    args.extend(["--reason", "duplicate charge", "--ticket", "SUP-7"]);
+    args
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_reverses_a_transfer_it_made_once_by_the_transfer_id_ledgerctl_printed() {
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+    let done = support(&world, &transfer_args(&m, "12.34")).await;
+    assert!(done.success(), "{done:?}");
+    let transfer = field(&done.stdout, "transfer id");
+
+    let reverse = with_reason(vec![
+        "reverse-transfer",
+        "--transfer",
+        &transfer,
+        "--account",
+        &m.org_account,
+    ]);
+    let reversed = support(&world, &reverse).await;
+    assert!(reversed.success(), "{reversed:?}");
+    let position: i64 = field(&reversed.stdout, "position").parse().unwrap();
+    assert_eq!(position, world.head().await);
+    let after = row(&reversed.stdout, "after");
+    assert_eq!(after[1..4], [m.org_account.as_str(), "organization", "0"]);
+    let personal = support(&world, &["--json", "balance", "--account", &m.personal]).await;
+    assert_eq!(json(&personal.stdout)["balance"], "50", "{personal:?}");
+
+    // Retried with its command id it is the same reversal; a new one is refused.
+    let command_id = field(&reversed.stdout, "command id");
+    let mut retry = reverse.clone();
+    retry.extend(["--command-id", &command_id]);
+    let retried = support(&world, &retry).await;
+    assert_eq!(field(&retried.stdout, "position"), position.to_string());
+    let again = support(&world, &reverse).await;
+    assert_eq!(again.code, Some(3), "{again:?}");
+    assert!(
+        again.stderr.contains("TRANSFER_ALREADY_REVERSED"),
+        "{again:?}"
+    );
+    assert_eq!(world.head().await, position, "nothing more was appended");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_adjusts_an_account_and_a_debit_below_zero_needs_the_recovery_flag() {
+    let world = World::start().await;
+    let m = member_with_personal_credits(&world).await;
+    let adjust = |direction: &'static str, amount: &'static str| {
+        with_reason(vec![
+            "adjust",
+            "--account",
+            &m.personal,
+            "--direction",
+            direction,
+            "--amount",
+            amount,
+        ])
+    };
+
+    let credited = support(&world, &adjust("credit", "5")).await;
+    assert!(credited.success(), "{credited:?}");
+    assert_eq!(row(&credited.stdout, "after")[3], "55");
+
+    let head = world.head().await;
+    let refused = support(&world, &adjust("debit", "60")).await;
+    assert_eq!(refused.code, Some(3), "{refused:?}");
+    assert!(
+        refused.stderr.contains("ADJUSTMENT_BELOW_ZERO"),
+        "{refused:?}"
+    );
+    assert_eq!(world.head().await, head, "a refused debit appends nothing");
+
+    let mut recovery = adjust("debit", "60");
+    recovery.push("--recovery");
+    let recovered = support(
+        &world,
+        &["--json"].into_iter().chain(recovery).collect::<Vec<_>>(),
+    )
+    .await;
+    assert!(recovered.success(), "{recovered:?}");
+    let reply = json(&recovered.stdout);
+    assert_eq!(reply["account"]["balance"], "-5");
+    assert_eq!(reply["account"]["total_adjusted"], "-55");
+    assert_eq!(reply["direction"], "debit");
+}

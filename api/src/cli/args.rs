@@ -74,6 +74,12 @@ pub enum Command {
     Transfer(TransferArgs),
     /// Support: set an organization's member limit (1..=10000, at least the member count).
     SetMemberLimit(SetMemberLimitArgs),
+    /// Support: credit or debit an account by hand, with a reason and a ticket, then show its
+    /// new balance.
+    Adjust(AdjustArgs),
+    /// Support: reverse a transfer (all of it) from the organization back to the personal
+    /// account it came from, then show the organization's new balance.
+    ReverseTransfer(ReverseTransferArgs),
     /// A user's personal account and organizations (the account switcher read model).
     Accounts(UserArgs),
     /// An account's balance, holds and totals.
@@ -293,6 +299,61 @@ pub struct TransferArgs {
     pub ticket: String,
     /// The command id: pass the one printed by a failed attempt to retry it safely
     /// (the server applies a command id once). Generated when absent.
+    #[arg(long)]
+    pub command_id: Option<uuid::Uuid>,
+}
+
+/// `adjust`.
+#[derive(Args)]
+pub struct AdjustArgs {
+    /// The account (UUID).
+    #[arg(long)]
+    pub account: String,
+    /// `credit` adds credits, `debit` takes them away.
+    #[arg(long, value_enum)]
+    pub direction: DirectionArg,
+    /// Credits: a positive decimal, at most 2 decimal places (e.g. 12.34).
+    #[arg(long)]
+    pub amount: String,
+    /// Why (1..=500 characters); recorded in the log.
+    #[arg(long)]
+    pub reason: String,
+    /// The support ticket (1..=100 characters); recorded in the log.
+    #[arg(long)]
+    pub ticket: String,
+    /// A debit that recovers credits owed: allowed to take the account below zero.
+    #[arg(long)]
+    pub recovery: bool,
+    /// The command id, to retry safely; generated (and printed) when absent.
+    #[arg(long)]
+    pub command_id: Option<uuid::Uuid>,
+}
+
+/// Which way an adjustment moves credits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DirectionArg {
+    /// Credits added to the account.
+    Credit,
+    /// Credits taken from the account.
+    Debit,
+}
+
+/// `reverse-transfer`.
+#[derive(Args)]
+pub struct ReverseTransferArgs {
+    /// The transfer (UUID), as `transfer` printed it.
+    #[arg(long)]
+    pub transfer: String,
+    /// The organization account the transfer went to (UUID).
+    #[arg(long)]
+    pub account: String,
+    /// Why (1..=500 characters); recorded in the log.
+    #[arg(long)]
+    pub reason: String,
+    /// The support ticket (1..=100 characters); recorded in the log.
+    #[arg(long)]
+    pub ticket: String,
+    /// The command id, to retry safely; generated (and printed) when absent.
     #[arg(long)]
     pub command_id: Option<uuid::Uuid>,
 }

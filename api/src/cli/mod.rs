@@ -4,6 +4,7 @@
 pub mod args;
 pub mod audit;
 pub mod connect;
+mod corrections;
 pub mod demo;
 pub mod ledger;
 pub mod output;
@@ -98,6 +99,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(a) => usage::export(c, a).await,
         Command::Transfer(a) => support::transfer(c, &out, a).await,
         Command::SetMemberLimit(a) => support::set_member_limit(c, &out, a).await,
+        Command::Adjust(a) => corrections::adjust(c, &out, a).await,
+        Command::ReverseTransfer(a) => corrections::reverse_transfer(c, &out, a).await,
         Command::Accounts(a) => support::accounts(c, &out, a).await,
         Command::Balance(a) => support::balance(c, &out, a).await,
         Command::Keys(a) => support::keys(c, &out, a).await,

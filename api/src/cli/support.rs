@@ -19,6 +19,7 @@ const MAX_PAGES: usize = 1_000;
 /// `transfer`: TransferCredits, then both balances read at (at least) the position reached.
 pub async fn transfer(c: &mut Clients, out: &Output, a: TransferArgs) -> Result<(), CliError> {
     let command_id = command_id(a.command_id);
+    let transfer_id = derived_transfer_id(&command_id)?;
     let reply = c
         .support
         .transfer_credits(unary(pb::TransferCreditsRequest {
@@ -46,6 +47,7 @@ pub async fn transfer(c: &mut Clients, out: &Output, a: TransferArgs) -> Result<
     if out.json {
         return out.json_line(&json!({
             "command_id": command_id,
+            "transfer_id": transfer_id,
             "position": reply.position,
             "amount": a.amount,
             "from": balance_json(&from),
@@ -54,6 +56,7 @@ pub async fn transfer(c: &mut Clients, out: &Output, a: TransferArgs) -> Result<
     }
     out.fields(&[
         ("command id", command_id),
+        ("transfer id", transfer_id),
         ("position", reply.position.to_string()),
         ("amount", a.amount),
     ])?;
@@ -61,7 +64,17 @@ pub async fn transfer(c: &mut Clients, out: &Output, a: TransferArgs) -> Result<
     balance_table(out, &[("from", &from), ("to", &to)])
 }
 
-async fn get_balance(
+/// The transfer id `TransferCredits` derives from a command id when none is given (what
+/// `reverse-transfer` needs).
+fn derived_transfer_id(command_id: &str) -> Result<String, CliError> {
+    let not_derived = || CliError::Usage(format!("not a command id: {command_id}"));
+    let command = uuid::Uuid::parse_str(command_id).map_err(|_| not_derived())?;
+    crate::input::uuid_or_derived("transfer_id", "", command)
+        .map(|id| id.to_string())
+        .map_err(|_| not_derived())
+}
+
+pub(crate) async fn get_balance(
     c: &mut Clients,
     account: &str,
     min_position: i64,
@@ -96,12 +109,13 @@ pub fn balance_json(b: &pb::GetAccountBalanceResponse) -> Value {
         "total_transferred_in": b.total_transferred_in,
         "total_transferred_out": b.total_transferred_out,
         "total_used": b.total_used,
+        "total_adjusted": b.total_adjusted,
         "open_holds": b.open_holds,
         "version": b.version,
     })
 }
 
-fn balance_table(
+pub(crate) fn balance_table(
     out: &Output,
     balances: &[(&str, &pb::GetAccountBalanceResponse)],
 ) -> Result<(), CliError> {
