@@ -25,8 +25,18 @@ CREATE TRIGGER outbox_no_truncate
 
 -- `append_batch` (0005) again, with the batch's outbox rows as four more arrays. The old one is
 -- dropped: the appender calls only this one, and one procedure of the name keeps the run-time
--- run-time role's grant (`grant_log_privileges`) unambiguous; an existing run-time role is granted
--- again after this migration (`docs/operations.md`).
+-- role's grant (`grant_log_privileges`) unambiguous. Dropping it drops its grants, so the roles
+-- that could run it are noted first and granted the new one, and the outbox it writes, below: a
+-- run-time role granted before this migration keeps appending after it.
+CREATE TEMPORARY TABLE append_batch_grantees ON COMMIT DROP AS
+    SELECT DISTINCT a.grantee::regrole::text AS grantee
+    FROM pg_proc p, aclexplode(p.proacl) a
+    WHERE p.proname = 'append_batch'
+      AND p.pronamespace = current_schema()::regnamespace
+      AND a.privilege_type = 'EXECUTE'
+      AND a.grantee <> 0
+      AND a.grantee <> p.proowner;
+
 DROP PROCEDURE append_batch(boolean, bigint, bytea, bigint[], uuid[], text[], bigint[], text[],
     integer[], text[], text[], timestamptz[], bytea[], bytea[], text[], bigint[], bigint[],
     text[], text[], bigint[], uuid[], bytea[], jsonb[], timestamptz, bigint, bytea, text,
@@ -106,3 +116,15 @@ $$;
 
 -- Only the roles granted it may append (`ledger_eventstore::LOG_GRANTS`).
 REVOKE EXECUTE ON PROCEDURE append_batch FROM PUBLIC;
+
+DO $$
+DECLARE
+    role_name text;
+BEGIN
+    FOR role_name IN SELECT grantee FROM append_batch_grantees LOOP
+        EXECUTE format('GRANT EXECUTE ON PROCEDURE append_batch TO %s', role_name);
+        -- The procedure runs with its caller's rights, and writes the outbox.
+        EXECUTE format('GRANT SELECT, INSERT ON outbox TO %s', role_name);
+    END LOOP;
+END;
+$$;

@@ -97,3 +97,62 @@ async fn a_runtime_role_appends_but_cannot_rewrite_the_log_even_with_the_trigger
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_runtime_role_granted_before_the_outbox_migration_still_appends_after_it() {
+    use ledger_eventstore::{MIGRATOR, OutboxMessage};
+    use sqlx::postgres::PgConnectOptions;
+    let database = ledger_pgembed::testing::fresh_database().await.unwrap();
+    let owner = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(database.url())
+        .await
+        .unwrap();
+    // A database at 0008 with its run-time role, as an operator had it before upgrading.
+    MIGRATOR.run_to(8, &owner).await.unwrap();
+    let role = format!("ledger_runtime_{}", Uuid::new_v4().simple());
+    for statement in [
+        format!("CREATE ROLE {role} NOLOGIN"),
+        format!("GRANT SELECT, INSERT ON events, commands, unique_claims TO {role}"),
+        format!("GRANT SELECT, UPDATE ON log_head TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE ON streams TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON snapshots TO {role}"),
+        format!("GRANT EXECUTE ON PROCEDURE append_batch TO {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&owner)
+            .await
+            .unwrap();
+    }
+    MIGRATOR.run(&owner).await.unwrap();
+
+    let options: PgConnectOptions = database.url().parse().unwrap();
+    let runtime = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options.options([("role", role.as_str())]))
+        .await
+        .unwrap();
+    let mut command = one_stream("account-a", ExpectedVersion::NoStream, 1);
+    command.outbox = vec![OutboxMessage {
+        kind: "test.noticed".into(),
+        payload: serde_json::json!({ "account": "account-a" }),
+    }];
+    let appended = appender(&runtime)
+        .append(command)
+        .await
+        .expect("the role granted before the migration appends, notices included");
+    assert_eq!(appended.last_position, 1);
+    runtime.close().await;
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&owner)
+        .await
+        .unwrap();
+    assert_eq!(outbox, 1);
+    for cleanup in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
+        sqlx::query(sqlx::AssertSqlSafe(cleanup))
+            .execute(&owner)
+            .await
+            .unwrap();
+    }
+    owner.close().await;
+}
