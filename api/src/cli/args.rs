@@ -291,16 +291,24 @@ pub struct TransferArgs {
     /// Credits to move: a positive decimal, at most 2 decimal places (e.g. 12.34).
     #[arg(long)]
     pub amount: String,
+    /// Why, and under which ticket.
+    #[command(flatten)]
+    pub record: SupportRecord,
+    /// The command id: pass the one printed by a failed attempt to retry it safely
+    /// (the server applies a command id once). Generated when absent.
+    #[arg(long)]
+    pub command_id: Option<uuid::Uuid>,
+}
+
+/// What a support command records in the log beside the change: why, and the ticket.
+#[derive(Args)]
+pub struct SupportRecord {
     /// Why (1..=500 characters); recorded in the log.
     #[arg(long)]
     pub reason: String,
     /// The support ticket (1..=100 characters); recorded in the log.
     #[arg(long)]
     pub ticket: String,
-    /// The command id: pass the one printed by a failed attempt to retry it safely
-    /// (the server applies a command id once). Generated when absent.
-    #[arg(long)]
-    pub command_id: Option<uuid::Uuid>,
 }
 
 /// `adjust`.
@@ -315,12 +323,9 @@ pub struct AdjustArgs {
     /// Credits: a positive decimal, at most 2 decimal places (e.g. 12.34).
     #[arg(long)]
     pub amount: String,
-    /// Why (1..=500 characters); recorded in the log.
-    #[arg(long)]
-    pub reason: String,
-    /// The support ticket (1..=100 characters); recorded in the log.
-    #[arg(long)]
-    pub ticket: String,
+    /// Why, and under which ticket.
+    #[command(flatten)]
+    pub record: SupportRecord,
     /// A debit that recovers credits owed: allowed to take the account below zero.
     #[arg(long)]
     pub recovery: bool,
@@ -347,12 +352,9 @@ pub struct ReverseTransferArgs {
     /// The organization account the transfer went to (UUID).
     #[arg(long)]
     pub account: String,
-    /// Why (1..=500 characters); recorded in the log.
-    #[arg(long)]
-    pub reason: String,
-    /// The support ticket (1..=100 characters); recorded in the log.
-    #[arg(long)]
-    pub ticket: String,
+    /// Why, and under which ticket.
+    #[command(flatten)]
+    pub record: SupportRecord,
     /// The command id, to retry safely; generated (and printed) when absent.
     #[arg(long)]
     pub command_id: Option<uuid::Uuid>,

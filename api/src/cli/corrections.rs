@@ -25,8 +25,8 @@ pub async fn adjust(c: &mut Clients, out: &Output, a: AdjustArgs) -> Result<(), 
             account_id: a.account.clone(),
             direction: direction.into(),
             amount: a.amount.clone(),
-            reason: a.reason,
-            ticket: a.ticket,
+            reason: a.record.reason,
+            ticket: a.record.ticket,
             recovery: a.recovery,
         }))
         .await?
@@ -68,8 +68,8 @@ pub async fn reverse_transfer(
             command_id: command_id.clone(),
             transfer_id: a.transfer.clone(),
             account_id: a.account.clone(),
-            reason: a.reason,
-            ticket: a.ticket,
+            reason: a.record.reason,
+            ticket: a.record.ticket,
         }))
         .await?
         .into_inner();

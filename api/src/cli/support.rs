@@ -28,8 +28,8 @@ pub async fn transfer(c: &mut Clients, out: &Output, a: TransferArgs) -> Result<
             from_account_id: a.from_account.clone(),
             to_account_id: a.to_account.clone(),
             amount: a.amount.clone(),
-            reason: a.reason,
-            ticket: a.ticket,
+            reason: a.record.reason,
+            ticket: a.record.ticket,
         }))
         .await?
         .into_inner();

@@ -12,10 +12,11 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::projected::optional_time;
+use super::request::CommandRequest;
 use super::{Query, Shared, now, submit};
-use crate::app::Done;
 use crate::app::{AccountInContext, AccountView, allow};
-use crate::commands::{KeyRotation, OnAccount, RotateKey};
+use crate::app::{Done, LedgerCommand};
+use crate::commands::{OnAccount, RotateKey};
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -166,29 +167,50 @@ struct Shown {
 /// `CreateKey`: the command runs, and the reply shows the secret its request derived (on a
 /// retry, only while the caller may still have it: `App::may_show_key_secret_again`).
 async fn created_key(q: Query<pb::CreateKeyRequest>) -> Result<pb::CreateKeyResponse, AppError> {
+    let (done, shown) = submit_with_secret(&q, create_key).await?;
+    Ok(pb::CreateKeyResponse {
+        position: done.position,
+        key_id: shown.key_id.to_string(),
+        prefix: KeyHasher::prefix(&shown.secret),
+        secret: shown.secret,
+    })
+}
+
+/// Builds a key command and the secret it shows from a request (`create_key`, `rotate_key`).
+type DeriveWithSecret<R, C> = fn(&KeyHasher, &R, CommandId) -> Result<(C, Shown), AppError>;
+
+/// Runs a command whose request derives a new key secret, and returns its outcome with the
+/// secret to show. On a retry the secret is shown again only while the caller may still have
+/// it (`App::may_show_key_secret_again`).
+async fn submit_with_secret<R, C>(
+    q: &Query<R>,
+    derive: DeriveWithSecret<R, C>,
+) -> Result<(Done<C::Reply>, Shown), AppError>
+where
+    R: CommandRequest,
+    C: LedgerCommand,
+{
     let mut shown = None;
     let done = submit(&q.app, &q.cx, &q.req, |req, command_id| {
-        let (command, secret) = create_key(&q.app.hasher, req, command_id)?;
+        let (command, secret) = derive(&q.app.hasher, req, command_id)?;
         shown = Some(secret);
         Ok(command)
     })
     .await?;
-    let Shown {
-        account,
-        key_id,
-        secret,
-    } = shown.ok_or_else(|| AppError::Internal("a created key without its secret".into()))?;
+    let shown =
+        shown.ok_or_else(|| AppError::Internal("a key command without its secret".into()))?;
     if done.replayed {
         q.app
-            .may_show_key_secret_again(&q.cx.caller, account, key_id, done.position, now())
+            .may_show_key_secret_again(
+                &q.cx.caller,
+                shown.account,
+                shown.key_id,
+                done.position,
+                now(),
+            )
             .await?;
     }
-    Ok(pb::CreateKeyResponse {
-        position: done.position,
-        key_id: key_id.to_string(),
-        prefix: KeyHasher::prefix(&secret),
-        secret,
-    })
+    Ok((done, shown))
 }
 
 /// `GetKey`: one key, to whoever the policy lets view it.
@@ -283,24 +305,10 @@ fn rotate_key(
 /// `RotateKey`: the command runs, and the reply shows the new secret (on a retry, only while
 /// the caller may still have it and it is still the key's current secret).
 async fn rotated_key(q: Query<pb::RotateKeyRequest>) -> Result<pb::RotateKeyResponse, AppError> {
-    let mut shown = None;
-    let done: Done<KeyRotation> = submit(&q.app, &q.cx, &q.req, |req, command_id| {
-        let (command, secret) = rotate_key(&q.app.hasher, req, command_id)?;
-        shown = Some(secret);
-        Ok(command)
-    })
-    .await?;
-    let Shown {
-        account,
-        key_id,
-        secret,
-    } = shown.ok_or_else(|| AppError::Internal("a rotated key without its secret".into()))?;
+    let (done, shown) = submit_with_secret(&q, rotate_key).await?;
     if done.replayed {
-        q.app
-            .may_show_key_secret_again(&q.cx.caller, account, key_id, done.position, now())
-            .await?;
-        let current = q.app.account(account).await?;
-        if current.key(key_id).map(|k| k.secret_generation) != Some(done.reply.generation) {
+        let current = q.app.account(shown.account).await?;
+        if current.key(shown.key_id).map(|k| k.secret_generation) != Some(done.reply.generation) {
             return Err(AppError::SecretNoLongerShown(
                 "the key was rotated again since",
             ));
@@ -308,9 +316,9 @@ async fn rotated_key(q: Query<pb::RotateKeyRequest>) -> Result<pb::RotateKeyResp
     }
     Ok(pb::RotateKeyResponse {
         position: done.position,
-        key_id: key_id.to_string(),
-        prefix: KeyHasher::prefix(&secret),
-        secret,
+        key_id: shown.key_id.to_string(),
+        prefix: KeyHasher::prefix(&shown.secret),
+        secret: shown.secret,
         secret_generation: done.reply.generation,
         previous_secret_valid_until: Some(input::timestamp(done.reply.previous_valid_until)),
     })
