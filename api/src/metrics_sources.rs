@@ -101,6 +101,12 @@ async fn sample(appender: &Appender, projections: &RuntimeMetrics, pool: &PgPool
             "Append transactions that failed as a whole.",
             stats.failed_transactions,
         ),
+        counter(
+            "ledger_append_requests_total",
+            "Append requests handed to the appender: a command alone, or a batch's commands on \
+             one account as one group.",
+            stats.requests,
+        ),
     ];
     let runners = projections.snapshot();
     let per_projection =

@@ -17,7 +17,7 @@ use crate::batch::{WriterMemory, write_batch};
 use crate::chain::{Settled, Ticket};
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, AppendRequest};
-use crate::prepare::PreparedAppend;
+use crate::prepare::PreparedGroup;
 use crate::watch::WriterWatch;
 
 /// How often an idle writer reads the head to learn whether another writer appended (see
@@ -55,8 +55,10 @@ impl Default for AppenderConfig {
 pub struct AppenderStats {
     /// Transactions attempted (one per batch).
     pub transactions: u64,
-    /// Appends handed to the writer.
+    /// Commands handed to the writer (a group append counts each of its commands).
     pub appends: u64,
+    /// Requests handed to the writer: single appends and group appends.
+    pub requests: u64,
     /// Events written.
     pub events: u64,
     /// Transactions that failed as a whole.
@@ -67,13 +69,14 @@ pub struct AppenderStats {
 struct Counters {
     transactions: AtomicU64,
     appends: AtomicU64,
+    requests: AtomicU64,
     events: AtomicU64,
     failed_transactions: AtomicU64,
 }
 
 struct Pending {
-    append: PreparedAppend,
-    reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+    group: PreparedGroup,
+    reply: oneshot::Sender<Result<Vec<AppendOutcome>, StoreError>>,
 }
 
 /// The handle callers append through; cheap to clone.
@@ -137,11 +140,29 @@ impl Appender {
         request: AppendRequest,
         after: Option<Ticket>,
     ) -> Result<Queued, StoreError> {
-        let append = PreparedAppend::new(request, after)?;
-        let ticket = append.ticket.clone();
+        self.enqueue_group(vec![request], after).await
+    }
+
+    /// Hands the appends of several commands to the writer as one request, judged and written
+    /// together: all of them or none, each command recorded under its own id (a retry of one
+    /// of them, alone or in another group, gets its first outcome back). Each is judged on the
+    /// streams as the ones before it leave them, so several commands on one stream expect the
+    /// versions one after the other. A group every command of which is recorded with the same
+    /// request is answered from the stored outcomes; a group some command of which is
+    /// recorded is refused ([`StoreError::CommandRecorded`], or
+    /// [`StoreError::CommandIdReused`] for another request). With `after`, as
+    /// [`Appender::enqueue`]. Read the answers with [`Queued::outcomes`], in the order of
+    /// `requests`.
+    pub async fn enqueue_group(
+        &self,
+        requests: Vec<AppendRequest>,
+        after: Option<Ticket>,
+    ) -> Result<Queued, StoreError> {
+        let group = PreparedGroup::new(requests, after)?;
+        let ticket = group.ticket().clone();
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Pending { append, reply })
+            .send(Pending { group, reply })
             .await
             .map_err(|_| StoreError::AppenderStopped)?;
         Ok(Queued { ticket, answer })
@@ -157,16 +178,17 @@ impl Appender {
         AppenderStats {
             transactions: self.counters.transactions.load(Ordering::Relaxed),
             appends: self.counters.appends.load(Ordering::Relaxed),
+            requests: self.counters.requests.load(Ordering::Relaxed),
             events: self.counters.events.load(Ordering::Relaxed),
             failed_transactions: self.counters.failed_transactions.load(Ordering::Relaxed),
         }
     }
 }
 
-/// An append the writer has in its queue.
+/// An append (or a group of them) the writer has in its queue.
 pub struct Queued {
     ticket: Ticket,
-    answer: oneshot::Receiver<Result<AppendOutcome, StoreError>>,
+    answer: oneshot::Receiver<Result<Vec<AppendOutcome>, StoreError>>,
 }
 
 impl Queued {
@@ -175,8 +197,19 @@ impl Queued {
         &self.ticket
     }
 
-    /// Waits for the writer's answer.
+    /// Waits for the writer's answer to a single append (the first command's, of a group).
     pub async fn outcome(self) -> Result<AppendOutcome, StoreError> {
+        let mut outcomes = self.outcomes().await?;
+        if outcomes.is_empty() {
+            return Err(StoreError::Malformed(
+                "an append answered with no outcome".into(),
+            ));
+        }
+        Ok(outcomes.swap_remove(0))
+    }
+
+    /// Waits for the writer's answer: each command's outcome, in the order queued.
+    pub async fn outcomes(self) -> Result<Vec<AppendOutcome>, StoreError> {
         self.answer.await.map_err(|_| StoreError::AppenderStopped)?
     }
 }
@@ -206,7 +239,7 @@ impl Writer {
                     }
                 },
             };
-            let mut events = first.append.event_count();
+            let mut events = first.group.event_count();
             let mut batch = vec![first];
             if self.config.linger > Duration::ZERO && self.receiver.is_empty() {
                 tokio::time::sleep(self.config.linger).await;
@@ -215,11 +248,11 @@ impl Writer {
                 let Ok(next) = self.receiver.try_recv() else {
                     break;
                 };
-                if events + next.append.event_count() > self.config.max_batch_events {
+                if events + next.group.event_count() > self.config.max_batch_events {
                     carried = Some(next);
                     break;
                 }
-                events += next.append.event_count();
+                events += next.group.event_count();
                 batch.push(next);
             }
             self.write(batch, events).await;
@@ -228,18 +261,22 @@ impl Writer {
 
     #[tracing::instrument(skip_all, fields(appends = batch.len(), events))]
     async fn write(&mut self, batch: Vec<Pending>, events: usize) {
-        let (appends, replies): (Vec<_>, Vec<_>) = batch
+        let (groups, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()
-            .map(|pending| (pending.append, pending.reply))
+            .map(|pending| (pending.group, pending.reply))
             .unzip();
+        let commands: usize = groups.iter().map(|group| group.members.len()).sum();
         self.counters.transactions.fetch_add(1, Ordering::Relaxed);
         self.counters
             .appends
-            .fetch_add(appends.len() as u64, Ordering::Relaxed);
+            .fetch_add(commands as u64, Ordering::Relaxed);
+        self.counters
+            .requests
+            .fetch_add(groups.len() as u64, Ordering::Relaxed);
         let recorded_at = self.next_recorded_at();
         match write_batch(
             &self.pool,
-            &appends,
+            &groups,
             recorded_at,
             &mut self.memory,
             &self.watch,
@@ -248,13 +285,14 @@ impl Writer {
         {
             Ok(answers) => {
                 let mut written = 0;
-                for (append, answer) in appends.iter().zip(&answers) {
+                for (group, answer) in groups.iter().zip(&answers) {
                     // A retry answered from its stored outcome appended nothing.
-                    let appended = matches!(answer, Ok(outcome) if !outcome.replayed);
+                    let appended =
+                        matches!(answer, Ok(outcomes) if outcomes.iter().all(|o| !o.replayed));
                     if appended {
-                        written += append.event_count();
+                        written += group.event_count();
                     }
-                    settle(append, appended);
+                    settle(group, appended);
                 }
                 self.counters
                     .events
@@ -269,8 +307,8 @@ impl Writer {
                     .failed_transactions
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, events, "append batch failed; callers may retry");
-                for append in &appends {
-                    settle(append, false);
+                for group in &groups {
+                    settle(group, false);
                 }
                 for reply in replies {
                     let _ = reply.send(Err(StoreError::Unavailable));
@@ -305,10 +343,13 @@ impl Writer {
 
 /// Settles an append's ticket before the next batch is judged, so that appends chained after it
 /// are judged on the verdict (an unsettled ticket is settled `Failed` when its append is dropped).
-fn settle(append: &PreparedAppend, appended: bool) {
-    append.ticket.settle(if appended {
+fn settle(group: &PreparedGroup, appended: bool) {
+    let settled = if appended {
         Settled::Committed
     } else {
         Settled::Failed
-    });
+    };
+    for member in &group.members {
+        member.ticket.settle(settled);
+    }
 }

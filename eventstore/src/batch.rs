@@ -15,12 +15,14 @@ use uuid::Uuid;
 use crate::batch_sql::{
     Known, Transaction, inside_open_transaction, load_known, lock_head, write_rows,
 };
-use crate::chain::Settled;
 use crate::error::StoreError;
-use crate::hash::{canonical_bytes, chain_hash};
-use crate::model::{AppendOutcome, StreamVersion};
-use crate::prepare::PreparedAppend;
+use crate::judge::{BatchState, judge_batch};
+use crate::model::AppendOutcome;
+use crate::prepare::PreparedGroup;
 use crate::watch::WriterWatch;
+
+/// The writer's answer to each request of a batch: the outcome of each of its commands.
+pub(crate) type Answers = Vec<Result<Vec<AppendOutcome>, StoreError>>;
 
 /// Rows accumulated for the batch's multi-row inserts.
 #[derive(Default)]
@@ -60,18 +62,6 @@ impl BatchRows {
             self.stream_head_positions.push(*position);
         }
     }
-}
-
-/// Where the batch stands while its requests are judged one after the other.
-struct BatchState {
-    position: i64,
-    hash: [u8; 32],
-    versions: HashMap<String, i64>,
-    stream_positions: HashMap<String, i64>,
-    commands: HashMap<Uuid, ([u8; 32], AppendOutcome)>,
-    claims: HashSet<(String, String)>,
-    /// Tickets of the appends accepted so far in this batch (they commit with it).
-    accepted: HashSet<u64>,
 }
 
 /// What a writer remembers of the log between its own batches.
@@ -149,11 +139,11 @@ impl From<StoreError> for Failure {
 /// starts, so reads sharing a statement with the lock wait would miss the batch that held it.
 pub(crate) async fn write_batch(
     pool: &PgPool,
-    batch: &[PreparedAppend],
+    batch: &[PreparedGroup],
     recorded_at: DateTime<Utc>,
     memory: &mut WriterMemory,
     watch: &WriterWatch,
-) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+) -> Result<Answers, StoreError> {
     let first = match on_memory(pool, batch, recorded_at, memory, watch).await {
         Ok(None) => attempt(pool, batch, recorded_at, memory, watch, true).await,
         Ok(Some(answers)) => Ok(answers),
@@ -181,16 +171,16 @@ pub(crate) async fn write_batch(
 /// forgotten).
 async fn on_memory(
     pool: &PgPool,
-    batch: &[PreparedAppend],
+    batch: &[PreparedGroup],
     recorded_at: DateTime<Utc>,
     memory: &mut WriterMemory,
     watch: &WriterWatch,
-) -> Result<Option<Vec<Result<AppendOutcome, StoreError>>>, Failure> {
+) -> Result<Option<Answers>, Failure> {
     let Some((position, hash)) = memory.head else {
         return Ok(None);
     };
     let mut versions = HashMap::new();
-    for stream in batch.iter().flat_map(|append| &append.streams) {
+    for stream in batch.iter().flat_map(PreparedGroup::streams) {
         let Some(version) = memory.versions.get(&stream.stream_id) else {
             return Ok(None);
         };
@@ -249,12 +239,12 @@ async fn on_memory(
 
 async fn attempt(
     pool: &PgPool,
-    batch: &[PreparedAppend],
+    batch: &[PreparedGroup],
     recorded_at: DateTime<Utc>,
     memory: &mut WriterMemory,
     watch: &WriterWatch,
     trust_memory: bool,
-) -> Result<Vec<Result<AppendOutcome, StoreError>>, Failure> {
+) -> Result<Answers, Failure> {
     let mut tx = pool.begin().await?;
     let (position, hash) = lock_head(&mut tx).await?;
     let unmoved = memory.head == Some((position, hash));
@@ -265,7 +255,8 @@ async fn attempt(
     }
     let batch_streams: HashSet<&str> = batch
         .iter()
-        .flat_map(|append| append.streams.iter().map(|s| s.stream_id.as_str()))
+        .flat_map(PreparedGroup::streams)
+        .map(|stream| stream.stream_id.as_str())
         .collect();
     let unknown = batch_streams
         .iter()
@@ -310,34 +301,6 @@ async fn attempt(
     Ok(answers)
 }
 
-/// Judges every request of the batch in order, from the head and what is known of the log.
-fn judge_batch(
-    batch: &[PreparedAppend],
-    (position, hash): (i64, [u8; 32]),
-    known: Known,
-    recorded_at: DateTime<Utc>,
-) -> (
-    BatchState,
-    BatchRows,
-    Vec<Result<AppendOutcome, StoreError>>,
-) {
-    let mut state = BatchState {
-        position,
-        hash,
-        versions: known.versions,
-        stream_positions: HashMap::new(),
-        commands: known.commands,
-        claims: known.claims,
-        accepted: HashSet::new(),
-    };
-    let mut rows = BatchRows::default();
-    let answers = batch
-        .iter()
-        .map(|append| judge(append, &mut state, &mut rows, recorded_at))
-        .collect();
-    (state, rows, answers)
-}
-
 /// Whether the write failed on a key the writer does not remember: a command id or a claim.
 fn breaks_remembered_key(error: &sqlx::Error) -> bool {
     let Some(database) = error.as_database_error() else {
@@ -348,132 +311,4 @@ fn breaks_remembered_key(error: &sqlx::Error) -> bool {
             database.constraint(),
             Some("commands_pkey" | "unique_claims_pkey")
         )
-}
-
-/// Judges one request against the batch so far and, if it is accepted, adds its rows.
-fn judge(
-    append: &PreparedAppend,
-    state: &mut BatchState,
-    rows: &mut BatchRows,
-    recorded_at: DateTime<Utc>,
-) -> Result<AppendOutcome, StoreError> {
-    if let Some((request_hash, outcome)) = state.commands.get(&append.command_id) {
-        return if *request_hash == append.request_hash {
-            Ok(AppendOutcome {
-                replayed: true,
-                ..outcome.clone()
-            })
-        } else {
-            Err(StoreError::CommandIdReused {
-                command_id: append.command_id,
-            })
-        };
-    }
-    if let Some(after) = &append.after {
-        let committed =
-            after.settled() == Some(Settled::Committed) || state.accepted.contains(&after.id());
-        if !committed {
-            return Err(StoreError::PredecessorFailed);
-        }
-    }
-    for stream in &append.streams {
-        let current = state.versions.get(&stream.stream_id).copied().unwrap_or(0);
-        if !stream.expected.admits(current) {
-            return Err(StoreError::Conflict {
-                stream_id: stream.stream_id.clone(),
-                expected: stream.expected,
-                actual: current,
-            });
-        }
-    }
-    for claim in &append.claims {
-        if state
-            .claims
-            .contains(&(claim.scope.clone(), claim.value.clone()))
-        {
-            return Err(StoreError::ClaimTaken(claim.clone()));
-        }
-    }
-
-    let first_position = state.position + 1;
-    let mut streams = Vec::with_capacity(append.streams.len());
-    for stream in &append.streams {
-        let mut version = state.versions.get(&stream.stream_id).copied().unwrap_or(0);
-        for event in &stream.events {
-            state.position += 1;
-            version += 1;
-            let bytes = canonical_bytes(
-                state.position,
-                event.event_id,
-                &stream.stream_id,
-                version,
-                &event.event_type,
-                event.schema_version,
-                recorded_at,
-                &event.payload,
-                &append.metadata,
-            );
-            let hash = chain_hash(&state.hash, &bytes);
-            rows.positions.push(state.position);
-            rows.event_ids.push(event.event_id);
-            rows.stream_ids.push(stream.stream_id.clone());
-            rows.stream_versions.push(version);
-            rows.event_types.push(event.event_type.clone());
-            rows.schema_versions.push(event.schema_version);
-            rows.payloads.push(event.payload.clone());
-            rows.metadata.push(append.metadata.clone());
-            rows.recorded_at.push(recorded_at);
-            rows.prev_hashes.push(state.hash.to_vec());
-            rows.hashes.push(hash.to_vec());
-            state.hash = hash;
-        }
-        if !stream.events.is_empty() {
-            state.versions.insert(stream.stream_id.clone(), version);
-            state
-                .stream_positions
-                .insert(stream.stream_id.clone(), state.position);
-        }
-        streams.push(StreamVersion {
-            stream_id: stream.stream_id.clone(),
-            version,
-        });
-    }
-    let outcome = AppendOutcome {
-        first_position: if append.event_count() == 0 {
-            state.position
-        } else {
-            first_position
-        },
-        last_position: state.position,
-        event_count: append.event_count() as i64,
-        streams,
-        reply: append.reply.clone(),
-        replayed: false,
-    };
-    // The messages' cursor: the append's last position (it has events, `prepare` checks) and
-    // their index.
-    for (index, (kind, payload)) in (0..).zip(&append.outbox) {
-        rows.outbox_positions.push(state.position);
-        rows.outbox_indexes.push(index);
-        rows.outbox_kinds.push(kind.clone());
-        rows.outbox_payloads.push(payload.clone());
-    }
-    for claim in &append.claims {
-        state
-            .claims
-            .insert((claim.scope.clone(), claim.value.clone()));
-        rows.claim_scopes.push(claim.scope.clone());
-        rows.claim_values.push(claim.value.clone());
-        rows.claim_positions.push(state.position);
-    }
-    rows.command_ids.push(append.command_id);
-    rows.request_hashes.push(append.request_hash.to_vec());
-    rows.results.push(
-        serde_json::to_value(&outcome).expect("an outcome is plain data and always serializes"),
-    );
-    state
-        .commands
-        .insert(append.command_id, (append.request_hash, outcome.clone()));
-    state.accepted.insert(append.ticket.id());
-    Ok(outcome)
 }

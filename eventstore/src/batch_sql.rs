@@ -11,7 +11,7 @@ use crate::batch::BatchRows;
 use crate::error::StoreError;
 use crate::hash::stored_hash;
 use crate::model::AppendOutcome;
-use crate::prepare::PreparedAppend;
+use crate::prepare::PreparedGroup;
 
 /// The PostgreSQL channel told the new head position after every committed batch.
 pub const NOTIFY_CHANNEL: &str = "ledger_events";
@@ -39,7 +39,7 @@ pub(crate) struct Known {
 #[tracing::instrument(skip_all, err)]
 pub(crate) async fn load_known(
     conn: &mut PgConnection,
-    batch: &[PreparedAppend],
+    batch: &[PreparedGroup],
     streams: HashSet<&str>,
     with_commands_and_claims: bool,
 ) -> Result<Known, StoreError> {
@@ -54,13 +54,13 @@ pub(crate) async fn load_known(
     let streams: Vec<&str> = streams.into_iter().collect();
     let (commands, scopes, values): (Vec<Uuid>, Vec<&str>, Vec<&str>) = if with_commands_and_claims
     {
-        let (scopes, values) = batch
-            .iter()
+        let appends = || batch.iter().flat_map(|group| group.members.iter());
+        let (scopes, values) = appends()
             .flat_map(|append| append.claims.iter())
             .map(|claim| (claim.scope.as_str(), claim.value.as_str()))
             .unzip();
         (
-            batch.iter().map(|append| append.command_id).collect(),
+            appends().map(|append| append.command_id).collect(),
             scopes,
             values,
         )

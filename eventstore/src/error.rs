@@ -25,6 +25,14 @@ pub enum StoreError {
         /// The reused id.
         command_id: Uuid,
     },
+    /// A command of a group append was recorded before (alone or in another group) with the
+    /// same request, while others of the group were not. Nothing was appended. Answer that
+    /// command from its stored outcome, then decide the others again on the log.
+    #[error("command {command_id} of the group is already recorded")]
+    CommandRecorded {
+        /// The recorded id.
+        command_id: Uuid,
+    },
     /// A unique claim was already made by an earlier event (e.g. a generation billed twice).
     /// Nothing was appended. Do not retry: the fact is already recorded.
     #[error("{} {} is already recorded", .0.scope, .0.value)]

@@ -11,6 +11,7 @@ mod batch_sql;
 mod chain;
 mod error;
 mod hash;
+mod judge;
 mod model;
 mod outbox;
 mod prepare;
@@ -32,7 +33,8 @@ pub use model::{
 pub use outbox::read_outbox;
 pub use privileges::{LOG_GRANTS, SERVICE_GRANTS, grant_log_privileges, grant_service_privileges};
 pub use read::{
-    claim_position, find_command, head, read_all, read_stream, read_stream_tails, stream_version,
+    claim_position, find_command, find_commands, head, read_all, read_stream, read_stream_tails,
+    stream_version,
 };
 pub use snapshot::{Snapshot, load_snapshot, save_snapshot};
 pub use verify::{

@@ -24,6 +24,8 @@ pub mod limits {
     pub const MAX_OUTBOX_PER_APPEND: usize = 100;
     /// Longest outbox message kind, in bytes.
     pub const MAX_OUTBOX_KIND_BYTES: usize = 100;
+    /// Most commands one group append carries.
+    pub const MAX_COMMANDS_PER_GROUP: usize = 1_000;
 }
 
 /// The version a command expects a stream to be at when its events are appended.

@@ -174,6 +174,61 @@ impl PreparedAppend {
     }
 }
 
+/// Appends of several commands judged and written together: all of them or none. Each keeps
+/// its own command id, request hash, reply and events; the first may be chained after an
+/// earlier append, and the others are judged on the state the ones before them leave.
+#[derive(Debug)]
+pub(crate) struct PreparedGroup {
+    pub(crate) members: Vec<PreparedAppend>,
+}
+
+impl PreparedGroup {
+    /// Checks each request as [`PreparedAppend::new`] does, and the group: one command at
+    /// least, at most [`limits::MAX_COMMANDS_PER_GROUP`], no command id twice.
+    pub(crate) fn new(
+        requests: Vec<AppendRequest>,
+        after: Option<Ticket>,
+    ) -> Result<Self, StoreError> {
+        if requests.is_empty() || requests.len() > limits::MAX_COMMANDS_PER_GROUP {
+            return Err(StoreError::InvalidRequest(format!(
+                "a group carries 1 to {} commands",
+                limits::MAX_COMMANDS_PER_GROUP
+            )));
+        }
+        let mut command_ids = HashSet::new();
+        if let Some(twice) = requests
+            .iter()
+            .find(|request| !command_ids.insert(request.command_id))
+        {
+            return Err(StoreError::InvalidRequest(format!(
+                "command {} is named twice in a group",
+                twice.command_id
+            )));
+        }
+        let mut after = after;
+        let members = requests
+            .into_iter()
+            .map(|request| PreparedAppend::new(request, after.take()))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { members })
+    }
+
+    /// How many events the group writes.
+    pub(crate) fn event_count(&self) -> usize {
+        self.members.iter().map(PreparedAppend::event_count).sum()
+    }
+
+    /// Every stream its commands name, as often as they name it.
+    pub(crate) fn streams(&self) -> impl Iterator<Item = &PreparedStream> {
+        self.members.iter().flat_map(|append| &append.streams)
+    }
+
+    /// The ticket of the group: its last member's (all of them settle alike).
+    pub(crate) fn ticket(&self) -> &Ticket {
+        &self.members.last().expect("a group has a member").ticket
+    }
+}
+
 impl Drop for PreparedAppend {
     /// An append dropped before the writer judged it (the writer stopped) committed nothing:
     /// whoever waits on its ticket must not wait forever. A no-op once the writer settled it.

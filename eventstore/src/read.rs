@@ -1,5 +1,7 @@
 //! Reading the log: the whole log by position, one stream by version, the head, a command.
 
+use std::collections::HashMap;
+
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgExecutor, Postgres, Row};
@@ -140,6 +142,29 @@ pub async fn find_command<'e>(
     let outcome = serde_json::from_value(result)
         .map_err(|error| StoreError::Malformed(format!("a command result: {error}")))?;
     Ok(Some((stored_hash(&hash)?, outcome)))
+}
+
+/// What each of `command_ids` already produced, as [`find_command`] reads one, in one query;
+/// ids never recorded are absent.
+pub async fn find_commands<'e>(
+    executor: impl PgExecutor<'e>,
+    command_ids: &[Uuid],
+) -> Result<HashMap<Uuid, ([u8; 32], AppendOutcome)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT command_id, request_hash, result FROM commands WHERE command_id = ANY($1)",
+    )
+    .bind(command_ids)
+    .fetch_all(executor)
+    .await?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let hash: Vec<u8> = row.try_get("request_hash")?;
+        let result: serde_json::Value = row.try_get("result")?;
+        let outcome = serde_json::from_value(result)
+            .map_err(|error| StoreError::Malformed(format!("a command result: {error}")))?;
+        found.insert(row.try_get("command_id")?, (stored_hash(&hash)?, outcome));
+    }
+    Ok(found)
 }
 
 pub(crate) fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {

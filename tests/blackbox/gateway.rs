@@ -321,7 +321,7 @@ async fn retried_gateway_commands_get_their_first_answer_and_append_nothing() {
 }
 
 /// A counter of `ledgerd`'s metrics.
-async fn counter(ledgerd: &Ledgerd, name: &str) -> u64 {
+pub(crate) async fn counter(ledgerd: &Ledgerd, name: &str) -> u64 {
     let text = ledgerd.scrape_metrics().await;
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())

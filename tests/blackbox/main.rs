@@ -7,6 +7,7 @@ mod admission;
 mod api_rules;
 mod audit;
 mod authz;
+mod batches;
 mod billing;
 mod common;
 mod consistency;

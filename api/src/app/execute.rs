@@ -31,6 +31,7 @@ pub(super) struct Call<'a> {
 }
 
 /// What a command reached, with its reply as stored.
+#[derive(Clone)]
 pub(super) struct Executed {
     position: i64,
     reply: serde_json::Value,
@@ -38,7 +39,7 @@ pub(super) struct Executed {
 }
 
 impl Executed {
-    fn of(outcome: AppendOutcome) -> Self {
+    pub(super) fn of(outcome: AppendOutcome) -> Self {
         Self {
             position: outcome.last_position,
             reply: outcome.reply,
@@ -46,8 +47,16 @@ impl Executed {
         }
     }
 
+    /// The same outcome, answered to a retry.
+    pub(super) fn replayed(self) -> Self {
+        Self {
+            replayed: true,
+            ..self
+        }
+    }
+
     /// The outcome with its stored reply read back as the command's reply type.
-    fn typed<R: DeserializeOwned>(self) -> Result<Done<R>, AppError> {
+    pub(super) fn typed<R: DeserializeOwned>(self) -> Result<Done<R>, AppError> {
         let reply = serde_json::from_value(self.reply)
             .map_err(|e| AppError::Internal(format!("stored reply does not decode: {e}")))?;
         Ok(Done {
@@ -119,7 +128,7 @@ pub(super) fn append_request(
 /// the amount of a purchase (a provider's payment credited twice with the same amount is the
 /// same purchase).
 pub(super) struct Claimed {
-    claims: Vec<UniqueClaim>,
+    pub(super) claims: Vec<UniqueClaim>,
     purchase: Option<Credits>,
 }
 
@@ -282,7 +291,7 @@ impl App {
     /// with the same amount answers as that purchase did (whatever its command id); a claim
     /// not visible yet (made in a batch still committing) is decided again; anything else is
     /// the refusal the claim stands for.
-    async fn claim_taken(
+    pub(super) async fn claim_taken(
         &self,
         claimed: &Claimed,
         taken: &ledger_eventstore::UniqueClaim,

@@ -7,6 +7,7 @@ pub mod command;
 pub mod execute;
 pub mod expiry;
 pub mod follow;
+mod group;
 pub mod key_secret;
 pub mod keyindex;
 pub mod load;
@@ -24,6 +25,7 @@ use sqlx::PgPool;
 pub use authorized::{AccountInContext, allow};
 pub use cache::StateCache;
 pub use command::{Decided, Done, LedgerCommand, Loader, RetryCheck, Route};
+pub use group::GroupItem;
 pub use load::{AccountView, KeyLabel};
 
 use crate::auth::rate::{Rate, RateLimiter};

@@ -29,19 +29,19 @@ pub struct Tail {
 }
 
 /// What a command decides on.
-struct Basis {
-    view: Arc<AccountView>,
+pub(super) struct Basis {
+    pub(super) view: Arc<AccountView>,
     /// The queued append `view` includes, when it is not committed yet (or not known to be).
-    after: Option<Ticket>,
+    pub(super) after: Option<Ticket>,
 }
 
-/// Where a decided command's append goes in the stream's pipeline.
-struct Chained {
-    stream: String,
+/// Where a decided command's append (or a group's) goes in the stream's pipeline.
+pub(super) struct Chained {
+    pub(super) stream: String,
     /// The append it was decided after, if that one is not known to have committed.
-    after: Option<Ticket>,
+    pub(super) after: Option<Ticket>,
     /// The state the append leaves.
-    after_decision: Arc<AccountView>,
+    pub(super) after_decision: Arc<AccountView>,
 }
 
 impl App {
@@ -90,8 +90,9 @@ impl App {
                 after_decision,
             };
             let answer = self
-                .append_chained(guard, request, attempt.decision, queue)
-                .await?;
+                .append_chained(guard, vec![request], vec![attempt.decision], queue)
+                .await?
+                .and_then(only);
             let predecessor_failed = matches!(answer, Err(StoreError::PredecessorFailed));
             match self
                 .after_append(call, answer, &claimed, &mut last_conflict)
@@ -108,7 +109,7 @@ impl App {
         Err(AppError::Contended)
     }
 
-    async fn lock_account(&self, stream: &str) -> StreamGuard {
+    pub(super) async fn lock_account(&self, stream: &str) -> StreamGuard {
         let mut guards = self.locks.lock(&[stream.to_owned()]).await;
         guards.pop().expect("one stream locked")
     }
@@ -117,7 +118,7 @@ impl App {
     /// tail's, unless the cache has seen the stream further (another process appended and a
     /// read brought it in); with no tail, the cached state. Otherwise (after a failure, the
     /// tail's or this command's): the log, once the tail is settled.
-    async fn basis(
+    pub(super) async fn basis(
         &self,
         account: AccountId,
         stream: &str,
@@ -146,19 +147,20 @@ impl App {
         }
     }
 
-    /// Queues the append chained after `after`, makes it the stream's tail, lets go of the
-    /// stream's lock, and waits for the writer's answer; once committed, the state it leaves is
+    /// Queues the appends of `decisions` (one command's, or a group's: all or none) chained
+    /// after `after`, makes them the stream's tail, lets go of the stream's lock, and waits for
+    /// the writer's answer; once committed, the state it leaves is
     /// cached and the tail, if still this append's and the lock free, dropped (the cache holds
     /// the same). All of it runs in a task of its own, so a caller that goes away cannot leave
     /// the tail, the cache or the key index behind. A failed append stays the tail: the next
     /// command sees it failed and reads the log.
-    async fn append_chained(
+    pub(super) async fn append_chained(
         &self,
         mut guard: StreamGuard,
-        request: AppendRequest,
-        decision: Decision,
+        requests: Vec<AppendRequest>,
+        decisions: Vec<Decision>,
         chained: Chained,
-    ) -> Result<Result<AppendOutcome, StoreError>, AppError> {
+    ) -> Result<Result<Vec<AppendOutcome>, StoreError>, AppError> {
         let appender = self.appender.clone();
         let states = Arc::clone(&self.states);
         let keys = Arc::clone(&self.keys);
@@ -170,7 +172,7 @@ impl App {
         // Before queueing: the state this append leaves is current as of this check.
         let check = appender.watch().checks();
         let task = tokio::spawn(async move {
-            let queued = match appender.enqueue(request, after).await {
+            let queued = match appender.enqueue_group(requests, after).await {
                 Ok(queued) => queued,
                 Err(error) => return Err(error),
             };
@@ -181,9 +183,11 @@ impl App {
             });
             let slot = Arc::clone(StreamGuard::mutex(&guard));
             drop(guard);
-            let result = queued.outcome().await;
-            if matches!(&result, Ok(outcome) if !outcome.replayed) {
-                keys.record(decision.events());
+            let result = queued.outcomes().await;
+            if matches!(&result, Ok(outcomes) if outcomes.iter().all(|o| !o.replayed)) {
+                for decision in &decisions {
+                    keys.record(decision.events());
+                }
                 states.accounts.put(&stream, after_decision, check);
                 if let Ok(mut tail) = slot.try_lock()
                     && tail.as_ref().is_some_and(|tail| tail.ticket.is(&ticket))
@@ -198,14 +202,36 @@ impl App {
     }
 }
 
-/// The account's state once `decision`'s events are folded into `view`. An account command
-/// appends to its own stream only (it may name others as preconditions, e.g. the membership
-/// of the dashboard user acting on an organization's account).
+/// The one outcome of a single command's append.
+fn only(mut outcomes: Vec<AppendOutcome>) -> Result<AppendOutcome, StoreError> {
+    match outcomes.len() {
+        1 => Ok(outcomes.swap_remove(0)),
+        n => Err(StoreError::Malformed(format!(
+            "one append answered with {n} outcomes"
+        ))),
+    }
+}
+
+/// The account's state once `decision`'s events are folded into `view`.
 fn leaves(
     view: &Arc<AccountView>,
     stream: &str,
     decision: &Decision,
 ) -> Result<Arc<AccountView>, AppError> {
+    let mut state = Arc::clone(view);
+    fold_decision(&mut state, stream, decision)?;
+    Ok(state)
+}
+
+/// Folds `decision`'s events into `view`, copying the state only if another holder shares it
+/// (a group's first command copies the account's state, the others fold into that copy). An
+/// account command appends to its own stream only (it may name others as preconditions, e.g.
+/// the membership of the dashboard user acting on an organization's account).
+pub(super) fn fold_decision(
+    view: &mut Arc<AccountView>,
+    stream: &str,
+    decision: &Decision,
+) -> Result<(), AppError> {
     if let Some(other) = decision
         .changes
         .iter()
@@ -218,11 +244,11 @@ fn leaves(
     }
     let events = decision.events_for(stream);
     if events.is_empty() {
-        return Ok(Arc::clone(view));
+        return Ok(());
     }
-    let mut state = AccountView::clone(view);
+    let state = Arc::make_mut(view);
     for event in events {
         state.fold(event)?;
     }
-    Ok(Arc::new(state))
+    Ok(())
 }

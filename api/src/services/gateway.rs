@@ -2,23 +2,24 @@
 //! cached account state; holds, settlements and usage are account-stream commands. The `Bill`
 //! stream (`bill.rs`) answers each of its items with the handlers here.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 use ledger_domain::account::AccountCommand;
-use ledger_domain::{Action, AuthContext, CommandId, Credits, HoldId};
+use ledger_domain::{AccountId, Action, AuthContext, CommandId, Credits, HoldId};
 use prost::Message;
 use tokio::task::JoinSet;
 use tonic::{Request, Response, Status, Streaming};
 use tonic_types::StatusExt;
 
 use super::bill::{self, BillStream};
-use super::{AccountRequest, CommandRequest, Query, Shared, now, on_account, submit};
+use super::{AccountRequest, CommandRequest, Query, Shared, now, on_account};
 use crate::app::keyindex::IndexedSecret;
-use crate::app::{AccountView, App, Done, allow};
+use crate::app::{AccountView, App, Done, GroupItem, allow};
 use crate::auth::CallContext;
-use crate::commands::{AuthorizeAndHold, HeldForKey};
+use crate::commands::{AuthorizeAndHold, HeldForKey, OnAccount};
 use crate::error::{AppError, AtField};
 use crate::input;
 use crate::pb;
@@ -140,9 +141,11 @@ fn check_batch(len: usize) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Runs batch items, each the account command `command` makes of it, concurrently (so they
-/// share group commits) and answers in order. A caller who may not do `action` at all is
-/// refused for the whole batch, before any item runs.
+/// Runs batch items, each the account command `command` makes of it, and answers in order. A
+/// caller who may not do `action` at all is refused for the whole batch, before any item runs.
+/// The items are grouped by account: each account's items are decided in one pass, in the
+/// batch's order, and appended as one request ([`App::run_group`]); the accounts' groups run
+/// concurrently, so they share group commits. Each item is answered as its unary RPC would be.
 async fn run_batch<R: CommandRequest + AccountRequest>(
     app: Arc<App>,
     cx: CallContext,
@@ -152,21 +155,64 @@ async fn run_batch<R: CommandRequest + AccountRequest>(
 ) -> Result<pb::BatchResponse, AppError> {
     allow(&cx.caller, action, &AuthContext::GLOBAL)?;
     check_batch(items.len())?;
+    let mut results: Vec<Option<Result<i64, AppError>>> = items.iter().map(|_| None).collect();
+    let mut groups: Vec<(AccountId, Vec<Numbered>)> = Vec::new();
+    let mut group_of: HashMap<AccountId, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        match group_item(item, command) {
+            Ok(grouped) => {
+                let account = grouped.command.account;
+                let group = *group_of.entry(account).or_insert_with(|| {
+                    groups.push((account, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[group].1.push((index, grouped));
+            }
+            Err(error) => results[index] = Some(Err(error)),
+        }
+    }
     let mut tasks = JoinSet::new();
-    for (index, item) in items.into_iter().enumerate() {
+    for (account, members) in groups {
         let (app, cx) = (Arc::clone(&app), cx.clone());
         tasks.spawn(async move {
-            let done = submit(&app, &cx, &item, |req, _| on_account(req, command)).await;
-            let result = done.map(|done| done.position);
-            (index, item_result(item.command_id().to_owned(), result))
+            let (indexes, items): (Vec<usize>, Vec<_>) = members.into_iter().unzip();
+            let done = app.run_group(&cx, account, items).await;
+            indexes.into_iter().zip(done).collect::<Vec<_>>()
         });
     }
-    let mut results = vec![pb::BatchItemResult::default(); tasks.len()];
     while let Some(joined) = tasks.join_next().await {
-        let (index, result) = joined.map_err(|e| AppError::Internal(e.to_string()))?;
-        results[index] = result;
+        let answered = joined.map_err(|e| AppError::Internal(e.to_string()))?;
+        for (index, done) in answered {
+            results[index] = Some(done.map(|done| done.position));
+        }
     }
+    let results = items
+        .iter()
+        .zip(results)
+        .map(|(item, result)| {
+            let result =
+                result.unwrap_or_else(|| Err(AppError::Internal("an item went unanswered".into())));
+            item_result(item.command_id().to_owned(), result)
+        })
+        .collect();
     Ok(pb::BatchResponse { results })
+}
+
+/// A batch item as a command of its account's group, with its place in the batch.
+type Numbered = (usize, GroupItem<OnAccount>);
+
+/// A batch item as a command of its account's group, read as [`super::submit`] reads a unary
+/// request: the command id first, then the command's fields, then the account.
+fn group_item<R: CommandRequest + AccountRequest>(
+    req: &R,
+    command: fn(&R) -> Result<AccountCommand, AppError>,
+) -> Result<GroupItem<OnAccount>, AppError> {
+    let command_id = input::id("command_id", req.command_id(), CommandId::from_uuid)?;
+    Ok(GroupItem {
+        command_id,
+        message: req.encode_to_vec(),
+        command: on_account(req, command)?,
+    })
 }
 
 /// The key a secret names, found by the secret's keyed hash.

@@ -10,6 +10,7 @@ mod chained;
 mod claims;
 mod embedded;
 mod group_commit;
+mod groups;
 mod outbox;
 mod privileges;
 mod reading;
