@@ -2,9 +2,10 @@
 //! item answered exactly as its unary call would be.
 
 use ledger_api::pb;
-use ledger_tests::client::{Api, HoldId, Key, Rpc, World, id, reason, usage};
+use ledger_tests::client::{Api, Call, HoldId, Key, Rpc, World, id, reason, usage};
 use tonic::{Code, Status};
 
+use crate::billing::{place, void};
 use crate::gateway::counter;
 
 /// What a call answered, as a batch item carries it: code, reason and message (0 and empty
@@ -33,31 +34,12 @@ fn answers(reply: &pb::BatchResponse) -> Vec<Answer> {
         .collect()
 }
 
-fn place(key: &Key, hold: &HoldId, estimate: &str) -> pb::PlaceHoldRequest {
-    pb::PlaceHoldRequest {
-        command_id: id(),
-        account_id: key.account.to_string(),
-        key_id: key.id.to_string(),
-        hold_id: hold.to_string(),
-        estimate: estimate.into(),
-        ttl_s: 60,
-    }
-}
-
 fn settle(key: &Key, hold: &HoldId, generation: &str, cost: &str) -> pb::SettleHoldRequest {
     pb::SettleHoldRequest {
         command_id: id(),
         account_id: key.account.to_string(),
         hold_id: hold.to_string(),
         usage: Some(usage(generation, cost)),
-    }
-}
-
-fn void(key: &Key, hold: &HoldId) -> pb::VoidHoldRequest {
-    pb::VoidHoldRequest {
-        command_id: id(),
-        account_id: key.account.to_string(),
-        hold_id: hold.to_string(),
     }
 }
 
@@ -113,47 +95,34 @@ fn script(key: &Key, holds: &[HoldId]) -> Script {
 
 /// Each item of the script sent alone, in order.
 async fn unary(rpc: &Rpc, script: &Script) -> Vec<Vec<Answer>> {
-    let answer = |outcome: Result<i64, Status>| match outcome {
-        Ok(_) => accepted(),
-        Err(status) => refused(&status),
-    };
-    let mut places = Vec::new();
-    for item in &script.places {
-        places.push(answer(
-            rpc.place_hold(item.clone())
-                .outcome()
-                .await
-                .map(|r| r.position),
-        ));
+    let position = |r: pb::CommandResponse| r.position;
+    let kinds: Vec<Vec<Call<i64>>> = vec![
+        (script.places.iter())
+            .map(|item| rpc.place_hold(item.clone()).map(|r| r.position))
+            .collect(),
+        (script.settles.iter())
+            .map(|item| rpc.settle_hold(item.clone()).map(position))
+            .collect(),
+        (script.records.iter())
+            .map(|item| rpc.record_usage(item.clone()).map(position))
+            .collect(),
+        (script.voids.iter())
+            .map(|item| rpc.void_hold(item.clone()).map(position))
+            .collect(),
+    ];
+    let mut answered = Vec::new();
+    for calls in kinds {
+        let mut kind = Vec::new();
+        // One after the other: each is decided on what the ones before it left.
+        for call in calls {
+            kind.push(match call.outcome().await {
+                Ok(_) => accepted(),
+                Err(status) => refused(&status),
+            });
+        }
+        answered.push(kind);
     }
-    let mut settles = Vec::new();
-    for item in &script.settles {
-        settles.push(answer(
-            rpc.settle_hold(item.clone())
-                .outcome()
-                .await
-                .map(|r| r.position),
-        ));
-    }
-    let mut records = Vec::new();
-    for item in &script.records {
-        records.push(answer(
-            rpc.record_usage(item.clone())
-                .outcome()
-                .await
-                .map(|r| r.position),
-        ));
-    }
-    let mut voids = Vec::new();
-    for item in &script.voids {
-        voids.push(answer(
-            rpc.void_hold(item.clone())
-                .outcome()
-                .await
-                .map(|r| r.position),
-        ));
-    }
-    vec![places, settles, records, voids]
+    answered
 }
 
 /// The script as four batches, one per kind.

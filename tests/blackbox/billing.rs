@@ -25,7 +25,7 @@ fn item(sequence: u64, call: Call) -> pb::BillRequest {
     }
 }
 
-fn place(key: &Key, hold: &HoldId, estimate: &str) -> pb::PlaceHoldRequest {
+pub(crate) fn place(key: &Key, hold: &HoldId, estimate: &str) -> pb::PlaceHoldRequest {
     pb::PlaceHoldRequest {
         command_id: id(),
         account_id: key.account.to_string(),
@@ -36,7 +36,7 @@ fn place(key: &Key, hold: &HoldId, estimate: &str) -> pb::PlaceHoldRequest {
     }
 }
 
-fn void(key: &Key, hold: &HoldId) -> pb::VoidHoldRequest {
+pub(crate) fn void(key: &Key, hold: &HoldId) -> pb::VoidHoldRequest {
     pb::VoidHoldRequest {
         command_id: id(),
         account_id: key.account.to_string(),

@@ -2,8 +2,8 @@
 //! under its own command id.
 
 use ledger_eventstore::{
-    AppendRequest, ExpectedVersion, StoreError, UniqueClaim, find_command, find_commands, head,
-    read_stream,
+    AppendOutcome, AppendRequest, Appender, ExpectedVersion, StoreError, UniqueClaim, find_command,
+    find_commands, head, read_stream,
 };
 use serde_json::json;
 
@@ -25,6 +25,12 @@ fn consecutive(from: i64, commands: usize) -> Vec<AppendRequest> {
         .collect()
 }
 
+/// The outcomes of `group`, appended as one group.
+async fn appended(appender: &Appender, group: &[AppendRequest]) -> Vec<AppendOutcome> {
+    let queued = appender.enqueue_group(group.to_vec(), None).await.unwrap();
+    queued.outcomes().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_group_appends_each_command_at_its_own_position_under_its_own_id() {
     let store = store().await;
@@ -35,8 +41,7 @@ async fn a_group_appends_each_command_at_its_own_position_under_its_own_id() {
         .unwrap();
     let mut group = consecutive(0, 3);
     group.push(one_stream("account-b", ExpectedVersion::Exact(2), 1));
-    let queued = appender.enqueue_group(group.clone(), None).await.unwrap();
-    let outcomes = queued.outcomes().await.unwrap();
+    let outcomes = appended(&appender, &group).await;
 
     let positions: Vec<_> = outcomes
         .iter()
@@ -70,25 +75,11 @@ async fn a_retried_group_or_command_gets_its_first_outcome_and_appends_nothing()
     let store = store().await;
     let appender = appender(&store.pool);
     let group = consecutive(0, 3);
-    let first = appender
-        .enqueue_group(group.clone(), None)
-        .await
-        .unwrap()
-        .outcomes()
-        .await
-        .unwrap();
-
-    let again = appender
-        .enqueue_group(group.clone(), None)
-        .await
-        .unwrap()
-        .outcomes()
-        .await
-        .unwrap();
+    let first = appended(&appender, &group).await;
+    let again = appended(&appender, &group).await;
     assert!(again.iter().all(|o| o.replayed));
-    let positions = |outcomes: &[ledger_eventstore::AppendOutcome]| {
-        outcomes.iter().map(|o| o.last_position).collect::<Vec<_>>()
-    };
+    let positions =
+        |outcomes: &[AppendOutcome]| outcomes.iter().map(|o| o.last_position).collect::<Vec<_>>();
     assert_eq!(positions(&again), positions(&first));
     let alone = appender.append(group[1].clone()).await.unwrap();
     assert!(alone.replayed);
