@@ -7,8 +7,8 @@
 //! kills, restarts and load); `LEDGER_FAULT_SEED=<n>` replays the random moments of a run (every
 //! run prints its seed).
 
-mod checks;
-mod load;
+pub(crate) mod checks;
+pub(crate) mod load;
 
 use std::time::{Duration, Instant};
 

@@ -91,7 +91,14 @@ pub async fn ledger_entries(
     q.caught_up(Projection::Balances, req.min_position).await?;
     let account = account.as_uuid().to_string();
     let range = TimeRange { from, to };
-    let page = entries_between(&q.app.pool, &account, range, token(&req.page_token), size).await?;
+    let page = entries_between(
+        q.app.read_models.pool(),
+        &account,
+        range,
+        token(&req.page_token),
+        size,
+    )
+    .await?;
     Ok(pb::ListLedgerEntriesResponse {
         entries: page.entries.iter().map(posting).collect(),
         next_page_token: page.next_cursor.unwrap_or_default(),
@@ -117,9 +124,16 @@ pub async fn book_entries(
     allow(&q.cx.caller, Action::ReadSystemBooks, &AuthContext::GLOBAL)?;
     q.caught_up(Projection::Balances, req.min_position).await?;
     let range = TimeRange { from, to };
-    let page = entries_between(&q.app.pool, book, range, token(&req.page_token), size).await?;
+    let page = entries_between(
+        q.app.read_models.pool(),
+        book,
+        range,
+        token(&req.page_token),
+        size,
+    )
+    .await?;
     Ok(pb::ListLedgerEntriesResponse {
-        entries: book_postings(&q.app.pool, &page).await?,
+        entries: book_postings(q.app.read_models.pool(), &page).await?,
         next_page_token: page.next_cursor.unwrap_or_default(),
     })
 }

@@ -1,0 +1,321 @@
+//! Read models in a database of their own (`--read-models-database-url`), in a second,
+//! independent PostgreSQL cluster the test starts: the projectors read the log from the log's
+//! database and write rows and checkpoints together in the other, so after SIGKILLs under load
+//! every read model still equals a fresh fold of the log; reads wait for `min_position` there;
+//! the log's database holds no read-model row; an unreachable read-model database fails
+//! start-up clearly.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ledger_pgembed::testing::fresh_database;
+use ledger_tests::client::{Api, World};
+use ledger_tests::cluster::{OutageDatabase, ReplicatedDatabase};
+use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, binary, free_port};
+use sqlx::PgPool;
+
+use crate::faults::checks::assert_nothing_lost;
+use crate::faults::load::{Faults, Load, Target, units};
+
+/// The flag under test.
+const FLAG: &str = "--read-models-database-url";
+
+/// Every table of a read model.
+const READ_MODEL_TABLES: [&str; 11] = [
+    "account_balances",
+    "open_holds",
+    "ledger_entries",
+    "api_keys",
+    "users",
+    "organizations",
+    "organization_members",
+    "organization_invitations",
+    "activity",
+    "usage_daily",
+    "usage_hourly",
+];
+
+/// A `ledgerd` whose log is a fresh database on the test server and whose read models are in
+/// `ledger` on a private cluster of the test's own.
+async fn split_world(read_models: &OutageDatabase) -> World {
+    World::start_with(|options| {
+        options
+            .serve_args
+            .extend([FLAG.to_owned(), read_models.url().to_owned()]);
+    })
+    .await
+}
+
+/// The rows of `table` in the database of `pool`.
+async fn rows(pool: &PgPool, table: &str) -> i64 {
+    // `table` is one of the constant names above.
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The read-model tables of `pool` that hold rows, with their counts.
+async fn filled_read_model_tables(pool: &PgPool) -> Vec<(&'static str, i64)> {
+    let mut filled = Vec::new();
+    for table in READ_MODEL_TABLES {
+        let count = rows(pool, table).await;
+        if count > 0 {
+            filled.push((table, count));
+        }
+    }
+    filled
+}
+
+/// The projections' checkpoints in the database of `pool`, by name (the migrations create them
+/// at 0).
+async fn checkpoints(pool: &PgPool) -> Vec<i64> {
+    sqlx::query_scalar("SELECT position FROM projection_checkpoints ORDER BY name")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// An organization account with 100 credits and a key, for the load.
+async fn target(ledgerd: &Ledgerd) -> Target {
+    let (admin, org, key) = ledgerd.funded_key().await;
+    Target {
+        admin,
+        account: org.account,
+        key,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_models_in_their_own_cluster_equal_a_fresh_fold_of_the_log_across_sigkills() {
+    let read_models = OutageDatabase::start().await;
+    let mut world = split_world(&read_models).await;
+
+    // A world of commands: two users, an organization they share, credits, a key each, a
+    // settled hold, usage, and a support transfer from a personal account.
+    let a = world.user("alice@example.test").await;
+    let b = world.user("bob@example.test").await;
+    let alice = world.dashboard(&a);
+    let org = alice.create_organization("Acme").await;
+    world.join(&a, &org, &b).await;
+    alice.buy(&org.account, "100").await;
+    let alice_key = alice.create_key(&org.account, "alice").await;
+    let bob_key = world.dashboard(&b).create_key(&org.account, "bob").await;
+    let gateway = world.gateway();
+    let hold = gateway.place_hold(&bob_key, "2").await;
+    gateway.settle(&hold, "gen-1", "1.25").await;
+    gateway.record_usage(&alice_key, "gen-2", "0.5").await;
+    alice.buy(&a.personal, "50").await;
+    let transferred = world
+        .support()
+        .transfer(&a.personal, &org.account, "20")
+        .await;
+
+    // Load on another organization (purchases, holds, settles, new keys), with SIGKILLs of
+    // the projecting process in the middle of it.
+    let target = target(&world.ledgerd).await;
+    let load = Load::start(&[&world.ledgerd], &target, 4, Faults::ServerCrashes).await;
+    for pause_ms in [300, 700] {
+        let before = load.acked();
+        let started = Instant::now();
+        while load.acked() < before + 10 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the load stalls"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        world.ledgerd.kill();
+        world.ledgerd.restart().await;
+    }
+    let before = load.acked();
+    while load.acked() < before + 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let tally = load.finish().await;
+    // Each command once in the log, the chain verifies, every projection catches up and
+    // equals a fresh fold (ConsistencyCheck), the balance is exactly the acknowledged sum.
+    assert_nothing_lost(&world.ledgerd, &world.pool, &target, &tally).await;
+
+    // The world's reads, served from the read models' cluster.
+    let reader = world.dashboard(&a).after(transferred.position);
+    let balance = reader.balance(&org.account).await;
+    assert_eq!(
+        (
+            balance.balance.as_str(),
+            balance.total_transferred_in.as_str()
+        ),
+        ("118.25", "20")
+    );
+    assert_eq!(reader.balance(&a.personal).await.balance, "30");
+    assert_eq!(reader.list_keys(&org.account).await.keys.len(), 2);
+    assert_eq!(reader.activity(&org.account).await.items.len(), 2);
+    assert!(!reader.ledger_entries(&org.account).await.entries.is_empty());
+    assert_eq!(reader.list_members(&org).await.members.len(), 2);
+
+    // The rows went to the other cluster: the log's database has none and its checkpoints
+    // never moved; the other's log tables stay empty, and its checkpoints reached the head.
+    assert_eq!(filled_read_model_tables(&world.pool).await, []);
+    assert_eq!(checkpoints(&world.pool).await, [0; 4]);
+    let elsewhere = PgPool::connect(read_models.url()).await.unwrap();
+    let filled = filled_read_model_tables(&elsewhere).await;
+    assert!(filled.len() > 8, "{filled:?}");
+    assert_eq!(rows(&elsewhere, "events").await, 0);
+    let head = world.head().await;
+    assert_eq!(checkpoints(&elsewhere).await, [head; 4]);
+    let status = world.auditor().projection_status().await;
+    assert!(
+        status
+            .projections
+            .iter()
+            .all(|p| (p.position, p.head) == (head, head)),
+        "{status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_with_min_position_waits_for_the_read_models_in_their_own_database() {
+    let read_models = OutageDatabase::start().await;
+    let world = split_world(&read_models).await;
+    let (admin, org, key) = world.funded_key().await;
+    let dashboard = world.dashboard(&admin);
+    let gateway = world.gateway();
+    let mut cents: i64 = 100_00;
+    for n in 1..=10 {
+        let bought = dashboard.buy(&org.account, "1.01").await;
+        cents += 101;
+        let seen = dashboard.after(bought.position).balance(&org.account).await;
+        assert_eq!(
+            units(&seen.balance, 2),
+            cents,
+            "the balance shows its own write"
+        );
+        let used = gateway
+            .record_usage(&key, &format!("gen-{n}"), "0.01")
+            .await;
+        cents -= 1;
+        let reader = dashboard.after(used.position);
+        let feed = reader.activity(&org.account).await;
+        assert_eq!(feed.items.len(), n, "the feed shows its own write");
+        let keys = reader.list_keys(&org.account).await;
+        assert_eq!(units(&keys.keys[0].lifetime_spend, 2), n as i64);
+    }
+    // A position the read models have not reached is refused after the wait, not answered
+    // stale.
+    let head = world.head().await;
+    dashboard
+        .after(head + 1_000)
+        .activity(&org.account)
+        .refused(tonic::Code::Unavailable)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_models_database_unreachable_or_of_another_log_fails_start_up_naming_the_flag() {
+    // Read models folded from another ledger's log: past the head of a fresh log.
+    let theirs = OutageDatabase::start().await;
+    let other = split_world(&theirs).await;
+    let (admin, org) = other.organization().await;
+    let bought = other.dashboard(&admin).buy(&org.account, "5").await;
+    other
+        .dashboard(&admin)
+        .after(bought.position)
+        .balance(&org.account)
+        .await;
+
+    let log = fresh_database().await.unwrap();
+    let nobody = format!("postgres://postgres@127.0.0.1:{}/ledger", free_port());
+    for (url, says, within) in [
+        (nobody.as_str(), "unreachable", Duration::from_secs(30)),
+        ("not a url", "not a valid URL", Duration::from_secs(10)),
+        (theirs.url(), "past the log's head", Duration::from_secs(30)),
+    ] {
+        let dir = std::env::temp_dir().join(format!("ledgerd-unused-{}", uuid::Uuid::new_v4()));
+        let started = Instant::now();
+        let refused = Command::new(binary())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--startup-timeout-s",
+                "2",
+            ])
+            .arg("--data-dir")
+            .arg(&dir)
+            .args([FLAG, url])
+            .env("DATABASE_URL", log.url())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{url}: {stderr}");
+        assert!(stderr.contains(FLAG), "{url}: {stderr}");
+        assert!(stderr.contains(says), "{url}: {stderr}");
+        assert!(
+            started.elapsed() < within,
+            "{url}: took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_ledgerd_on_a_standby_serves_the_read_models_of_their_own_database() {
+    let database = ReplicatedDatabase::start().await;
+    let read_models = OutageDatabase::start().await;
+    let flag = [FLAG.to_owned(), read_models.url().to_owned()];
+    let primary = Ledgerd::start(&LedgerdOptions {
+        database_url: Some(database.primary_url().to_owned()),
+        data_dir: std::env::temp_dir().join(format!("ledgerd-unused-{}", uuid::Uuid::new_v4())),
+        serve_args: flag.to_vec(),
+        ..Default::default()
+    })
+    .await;
+    database.wait_replayed().await;
+    let standby_url = database.standby_url().to_owned();
+    let replica = primary
+        .start_beside_with(|options| {
+            options.database_url = Some(standby_url);
+            options.serve_args.push("--read-only".to_owned());
+        })
+        .await;
+
+    let (admin, org, key) = primary.funded_key().await;
+    let used = primary.gateway().record_usage(&key, "gen-1", "0.25").await;
+    let on_primary = primary.dashboard(&admin).after(used.position);
+    let on_replica = replica.dashboard(&admin).after(used.position);
+    let balance = on_replica.balance(&org.account).await;
+    assert_eq!(balance.balance, "99.75");
+    assert_eq!(balance, on_primary.balance(&org.account).await);
+    assert_eq!(
+        on_replica.activity(&org.account).await,
+        on_primary.activity(&org.account).await
+    );
+    assert_eq!(
+        on_replica.list_keys(&org.account).await,
+        on_primary.list_keys(&org.account).await
+    );
+    let check = replica.auditor().consistency_check().await;
+    assert!(check.ok, "{check:?}");
+    let status = replica.auditor().projection_status().await;
+    assert!(
+        status
+            .projections
+            .iter()
+            .all(|p| p.position >= used.position),
+        "{status:?}"
+    );
+    // The standby's copy of the log database has no read-model rows: they live elsewhere.
+    let standby = PgPool::connect(database.standby_url()).await.unwrap();
+    assert_eq!(filled_read_model_tables(&standby).await, []);
+    assert_eq!(checkpoints(&standby).await, [0; 4]);
+    // A standby replays; the replica still refuses what would write the log.
+    let status = replica
+        .dashboard(&admin)
+        .buy(&org.account, "1")
+        .refused(tonic::Code::Unavailable)
+        .await;
+    assert_eq!(ledger_tests::client::reason(&status), "READ_ONLY_REPLICA");
+}
