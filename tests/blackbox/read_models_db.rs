@@ -181,7 +181,7 @@ async fn a_read_with_min_position_waits_for_the_read_models_in_their_own_databas
     let (admin, org, key) = world.funded_key().await;
     let dashboard = world.dashboard(&admin);
     let gateway = world.gateway();
-    let mut cents: i64 = 100_00;
+    let mut cents: i64 = 10_000;
     for n in 1..=10 {
         let bought = dashboard.buy(&org.account, "1.01").await;
         cents += 101;
