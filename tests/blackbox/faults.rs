@@ -66,7 +66,7 @@ impl Moments {
 }
 
 /// An organization account with 100 credits and a key, created through `ledgerd`.
-async fn target(ledgerd: &Ledgerd) -> Target {
+pub(crate) async fn target(ledgerd: &Ledgerd) -> Target {
     let (admin, org, key) = ledgerd.funded_key().await;
     Target {
         admin,

@@ -9,13 +9,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ledger_pgembed::testing::fresh_database;
-use ledger_tests::client::{Api, World};
-use ledger_tests::cluster::{OutageDatabase, ReplicatedDatabase};
-use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, binary, free_port};
+use ledger_tests::client::{Api, ReadsWorld, World, reason};
+use ledger_tests::cluster::OutageDatabase;
+use ledger_tests::ledgerd::{binary, free_port};
+use ledger_tests::replica::ReplicaWorld;
 use sqlx::PgPool;
 
 use crate::faults::checks::assert_nothing_lost;
-use crate::faults::load::{Faults, Load, Target, units};
+use crate::faults::load::{Faults, Load, units};
+use crate::faults::target;
 
 /// The flag under test.
 const FLAG: &str = "--read-models-database-url";
@@ -76,16 +78,6 @@ async fn checkpoints(pool: &PgPool) -> Vec<i64> {
         .unwrap()
 }
 
-/// An organization account with 100 credits and a key, for the load.
-async fn target(ledgerd: &Ledgerd) -> Target {
-    let (admin, org, key) = ledgerd.funded_key().await;
-    Target {
-        admin,
-        account: org.account,
-        key,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn read_models_in_their_own_cluster_equal_a_fresh_fold_of_the_log_across_sigkills() {
     let read_models = OutageDatabase::start().await;
@@ -93,19 +85,8 @@ async fn read_models_in_their_own_cluster_equal_a_fresh_fold_of_the_log_across_s
 
     // A world of commands: two users, an organization they share, credits, a key each, a
     // settled hold, usage, and a support transfer from a personal account.
-    let a = world.user("alice@example.test").await;
-    let b = world.user("bob@example.test").await;
-    let alice = world.dashboard(&a);
-    let org = alice.create_organization("Acme").await;
-    world.join(&a, &org, &b).await;
-    alice.buy(&org.account, "100").await;
-    let alice_key = alice.create_key(&org.account, "alice").await;
-    let bob_key = world.dashboard(&b).create_key(&org.account, "bob").await;
-    let gateway = world.gateway();
-    let hold = gateway.place_hold(&bob_key, "2").await;
-    gateway.settle(&hold, "gen-1", "1.25").await;
-    gateway.record_usage(&alice_key, "gen-2", "0.5").await;
-    alice.buy(&a.personal, "50").await;
+    let ReadsWorld { alice: a, org, .. } = world.reads_world().await;
+    world.dashboard(&a).buy(&a.personal, "50").await;
     let transferred = world
         .support()
         .transfer(&a.personal, &org.account, "20")
@@ -146,11 +127,11 @@ async fn read_models_in_their_own_cluster_equal_a_fresh_fold_of_the_log_across_s
             balance.balance.as_str(),
             balance.total_transferred_in.as_str()
         ),
-        ("118.25", "20")
+        ("117.5", "20")
     );
     assert_eq!(reader.balance(&a.personal).await.balance, "30");
     assert_eq!(reader.list_keys(&org.account).await.keys.len(), 2);
-    assert_eq!(reader.activity(&org.account).await.items.len(), 2);
+    assert_eq!(reader.activity(&org.account).await.items.len(), 3);
     assert!(!reader.ledger_entries(&org.account).await.entries.is_empty());
     assert_eq!(reader.list_members(&org).await.members.len(), 2);
 
@@ -263,31 +244,15 @@ async fn a_read_models_database_unreachable_or_of_another_log_fails_start_up_nam
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_only_ledgerd_on_a_standby_serves_the_read_models_of_their_own_database() {
-    let database = ReplicatedDatabase::start().await;
     let read_models = OutageDatabase::start().await;
-    let flag = [FLAG.to_owned(), read_models.url().to_owned()];
-    let primary = Ledgerd::start(&LedgerdOptions {
-        database_url: Some(database.primary_url().to_owned()),
-        data_dir: std::env::temp_dir().join(format!("ledgerd-unused-{}", uuid::Uuid::new_v4())),
-        serve_args: flag.to_vec(),
-        ..Default::default()
-    })
-    .await;
-    database.wait_replayed().await;
-    let standby_url = database.standby_url().to_owned();
-    let replica = primary
-        .start_beside_with(|options| {
-            options.database_url = Some(standby_url);
-            options.serve_args.push("--read-only".to_owned());
-        })
-        .await;
-
-    let (admin, org, key) = primary.funded_key().await;
-    let used = primary.gateway().record_usage(&key, "gen-1", "0.25").await;
-    let on_primary = primary.dashboard(&admin).after(used.position);
-    let on_replica = replica.dashboard(&admin).after(used.position);
+    let world = ReplicaWorld::start_with(&[FLAG, read_models.url()], &[]).await;
+    let ReadsWorld {
+        alice, org, last, ..
+    } = world.reads_world().await;
+    let on_primary = world.primary.dashboard(&alice).after(last);
+    let on_replica = world.replica.dashboard(&alice).after(last);
     let balance = on_replica.balance(&org.account).await;
-    assert_eq!(balance.balance, "99.75");
+    assert_eq!(balance.balance, "97.5");
     assert_eq!(balance, on_primary.balance(&org.account).await);
     assert_eq!(
         on_replica.activity(&org.account).await,
@@ -297,25 +262,24 @@ async fn a_read_only_ledgerd_on_a_standby_serves_the_read_models_of_their_own_da
         on_replica.list_keys(&org.account).await,
         on_primary.list_keys(&org.account).await
     );
-    let check = replica.auditor().consistency_check().await;
+    let auditor = world.replica.auditor();
+    let check = auditor.consistency_check().await;
     assert!(check.ok, "{check:?}");
-    let status = replica.auditor().projection_status().await;
+    let status = auditor.projection_status().await;
     assert!(
-        status
-            .projections
-            .iter()
-            .all(|p| p.position >= used.position),
+        status.projections.iter().all(|p| p.position >= last),
         "{status:?}"
     );
-    // The standby's copy of the log database has no read-model rows: they live elsewhere.
-    let standby = PgPool::connect(database.standby_url()).await.unwrap();
+    // The standby's copy of the log's database has no read-model row: they live elsewhere.
+    let standby = PgPool::connect(world.database.standby_url()).await.unwrap();
     assert_eq!(filled_read_model_tables(&standby).await, []);
     assert_eq!(checkpoints(&standby).await, [0; 4]);
     // A standby replays; the replica still refuses what would write the log.
-    let status = replica
-        .dashboard(&admin)
+    let status = world
+        .replica
+        .dashboard(&alice)
         .buy(&org.account, "1")
         .refused(tonic::Code::Unavailable)
         .await;
-    assert_eq!(ledger_tests::client::reason(&status), "READ_ONLY_REPLICA");
+    assert_eq!(reason(&status), "READ_ONLY_REPLICA");
 }
