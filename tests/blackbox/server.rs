@@ -121,7 +121,14 @@ async fn as_root_ledgerd_keeps_its_data_where_postgres_can_reach_it_and_asks_for
         pgdata,
         "the same directory after a restart"
     );
-    let account = ledgerd.dashboard(&user).user_account(&user).await;
+    // Read once the directory has applied the whole log: the projections catch up after the
+    // restart, and a read without a position may come first.
+    let head = ledgerd.auditor().head().await.position;
+    let account = ledgerd
+        .dashboard(&user)
+        .after(head)
+        .user_account(&user)
+        .await;
     assert!(account.email_verified, "the user is still there");
     assert!(ledgerd.terminate().success());
     let _ = std::fs::remove_dir_all(&pgdata);
