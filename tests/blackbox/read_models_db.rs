@@ -2,8 +2,9 @@
 //! independent PostgreSQL cluster the test starts: the projectors read the log from the log's
 //! database and write rows and checkpoints together in the other, so after SIGKILLs under load
 //! every read model still equals a fresh fold of the log; reads wait for `min_position` there;
-//! the log's database holds no read-model row; an unreachable read-model database fails
-//! start-up clearly.
+//! the log's database holds no read-model row; a read-only `ledgerd` on a standby reads them
+//! there too; `ledgerd migrate` migrates both; an unreachable or malformed URL, or read models
+//! folded from another log, fail start-up naming the flag.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -205,7 +206,24 @@ async fn a_read_models_database_unreachable_or_of_another_log_fails_start_up_nam
         .balance(&org.account)
         .await;
 
-    let log = fresh_database().await.unwrap();
+    // `ledgerd migrate` migrates both databases.
+    let (log, models) = (
+        fresh_database().await.unwrap(),
+        fresh_database().await.unwrap(),
+    );
+    let migrated = Command::new(binary())
+        .args(["migrate", FLAG, models.url()])
+        .env("DATABASE_URL", log.url())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    for url in [log.url(), models.url()] {
+        let pool = PgPool::connect(url).await.unwrap();
+        let pending = ledger_eventstore::pending_migrations(&pool).await.unwrap();
+        assert_eq!(pending, Vec::<i64>::new(), "{url}");
+    }
+
     let nobody = format!("postgres://postgres@127.0.0.1:{}/ledger", free_port());
     for (url, says, within) in [
         (nobody.as_str(), "unreachable", Duration::from_secs(30)),
