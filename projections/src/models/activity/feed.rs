@@ -42,7 +42,7 @@ pub fn activity_cursor(finished_at: DateTime<Utc>, position: i64) -> String {
 
 /// The SQL of a feed query for the filters present (each combination is its own prepared
 /// statement, so the planner always sees which index fits: `activity_account_key_time`,
-/// `_user_time`, `_model_time` or `activity_account_time`).
+/// `_user_time`, `_model_time` or `activity_account_time_position`).
 pub fn feed_sql(filter: &ActivityFilter, with_cursor: bool) -> String {
     let mut conditions = vec!["account_id = $1".to_owned()];
     let mut n = 1;
