@@ -17,6 +17,21 @@ DROP INDEX activity_account_time;
 -- (expires_at, hold_id): no query reads open holds by account alone.
 DROP INDEX open_holds_account;
 
+-- Each ledger entry names the account on the other side of its movement, so a page of a book
+-- names its customer accounts from its own rows. The primary key (position, account) was there
+-- to find that other side by position; (account, position), an account's entries newest first,
+-- serves every query left, so it becomes the key and its second index goes: two index records
+-- less per settlement. Entries projected before get theirs from the other entry of their
+-- movement (every movement has two, on two accounts), as a rebuild would.
+ALTER TABLE ledger_entries ADD COLUMN counterparty text;
+UPDATE ledger_entries l SET counterparty = o.account
+FROM ledger_entries o
+WHERE o.position = l.position AND o.account <> l.account;
+ALTER TABLE ledger_entries ALTER COLUMN counterparty SET NOT NULL;
+ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_pkey;
+DROP INDEX ledger_entries_account;
+ALTER TABLE ledger_entries ADD PRIMARY KEY (account, position);
+
 -- `append_batch` (0009) again, with one change: a stream's head that exists is updated, and
 -- only a new stream's head inserted. `INSERT ... ON CONFLICT DO UPDATE` locked the existing
 -- row before updating it, one more WAL record per command. Appends are serialised by the
