@@ -223,3 +223,71 @@ impl WalCost {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn execute(url: &str, statements: &[&str]) {
+        let mut connection = PgConnection::connect(url).await.unwrap();
+        for statement in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*statement))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        connection.close().await.unwrap();
+    }
+
+    fn records(cost: &WalCost, relation: &str, kind: &str) -> u64 {
+        cost.lines
+            .iter()
+            .filter(|l| l.relation == relation && l.kind.starts_with(kind))
+            .map(|l| l.records)
+            .sum()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_meter_counts_this_databases_records_by_relation_and_no_other_databases() {
+        let measured = ledger_pgembed::testing::fresh_database().await.unwrap();
+        let other = ledger_pgembed::testing::fresh_database().await.unwrap();
+        for db in [&measured, &other] {
+            execute(db.url(), &["CREATE TABLE t (a int PRIMARY KEY, b text)"]).await;
+        }
+        let meter = WalMeter::start(measured.url()).await.unwrap();
+        execute(
+            measured.url(),
+            &["INSERT INTO t SELECT g, 'x' FROM generate_series(1, 10) AS g"],
+        )
+        .await;
+        execute(
+            other.url(),
+            &["INSERT INTO t SELECT g, 'y' FROM generate_series(1, 50) AS g"],
+        )
+        .await;
+        let cost = meter.finish().await.unwrap();
+
+        assert_eq!(records(&cost, "t", "Heap/INSERT"), 10, "{cost:#?}");
+        assert_eq!(
+            records(&cost, "t_pkey", "Btree/INSERT_LEAF"),
+            10,
+            "{cost:#?}"
+        );
+        assert_eq!(
+            records(&cost, "(no relation)", "Transaction/COMMIT"),
+            1,
+            "only this database's transaction commits: {cost:#?}"
+        );
+        assert!(
+            cost.lines
+                .iter()
+                .all(|l| !l.relation.starts_with("filenode")),
+            "another database's relation was counted: {cost:#?}"
+        );
+        assert_eq!(
+            cost.records,
+            cost.lines.iter().map(|l| l.records).sum::<u64>()
+        );
+        assert!(cost.server_bytes >= cost.bytes);
+    }
+}
