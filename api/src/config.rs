@@ -230,6 +230,19 @@ pub struct Config {
     )]
     pub max_replay_lag_ms: u64,
 
+    /// A PostgreSQL database of their own for the read models (balances, keys, directory,
+    /// activity and rollups, with their checkpoints). The projectors read the log from
+    /// DATABASE_URL and write rows and checkpoints together here; every read-model query goes
+    /// here. ledgerd applies its migrations to it (the log's tables there stay empty). Unset:
+    /// the read models live in the log's database.
+    #[arg(
+        long,
+        env = "LEDGER_READ_MODELS_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub read_models_database_url: Option<String>,
+
     /// What to do; serving is the default.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ledger_eventstore::Appender;
-use ledger_projections::RuntimeMetrics;
+use ledger_projections::{ReadModelPool, RuntimeMetrics};
 use sqlx::PgPool;
 
 use crate::auth::Credentials;
@@ -18,8 +18,10 @@ pub struct GaugeInputs {
     pub appender: Appender,
     /// The projection runners of this process.
     pub projections: RuntimeMetrics,
-    /// The database, for projection lag.
+    /// The log's database, for the head projection lag is measured against.
     pub pool: PgPool,
+    /// The read models' database, for the checkpoints.
+    pub read_models: ReadModelPool,
     /// The credentials in force.
     pub credentials: Arc<Credentials>,
 }
@@ -29,7 +31,7 @@ pub fn ledger_gauges(inputs: GaugeInputs) -> GaugeSource {
     Box::new(move || {
         let inputs = inputs.clone();
         Box::pin(async move {
-            let mut gauges = sample(&inputs.appender, &inputs.projections, &inputs.pool).await;
+            let mut gauges = sample(&inputs).await;
             gauges.extend(credential_gauges(&inputs.credentials));
             gauges
         }) as Pin<Box<dyn Future<Output = Vec<Gauge>> + Send>>
@@ -78,7 +80,8 @@ fn counter(name: &'static str, help: &'static str, value: u64) -> Gauge {
     }
 }
 
-async fn sample(appender: &Appender, projections: &RuntimeMetrics, pool: &PgPool) -> Vec<Gauge> {
+async fn sample(inputs: &GaugeInputs) -> Vec<Gauge> {
+    let (appender, projections) = (&inputs.appender, &inputs.projections);
     let stats = appender.stats();
     let mut gauges = vec![
         counter(
@@ -151,7 +154,7 @@ async fn sample(appender: &Appender, projections: &RuntimeMetrics, pool: &PgPool
         &|m| m.last_batch.as_secs_f64(),
     ));
     // Lag is the database's view, the same whichever process runs the projection.
-    match ledger_projections::statuses(pool).await {
+    match ledger_projections::statuses(&inputs.pool, &inputs.read_models).await {
         Ok(statuses) => {
             let lag =
                 |name, help, value: &dyn Fn(&ledger_projections::ProjectionStatus) -> i64| Gauge {

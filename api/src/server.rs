@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger_eventstore::{Appender, AppenderConfig};
-use ledger_projections::{ProjectionRuntime, RuntimeConfig};
+use ledger_projections::{ProjectionRuntime, ReadModelPool, RuntimeConfig};
 
 use crate::metrics::{self, Metrics};
 use crate::metrics_sources::{GaugeInputs, ledger_gauges};
@@ -45,14 +45,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config).await?;
     let outcome = match config.command.clone().unwrap_or(Command::Serve) {
         Command::Migrate => {
-            let pool = &database.pool;
+            let (pool, read_models) = (&database.pool, &database.read_models);
+            let apart = config.read_models_database_url.is_some();
             startup::retry("migrate", startup_timeout(&config), || async move {
                 startup::reachable(pool).await?;
-                migrate(pool).await
+                migrate(pool).await?;
+                if apart {
+                    read_models_reachable(read_models).await?;
+                    migrate(read_models.pool())
+                        .await
+                        .context(READ_MODELS_DATABASE)?;
+                }
+                Ok(())
             })
             .await
         }
-        Command::Serve => serve(&config, database.pool.clone(), shutdown_signal()).await,
+        Command::Serve => {
+            serve(
+                &config,
+                database.pool.clone(),
+                database.read_models.clone(),
+                shutdown_signal(),
+            )
+            .await
+        }
         Command::Credentials(_) => Ok(()),
     };
     database.close().await?;
@@ -140,10 +156,48 @@ enum Writer {
     Follower(i64),
 }
 
-/// One start-up attempt: the schema, the key-hash secret's fingerprint, the key index.
-async fn start(config: &Config, pool: &PgPool, hasher: &KeyHasher) -> anyhow::Result<Started> {
+/// What errors about the read models' own database say first.
+const READ_MODELS_DATABASE: &str = "the read models' database (--read-models-database-url)";
+
+/// [`startup::reachable`] for the read models' database, saying which database failed.
+async fn read_models_reachable(read_models: &ReadModelPool) -> anyhow::Result<()> {
+    startup::reachable(read_models.pool())
+        .await
+        .context(READ_MODELS_DATABASE)
+}
+
+/// Refuses read models whose checkpoints are past the log's head: they were folded from another
+/// log (another ledger's, or this one's before it was restored from an older backup), and
+/// applying this log's next events after them would mix the two. (A replica's standby may lag
+/// the read models; only a process on the primary checks.)
+async fn read_models_not_ahead(pool: &PgPool, read_models: &ReadModelPool) -> anyhow::Result<()> {
+    let head = ledger_eventstore::head(pool).await?.position;
+    let furthest = ledger_projections::furthest_checkpoint(read_models).await?;
+    anyhow::ensure!(
+        furthest <= head,
+        "{READ_MODELS_DATABASE}: its read models are at position {furthest}, past the log's head          {head}, so they were not folded from this log; give --read-models-database-url an empty          database (the read models are folded again from the log)"
+    );
+    Ok(())
+}
+
+/// One start-up attempt: the schemas, the key-hash secret's fingerprint, the key index.
+async fn start(
+    config: &Config,
+    pool: &PgPool,
+    read_models: &ReadModelPool,
+    hasher: &KeyHasher,
+) -> anyhow::Result<Started> {
     startup::reachable(pool).await?;
     prepare_schema(config, pool).await?;
+    if config.read_models_database_url.is_some() {
+        read_models_reachable(read_models).await?;
+        prepare_schema(config, read_models.pool())
+            .await
+            .context(READ_MODELS_DATABASE)?;
+        if !config.read_only {
+            read_models_not_ahead(pool, read_models).await?;
+        }
+    }
     hasher.check_database(pool, config.read_only).await?;
     let (appender, writer) = if config.read_only {
         let head = ledger_eventstore::head(pool).await?;
@@ -155,6 +209,7 @@ async fn start(config: &Config, pool: &PgPool, hasher: &KeyHasher) -> anyhow::Re
     let check_timeout = Duration::from_millis(config.check_statement_timeout_ms);
     let app = App::start(
         pool.clone(),
+        read_models.clone(),
         appender,
         hasher.clone(),
         check_timeout,
@@ -174,6 +229,7 @@ async fn start(config: &Config, pool: &PgPool, hasher: &KeyHasher) -> anyhow::Re
 pub async fn serve(
     config: &Config,
     pool: PgPool,
+    read_models: ReadModelPool,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let credentials = Arc::new(
@@ -211,7 +267,7 @@ pub async fn serve(
 
     tokio::pin!(shutdown);
     let started = tokio::select! {
-        started = startup::retry("start-up", startup_timeout(config), || start(config, &pool, &hasher)) => started,
+        started = startup::retry("start-up", startup_timeout(config), || start(config, &pool, &read_models, &hasher)) => started,
         () = &mut shutdown => {
             tracing::info!("stopped during start-up");
             return stop_server(None).await;
@@ -223,8 +279,9 @@ pub async fn serve(
     };
     let (stop_expiry, stop_rx) = watch::channel(false);
     // The read models: one runner per projection (active where it holds the projection's
-    // lock), stopped by the same signal as the expiry task. None on a replica: its read models
-    // are the primary's, replayed.
+    // lock), stopped by the same signal as the expiry task, reading the log from `pool` and
+    // writing `read_models`. None on a replica: its read models are the primary's, replayed
+    // or, with --read-models-database-url, written there by the primary's ledgerd.
     let projections = (!config.read_only).then(|| {
         let projection_config = RuntimeConfig {
             gather: Duration::from_millis(config.projection_gather_ms),
@@ -232,7 +289,12 @@ pub async fn serve(
                 .then(|| Duration::from_secs(config.activity_prune_interval_s)),
             ..RuntimeConfig::default()
         };
-        ProjectionRuntime::spawn(pool.clone(), projection_config, stop_rx.clone())
+        ProjectionRuntime::spawn(
+            pool.clone(),
+            read_models.clone(),
+            projection_config,
+            stop_rx.clone(),
+        )
     });
     let metrics_task = match config.metrics_listen {
         Some(address) => {
@@ -245,6 +307,7 @@ pub async fn serve(
                     .map(ProjectionRuntime::metrics_handle)
                     .unwrap_or_default(),
                 pool: pool.clone(),
+                read_models: read_models.clone(),
                 credentials: Arc::clone(&credentials),
             });
             let mut stop = stop_rx.clone();

@@ -276,6 +276,17 @@ fn projection_status(error: ProjectionError) -> Status {
         ProjectionError::InvalidCursor => {
             bad_request("page_token", "is not a token this listing issued")
         }
+        ProjectionError::LogBehindCheckpoint {
+            projection,
+            head,
+            checkpoint,
+        } => detailed(
+            Code::Unavailable,
+            format!(
+                "this replica's log has reached position {head}, the {projection} read model                  {checkpoint}; retry shortly"
+            ),
+            ErrorDetails::new(),
+        ),
         ProjectionError::Database(_) | ProjectionError::Store(_) => {
             tracing::warn!(%error, "read model unavailable");
             detailed(

@@ -5,6 +5,7 @@ mod appender;
 mod database;
 mod e2e;
 mod pgbench;
+mod wal;
 
 use std::time::Duration;
 
@@ -40,6 +41,9 @@ enum Benchmark {
     /// workloads over gRPC against real ledgerd processes; writes a results folder and the
     /// generated section of docs/BENCHMARKS.md.
     Suite(e2e::suite::SuiteOptions),
+    /// WAL records, bytes and full-page images per billed request, by relation and record
+    /// type, from `pg_walinspect` over each form's run and its projections' catch-up.
+    Wal(e2e::walcost::WalOptions),
 }
 
 #[tokio::main]
@@ -51,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let outcome = match args.benchmark {
         Benchmark::Appender { callers } => appender::run(&database, duration, &callers).await,
         Benchmark::Suite(options) => e2e::suite::run(&database, duration, options).await,
+        Benchmark::Wal(options) => e2e::walcost::run(&database, duration, options).await,
     };
     database.drop_database().await?;
     server.close().await?;

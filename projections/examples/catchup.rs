@@ -18,7 +18,7 @@ use ledger_eventstore::{
     AppendRequest, Appender, AppenderConfig, EventMetadata, ExpectedVersion, NewEvent, StreamAppend,
 };
 use ledger_pgembed::testing::{MigratedPool, migrated_pool};
-use ledger_projections::{Projection, step};
+use ledger_projections::{Projection, ReadModelPool, step};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -135,11 +135,12 @@ async fn main() {
         task.await.unwrap().unwrap();
     }
     println!("appended {total} usage events in {:?}", started.elapsed());
+    let read_models = ReadModelPool::new(pool.clone());
     for projection in Projection::ALL {
         let started = Instant::now();
         let mut applied = 0;
         loop {
-            let outcome = step(&pool, projection, 5_000).await.unwrap();
+            let outcome = step(&pool, &read_models, projection, 5_000).await.unwrap();
             applied += outcome.events;
             if outcome.events == 0 {
                 break;

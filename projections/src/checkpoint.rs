@@ -1,12 +1,19 @@
-//! One step of a projection: in ONE transaction, lock the checkpoint row, read the next
-//! events after it, apply them, and move the checkpoint. A crash anywhere before `COMMIT`
-//! leaves both the read model and the checkpoint as they were, so every event is applied
-//! exactly once. The row lock also serialises steps of the same projection, so even two
-//! runners that both believe they hold the advisory lock never apply an event twice.
+//! One step of a projection: in ONE transaction of the read models' database, lock the
+//! checkpoint row, read the next events after it from the log, apply them, and move the
+//! checkpoint. A crash anywhere before `COMMIT` leaves both the read model and the checkpoint
+//! as they were, so every event is applied exactly once. The row lock also serialises steps
+//! of the same projection, so even two runners that both believe they hold the advisory lock
+//! never apply an event twice.
+//!
+//! The events are read through the log's pool, outside that transaction: the log may be
+//! another database (`--read-models-database-url`). That is sound because a position, once
+//! readable, never changes (positions are gapless in commit order and the log is
+//! append-only), so only the checkpoint has to move with the rows, and it does.
 
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 
 use crate::error::Result;
+use crate::pools::ReadModelPool;
 use crate::projection::{Projection, Schema, decode};
 use crate::recent::RecentEvents;
 
@@ -27,6 +34,15 @@ pub async fn checkpoint<'e>(executor: impl PgExecutor<'e>, projection: Projectio
         sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
             .bind(projection.name())
             .fetch_optional(executor)
+            .await?;
+    Ok(position.unwrap_or(0))
+}
+
+/// The furthest checkpoint of any projection in `read_models` (0 before any event).
+pub async fn furthest_checkpoint(read_models: &ReadModelPool) -> Result<i64> {
+    let position: Option<i64> =
+        sqlx::query_scalar("SELECT max(position) FROM projection_checkpoints")
+            .fetch_one(read_models.pool())
             .await?;
     Ok(position.unwrap_or(0))
 }
@@ -80,10 +96,11 @@ pub(crate) async fn write_checkpoint(
 }
 
 /// Reads up to `max_events` after `after` (from `recent` where it has them, else from the log
-/// inside `tx`) and applies them to `schema` inside `tx`; returns the last position applied
+/// through `log`) and applies them to `schema` inside `tx`; returns the last position applied
 /// (`after` when there was nothing).
 pub(crate) async fn apply_after(
     tx: &mut Transaction<'_, Postgres>,
+    log: &PgPool,
     projection: Projection,
     schema: &Schema,
     after: i64,
@@ -91,8 +108,8 @@ pub(crate) async fn apply_after(
     recent: Option<&RecentEvents>,
 ) -> Result<i64> {
     let events = match recent {
-        Some(recent) => recent.after(tx, after, max_events).await?,
-        None => decode(&ledger_eventstore::read_all(&mut **tx, after, max_events).await?)?,
+        Some(recent) => recent.after(log, after, max_events).await?,
+        None => decode(&ledger_eventstore::read_all(log, after, max_events).await?)?,
     };
     let Some(last) = events.last().map(|e| e.position) else {
         return Ok(after);
@@ -101,24 +118,36 @@ pub(crate) async fn apply_after(
     Ok(last)
 }
 
-/// Applies the next batch (≤ `max_events`, ≤ 10,000) inside `tx` and moves the checkpoint,
-/// without committing: the caller commits (or drops the transaction, which undoes both).
+/// Applies the next batch (≤ `max_events`, ≤ 10,000) of the log read through `log` inside
+/// `tx` (a transaction of the read models' database) and moves the checkpoint, without
+/// committing: the caller commits (or drops the transaction, which undoes both).
 pub async fn apply_next_batch_in(
     tx: &mut Transaction<'_, Postgres>,
+    log: &PgPool,
     projection: Projection,
     max_events: i64,
 ) -> Result<StepOutcome> {
-    apply_next_batch_with(tx, projection, max_events, None).await
+    apply_next_batch_with(tx, log, projection, max_events, None).await
 }
 
 async fn apply_next_batch_with(
     tx: &mut Transaction<'_, Postgres>,
+    log: &PgPool,
     projection: Projection,
     max_events: i64,
     recent: Option<&RecentEvents>,
 ) -> Result<StepOutcome> {
     let from = lock_checkpoint(tx, projection).await?;
-    let to = apply_after(tx, projection, &Schema::live(), from, max_events, recent).await?;
+    let to = apply_after(
+        tx,
+        log,
+        projection,
+        &Schema::live(),
+        from,
+        max_events,
+        recent,
+    )
+    .await?;
     if to > from {
         write_checkpoint(tx, projection, to).await?;
     }
@@ -137,27 +166,35 @@ async fn apply_next_batch_with(
 /// are answered. So the projections leave the flushes to the appender instead of queueing for
 /// them beside it. `SET LOCAL` ends with the transaction: the pooled connection, which the
 /// appender may use next, stays durable.
-pub async fn begin_batch(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
-    Ok(pool
+pub async fn begin_batch(read_models: &ReadModelPool) -> Result<Transaction<'static, Postgres>> {
+    Ok(read_models
+        .pool()
         .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
         .await?)
 }
 
-/// One step: the next batch applied and checkpointed in one committed transaction.
-pub async fn step(pool: &PgPool, projection: Projection, max_events: i64) -> Result<StepOutcome> {
-    step_with(pool, projection, max_events, None).await
+/// One step: the next batch of the log read through `log`, applied and checkpointed in one
+/// committed transaction of `read_models`.
+pub async fn step(
+    log: &PgPool,
+    read_models: &ReadModelPool,
+    projection: Projection,
+    max_events: i64,
+) -> Result<StepOutcome> {
+    step_with(log, read_models, projection, max_events, None).await
 }
 
 /// [`step`], taking events from `recent` where it has them.
 #[tracing::instrument(skip_all, fields(projection = %projection), err)]
 pub(crate) async fn step_with(
-    pool: &PgPool,
+    log: &PgPool,
+    read_models: &ReadModelPool,
     projection: Projection,
     max_events: i64,
     recent: Option<&RecentEvents>,
 ) -> Result<StepOutcome> {
-    let mut tx = begin_batch(pool).await?;
-    let outcome = apply_next_batch_with(&mut tx, projection, max_events, recent).await?;
+    let mut tx = begin_batch(read_models).await?;
+    let outcome = apply_next_batch_with(&mut tx, log, projection, max_events, recent).await?;
     if outcome.events == 0 {
         tx.rollback().await?;
     } else {

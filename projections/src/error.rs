@@ -40,6 +40,18 @@ pub enum ProjectionError {
         /// How long the caller waited.
         waited: Duration,
     },
+    /// A consistency check found the log it reads (a standby's) short of the read model's
+    /// checkpoint (written by a projector reading the primary): it folds nothing then. The
+    /// API maps it to `UNAVAILABLE`; retry once the standby has replayed further.
+    #[error("the log has reached {head}, the {projection} checkpoint is at {checkpoint}")]
+    LogBehindCheckpoint {
+        /// The projection checked.
+        projection: &'static str,
+        /// The log's head.
+        head: i64,
+        /// The projection's checkpoint.
+        checkpoint: i64,
+    },
     /// A pagination cursor was not produced by this service (or is from another query).
     /// The API maps it to `INVALID_ARGUMENT`; the client restarts from the first page.
     #[error("invalid cursor")]

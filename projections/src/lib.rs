@@ -15,6 +15,7 @@ mod cursor;
 mod error;
 mod metrics;
 pub mod models;
+mod pools;
 mod projection;
 mod rebuild;
 mod recent;
@@ -23,10 +24,13 @@ mod runtime;
 mod status;
 
 pub use check::{CheckLimits, CheckReport, Difference, check, check_all, check_within};
-pub use checkpoint::{StepOutcome, apply_next_batch_in, begin_batch, checkpoint, step};
+pub use checkpoint::{
+    StepOutcome, apply_next_batch_in, begin_batch, checkpoint, furthest_checkpoint, step,
+};
 pub use error::{ProjectionError, Result};
 pub use metrics::MetricsSnapshot;
 pub use models::MAX_PAGE_SIZE;
+pub use pools::ReadModelPool;
 pub use projection::{Applied, Projection};
 pub use rebuild::{RebuildReport, rebuild, rebuild_with_progress};
 pub use recent::{DEFAULT_RECENT_EVENTS, RecentEvents};

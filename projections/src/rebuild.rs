@@ -10,12 +10,15 @@
 //!    commit. Queries see the old tables until the commit and the new ones after it, never
 //!    an empty or half-built table.
 //! 4. Drop the retired tables.
+//!
+//! Everything but the reading of the log happens in the read models' database.
 
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::checkpoint::{apply_after, lock_checkpoint, write_checkpoint};
 use crate::error::{ProjectionError, Result};
 use crate::models::sql;
+use crate::pools::ReadModelPool;
 use crate::projection::{Projection, Schema};
 use crate::runner::try_advisory_lock;
 
@@ -71,26 +74,29 @@ async fn create_copies(
     Ok(())
 }
 
-/// Rebuilds `projection` from position 0 and swaps it in; see the module documentation.
-/// Batches are `batch_size` events (≤ 10,000). Fails with
-/// [`ProjectionError::RebuildInProgress`] if another rebuild of it is running.
+/// Rebuilds `projection` in `read_models` from position 0 of the log read through `log`, and
+/// swaps it in; see the module documentation. Batches are `batch_size` events (≤ 10,000).
+/// Fails with [`ProjectionError::RebuildInProgress`] if another rebuild of it is running.
 pub async fn rebuild(
-    pool: &PgPool,
+    log: &PgPool,
+    read_models: &ReadModelPool,
     projection: Projection,
     batch_size: i64,
 ) -> Result<RebuildReport> {
-    rebuild_with_progress(pool, projection, batch_size, |_| {}).await
+    rebuild_with_progress(log, read_models, projection, batch_size, |_| {}).await
 }
 
 /// [`rebuild`], calling `progress` with the position folded into the copies after each batch
 /// committed (before the swap), for a progress bar.
-#[tracing::instrument(skip(pool, progress), err)]
+#[tracing::instrument(skip(log, read_models, progress), err)]
 pub async fn rebuild_with_progress(
-    pool: &PgPool,
+    log: &PgPool,
+    read_models: &ReadModelPool,
     projection: Projection,
     batch_size: i64,
     mut progress: impl FnMut(i64) + Send,
 ) -> Result<RebuildReport> {
+    let pool = read_models.pool();
     let Some(mut lock) = try_advisory_lock(pool, projection.rebuild_lock_key()).await? else {
         return Err(ProjectionError::RebuildInProgress(projection.name()));
     };
@@ -101,7 +107,7 @@ pub async fn rebuild_with_progress(
     let mut position = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let to = apply_after(&mut tx, projection, &side, position, batch, None).await?;
+        let to = apply_after(&mut tx, log, projection, &side, position, batch, None).await?;
         tx.commit().await?;
         let applied = to - position;
         position = to;
@@ -116,7 +122,7 @@ pub async fn rebuild_with_progress(
     let mut tx = pool.begin().await?;
     let live = lock_checkpoint(&mut tx, projection).await?;
     while position < live {
-        position = apply_after(&mut tx, projection, &side, position, batch, None).await?;
+        position = apply_after(&mut tx, log, projection, &side, position, batch, None).await?;
     }
     write_checkpoint(&mut tx, projection, position).await?;
     create_empty(&mut tx, &retired).await?;

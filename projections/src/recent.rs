@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sqlx::PgConnection;
+use sqlx::PgPool;
 
 use crate::error::Result;
 use crate::projection::{Applied, decode};
@@ -43,25 +43,20 @@ impl RecentEvents {
     }
 
     /// Up to `max` events after position `after`, in position order: from the window where it
-    /// has them, the rest read with `conn` (and kept for the other runners).
-    pub async fn after(
-        &self,
-        conn: &mut PgConnection,
-        after: i64,
-        max: i64,
-    ) -> Result<Vec<Arc<Applied>>> {
+    /// has them, the rest read from the log through `log` (and kept for the other runners).
+    pub async fn after(&self, log: &PgPool, after: i64, max: i64) -> Result<Vec<Arc<Applied>>> {
         let max = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
         if behind(&self.window(), after) {
-            return read(conn, after, max).await;
+            return read(log, after, max).await;
         }
         let _turn = self.reading.lock().await;
         // Another runner may have read what we want while we waited for our turn.
         let Some(mut events) = self.held_after(after, max) else {
-            return read(conn, after, max).await;
+            return read(log, after, max).await;
         };
         if events.len() < max {
             let last = events.last().map_or(after, |e| e.position);
-            let fresh = read(conn, last, max - events.len()).await?;
+            let fresh = read(log, last, max - events.len()).await?;
             self.keep(last, &fresh);
             events.extend(fresh);
         }
@@ -105,8 +100,8 @@ fn behind(window: &VecDeque<Arc<Applied>>, after: i64) -> bool {
 }
 
 /// Reads and decodes up to `max` events after `after`.
-async fn read(conn: &mut PgConnection, after: i64, max: usize) -> Result<Vec<Arc<Applied>>> {
+async fn read(log: &PgPool, after: i64, max: usize) -> Result<Vec<Arc<Applied>>> {
     let max = i64::try_from(max).unwrap_or(i64::MAX);
-    let recorded = ledger_eventstore::read_all(&mut *conn, after, max).await?;
+    let recorded = ledger_eventstore::read_all(log, after, max).await?;
     decode(&recorded)
 }

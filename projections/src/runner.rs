@@ -12,13 +12,17 @@ use tokio::sync::watch;
 use crate::checkpoint::step_with;
 use crate::error::Result;
 use crate::metrics::ProjectionMetrics;
+use crate::pools::ReadModelPool;
 use crate::projection::Projection;
 use crate::recent::RecentEvents;
 use crate::runtime::RuntimeConfig;
 
 /// Everything one runner task needs.
 pub(crate) struct Runner {
-    pub(crate) pool: PgPool,
+    /// The log the events are read from.
+    pub(crate) log: PgPool,
+    /// Where the rows, the checkpoint and the projection's lock are.
+    pub(crate) read_models: ReadModelPool,
     pub(crate) projection: Projection,
     pub(crate) config: RuntimeConfig,
     pub(crate) metrics: Arc<ProjectionMetrics>,
@@ -62,7 +66,7 @@ impl Runner {
     pub(crate) async fn run(mut self) {
         let key = self.projection.runner_lock_key();
         while !self.stopping() {
-            let lock = match try_advisory_lock(&self.pool, key).await {
+            let lock = match try_advisory_lock(self.read_models.pool(), key).await {
                 Ok(Some(conn)) => conn,
                 Ok(None) => {
                     self.pause(self.config.lock_retry).await;
@@ -100,8 +104,14 @@ impl Runner {
                     return Ok(());
                 }
                 let started = Instant::now();
-                let outcome =
-                    step_with(&self.pool, self.projection, batch, self.recent.as_deref()).await?;
+                let outcome = step_with(
+                    &self.log,
+                    &self.read_models,
+                    self.projection,
+                    batch,
+                    self.recent.as_deref(),
+                )
+                .await?;
                 if outcome.events > 0 {
                     self.metrics
                         .batch(outcome.events, outcome.to, started.elapsed());

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::metrics::{MetricsSnapshot, ProjectionMetrics};
+use crate::pools::ReadModelPool;
 use crate::projection::Projection;
 use crate::recent::{DEFAULT_RECENT_EVENTS, RecentEvents};
 use crate::runner::{Runner, try_advisory_lock};
@@ -73,15 +74,18 @@ pub struct ProjectionRuntime {
 
 impl ProjectionRuntime {
     /// Starts one runner per configured projection (each becomes active only if it gets the
-    /// projection's lock), one LISTEN task and the prune task. Setting `shutdown` to `true`
-    /// stops them all; [`ProjectionRuntime::join`] waits for that.
-    pub fn spawn(pool: PgPool, config: RuntimeConfig, shutdown: watch::Receiver<bool>) -> Self {
+    /// projection's lock), one LISTEN task and the prune task. The runners read the log
+    /// through `log` (where they LISTEN for its commits too) and write rows, checkpoints and
+    /// the prune in `read_models`, where their locks are. Setting `shutdown` to `true` stops
+    /// them all; [`ProjectionRuntime::join`] waits for that.
+    pub fn spawn(
+        log: PgPool,
+        read_models: ReadModelPool,
+        config: RuntimeConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         let (wake_tx, wake_rx) = watch::channel(0_i64);
-        let mut tasks = vec![tokio::spawn(listen(
-            pool.clone(),
-            wake_tx,
-            shutdown.clone(),
-        ))];
+        let mut tasks = vec![tokio::spawn(listen(log.clone(), wake_tx, shutdown.clone()))];
         let mut metrics = Vec::new();
         let recent =
             (config.recent_events > 0).then(|| Arc::new(RecentEvents::new(config.recent_events)));
@@ -89,7 +93,8 @@ impl ProjectionRuntime {
             let counters = Arc::new(ProjectionMetrics::new(projection));
             metrics.push(Arc::clone(&counters));
             let runner = Runner {
-                pool: pool.clone(),
+                log: log.clone(),
+                read_models: read_models.clone(),
                 projection,
                 config: config.clone(),
                 metrics: counters,
@@ -100,7 +105,11 @@ impl ProjectionRuntime {
             tasks.push(tokio::spawn(runner.run()));
         }
         if let Some(every) = config.prune_interval {
-            tasks.push(tokio::spawn(prune_periodically(pool, every, shutdown)));
+            tasks.push(tokio::spawn(prune_periodically(
+                read_models,
+                every,
+                shutdown,
+            )));
         }
         ProjectionRuntime {
             tasks,
@@ -181,13 +190,18 @@ async fn listen(pool: PgPool, wake: watch::Sender<i64>, mut shutdown: watch::Rec
 /// Key of the advisory lock that keeps the prune to one process at a time.
 const PRUNE_LOCK_KEY: i64 = 0x4c45_4447_2000;
 
-async fn prune_periodically(pool: PgPool, every: Duration, mut shutdown: watch::Receiver<bool>) {
+async fn prune_periodically(
+    read_models: ReadModelPool,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let pool = read_models.pool();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
-        let lock = match try_advisory_lock(&pool, PRUNE_LOCK_KEY).await {
+        let lock = match try_advisory_lock(pool, PRUNE_LOCK_KEY).await {
             Ok(Some(lock)) => lock,
             Ok(None) => continue,
             Err(error) => {
@@ -195,7 +209,7 @@ async fn prune_periodically(pool: PgPool, every: Duration, mut shutdown: watch::
                 continue;
             }
         };
-        match crate::models::activity::prune(&pool, chrono::Utc::now()).await {
+        match crate::models::activity::prune(pool, chrono::Utc::now()).await {
             Ok(rows) => tracing::info!(rows, "activity feed pruned"),
             Err(error) => tracing::warn!(%error, "activity prune failed; next time"),
         }

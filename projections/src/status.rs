@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::checkpoint::checkpoint;
 use crate::error::{ProjectionError, Result};
+use crate::pools::ReadModelPool;
 use crate::projection::Projection;
 
 /// A projection's progress against the log.
@@ -27,22 +28,27 @@ pub struct ProjectionStatus {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// The status of one projection.
-pub async fn status(pool: &PgPool, projection: Projection) -> Result<ProjectionStatus> {
+/// The status of one projection: its checkpoint in `read_models`, against the log's head and
+/// times read through `log`.
+pub async fn status(
+    log: &PgPool,
+    read_models: &ReadModelPool,
+    projection: Projection,
+) -> Result<ProjectionStatus> {
     let row: Option<(i64, DateTime<Utc>)> =
         sqlx::query_as("SELECT position, updated_at FROM projection_checkpoints WHERE name = $1")
             .bind(projection.name())
-            .fetch_optional(pool)
+            .fetch_optional(read_models.pool())
             .await?;
     let (position, updated_at) = match row {
         Some((position, at)) => (position, Some(at)),
         None => (0, None),
     };
-    let head = ledger_eventstore::head(pool).await?.position;
+    let head = ledger_eventstore::head(log).await?.position;
     let oldest: Option<DateTime<Utc>> =
         sqlx::query_scalar("SELECT recorded_at FROM events WHERE position = $1")
             .bind(position + 1)
-            .fetch_optional(pool)
+            .fetch_optional(log)
             .await?;
     let lag_ms = oldest.map_or(0, |at| (Utc::now() - at).num_milliseconds().max(0));
     Ok(ProjectionStatus {
@@ -56,10 +62,10 @@ pub async fn status(pool: &PgPool, projection: Projection) -> Result<ProjectionS
 }
 
 /// The status of every projection.
-pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>> {
+pub async fn statuses(log: &PgPool, read_models: &ReadModelPool) -> Result<Vec<ProjectionStatus>> {
     let mut all = Vec::with_capacity(Projection::ALL.len());
     for projection in Projection::ALL {
-        all.push(status(pool, projection).await?);
+        all.push(status(log, read_models, projection).await?);
     }
     Ok(all)
 }
@@ -71,7 +77,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(30);
 /// returned), at most `timeout` (≤ [`MAX_WAIT`]); returns the checkpoint reached, or
 /// [`ProjectionError::NotYetAtPosition`] (API: `UNAVAILABLE` / `DEADLINE_EXCEEDED`).
 pub async fn wait_for_position(
-    pool: &PgPool,
+    read_models: &ReadModelPool,
     projection: Projection,
     min_position: i64,
     timeout: Duration,
@@ -80,7 +86,7 @@ pub async fn wait_for_position(
     let deadline = started + timeout.min(MAX_WAIT);
     let mut pause = Duration::from_millis(2);
     loop {
-        let reached = checkpoint(pool, projection).await?;
+        let reached = checkpoint(read_models.pool(), projection).await?;
         if reached >= min_position {
             return Ok(reached);
         }

@@ -7,8 +7,8 @@
 //! kills, restarts and load); `LEDGER_FAULT_SEED=<n>` replays the random moments of a run (every
 //! run prints its seed).
 
-mod checks;
-mod load;
+pub(crate) mod checks;
+pub(crate) mod load;
 
 use std::time::{Duration, Instant};
 
@@ -66,7 +66,7 @@ impl Moments {
 }
 
 /// An organization account with 100 credits and a key, created through `ledgerd`.
-async fn target(ledgerd: &Ledgerd) -> Target {
+pub(crate) async fn target(ledgerd: &Ledgerd) -> Target {
     let (admin, org, key) = ledgerd.funded_key().await;
     Target {
         admin,

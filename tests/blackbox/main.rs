@@ -27,6 +27,7 @@ mod notifications;
 mod operations;
 mod payments;
 mod races;
+mod read_models_db;
 mod reads;
 mod rebuild;
 mod replica;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use ledger_api::pb;
-use ledger_tests::client::{Api, Dashboard, Gateway, Key, Org, User, World};
+use ledger_tests::client::{Api, Dashboard, Gateway, Key, Org, ReadsWorld, User, World};
 use tonic::Code;
 
 use crate::common::units;
@@ -33,33 +33,21 @@ struct Acme {
 /// registered outsider.
 async fn acme() -> Acme {
     let world = World::start().await;
-    let a = world.user("alice@example.test").await;
-    let b = world.user("bob@example.test").await;
+    let ReadsWorld {
+        alice: a,
+        bob: b,
+        org,
+        alice_key,
+        bob_key,
+        last,
+    } = world.reads_world().await;
     let c = world.user("carol@example.test").await;
-    let (alice, bob, carol) = (
-        world.dashboard(&a),
-        world.dashboard(&b),
-        world.dashboard(&c),
-    );
-    let gateway = world.gateway();
-    let org = alice.create_organization("Acme").await;
-    world.join(&a, &org, &b).await;
-    alice.buy(&org.account, "100").await;
-    let alice_key = alice.create_key(&org.account, "key").await;
-    let bob_key = bob.create_key(&org.account, "key").await;
-    let hold = gateway.place_hold(&bob_key, "2").await;
-    gateway.settle(&hold, "gen-1", "1.25").await;
-    gateway.record_usage(&alice_key, "gen-2", "0.5").await;
-    let last = gateway
-        .record_usage(&bob_key, "gen-3", "0.75")
-        .await
-        .position;
     Acme {
+        alice: world.dashboard(&a),
+        bob: world.dashboard(&b),
+        carol: world.dashboard(&c),
+        gateway: world.gateway(),
         world,
-        alice,
-        bob,
-        carol,
-        gateway,
         bob_user: b,
         org,
         alice_key,

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use ledger_api::pb;
-use ledger_tests::client::{Api, Call, reason};
+use ledger_tests::client::{Api, Call, ReadsWorld, reason};
 use ledger_tests::replica::ReplicaWorld;
 use tonic::Code;
 
@@ -22,22 +22,13 @@ async fn the_reads_on_a_standby_answer_as_on_the_primary_once_min_position_is_re
     let world = ReplicaWorld::start(&[]).await;
     // The reads world: an organization with two members, credits, a key each, a settled hold
     // and usage; every command goes to the primary.
-    let a = world.user("alice@example.test").await;
-    let b = world.user("bob@example.test").await;
-    let alice = world.dashboard(&a);
-    let org = alice.create_organization("Acme").await;
-    world.join(&a, &org, &b).await;
-    alice.buy(&org.account, "100").await;
-    let alice_key = alice.create_key(&org.account, "key").await;
-    let bob_key = world.dashboard(&b).create_key(&org.account, "key").await;
-    let gateway = world.gateway();
-    let hold = gateway.place_hold(&bob_key, "2").await;
-    gateway.settle(&hold, "gen-1", "1.25").await;
-    gateway.record_usage(&alice_key, "gen-2", "0.5").await;
-    let last = gateway
-        .record_usage(&bob_key, "gen-3", "0.75")
-        .await
-        .position;
+    let ReadsWorld {
+        alice: a,
+        org,
+        bob_key,
+        last,
+        ..
+    } = world.reads_world().await;
 
     // Read-your-writes on the replica: every read waits until the standby has replayed the
     // read model's checkpoint up to `last`, then answers exactly as the primary does.

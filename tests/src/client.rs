@@ -95,4 +95,4 @@ pub use keys_lifecycle::{Rotated, rotate_request};
 pub use notifications::{Notifier, next_notices, stays_quiet};
 pub use roles::{Auditor, Gateway, Identity, Support, authorize_and_hold_request, usage};
 pub use rpc::Rpc;
-pub use world::{Api, World};
+pub use world::{Api, ReadsWorld, World};

@@ -23,10 +23,17 @@ impl ReplicaWorld {
     /// secret), waits until the standby has replayed that, and starts the replica's
     /// `ledgerd` with `replica_args` after `--read-only`.
     pub async fn start(replica_args: &[&str]) -> ReplicaWorld {
+        ReplicaWorld::start_with(&[], replica_args).await
+    }
+
+    /// [`ReplicaWorld::start`], both processes serving with `shared_args` too (say, a read
+    /// models' database of their own).
+    pub async fn start_with(shared_args: &[&str], replica_args: &[&str]) -> ReplicaWorld {
         let database = ReplicatedDatabase::start().await;
         let primary = Ledgerd::start(&LedgerdOptions {
             database_url: Some(database.primary_url().to_owned()),
             data_dir: std::env::temp_dir().join(format!("ledgerd-unused-{}", Uuid::new_v4())),
+            serve_args: shared_args.iter().map(|arg| (*arg).to_owned()).collect(),
             ..Default::default()
         })
         .await;

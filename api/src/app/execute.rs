@@ -330,10 +330,10 @@ impl App {
         &self,
         taken: &ledger_eventstore::UniqueClaim,
     ) -> Result<Option<(Credits, AppendOutcome)>, AppError> {
-        let Some(position) = claim_position(&self.pool, taken).await? else {
+        let Some(position) = claim_position(&self.log, taken).await? else {
             return Ok(None);
         };
-        let events = read_all(&self.pool, position - 1, 1).await?;
+        let events = read_all(&self.log, position - 1, 1).await?;
         let Some(recorded) = events.first().filter(|e| e.position == position) else {
             return Ok(None);
         };
@@ -345,7 +345,7 @@ impl App {
         let metadata = recorded
             .metadata()
             .map_err(|e| AppError::Internal(format!("metadata at {position}: {e}")))?;
-        let outcome = find_command(&self.pool, metadata.command_id)
+        let outcome = find_command(&self.log, metadata.command_id)
             .await?
             .ok_or_else(|| AppError::Internal(format!("no command for position {position}")))?;
         Ok(Some((purchase.amount, outcome.1)))
@@ -396,7 +396,7 @@ impl App {
     }
 
     async fn replay(&self, call: &Call<'_>) -> Result<Option<Executed>, AppError> {
-        match find_command(&self.pool, call.command_id.as_uuid()).await? {
+        match find_command(&self.log, call.command_id.as_uuid()).await? {
             None => Ok(None),
             Some((stored, outcome)) if stored == call.hash => Ok(Some(Executed {
                 replayed: true,

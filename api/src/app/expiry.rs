@@ -58,13 +58,13 @@ pub struct Scan {
 /// One scan of at most [`MAX_EXPIRIES_PER_TICK`] holds expired at `now`, if this process takes
 /// the expiry lock; returns how many holds it expired.
 pub async fn tick(app: &App, now: DateTime<Utc>, scan: &mut Scan) -> Result<usize, AppError> {
-    let Some(_lock) = ledger_projections::try_advisory_lock(&app.pool, EXPIRY_LOCK_KEY).await?
+    let Some(_lock) = ledger_projections::try_advisory_lock(&app.log, EXPIRY_LOCK_KEY).await?
     else {
         return Ok(0);
     };
     let (mut examined, mut expired) = (0, 0);
     while examined < MAX_EXPIRIES_PER_TICK {
-        let page = balances::expired_holds(&app.pool, now, scan.after, PAGE).await?;
+        let page = balances::expired_holds(app.read_models.pool(), now, scan.after, PAGE).await?;
         let Some(last) = page.last() else {
             scan.after = None;
             break;

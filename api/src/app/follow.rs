@@ -38,7 +38,7 @@ const KEY_EVENTS: [&str; 2] = ["account.key_created", "account.key_rotated"];
 pub async fn run(app: Arc<App>, mut after: i64, mut stop: watch::Receiver<bool>) {
     loop {
         let before = Instant::now();
-        let read = tokio::time::timeout(5 * FOLLOW_EVERY, read_all(&app.pool, after, BATCH));
+        let read = tokio::time::timeout(5 * FOLLOW_EVERY, read_all(&app.log, after, BATCH));
         let full = match read.await {
             Ok(Ok(events)) => {
                 if let Some(last) = events.last() {

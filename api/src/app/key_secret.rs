@@ -40,7 +40,7 @@ impl App {
 
     /// When the event at `position` was recorded.
     async fn recorded_at(&self, position: i64) -> Result<DateTime<Utc>, AppError> {
-        let events = ledger_eventstore::read_all(&self.pool, position - 1, 1).await?;
+        let events = ledger_eventstore::read_all(&self.log, position - 1, 1).await?;
         events
             .first()
             .filter(|event| event.position == position)

@@ -174,7 +174,7 @@ impl App {
     async fn read_on<S: Fold>(&self, mut state: Arc<S>, stream: &str) -> Result<Arc<S>, AppError> {
         loop {
             let events =
-                read_stream(&self.pool, stream, next_version(&*state), MAX_READ_LIMIT).await?;
+                read_stream(&self.log, stream, next_version(&*state), MAX_READ_LIMIT).await?;
             if fold_tail(&mut state, &events.iter().collect::<Vec<_>>())? {
                 return Ok(state);
             }
@@ -269,7 +269,7 @@ impl App {
             .unwrap_or_default();
         let check = self.appender.watch().checks();
         let tails = read_stream_tails(
-            &self.pool,
+            &self.log,
             &[
                 (&account_stream, next_version(&*view)),
                 (&org_stream, next_version(&*org)),

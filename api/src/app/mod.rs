@@ -36,8 +36,12 @@ pub const CACHE_CAPACITY: usize = 10_000;
 
 /// Everything a request handler needs; shared by all services.
 pub struct App {
-    /// The database (reads, personal data).
-    pub pool: PgPool,
+    /// The log's database: the event log, command idempotency, personal data; the reads
+    /// served from the log (audit streams, VerifyChain, balances as of an event).
+    pub log: PgPool,
+    /// The read models' database (`--read-models-database-url`, else the log's): every query of
+    /// a read model and every read-your-writes wait on a checkpoint.
+    pub read_models: ledger_projections::ReadModelPool,
     /// The group-commit writer.
     pub appender: Appender,
     /// The server's key-hash secret.
@@ -114,16 +118,18 @@ impl App {
     /// Builds the application state and the key index. `read_only`: a process on a replica,
     /// whose `appender` is [`Appender::read_only`] and which refuses every command.
     pub async fn start(
-        pool: PgPool,
+        log: PgPool,
+        read_models: ledger_projections::ReadModelPool,
         appender: Appender,
         hasher: KeyHasher,
         statement_timeout: std::time::Duration,
         key_rate: Rate,
         read_only: bool,
     ) -> anyhow::Result<Arc<App>> {
-        let keys = keyindex::KeyIndex::build(&pool).await?;
+        let keys = keyindex::KeyIndex::build(&log).await?;
         Ok(Arc::new(App {
-            pool,
+            log,
+            read_models,
             appender,
             hasher,
             keys: Arc::new(keys),

@@ -54,7 +54,7 @@ impl LedgerCommand for AcceptInvitation {
                 "the policy let a non-user accept".into(),
             ));
         };
-        let pool = &from.app().pool;
+        let pool = &from.app().log;
         let organization = from.organization(self.organization).await?;
         let Some(invitation_email) =
             personal::invitation_email(pool, self.organization, self.invitation_id).await?

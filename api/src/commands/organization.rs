@@ -200,7 +200,7 @@ impl OutsideLog for Invitee {
         organization: OrganizationId,
         _: &Decision,
     ) -> Result<(), AppError> {
-        personal::store_invitation(&app.pool, organization, self.invitation_id, &self.email).await
+        personal::store_invitation(&app.log, organization, self.invitation_id, &self.email).await
     }
 }
 
@@ -228,7 +228,7 @@ impl OutsideLog for BillingContacts {
         });
         match version {
             Some(version) => {
-                personal::store_billing(&app.pool, organization, version, &self.0).await
+                personal::store_billing(&app.log, organization, version, &self.0).await
             }
             None => Ok(()),
         }

@@ -57,7 +57,7 @@ impl LedgerCommand for RegisterUser {
         app: &App,
         _decided: &Decided<UserRegistered>,
     ) -> Result<(), AppError> {
-        personal::register_email(&app.pool, self.0.user_id, &self.0.email).await
+        personal::register_email(&app.log, self.0.user_id, &self.0.email).await
     }
 }
 
@@ -86,7 +86,7 @@ impl LedgerCommand for VerifyEmail {
     }
 
     async fn write_outside_log(&self, app: &App, _decided: &Decided<()>) -> Result<(), AppError> {
-        personal::verify_email(&app.pool, self.0.user_id, &self.0.email).await
+        personal::verify_email(&app.log, self.0.user_id, &self.0.email).await
     }
 }
 

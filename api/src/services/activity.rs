@@ -92,7 +92,14 @@ async fn list_activity(
     let (account, _) = q.account(Action::ReadActivity).await?;
     q.caught_up(Projection::Activity, req.min_position).await?;
     let account = account.as_uuid();
-    let page = activity(&q.app.pool, account, &filter, token(&req.page_token), size).await?;
+    let page = activity(
+        q.app.read_models.pool(),
+        account,
+        &filter,
+        token(&req.page_token),
+        size,
+    )
+    .await?;
     Ok(pb::ListActivityResponse {
         items: page.rows.iter().map(item).collect(),
         next_page_token: page.next_cursor.unwrap_or_default(),

@@ -87,7 +87,7 @@ pub async fn analytics_rows<R: AnalyticsRequest>(
         ..RollupFilter::default()
     };
     let buckets = analytics
-        .buckets(&q.app.pool, account.as_uuid(), &filter)
+        .buckets(q.app.read_models.pool(), account.as_uuid(), &filter)
         .await?;
     Ok(analytics.group(&buckets))
 }

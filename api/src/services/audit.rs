@@ -26,11 +26,11 @@ use crate::pb;
 pub struct Audit(pub Shared);
 
 impl<R> Query<R> {
-    /// The pool to read the event log and the read models through, once the policy lets the
-    /// caller read the log (`ReadEventLog`): every audit RPC asks for it first.
+    /// The pool to read the event log through, once the policy lets the caller read the log
+    /// (`ReadEventLog`): every audit RPC asks for it first.
     pub(super) fn event_log(&self) -> Result<&PgPool, AppError> {
         allow(&self.cx.caller, Action::ReadEventLog, &AuthContext::GLOBAL)?;
-        Ok(&self.app.pool)
+        Ok(&self.app.log)
     }
 }
 

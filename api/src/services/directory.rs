@@ -39,7 +39,7 @@ pub async fn user_account(
     let user_id = q
         .authorized_user(&q.req.user_id, q.req.min_position)
         .await?;
-    let row = user(&q.app.pool, user_id.as_uuid())
+    let row = user(q.app.read_models.pool(), user_id.as_uuid())
         .await?
         .ok_or(DomainError::UserNotFound)?;
     Ok(pb::GetUserAccountResponse {
@@ -58,24 +58,25 @@ pub async fn user_organizations(
     let user_id = q
         .authorized_user(&q.req.user_id, q.req.min_position)
         .await?;
-    let organizations: Vec<pb::UserOrganization> = accounts_of_user(&q.app.pool, user_id.as_uuid())
-        .await?
-        .into_iter()
-        .filter_map(|account| match account {
-            UserAccount::Personal { .. } => None,
-            UserAccount::Organization {
-                account_id,
-                organization_id,
-                name,
-                role,
-            } => Some(pb::UserOrganization {
-                organization_id: organization_id.to_string(),
-                account_id: account_id.to_string(),
-                name,
-                role: role_pb(role).into(),
-            }),
-        })
-        .collect();
+    let organizations: Vec<pb::UserOrganization> =
+        accounts_of_user(q.app.read_models.pool(), user_id.as_uuid())
+            .await?
+            .into_iter()
+            .filter_map(|account| match account {
+                UserAccount::Personal { .. } => None,
+                UserAccount::Organization {
+                    account_id,
+                    organization_id,
+                    name,
+                    role,
+                } => Some(pb::UserOrganization {
+                    organization_id: organization_id.to_string(),
+                    account_id: account_id.to_string(),
+                    name,
+                    role: role_pb(role).into(),
+                }),
+            })
+            .collect();
     let (organizations, next_page_token) =
         input::page_of(organizations.into_iter(), page, |organization| organization);
     Ok(pb::ListUserOrganizationsResponse {
@@ -95,9 +96,8 @@ pub async fn invitations(
     let state = q.organization(Action::ReadInvitations).await?;
     let org = created(&state)?.id;
     q.caught_up(Projection::Directory, req.min_position).await?;
-    let pool = &q.app.pool;
     let page = pending_invitations(
-        pool,
+        q.app.read_models.pool(),
         org.as_uuid(),
         Utc::now(),
         token(&req.page_token),
@@ -108,7 +108,7 @@ pub async fn invitations(
     for row in &page.rows {
         let id = InvitationId::from_uuid(row.invitation_id);
         let email = match q.cx.caller.user() {
-            Some(_) => personal::invitation_email(pool, org, id).await?,
+            Some(_) => personal::invitation_email(&q.app.log, org, id).await?,
             None => None,
         };
         invitations.push(pb::Invitation {
@@ -134,12 +134,11 @@ pub async fn user_invitations(
     let req = &q.req;
     let size = page_size(req.page_size)?;
     let user_id = q.authorized_user(&req.user_id, req.min_position).await?;
-    let pool = &q.app.pool;
-    let email = personal::verified_email(pool, user_id)
+    let email = personal::verified_email(&q.app.log, user_id)
         .await?
         .ok_or(DomainError::EmailNotVerified)?;
     let page = pending_invitations_to(
-        pool,
+        q.app.read_models.pool(),
         email.as_str(),
         Utc::now(),
         token(&req.page_token),

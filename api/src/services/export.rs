@@ -6,10 +6,9 @@
 use std::collections::{HashMap, HashSet};
 
 use ledger_domain::Action;
-use ledger_projections::Projection;
 use ledger_projections::models::activity::feed::{ActivityFilter, activity};
 use ledger_projections::models::keys::key_names;
-use sqlx::PgPool;
+use ledger_projections::{Projection, ReadModelPool};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
@@ -20,6 +19,7 @@ use super::Query;
 use super::activity::{feed_filter, item};
 use super::analytics::analytics_rows;
 use super::report;
+use crate::app::App;
 use crate::error::AppError;
 use crate::pb;
 use crate::pdf;
@@ -111,7 +111,7 @@ impl Names {
     /// The names of the keys and members of `items` (of `account`): one query for the keys and,
     /// when `emails` is set, one for the addresses.
     async fn of_page(
-        pool: &PgPool,
+        app: &App,
         account: Uuid,
         items: &[pb::ActivityItem],
         emails: bool,
@@ -120,9 +120,9 @@ impl Names {
             let set: HashSet<Uuid> = items.iter().filter_map(|i| id(i).parse().ok()).collect();
             set.into_iter().collect()
         };
-        let keys = key_names(pool, account, &ids(|i| &i.key_id)).await?;
+        let keys = key_names(app.read_models.pool(), account, &ids(|i| &i.key_id)).await?;
         let emails = if emails {
-            personal::emails(pool, &ids(|i| &i.user_id)).await?
+            personal::emails(&app.log, &ids(|i| &i.user_id)).await?
         } else {
             HashMap::new()
         };
@@ -281,22 +281,32 @@ impl Feed {
     /// The next page's items; `None` once the last page has been read.
     async fn next_page(
         &mut self,
-        pool: &PgPool,
+        read_models: &ReadModelPool,
     ) -> Result<Option<Vec<pb::ActivityItem>>, AppError> {
         if self.ended {
             return Ok(None);
         }
         let cursor = self.cursor.as_deref();
-        let page = activity(pool, self.account, &self.filter, cursor, FEED_PAGE).await?;
+        let page = activity(
+            read_models.pool(),
+            self.account,
+            &self.filter,
+            cursor,
+            FEED_PAGE,
+        )
+        .await?;
         self.ended = page.next_cursor.is_none();
         self.cursor = page.next_cursor;
         Ok(Some(page.rows.iter().map(item).collect()))
     }
 
     /// Every item, refused beyond [`MAX_PDF_RECORDS`] (a report needs them all at once).
-    async fn all_for_report(mut self, pool: &PgPool) -> Result<Vec<pb::ActivityItem>, AppError> {
+    async fn all_for_report(
+        mut self,
+        read_models: &ReadModelPool,
+    ) -> Result<Vec<pb::ActivityItem>, AppError> {
         let mut items = Vec::new();
-        while let Some(page) = self.next_page(pool).await? {
+        while let Some(page) = self.next_page(read_models).await? {
             items.extend(page);
             if items.len() > MAX_PDF_RECORDS {
                 return Err(AppError::invalid(
@@ -329,7 +339,7 @@ pub async fn export_activity(
     if format == Format::Pdf {
         tokio::spawn(async move {
             let out = Sender::new(tx, PDF);
-            match activity_report(&app.pool, feed, emails).await {
+            match activity_report(&app, feed, emails).await {
                 Ok(bytes) => out.document(bytes).await,
                 Err(error) => out.fail(error).await,
             }
@@ -349,7 +359,7 @@ pub async fn export_activity(
                 Ok(None) => break,
                 Err(error) => return out.fail(error).await,
             }
-            next = activity_page(&app.pool, &mut feed, emails).await;
+            next = activity_page(&app, &mut feed, emails).await;
         }
         out.flush().await;
     });
@@ -358,10 +368,10 @@ pub async fn export_activity(
 
 /// The activity PDF: every record of the feed (bounded), with the names of its keys and
 /// members.
-async fn activity_report(pool: &PgPool, feed: Feed, emails: bool) -> Result<Vec<u8>, AppError> {
+async fn activity_report(app: &App, feed: Feed, emails: bool) -> Result<Vec<u8>, AppError> {
     let account = feed.account;
-    let items = feed.all_for_report(pool).await?;
-    let names = Names::of_page(pool, account, &items, emails).await?;
+    let items = feed.all_for_report(&app.read_models).await?;
+    let names = Names::of_page(app, account, &items, emails).await?;
     let labels = report::Labels {
         keys: Some(&names.keys),
         members: Some(&names.emails),
@@ -377,14 +387,14 @@ fn pdf(report: &pdf::Report) -> Result<Vec<u8>, AppError> {
 /// The next page of the feed as CSV records with the names of its keys and members; `None`
 /// after the last page.
 async fn activity_page(
-    pool: &PgPool,
+    app: &App,
     feed: &mut Feed,
     emails: bool,
 ) -> Result<Option<Vec<u8>>, AppError> {
-    let Some(items) = feed.next_page(pool).await? else {
+    let Some(items) = feed.next_page(&app.read_models).await? else {
         return Ok(None);
     };
-    let names = Names::of_page(pool, feed.account, &items, emails).await?;
+    let names = Names::of_page(app, feed.account, &items, emails).await?;
     csv_bytes(items.iter().map(|item| activity_record(item, &names))).map(Some)
 }
 
@@ -433,15 +443,14 @@ async fn group_names(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let pool = &q.app.pool;
     match pb::GroupBy::try_from(q.req.group_by) {
         Ok(pb::GroupBy::Key) => {
             q.caught_up(Projection::Keys, q.req.min_position).await?;
             let account = input::account_id("account_id", &q.req.account_id)?;
-            Ok(key_names(pool, account.as_uuid(), &ids).await?)
+            Ok(key_names(q.app.read_models.pool(), account.as_uuid(), &ids).await?)
         }
         Ok(pb::GroupBy::Member) if q.cx.caller.user().is_some() => {
-            personal::emails(pool, &ids).await
+            personal::emails(&q.app.log, &ids).await
         }
         _ => Ok(HashMap::new()),
     }

@@ -235,7 +235,7 @@ async fn key_of_secret(app: &App, secret: &str) -> Result<SecretKey, AppError> {
     let hash = app.hasher.hash(secret);
     let named = app
         .keys
-        .find(&app.pool, &hash)
+        .find(&app.log, &hash)
         .await?
         .ok_or(AppError::UnknownKey)?;
     app.key_rate

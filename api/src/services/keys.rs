@@ -89,7 +89,7 @@ async fn last_used<R>(
 ) -> Result<HashMap<Uuid, DateTime<Utc>>, AppError> {
     q.caught_up(Projection::Keys, min_position).await?;
     let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
-    Ok(ledger_projections::models::keys::last_used(&q.app.pool, &ids).await?)
+    Ok(ledger_projections::models::keys::last_used(q.app.read_models.pool(), &ids).await?)
 }
 
 impl Keys {

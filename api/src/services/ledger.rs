@@ -7,8 +7,7 @@
 use ledger_domain::{Action, AuthContext};
 use ledger_projections::Projection;
 use ledger_projections::models::ledger::{
-    ADJUSTMENTS, BOOKS, EXTERNAL, Entry, EntryPage, REVENUE, TRANSFERS, TimeRange, customer_sides,
-    entries_between,
+    ADJUSTMENTS, BOOKS, EXTERNAL, Entry, EntryPage, REVENUE, TRANSFERS, TimeRange, entries_between,
 };
 
 use super::Query;
@@ -59,21 +58,18 @@ fn posted(entry: &Entry, other: String, account_id: String) -> pb::LedgerEntry {
 }
 
 /// A page of a book's entries as postings: each against the customer account on the other
-/// side of its movement (the other entry at the same position).
-async fn book_postings(
-    pool: &sqlx::PgPool,
-    page: &EntryPage,
-) -> Result<Vec<pb::LedgerEntry>, AppError> {
-    let positions: Vec<i64> = page.entries.iter().map(|e| e.position).collect();
-    let others = customer_sides(pool, &positions).await?;
-    Ok(page
-        .entries
+/// side of its movement.
+fn book_postings(page: &EntryPage) -> Vec<pb::LedgerEntry> {
+    page.entries
         .iter()
         .map(|entry| {
-            let other = others.get(&entry.position).cloned().unwrap_or_default();
-            posted(entry, other.clone(), other)
+            posted(
+                entry,
+                entry.counterparty.clone(),
+                entry.counterparty.clone(),
+            )
         })
-        .collect())
+        .collect()
 }
 
 /// Authorises (`ReadLedgerEntries`: the owner, organization admins, support, auditors), waits for
@@ -91,7 +87,14 @@ pub async fn ledger_entries(
     q.caught_up(Projection::Balances, req.min_position).await?;
     let account = account.as_uuid().to_string();
     let range = TimeRange { from, to };
-    let page = entries_between(&q.app.pool, &account, range, token(&req.page_token), size).await?;
+    let page = entries_between(
+        q.app.read_models.pool(),
+        &account,
+        range,
+        token(&req.page_token),
+        size,
+    )
+    .await?;
     Ok(pb::ListLedgerEntriesResponse {
         entries: page.entries.iter().map(posting).collect(),
         next_page_token: page.next_cursor.unwrap_or_default(),
@@ -117,9 +120,16 @@ pub async fn book_entries(
     allow(&q.cx.caller, Action::ReadSystemBooks, &AuthContext::GLOBAL)?;
     q.caught_up(Projection::Balances, req.min_position).await?;
     let range = TimeRange { from, to };
-    let page = entries_between(&q.app.pool, book, range, token(&req.page_token), size).await?;
+    let page = entries_between(
+        q.app.read_models.pool(),
+        book,
+        range,
+        token(&req.page_token),
+        size,
+    )
+    .await?;
     Ok(pb::ListLedgerEntriesResponse {
-        entries: book_postings(&q.app.pool, &page).await?,
+        entries: book_postings(&page),
         next_page_token: page.next_cursor.unwrap_or_default(),
     })
 }

@@ -91,7 +91,7 @@ impl<R> Query<R> {
         projection: Projection,
         min_position: i64,
     ) -> Result<(), AppError> {
-        projected::caught_up(&self.app.pool, projection, min_position, self.budget).await
+        projected::caught_up(&self.app.read_models, projection, min_position, self.budget).await
     }
 }
 
@@ -122,7 +122,7 @@ impl Shared {
         let budget = projected::wait_budget(request.metadata());
         if self.app.read_only {
             let started = std::time::Instant::now();
-            projected::log_caught_up(&self.app.pool, request.get_ref().min_position(), budget)
+            projected::log_caught_up(&self.app.log, request.get_ref().min_position(), budget)
                 .await
                 .map_err(Status::from)?;
             // What the log wait took is not the read models' to spend again.

@@ -242,7 +242,7 @@ async fn subscribe(
     let start = input::outbox_cursor("after", q.req.after.as_ref())?;
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     let tail = Tail {
-        pool: q.app.pool.clone(),
+        pool: q.app.log.clone(),
         sender,
         stopping,
         heads,

@@ -193,16 +193,15 @@ async fn list_members(
     let org = created(&state)?;
     let (members, next_page_token) = input::page_of(org.members.iter(), page, |m| m);
     let users: Vec<uuid::Uuid> = members.iter().map(|(user, _)| user.as_uuid()).collect();
-    let pool = &q.app.pool;
     // Addresses go to dashboard callers only (the organization's own members), as
     // `ListInvitations` and the exports show them: support and auditors see ids.
     let emails = match q.cx.caller.user() {
-        Some(_) => personal::emails(pool, &users).await?,
+        Some(_) => personal::emails(&q.app.log, &users).await?,
         None => Default::default(),
     };
     q.caught_up(Projection::Directory, q.req.min_position)
         .await?;
-    let joined = joined_at(pool, org.id.as_uuid(), &users).await?;
+    let joined = joined_at(q.app.read_models.pool(), org.id.as_uuid(), &users).await?;
     let members = members
         .into_iter()
         .map(|(user, role)| pb::Member {

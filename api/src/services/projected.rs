@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ledger_projections::{Projection, wait_for_position};
+use ledger_projections::{Projection, ReadModelPool, wait_for_position};
 use sqlx::PgPool;
 use tonic::metadata::MetadataMap;
 
@@ -50,7 +50,7 @@ fn grpc_timeout(text: &str) -> Option<Duration> {
 /// Waits until `projection` has applied `min_position` (no wait when it is 0), at most
 /// `budget`; a projection still behind then is `UNAVAILABLE` (mapped in `status.rs`).
 pub async fn caught_up(
-    pool: &PgPool,
+    read_models: &ReadModelPool,
     projection: Projection,
     min_position: i64,
     budget: Duration,
@@ -59,7 +59,7 @@ pub async fn caught_up(
         return Err(AppError::invalid("min_position", "must not be negative"));
     }
     if min_position > 0 {
-        wait_for_position(pool, projection, min_position, budget).await?;
+        wait_for_position(read_models, projection, min_position, budget).await?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use ledger_domain::{Action, AuthContext};
 use ledger_projections::{
-    CheckLimits, CheckReport, Difference, Projection, ProjectionError, check_within,
+    CheckLimits, CheckReport, Difference, Projection, ProjectionError, ReadModelPool, check_within,
     rebuild_with_progress, statuses,
 };
 use sqlx::PgPool;
@@ -50,10 +50,13 @@ fn projection_check(report: &CheckReport) -> pb::ProjectionCheck {
     }
 }
 
+/// The log's pool and the read models' pool a check reads.
+type Pools = (PgPool, ReadModelPool);
+
 /// The caller's turn to run a consistency check, once the policy lets them read the log: one
 /// check runs at a time, the others are refused.
-fn take_turn<R>(q: &Query<R>) -> Result<(PgPool, CheckLimits, OwnedSemaphorePermit), AppError> {
-    let pool = q.event_log()?.clone();
+fn take_turn<R>(q: &Query<R>) -> Result<(Pools, CheckLimits, OwnedSemaphorePermit), AppError> {
+    let pools = (q.event_log()?.clone(), q.app.read_models.clone());
     let checks = &q.app.checks;
     let turn = checks.try_turn().ok_or(AppError::Busy(
         "a consistency check is running already; retry when it ends",
@@ -62,20 +65,21 @@ fn take_turn<R>(q: &Query<R>) -> Result<(PgPool, CheckLimits, OwnedSemaphorePerm
         statement_timeout: Some(checks.statement_timeout),
         ..CheckLimits::default()
     };
-    Ok((pool, limits, turn))
+    Ok((pools, limits, turn))
 }
 
 /// `ConsistencyCheck`: the differences of every projection, each at its own checkpoint.
 pub async fn consistency(
     q: Query<pb::ConsistencyCheckRequest>,
 ) -> Result<pb::ConsistencyCheckResponse, AppError> {
-    let (pool, limits, _turn) = take_turn(&q)?;
+    let ((log, read_models), limits, _turn) = take_turn(&q)?;
     let mut reply = pb::ConsistencyCheckResponse {
         ok: true,
         ..Default::default()
     };
     for projection in Projection::ALL {
-        let checked = projection_check(&check_within(&pool, projection, limits).await?);
+        let checked =
+            projection_check(&check_within(&log, &read_models, projection, limits).await?);
         reply.ok &= checked.ok;
         reply.differences.extend(checked.differences);
         reply.differences_found += checked.differences_found;
@@ -91,13 +95,13 @@ const CHECKS_AHEAD: usize = 1;
 pub async fn consistency_stream(
     q: Query<pb::ConsistencyCheckRequest>,
 ) -> Result<BoxStream<pb::ProjectionCheck>, AppError> {
-    let (pool, limits, turn) = take_turn(&q)?;
+    let ((log, read_models), limits, turn) = take_turn(&q)?;
     let (sender, receiver) = tokio::sync::mpsc::channel(CHECKS_AHEAD);
     tokio::spawn(async move {
         let _turn = turn;
         for projection in Projection::ALL {
             let checked = tokio::select! {
-                checked = check_within(&pool, projection, limits) => checked,
+                checked = check_within(&log, &read_models, projection, limits) => checked,
                 () = sender.closed() => {
                     tracing::info!("consistency check cancelled by its caller");
                     return;
@@ -119,7 +123,7 @@ pub async fn consistency_stream(
 pub async fn projection_status(
     q: Query<pb::GetProjectionStatusRequest>,
 ) -> Result<pb::GetProjectionStatusResponse, AppError> {
-    let projections = statuses(q.event_log()?)
+    let projections = statuses(q.event_log()?, &q.app.read_models)
         .await?
         .into_iter()
         .map(|status| pb::ProjectionStatus {
@@ -172,8 +176,8 @@ pub async fn rebuild_projection(
     if q.app.read_only {
         return Err(AppError::ReadOnlyReplica);
     }
-    let pool = q.app.pool.clone();
-    let target = ledger_eventstore::head(&pool).await?.position;
+    let (log, read_models) = (q.app.log.clone(), q.app.read_models.clone());
+    let target = ledger_eventstore::head(&log).await?.position;
     let name = projection.name().to_owned();
     let message = move |position: i64, done: bool| pb::RebuildProgress {
         projection: projection.name().to_owned(),
@@ -186,7 +190,7 @@ pub async fn rebuild_projection(
     tracing::info!(projection = %name, %actor, target, "projection rebuild requested");
     tokio::spawn(async move {
         let progress = sender.clone();
-        let outcome = rebuild_with_progress(&pool, projection, batch, |position| {
+        let outcome = rebuild_with_progress(&log, &read_models, projection, batch, |position| {
             // A slow reader misses intermediate positions, never the outcome.
             let _ = progress.try_send(Ok(message(position, false)));
         })

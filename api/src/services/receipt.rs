@@ -137,7 +137,7 @@ pub async fn purchase_receipt(
     let (id, account) = q.account(Action::ReadBilling).await?;
     q.caught_up(Projection::Balances, q.req.min_position)
         .await?;
-    let entries = payment_entries(&q.app.pool, id, reference.as_str()).await?;
+    let entries = payment_entries(q.app.read_models.pool(), id, reference.as_str()).await?;
     let purchase = purchased(id.to_string(), reference.as_str(), &entries)
         .ok_or_else(|| DomainError::PurchaseNotFound(reference.clone()))?;
     let owner = account
@@ -155,8 +155,7 @@ pub async fn purchase_receipt(
                 .ok_or(DomainError::OrganizationNotFound)?;
             BillTo {
                 name: org.name.as_str().to_owned(),
-                details: personal::billing(&q.app.pool, org.id, org.billing.profile_version)
-                    .await?,
+                details: personal::billing(&q.app.log, org.id, org.billing.profile_version).await?,
             }
         }
         (AccountOwner::User { user_id }, _) => BillTo {

@@ -87,7 +87,7 @@ async fn billing_settings(
     let state = q.organization(Action::ReadBilling).await?;
     let org = created(&state)?;
     let (contacts, company_name, tax_id, postal_address) =
-        personal::billing(&q.app.pool, org.id, org.billing.profile_version)
+        personal::billing(&q.app.log, org.id, org.billing.profile_version)
             .await?
             .unwrap_or_default();
     Ok(pb::BillingSettings {

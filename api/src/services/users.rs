@@ -34,7 +34,7 @@ async fn erase_user(q: Query<pb::EraseUserRequest>) -> Result<pb::EraseUserRespo
     q.app
         .run(&q.cx, command_id, &q.req.encode_to_vec(), command)
         .await?;
-    let rows_erased = personal::erase_user(&q.app.pool, user).await?;
+    let rows_erased = personal::erase_user(&q.app.log, user).await?;
     tracing::info!(%user, rows_erased, caller = q.cx.kind_name(), "personal data erased");
     Ok(pb::EraseUserResponse { rows_erased })
 }

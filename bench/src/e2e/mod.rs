@@ -9,5 +9,6 @@ mod recorder;
 mod report;
 mod stream;
 pub mod suite;
+pub mod walcost;
 mod watch;
 mod workloads;

@@ -197,13 +197,15 @@ impl Workloads {
         Ok(0)
     }
 
-    /// mixed: in 100 operations, 70 inference requests, 10 key authentications, 5 balance
-    /// queries, 5 activity-feed pages, 3 purchases, 3 key renames, 2 key creations and 2 key
-    /// listings: a gateway-dominated day with dashboards open.
+    /// mixed: in 100 operations, 70 inference requests (35 through unary calls, 35 through the
+    /// `Bill` streams), 10 key authentications, 5 balance queries, 5 activity-feed pages, 3
+    /// purchases, 3 key renames, 2 key creations and 2 key listings: a gateway-dominated day with
+    /// dashboards open, and both gateway protocols in the mix the memory run watches.
     pub async fn mixed(self: Arc<Self>, n: u64) -> Result<u32, tonic::Status> {
         let org = self.spread_org(n);
         match scramble(n ^ 0x3141) % 100 {
-            0..70 => self.billed_request(org, n).await,
+            0..35 => self.billed_request(org, n).await,
+            35..70 => self.gateway_stream_request(n).await,
             70..80 => self.authenticate(n).await,
             80..85 => self.balance(n).await,
             85..90 => {

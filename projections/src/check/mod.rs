@@ -2,8 +2,10 @@
 //! keeps the fact, else through the projection's own fold) up to a projection's checkpoint, and
 //! compares with the read model, listing the differences.
 //!
-//! The read model and its checkpoint are read in one REPEATABLE READ snapshot, with the events
-//! up to the checkpoint, so the check is exact while the runner keeps applying.
+//! The read model and its checkpoint are read in one REPEATABLE READ snapshot of the read
+//! models' database, and the events up to that checkpoint from the log (the same database or
+//! another: a position, once readable, never changes), so the check is exact while the runner
+//! keeps applying.
 //!
 //! Memory is bounded by the number of entities (accounts, keys, users, organizations, usage
 //! buckets), not by the length of the log: events are read in chunks and folded, and the tables
@@ -21,8 +23,9 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::error::Result;
+use crate::error::{ProjectionError, Result};
 use crate::models::{activity, balances, directory, keys, ledger, rollups};
+use crate::pools::ReadModelPool;
 use crate::projection::{Applied, Projection, Schema, decode};
 use rows::RowCursor;
 
@@ -173,31 +176,46 @@ impl LogChunks {
     }
 }
 
-/// Checks one projection against a fresh fold of the log up to its checkpoint.
-pub async fn check(pool: &PgPool, projection: Projection) -> Result<CheckReport> {
-    check_within(pool, projection, CheckLimits::default()).await
+/// Checks one projection in `read_models` against a fresh fold of the log (read through `log`)
+/// up to its checkpoint.
+pub async fn check(
+    log: &PgPool,
+    read_models: &ReadModelPool,
+    projection: Projection,
+) -> Result<CheckReport> {
+    check_within(log, read_models, projection, CheckLimits::default()).await
 }
 
 /// [`check`] holding at most `limits` at once.
-#[tracing::instrument(skip(pool), err)]
+#[tracing::instrument(skip(log, read_models), err)]
 pub async fn check_within(
-    pool: &PgPool,
+    log: &PgPool,
+    read_models: &ReadModelPool,
     projection: Projection,
     limits: CheckLimits,
 ) -> Result<CheckReport> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = read_models.pool().acquire().await?;
     let mut tx = conn.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await?;
-    if let Some(timeout) = limits.statement_timeout {
-        sqlx::query("SELECT set_config('statement_timeout', $1, true)")
-            .bind(format!("{}ms", timeout.as_millis()))
-            .execute(&mut *tx)
-            .await?;
-    }
+    local_statement_timeout(&mut tx, limits).await?;
     let position = crate::checkpoint::checkpoint(&mut *tx, projection).await?;
-    let mut log = LogChunks {
+    // The events up to `position` are read beside the snapshot, in a transaction of the log's
+    // own (its statement timeout, like the snapshot's, ends with it).
+    let mut log_tx = log.begin().await?;
+    local_statement_timeout(&mut log_tx, limits).await?;
+    // A log on a standby may not have replayed what the projector read on the primary: fold
+    // nothing short of the checkpoint, or every missing event would read as a difference.
+    let head = ledger_eventstore::head(&mut *log_tx).await?.position;
+    if head < position {
+        return Err(ProjectionError::LogBehindCheckpoint {
+            projection: projection.name(),
+            head,
+            checkpoint: position,
+        });
+    }
+    let mut chunks = LogChunks {
         after: 0,
         until: position,
         size: limits.events_per_chunk.max(1),
@@ -216,7 +234,7 @@ pub async fn check_within(
                 fetch,
             )
             .await?;
-            while let Some((events, upto)) = log.next(&mut tx).await? {
+            while let Some((events, upto)) = chunks.next(&mut log_tx).await? {
                 let stored = entries.up_to(&mut tx, upto).await?;
                 fold.chunk(&events, stored, &mut out);
             }
@@ -227,7 +245,7 @@ pub async fn check_within(
         }
         Projection::Keys => {
             let mut fold = expected::Keys::default();
-            while let Some((events, _)) = log.next(&mut tx).await? {
+            while let Some((events, _)) = chunks.next(&mut log_tx).await? {
                 fold.chunk(&events)?;
             }
             let actual = keys::API_KEYS.all(&mut *tx, &live).await?;
@@ -235,7 +253,7 @@ pub async fn check_within(
         }
         Projection::Directory => {
             let mut fold = expected::Directory::default();
-            while let Some((events, _)) = log.next(&mut tx).await? {
+            while let Some((events, _)) = chunks.next(&mut log_tx).await? {
                 fold.chunk(&events);
             }
             let actual = directory::queries::all(&mut tx, &live).await?;
@@ -259,7 +277,7 @@ pub async fn check_within(
                 fetch,
             )
             .await?;
-            while let Some((events, upto)) = log.next(&mut tx).await? {
+            while let Some((events, upto)) = chunks.next(&mut log_tx).await? {
                 let stored = feed.up_to(&mut tx, upto).await?;
                 fold.chunk(&events, stored, &pruned, &mut out);
             }
@@ -269,6 +287,7 @@ pub async fn check_within(
         }
     }
     tx.rollback().await?;
+    log_tx.rollback().await?;
     Ok(CheckReport {
         projection,
         position,
@@ -277,11 +296,22 @@ pub async fn check_within(
     })
 }
 
+/// Sets the check's statement timeout, if any, for the rest of the transaction on `conn`.
+async fn local_statement_timeout(conn: &mut PgConnection, limits: CheckLimits) -> Result<()> {
+    if let Some(timeout) = limits.statement_timeout {
+        sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+            .bind(format!("{}ms", timeout.as_millis()))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Checks every projection.
-pub async fn check_all(pool: &PgPool) -> Result<Vec<CheckReport>> {
+pub async fn check_all(log: &PgPool, read_models: &ReadModelPool) -> Result<Vec<CheckReport>> {
     let mut reports = Vec::new();
     for projection in Projection::ALL {
-        reports.push(check(pool, projection).await?);
+        reports.push(check(log, read_models, projection).await?);
     }
     Ok(reports)
 }

@@ -176,7 +176,8 @@ async fn insert(
 }
 
 /// Deletes feed rows of one account finished before `now − retention_days`, at most
-/// `max_rows` per call (repeat while it returns `max_rows`). Served by `activity_account_time`.
+/// `max_rows` per call (repeat while it returns `max_rows`). Both the scan and the delete are
+/// served by `activity_account_time_position`.
 /// The event log keeps the financial facts; only the feed forgets.
 pub async fn prune_account<'e>(
     executor: impl PgExecutor<'e>,
@@ -187,8 +188,9 @@ pub async fn prune_account<'e>(
 ) -> Result<u64> {
     let cutoff = now - chrono::Duration::days(i64::from(retention_days));
     let done = sqlx::query(
-        "DELETE FROM activity WHERE account_id = $1 AND position IN (SELECT position FROM \
-         activity WHERE account_id = $1 AND finished_at < $2 LIMIT $3)",
+        "DELETE FROM activity WHERE account_id = $1 AND (finished_at, position) IN \
+         (SELECT finished_at, position FROM activity \
+          WHERE account_id = $1 AND finished_at < $2 LIMIT $3)",
     )
     .bind(account_id)
     .bind(cutoff)

@@ -15,7 +15,7 @@ use sqlx::{PgExecutor, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::ledger::{self, Entry, Money, Movement};
-use super::{Table, from_row, sql};
+use super::{Table, from_row, sql, update_else_insert};
 use crate::error::{ProjectionError, Result};
 use crate::projection::{Applied, Schema};
 
@@ -349,10 +349,15 @@ pub(crate) async fn apply(
     if holds.is_empty() {
         existing_holds = HashSet::new();
     } else {
-        let ids: Vec<Uuid> = holds.iter().map(|(_, hold)| *hold).collect();
-        // Rows of other accounts with the same hold id come back too; only the closed ones count.
+        let (accounts, ids): (Vec<Uuid>, Vec<Uuid>) = holds.iter().copied().unzip();
+        // By the primary key (account, hold). Pairs that were not asked for can come back too
+        // (one account's hold id with another account); only the closed ones count.
+        let select = OPEN_HOLDS.select(schema, " WHERE account_id = ANY($1) AND hold_id = ANY($2)");
         for hold in OPEN_HOLDS
-            .any_of(&mut **tx, schema, "hold_id", &ids)
+            .fetch(
+                &mut **tx,
+                sqlx::query(sql(select)).bind(&accounts).bind(&ids),
+            )
             .await?
         {
             let key = (hold.account_id, hold.hold_id);
@@ -404,17 +409,20 @@ async fn write_balances(
         .filter_map(|id| fold.accounts.get(id))
         .collect();
     let (kinds, owners): (Vec<&str>, Vec<Uuid>) = rows.iter().map(|r| owner_parts(r.owner)).unzip();
-    sqlx::query(sql(format!(
-        "INSERT INTO {} ({BALANCE_COLUMNS}) \
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::numeric[], $5::numeric[], \
+    let input = format!(
+        "SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::numeric[], $5::numeric[], \
            $6::bigint[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], \
-           $11::timestamptz[], $12::bigint[], $13::numeric[]) \
-         ON CONFLICT (account_id) DO UPDATE SET balance = EXCLUDED.balance, held = EXCLUDED.held, \
-           open_holds = EXCLUDED.open_holds, purchased = EXCLUDED.purchased, \
-           transferred_in = EXCLUDED.transferred_in, transferred_out = EXCLUDED.transferred_out, \
-           used = EXCLUDED.used, last_position = EXCLUDED.last_position, \
-           adjusted = EXCLUDED.adjusted",
-        schema.table("account_balances")
+           $11::timestamptz[], $12::bigint[], $13::numeric[]) AS x({BALANCE_COLUMNS})"
+    );
+    sqlx::query(sql(update_else_insert(
+        &schema.table("account_balances"),
+        &input,
+        BALANCE_COLUMNS,
+        &["account_id"],
+        "balance = input.balance, held = input.held, open_holds = input.open_holds, \
+         purchased = input.purchased, transferred_in = input.transferred_in, \
+         transferred_out = input.transferred_out, used = input.used, \
+         last_position = input.last_position, adjusted = input.adjusted",
     )))
     .bind(
         rows.iter()

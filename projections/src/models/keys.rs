@@ -14,7 +14,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgExecutor, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::{Table, fetch_page, sql};
+use super::{Table, fetch_page, sql, update_else_insert};
 use crate::cursor::{Cursor, position_after};
 use crate::error::{ProjectionError, Result};
 use crate::projection::{Applied, Schema};
@@ -378,22 +378,26 @@ async fn upsert(
     }
     let col = |f: fn(&ApiKey) -> Option<NaiveDate>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
     let dec = |f: fn(&ApiKey) -> Decimal| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
-    sqlx::query(sql(format!(
-        "INSERT INTO {} ({COLUMNS}) SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], \
+    let input = format!(
+        "SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], \
            $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::text[], \
            $10::date[], $11::numeric[], $12::date[], $13::numeric[], $14::date[], $15::numeric[], \
            $16::numeric[], $17::bigint[], $18::timestamptz[], $19::timestamptz[], \
-           $20::timestamptz[], $21::bigint[], $22::bigint[]) \
-         ON CONFLICT (key_id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, \
-           prefix = EXCLUDED.prefix, secret_hash = EXCLUDED.secret_hash, \
-           expires_at = EXCLUDED.expires_at, \
-           limit_amount = EXCLUDED.limit_amount, limit_period = EXCLUDED.limit_period, \
-           spend_day_start = EXCLUDED.spend_day_start, spend_day = EXCLUDED.spend_day, \
-           spend_week_start = EXCLUDED.spend_week_start, spend_week = EXCLUDED.spend_week, \
-           spend_month_start = EXCLUDED.spend_month_start, spend_month = EXCLUDED.spend_month, \
-           total_spend = EXCLUDED.total_spend, request_count = EXCLUDED.request_count, \
-           last_used_at = EXCLUDED.last_used_at, last_position = EXCLUDED.last_position",
-        schema.table("api_keys")
+           $20::timestamptz[], $21::bigint[], $22::bigint[]) AS x({COLUMNS})"
+    );
+    sqlx::query(sql(update_else_insert(
+        &schema.table("api_keys"),
+        &input,
+        COLUMNS,
+        &["key_id"],
+        "name = input.name, status = input.status, prefix = input.prefix, \
+         secret_hash = input.secret_hash, expires_at = input.expires_at, \
+         limit_amount = input.limit_amount, limit_period = input.limit_period, \
+         spend_day_start = input.spend_day_start, spend_day = input.spend_day, \
+         spend_week_start = input.spend_week_start, spend_week = input.spend_week, \
+         spend_month_start = input.spend_month_start, spend_month = input.spend_month, \
+         total_spend = input.total_spend, request_count = input.request_count, \
+         last_used_at = input.last_used_at, last_position = input.last_position",
     )))
     .bind(rows.iter().map(|r| r.key_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.account_id).collect::<Vec<_>>())

@@ -8,8 +8,6 @@
 //! equals the sum of its entries, at every position. Entries carry the payment provider's
 //! reference (purchases, refunds) or the support ticket (transfers, reversals, adjustments).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use ledger_domain::AccountId;
 use ledger_domain::account::{AccountEvent, AdjustmentDirection};
@@ -50,6 +48,9 @@ pub struct Entry {
     pub payment_reference: Option<String>,
     /// The support ticket (transfers, their reversals, adjustments).
     pub ticket: Option<String>,
+    /// The ledger account on the other side of the movement: a book's entry names its
+    /// customer account, a customer's entry its book.
+    pub counterparty: String,
 }
 
 /// What moved money, which decides the ledger accounts each side of the movement is booked to.
@@ -193,16 +194,20 @@ impl Money {
             Movement::TransferReversalIn => (account, TRANSFERS.to_owned()),
             Movement::Refund => (EXTERNAL.to_owned(), account),
         };
-        let entry = |account, amount| Entry {
+        let entry = |account: &String, counterparty: &String, amount| Entry {
             position,
-            account,
+            account: account.clone(),
+            counterparty: counterparty.clone(),
             amount,
             kind: self.movement.kind().to_owned(),
             at: self.at,
             payment_reference: self.payment_reference.clone(),
             ticket: self.ticket.clone(),
         };
-        vec![entry(credited, self.amount), entry(debited, -self.amount)]
+        vec![
+            entry(&credited, &debited, self.amount),
+            entry(&debited, &credited, -self.amount),
+        ]
     }
 }
 
@@ -215,9 +220,9 @@ pub(crate) async fn insert(
         return Ok(());
     }
     sqlx::query(sql(format!(
-        "INSERT INTO {} (position, account, amount, kind, at, payment_reference, ticket) \
+        "INSERT INTO {} ({ENTRY_COLUMNS}) \
          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::numeric[], $4::text[], \
-         $5::timestamptz[], $6::text[], $7::text[])",
+         $5::timestamptz[], $6::text[], $7::text[], $8::text[])",
         schema.table("ledger_entries")
     )))
     .bind(entries.iter().map(|e| e.position).collect::<Vec<_>>())
@@ -237,15 +242,25 @@ pub(crate) async fn insert(
             .collect::<Vec<_>>(),
     )
     .bind(entries.iter().map(|e| e.ticket.clone()).collect::<Vec<_>>())
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.counterparty.clone())
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
+/// The columns of an [`Entry`], in `INSERT` and `SELECT` order.
+const ENTRY_COLUMNS: &str =
+    "position, account, amount, kind, at, payment_reference, ticket, counterparty";
+
 /// The `ledger_entries` table.
 pub(crate) const LEDGER_ENTRIES: Table<Entry> = Table {
     name: "ledger_entries",
-    columns: "position, account, amount, kind, at, payment_reference, ticket",
+    columns: ENTRY_COLUMNS,
     decode: from_row,
 };
 
@@ -260,7 +275,7 @@ pub struct EntryPage {
 
 /// The entries of `account` (a uuid, or a book of [`BOOKS`]) newest first
 /// (descending position), `page_size` at most (≤ 500), before `cursor`. Served by
-/// `ledger_entries_account`, scanned backwards.
+/// the primary key `(account, position)`, scanned backwards.
 pub async fn entries<'e>(
     executor: impl PgExecutor<'e>,
     account: &str,
@@ -292,13 +307,12 @@ pub async fn entries_between<'e>(
         Some(_) => position_after(cursor)?,
         None => i64::MAX,
     };
-    let query = sqlx::query(
-        "SELECT position, account, amount, kind, at, payment_reference, ticket \
-         FROM ledger_entries \
+    let query = sqlx::query(sql(format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries \
          WHERE account = $1 AND position < $2 \
            AND ($3::timestamptz IS NULL OR at >= $3) AND ($4::timestamptz IS NULL OR at < $4) \
-         ORDER BY position DESC LIMIT $5",
-    )
+         ORDER BY position DESC LIMIT $5"
+    )))
     .bind(account)
     .bind(before)
     .bind(range.from)
@@ -331,31 +345,13 @@ pub async fn payment_entries<'e>(
     account: AccountId,
     payment_reference: &str,
 ) -> Result<Vec<Entry>> {
-    let rows = sqlx::query(
-        "SELECT position, account, amount, kind, at, payment_reference, ticket \
-         FROM ledger_entries WHERE account = $1 AND payment_reference = $2 \
-         ORDER BY position LIMIT 10",
-    )
+    let rows = sqlx::query(sql(format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries \
+         WHERE account = $1 AND payment_reference = $2 ORDER BY position LIMIT 10"
+    )))
     .bind(account.as_uuid().to_string())
     .bind(payment_reference)
     .fetch_all(executor)
     .await?;
     rows.iter().map(from_row).collect()
-}
-
-/// The customer account booked at each of `positions` (≤ 500), for the movements that have
-/// one: what a system book's entry is the other side of.
-pub async fn customer_sides<'e>(
-    executor: impl PgExecutor<'e>,
-    positions: &[i64],
-) -> Result<HashMap<i64, String>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT position, account FROM ledger_entries \
-         WHERE position = ANY($1) AND NOT (account = ANY($2))",
-    )
-    .bind(positions)
-    .bind(BOOKS.map(str::to_owned).to_vec())
-    .fetch_all(executor)
-    .await?;
-    Ok(rows.into_iter().collect())
 }

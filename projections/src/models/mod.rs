@@ -7,8 +7,10 @@ pub mod keys;
 pub mod ledger;
 pub mod rollups;
 pub(crate) mod table;
+mod write;
 
 pub(crate) use table::{Table, from_row};
+pub(crate) use write::update_else_insert;
 
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;

@@ -11,7 +11,7 @@ use sqlx::{Encode, FromRow, PgExecutor, Postgres, Row, Transaction, Type};
 use uuid::Uuid;
 
 use super::activity::ActivityRow;
-use super::sql;
+use super::{sql, update_else_insert};
 use crate::error::Result;
 use crate::projection::Schema;
 
@@ -172,20 +172,27 @@ async fn upsert(
     let table = schema.table(rollup.table);
     let (bucket, bucket_expr) = (rollup.column, rollup.column_of_start);
     let sums = |f: fn(&UsageSums) -> i64| buckets.values().map(f).collect::<Vec<_>>();
-    sqlx::query(sql(format!(
-        "INSERT INTO {table} (account_id, {bucket}, user_id, key_id, model, requests, \
-           prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost) \
-         SELECT a, {bucket_expr}, u, k, m, r, p, c, re, ca, co FROM UNNEST( \
+    let input = format!(
+        "SELECT a AS account_id, {bucket_expr} AS {bucket}, u AS user_id, k AS key_id, \
+           m AS model, r AS requests, p AS prompt_tokens, c AS completion_tokens, \
+           re AS reasoning_tokens, ca AS cached_tokens, co AS cost FROM UNNEST( \
            $1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::text[], $6::bigint[], \
            $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::numeric[]) \
-           AS x(a, b, u, k, m, r, p, c, re, ca, co) \
-         ON CONFLICT (account_id, {bucket}, user_id, key_id, model) DO UPDATE SET \
-           requests = {table}.requests + EXCLUDED.requests, \
-           prompt_tokens = {table}.prompt_tokens + EXCLUDED.prompt_tokens, \
-           completion_tokens = {table}.completion_tokens + EXCLUDED.completion_tokens, \
-           reasoning_tokens = {table}.reasoning_tokens + EXCLUDED.reasoning_tokens, \
-           cached_tokens = {table}.cached_tokens + EXCLUDED.cached_tokens, \
-           cost = {table}.cost + EXCLUDED.cost"
+           AS x(a, b, u, k, m, r, p, c, re, ca, co)"
+    );
+    sqlx::query(sql(update_else_insert(
+        &table,
+        &input,
+        &format!(
+            "account_id, {bucket}, user_id, key_id, model, requests, prompt_tokens, \
+             completion_tokens, reasoning_tokens, cached_tokens, cost"
+        ),
+        &["account_id", bucket, "user_id", "key_id", "model"],
+        "requests = t.requests + input.requests, \
+         prompt_tokens = t.prompt_tokens + input.prompt_tokens, \
+         completion_tokens = t.completion_tokens + input.completion_tokens, \
+         reasoning_tokens = t.reasoning_tokens + input.reasoning_tokens, \
+         cached_tokens = t.cached_tokens + input.cached_tokens, cost = t.cost + input.cost",
     )))
     .bind(buckets.keys().map(|k| k.account_id).collect::<Vec<_>>())
     .bind(buckets.keys().map(|k| k.bucket).collect::<Vec<_>>())

@@ -71,7 +71,11 @@ impl<T> Table<T> {
     }
 
     /// Runs `query` and decodes its rows.
-    async fn fetch<'e>(&self, executor: impl PgExecutor<'e>, query: PgQuery) -> Result<Vec<T>> {
+    pub(crate) async fn fetch<'e>(
+        &self,
+        executor: impl PgExecutor<'e>,
+        query: PgQuery,
+    ) -> Result<Vec<T>> {
         let rows = query.fetch_all(executor).await?;
         rows.iter().map(self.decode).collect()
     }

@@ -49,7 +49,7 @@ async fn the_check_finds_rows_changed_behind_the_projectors_back() {
     .await;
 
     for limits in [CheckLimits::default(), TINY_CHUNKS] {
-        let feed = check_within(&db.pool, Projection::Activity, limits)
+        let feed = check_within(&db.pool, &db.read_models, Projection::Activity, limits)
             .await
             .unwrap();
         let tables: Vec<_> = feed.differences.iter().map(|d| d.table).collect();
@@ -61,7 +61,7 @@ async fn the_check_finds_rows_changed_behind_the_projectors_back() {
             feed.differences
         );
 
-        let money = check_within(&db.pool, Projection::Balances, limits)
+        let money = check_within(&db.pool, &db.read_models, Projection::Balances, limits)
             .await
             .unwrap();
         let tables: Vec<_> = money.differences.iter().map(|d| d.table).collect();
@@ -83,7 +83,9 @@ async fn the_check_finds_rows_changed_behind_the_projectors_back() {
         );
 
         for projection in [Projection::Keys, Projection::Directory] {
-            let report = check_within(&db.pool, projection, limits).await.unwrap();
+            let report = check_within(&db.pool, &db.read_models, projection, limits)
+                .await
+                .unwrap();
             assert!(report.is_consistent(), "{:#?}", report.differences);
         }
     }
@@ -93,7 +95,7 @@ async fn the_check_finds_rows_changed_behind_the_projectors_back() {
         listed: 1,
         ..TINY_CHUNKS
     };
-    let money = check_within(&db.pool, Projection::Balances, listed)
+    let money = check_within(&db.pool, &db.read_models, Projection::Balances, listed)
         .await
         .unwrap();
     assert!(money.found >= 4, "{money:#?}");

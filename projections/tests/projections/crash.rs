@@ -1,7 +1,9 @@
 //! A batch interrupted before its commit leaves nothing behind: after restart every event is
 //! applied exactly once.
 
-use ledger_projections::{Projection, apply_next_batch_in, begin_batch, checkpoint, step};
+use ledger_projections::{
+    Projection, ReadModelPool, apply_next_batch_in, begin_batch, checkpoint, step,
+};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Acquire, PgPool};
 
@@ -17,7 +19,9 @@ async fn a_batch_interrupted_before_commit_is_applied_exactly_once_after_restart
     for projection in Projection::ALL {
         // 1. The transaction is dropped (the process died before COMMIT).
         let mut tx = db.pool.begin().await.unwrap();
-        let outcome = apply_next_batch_in(&mut tx, projection, 25).await.unwrap();
+        let outcome = apply_next_batch_in(&mut tx, &db.pool, projection, 25)
+            .await
+            .unwrap();
         assert!(outcome.events > 0);
         drop(tx);
         assert_eq!(checkpoint(&db.pool, projection).await.unwrap(), 0);
@@ -29,7 +33,9 @@ async fn a_batch_interrupted_before_commit_is_applied_exactly_once_after_restart
             .await
             .unwrap();
         let mut tx = conn.begin().await.unwrap();
-        apply_next_batch_in(&mut tx, projection, 40).await.unwrap();
+        apply_next_batch_in(&mut tx, &db.pool, projection, 40)
+            .await
+            .unwrap();
         let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
             .bind(pid)
             .fetch_one(&db.pool)
@@ -44,7 +50,12 @@ async fn a_batch_interrupted_before_commit_is_applied_exactly_once_after_restart
         assert_eq!(checkpoint(&db.pool, projection).await.unwrap(), 0);
 
         // 3. Restart: steps from the checkpoint until caught up.
-        while step(&db.pool, projection, 30).await.unwrap().events > 0 {}
+        while step(&db.pool, &db.read_models, projection, 30)
+            .await
+            .unwrap()
+            .events
+            > 0
+        {}
         assert_eq!(checkpoint(&db.pool, projection).await.unwrap(), head);
     }
     for report in assert_consistent(&db.pool).await {
@@ -77,7 +88,9 @@ async fn a_projection_batch_commits_unflushed_and_leaves_its_pooled_connection_d
         .await
         .unwrap();
 
-    let mut tx = begin_batch(&one).await.unwrap();
+    // The read models on the one connection; the log read through the test's pool.
+    let read_models = ReadModelPool::new(one.clone());
+    let mut tx = begin_batch(&read_models).await.unwrap();
     let inside: String = sqlx::query_scalar("SHOW synchronous_commit")
         .fetch_one(&mut *tx)
         .await
@@ -87,7 +100,13 @@ async fn a_projection_batch_commits_unflushed_and_leaves_its_pooled_connection_d
     assert_eq!(setting(one.clone()).await, "on", "after a batch's commit");
 
     for projection in Projection::ALL {
-        assert!(step(&one, projection, 1_000).await.unwrap().events > 0);
+        assert!(
+            step(&db.pool, &read_models, projection, 1_000)
+                .await
+                .unwrap()
+                .events
+                > 0
+        );
         assert_eq!(
             setting(one.clone()).await,
             "on",

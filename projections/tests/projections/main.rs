@@ -4,6 +4,7 @@
 
 mod support;
 
+mod apart;
 mod check;
 mod consistency;
 mod crash;

@@ -33,7 +33,7 @@ async fn a_query_with_the_position_of_an_append_sees_that_append() {
         let outcome = world.commit(decision).await;
         expected += amount.amount();
         let reached = wait_for_position(
-            &db.pool,
+            &db.read_models,
             Projection::Balances,
             outcome.last_position,
             Duration::from_secs(5),
@@ -48,13 +48,15 @@ async fn a_query_with_the_position_of_an_append_sees_that_append() {
         assert_eq!(row.balance, expected, "the read sees its own write");
         assert!(row.last_position <= reached);
     }
-    let state = status(&db.pool, Projection::Balances).await.unwrap();
+    let state = status(&db.pool, &db.read_models, Projection::Balances)
+        .await
+        .unwrap();
     assert_eq!(state.head, world.last_position);
     assert!(state.lag_events >= 0);
 
     // A position the log has not reached: a distinct, bounded error.
     let error = wait_for_position(
-        &db.pool,
+        &db.read_models,
         Projection::Balances,
         world.last_position + 1_000,
         Duration::from_millis(200),

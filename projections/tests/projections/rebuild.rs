@@ -96,13 +96,17 @@ async fn a_rebuild_while_writes_continue_swaps_in_the_fold_and_queries_never_see
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let balances = rebuild(&db.pool, Projection::Balances, 64).await.unwrap();
-    let feed = rebuild(&db.pool, Projection::Activity, 64).await.unwrap();
+    let balances = rebuild(&db.pool, &db.read_models, Projection::Balances, 64)
+        .await
+        .unwrap();
+    let feed = rebuild(&db.pool, &db.read_models, Projection::Activity, 64)
+        .await
+        .unwrap();
     assert!(balances.position >= balances.live_position_at_swap);
     assert!(feed.position >= feed.live_position_at_swap);
     // The swapped-in model equals the fold at its position.
     for projection in [Projection::Balances, Projection::Activity] {
-        let report = check(&db.pool, projection).await.unwrap();
+        let report = check(&db.pool, &db.read_models, projection).await.unwrap();
         assert!(
             report.is_consistent(),
             "{projection}: {:#?}",
@@ -122,14 +126,16 @@ async fn a_rebuild_while_writes_continue_swaps_in_the_fold_and_queries_never_see
         "writes continued during the rebuild"
     );
     wait_for_position(
-        &db.pool,
+        &db.read_models,
         Projection::Balances,
         last,
         Duration::from_secs(10),
     )
     .await
     .unwrap();
-    let report = check(&db.pool, Projection::Balances).await.unwrap();
+    let report = check(&db.pool, &db.read_models, Projection::Balances)
+        .await
+        .unwrap();
     assert!(
         report.is_consistent(),
         "after more writes: {:#?}",
@@ -147,17 +153,18 @@ async fn a_rebuild_reports_the_position_folded_after_each_batch_up_to_the_head()
     world.run(40).await;
     let head = world.last_position;
     let mut seen = Vec::new();
-    let report = rebuild_with_progress(&db.pool, Projection::Keys, 7, |position| {
-        seen.push(position);
-    })
-    .await
-    .unwrap();
+    let report =
+        rebuild_with_progress(&db.pool, &db.read_models, Projection::Keys, 7, |position| {
+            seen.push(position);
+        })
+        .await
+        .unwrap();
     // One report per batch of 7 events, each 7 further, the last at the head.
     let expected: Vec<i64> = (1..=(head + 6) / 7).map(|n| (n * 7).min(head)).collect();
     assert_eq!(seen, expected);
     assert_eq!(report.position, head);
     assert!(
-        check(&db.pool, Projection::Keys)
+        check(&db.pool, &db.read_models, Projection::Keys)
             .await
             .unwrap()
             .is_consistent()

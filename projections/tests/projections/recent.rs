@@ -17,50 +17,44 @@ async fn runners_take_recent_events_from_memory_and_read_only_what_it_lacks() {
     world.run(40).await;
     assert!(world.last_position >= 40, "{}", world.last_position);
     let recent = RecentEvents::new(16);
-    let mut good = db.pool.acquire().await.unwrap();
-    // A transaction whose statement failed answers every later statement with an error: what
-    // `after` reads through it fails, what it takes from memory does not.
-    let mut broken = db.pool.begin().await.unwrap();
-    sqlx::query("SELECT 1/0")
-        .execute(&mut *broken)
-        .await
-        .unwrap_err();
+    let good = &db.pool;
+    // A closed pool answers every read with an error: what `after` reads through it fails,
+    // what it takes from memory does not.
+    let broken = sqlx::PgPool::connect_lazy_with((*db.pool.connect_options()).clone());
+    broken.close().await;
 
-    let read = recent.after(&mut good, 0, 10).await.unwrap();
+    let read = recent.after(good, 0, 10).await.unwrap();
     assert_eq!(positions(&read), (1..=10).collect::<Vec<_>>());
-    let remembered = recent.after(&mut broken, 4, 6).await.unwrap();
+    let remembered = recent.after(&broken, 4, 6).await.unwrap();
     assert_eq!(positions(&remembered), (5..=10).collect::<Vec<_>>());
     assert_eq!(remembered[0].event, read[4].event);
     assert!(
-        recent.after(&mut broken, 4, 7).await.is_err(),
+        recent.after(&broken, 4, 7).await.is_err(),
         "position 11 is not in memory: it is read"
     );
 
     // Reading on, the window keeps the newest 16: positions 15 to 30.
-    let on = recent.after(&mut good, 10, 20).await.unwrap();
+    let on = recent.after(good, 10, 20).await.unwrap();
     assert_eq!(positions(&on), (11..=30).collect::<Vec<_>>());
-    let window = recent.after(&mut broken, 14, 16).await.unwrap();
+    let window = recent.after(&broken, 14, 16).await.unwrap();
     assert_eq!(positions(&window), (15..=30).collect::<Vec<_>>());
-    assert!(
-        recent.after(&mut broken, 13, 1).await.is_err(),
-        "14 was let go"
-    );
+    assert!(recent.after(&broken, 13, 1).await.is_err(), "14 was let go");
 
     // A runner behind the window reads the log itself and leaves the window as it was.
-    let behind = recent.after(&mut good, 0, 5).await.unwrap();
+    let behind = recent.after(good, 0, 5).await.unwrap();
     assert_eq!(positions(&behind), (1..=5).collect::<Vec<_>>());
-    assert_eq!(recent.after(&mut broken, 14, 16).await.unwrap().len(), 16);
+    assert_eq!(recent.after(&broken, 14, 16).await.unwrap().len(), 16);
 
     // A runner ahead of it reads the log, and the window starts again from what it read: a
     // window never holds a gap.
-    let ahead = recent.after(&mut good, 35, 3).await.unwrap();
+    let ahead = recent.after(good, 35, 3).await.unwrap();
     assert_eq!(positions(&ahead), [36, 37, 38]);
     assert_eq!(
-        positions(&recent.after(&mut broken, 35, 3).await.unwrap()),
+        positions(&recent.after(&broken, 35, 3).await.unwrap()),
         [36, 37, 38]
     );
     assert!(
-        recent.after(&mut broken, 30, 1).await.is_err(),
+        recent.after(&broken, 30, 1).await.is_err(),
         "31 was never kept"
     );
 }

@@ -21,8 +21,8 @@ use ledger_domain::{
 use ledger_eventstore::{AppendOutcome, AppendRequest, Appender, AppenderConfig, EventMetadata};
 use ledger_pgembed::testing::{MigratedPool, TestDatabase, migrated_pool};
 use ledger_projections::{
-    CheckLimits, CheckReport, Projection, ProjectionRuntime, RuntimeConfig, check_all,
-    check_within, wait_for_position,
+    CheckLimits, CheckReport, Projection, ProjectionRuntime, ReadModelPool, RuntimeConfig,
+    check_all, check_within, wait_for_position,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -33,6 +33,8 @@ use uuid::Uuid;
 pub struct Db {
     _database: TestDatabase,
     pub pool: PgPool,
+    /// The same database, as the read models' (they share it in these tests).
+    pub read_models: ReadModelPool,
     pub appender: Appender,
 }
 
@@ -43,9 +45,15 @@ pub async fn db() -> Db {
     let appender = Appender::spawn(pool.clone(), AppenderConfig::default()).0;
     Db {
         _database: database,
+        read_models: ReadModelPool::new(pool.clone()),
         pool,
         appender,
     }
+}
+
+/// The read models in the log's own database `pool`.
+pub fn shared(pool: &PgPool) -> ReadModelPool {
+    ReadModelPool::new(pool.clone())
 }
 
 /// Every projection running in this process until [`Running::stop`].
@@ -57,7 +65,7 @@ pub struct Running {
 impl Running {
     pub fn spawn(pool: &PgPool, config: RuntimeConfig) -> Running {
         let (stop, shutdown) = watch::channel(false);
-        let runtime = ProjectionRuntime::spawn(pool.clone(), config, shutdown);
+        let runtime = ProjectionRuntime::spawn(pool.clone(), shared(pool), config, shutdown);
         Running { runtime, stop }
     }
 
@@ -88,7 +96,7 @@ pub async fn caught_up(pool: &PgPool, position: i64) {
 /// Waits until every projection reached `position`, each for at most `deadline`.
 pub async fn caught_up_within(pool: &PgPool, position: i64, deadline: Duration) {
     for projection in Projection::ALL {
-        wait_for_position(pool, projection, position, deadline)
+        wait_for_position(&shared(pool), projection, position, deadline)
             .await
             .unwrap();
     }
@@ -106,10 +114,14 @@ pub const TINY_CHUNKS: CheckLimits = CheckLimits {
 /// Checks every projection against the fold of the log, with the default limits and with
 /// [`TINY_CHUNKS`], and returns the reports of the first.
 pub async fn assert_consistent(pool: &PgPool) -> Vec<CheckReport> {
-    let reports = check_all(pool).await.unwrap();
+    let reports = check_all(pool, &shared(pool)).await.unwrap();
     let mut all = reports.clone();
     for projection in Projection::ALL {
-        all.push(check_within(pool, projection, TINY_CHUNKS).await.unwrap());
+        all.push(
+            check_within(pool, &shared(pool), projection, TINY_CHUNKS)
+                .await
+                .unwrap(),
+        );
     }
     for report in &all {
         assert!(

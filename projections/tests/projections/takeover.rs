@@ -20,7 +20,12 @@ async fn until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bo
 async fn only_one_runtime_applies_and_the_other_takes_over_when_it_dies() {
     let db = db().await;
     let (_stop_a, shutdown_a) = watch::channel(false);
-    let first = ProjectionRuntime::spawn(db.pool.clone(), config(100), shutdown_a);
+    let first = ProjectionRuntime::spawn(
+        db.pool.clone(),
+        db.read_models.clone(),
+        config(100),
+        shutdown_a,
+    );
     until(
         "the first runtime to hold every lock",
         Duration::from_secs(10),
@@ -28,7 +33,12 @@ async fn only_one_runtime_applies_and_the_other_takes_over_when_it_dies() {
     )
     .await;
     let (stop_b, shutdown_b) = watch::channel(false);
-    let second = ProjectionRuntime::spawn(db.pool.clone(), config(100), shutdown_b);
+    let second = ProjectionRuntime::spawn(
+        db.pool.clone(),
+        db.read_models.clone(),
+        config(100),
+        shutdown_b,
+    );
 
     let mut world = World::new(db.appender.clone(), 11).await;
     world.run(60).await;

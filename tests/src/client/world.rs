@@ -143,6 +143,38 @@ pub trait Api {
         }
     }
 
+    /// The reads world: alice's organization "Acme" with bob as a member, 100 credits, a key
+    /// each, a hold of bob's settled at 1.25 (gen-1), usage of alice's (0.5, gen-2) and of bob's
+    /// (0.75, gen-3), every command sent here.
+    fn reads_world(&self) -> impl Future<Output = ReadsWorld> {
+        async move {
+            let alice = self.user("alice@example.test").await;
+            let bob = self.user("bob@example.test").await;
+            let admin = self.dashboard(&alice);
+            let org = admin.create_organization("Acme").await;
+            self.join(&alice, &org, &bob).await;
+            admin.buy(&org.account, "100").await;
+            let alice_key = admin.create_key(&org.account, "key").await;
+            let bob_key = self.dashboard(&bob).create_key(&org.account, "key").await;
+            let gateway = self.gateway();
+            let hold = gateway.place_hold(&bob_key, "2").await;
+            gateway.settle(&hold, "gen-1", "1.25").await;
+            gateway.record_usage(&alice_key, "gen-2", "0.5").await;
+            let last = gateway
+                .record_usage(&bob_key, "gen-3", "0.75")
+                .await
+                .position;
+            ReadsWorld {
+                alice,
+                bob,
+                org,
+                alice_key,
+                bob_key,
+                last,
+            }
+        }
+    }
+
     /// `admin` invites `member` to `org` as a member, at their address, and `member` accepts.
     fn join(&self, admin: &User, org: &Org, member: &User) -> impl Future<Output = ()> {
         async move {
@@ -153,6 +185,22 @@ pub trait Api {
             self.dashboard(member).accept(&invitation).await;
         }
     }
+}
+
+/// What [`Api::reads_world`] made.
+pub struct ReadsWorld {
+    /// The organization's admin.
+    pub alice: User,
+    /// Its member.
+    pub bob: User,
+    /// The organization (97.5 credits left).
+    pub org: Org,
+    /// Alice's key.
+    pub alice_key: Key,
+    /// Bob's key.
+    pub bob_key: Key,
+    /// The position of the last command.
+    pub last: i64,
 }
 
 impl Api for Ledgerd {

@@ -2,13 +2,13 @@
 //! range, keyset-paginated on (finished_at, position) so a deep page costs what the first does.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Row};
 use uuid::Uuid;
 
 use super::{ActivityRow, COLUMNS};
 use crate::cursor::Cursor;
 use crate::error::Result;
-use crate::models::{fetch_page, from_row, sql};
+use crate::models::{PgQuery, fetch_page, from_row, page_size as page_size_of, sql};
 
 /// Filters of the activity feed; `None` means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub fn activity_cursor(finished_at: DateTime<Utc>, position: i64) -> String {
 
 /// The SQL of a feed query for the filters present (each combination is its own prepared
 /// statement, so the planner always sees which index fits: `activity_account_key_time`,
-/// `_user_time`, `_model_time` or `activity_account_time`).
+/// `_user_time`, `_model_time` or `activity_account_time_position`).
 pub fn feed_sql(filter: &ActivityFilter, with_cursor: bool) -> String {
     let mut conditions = vec!["account_id = $1".to_owned()];
     let mut n = 1;
@@ -85,8 +85,45 @@ pub async fn activity<'e>(
     cursor: Option<&str>,
     page_size: u32,
 ) -> Result<ActivityPage> {
+    let query = feed_query("", account_id, filter, cursor)?;
+    let (rows, next_cursor) =
+        fetch_page(executor, query, page_size, from_row, |r: &ActivityRow| {
+            Cursor::at(r.finished_at, r.position)
+        })
+        .await?;
+    Ok(ActivityPage { rows, next_cursor })
+}
+
+/// The plan PostgreSQL makes for the page [`activity`] would read with these arguments
+/// (`EXPLAIN`, one line per row): which index serves each filter is asserted on it.
+pub async fn activity_plan<'e>(
+    executor: impl PgExecutor<'e>,
+    account_id: Uuid,
+    filter: &ActivityFilter,
+    cursor: Option<&str>,
+    page_size: u32,
+) -> Result<String> {
+    let query = feed_query("EXPLAIN ", account_id, filter, cursor)?;
+    let rows = query
+        .bind(page_size_of(page_size))
+        .fetch_all(executor)
+        .await?;
+    let lines = rows
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(lines.join("\n"))
+}
+
+/// The feed's statement (after `prefix`) with every parameter but the page size bound.
+fn feed_query(
+    prefix: &str,
+    account_id: Uuid,
+    filter: &ActivityFilter,
+    cursor: Option<&str>,
+) -> Result<PgQuery> {
     let cursor = cursor.map(Cursor::decode).transpose()?;
-    let text = feed_sql(filter, cursor.is_some());
+    let text = format!("{prefix}{}", feed_sql(filter, cursor.is_some()));
     let mut query = sqlx::query(sql(text)).bind(account_id);
     if let Some(key) = filter.key_id {
         query = query.bind(key);
@@ -106,10 +143,5 @@ pub async fn activity<'e>(
     if let Some(cursor) = cursor {
         query = query.bind(cursor.time()?).bind(cursor.position);
     }
-    let (rows, next_cursor) =
-        fetch_page(executor, query, page_size, from_row, |r: &ActivityRow| {
-            Cursor::at(r.finished_at, r.position)
-        })
-        .await?;
-    Ok(ActivityPage { rows, next_cursor })
+    Ok(query)
 }
