@@ -1,6 +1,6 @@
 //! The server a benchmark measures on, and a throw-away database on it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ledger_pgembed::{EmbeddedConfig, EmbeddedPostgres};
 use sqlx::postgres::PgPoolOptions;
@@ -59,6 +59,45 @@ impl Server {
         })
     }
 
+    /// The embedded server's postmaster, whose process tree is this benchmark's PostgreSQL
+    /// (`None` for a `DATABASE_URL` server: its processes may serve others too, or be
+    /// elsewhere).
+    pub fn postmaster(&self) -> Option<u32> {
+        self.embedded
+            .as_ref()
+            .and_then(|e| postmaster_pid(e.data_dir()))
+    }
+
+    /// Fails unless a hot standby of this server can be made: only of the embedded server,
+    /// which runs here and lets its superuser replicate. A `DATABASE_URL` server would need a
+    /// replication role, a `pg_hba.conf` line and a data directory for the standby on its host.
+    pub fn can_replicate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.embedded.is_some(),
+            "--read-replica makes a hot standby of the embedded server only; unset DATABASE_URL \
+             (and --database-url) to measure it"
+        );
+        Ok(())
+    }
+
+    /// Makes and starts a hot standby of the embedded server (`pg_basebackup -R`, streaming
+    /// replication) in a directory of its own, removed by [`Standby::stop`].
+    pub async fn start_standby(&self) -> anyhow::Result<Standby> {
+        self.can_replicate()?;
+        let primary = self.embedded.as_ref().expect("checked above");
+        let dir = std::env::temp_dir().join(format!(
+            "ledger-bench-standby-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        // Not durable: its fsyncs would compete for this machine's one disk with the
+        // primary's commits, which a standby on a host of its own does not; replication is
+        // asynchronous, so the primary's commits never wait for it either way.
+        let server = primary
+            .start_standby(EmbeddedConfig::new(dir).durable(false))
+            .await?;
+        Ok(Standby { server })
+    }
+
     /// Stops the embedded server, if one was started.
     pub async fn close(self) -> anyhow::Result<()> {
         if let Some(embedded) = self.embedded {
@@ -68,7 +107,48 @@ impl Server {
     }
 }
 
+/// A hot standby of the embedded server.
+pub struct Standby {
+    server: EmbeddedPostgres,
+}
+
+impl Standby {
+    /// The URL of database `name` on the standby (read-only sessions).
+    pub fn database_url(&self, name: &str) -> String {
+        self.server.database_url(name)
+    }
+
+    /// Its postmaster (see [`Server::postmaster`]).
+    pub fn postmaster(&self) -> Option<u32> {
+        postmaster_pid(self.server.data_dir())
+    }
+
+    /// Stops it and removes its directory.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let dir = self.server.data_dir().to_owned();
+        self.server.stop().await?;
+        std::fs::remove_dir_all(dir)?;
+        Ok(())
+    }
+}
+
+/// The pid on the first line of the `postmaster.pid` of a running server's data directory.
+fn postmaster_pid(data_dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(data_dir.join("postmaster.pid"))
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 impl BenchDatabase {
+    /// Its name on the server (and on a standby of it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A pool of `connections` to it.
     pub async fn pool(&self, connections: u32) -> anyhow::Result<PgPool> {
         Ok(PgPoolOptions::new()

@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let database = server.fresh_database().await?;
     let outcome = match args.benchmark {
         Benchmark::Appender { callers } => appender::run(&database, duration, &callers).await,
-        Benchmark::Suite(options) => e2e::suite::run(&database, duration, options).await,
+        Benchmark::Suite(options) => e2e::suite::run(&server, &database, duration, options).await,
         Benchmark::Wal(options) => e2e::walcost::run(&database, duration, options).await,
     };
     database.drop_database().await?;

@@ -2,7 +2,8 @@
 //! replication) of the primary's PostgreSQL, beside a `ledgerd` on the primary: reads with
 //! read-your-writes through `min_position`, the key index and account states followed from the
 //! standby's log, commands refused with `READ_ONLY_REPLICA`, the standby stopped and started
-//! again, health while replay lags.
+//! again, health while replay lags; and the product journey (`journey.rs`) with every read on
+//! the replica.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,8 @@ use ledger_api::pb;
 use ledger_tests::client::{Api, Call, ReadsWorld, reason};
 use ledger_tests::replica::ReplicaWorld;
 use tonic::Code;
+
+use crate::journey::{self, Sides};
 
 /// Asserts that `call` is refused as a command sent to a replica.
 async fn refused_as_read_only<T: std::fmt::Debug + Send + 'static>(call: Call<T>) {
@@ -180,7 +183,7 @@ async fn the_journey_of_a_key_is_followed_on_the_replica_from_its_own_log() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reads_on_the_replica_resume_when_its_standby_is_stopped_and_started_again() {
     let mut world = ReplicaWorld::start(&[]).await;
-    let (admin, org, _key) = world.funded_key().await;
+    let (admin, org, key) = world.funded_key().await;
     let replica = world.replica.dashboard(&admin);
     let position = world
         .dashboard(&admin)
@@ -191,6 +194,9 @@ async fn reads_on_the_replica_resume_when_its_standby_is_stopped_and_started_aga
         replica.after(position).balance(&org.account).await.balance,
         "101"
     );
+    // The replica caches the key's account state, as a gateway's authentications make it.
+    let answer = authenticated_until(&world, &key.secret, Result::is_ok).await;
+    assert!(answer.is_ok(), "{answer:?}");
 
     world.database.stop_standby().await;
     // Without its database the replica is not serving and its reads are UNAVAILABLE; the
@@ -210,6 +216,8 @@ async fn reads_on_the_replica_resume_when_its_standby_is_stopped_and_started_aga
         .buy(&org.account, "2")
         .await
         .position;
+    // And disables the key the replica cached as active.
+    world.dashboard(&admin).disable_key(&key).await;
 
     world.database.start_standby_again().await;
     world
@@ -221,6 +229,14 @@ async fn reads_on_the_replica_resume_when_its_standby_is_stopped_and_started_aga
         replica.after(position).balance(&org.account).await.balance,
         "103"
     );
+    // What the replica cached before the outage is not trusted after it: the key is refused
+    // without the caller asking for a position.
+    let answer = authenticated_until(&world, &key.secret, |answer| {
+        answer.as_ref().is_err_and(|s| reason(s) == "KEY_DISABLED")
+    })
+    .await;
+    let status = answer.unwrap_err();
+    assert_eq!(reason(&status), "KEY_DISABLED", "{status:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -263,4 +279,21 @@ async fn the_replica_is_not_serving_while_its_standby_replay_lags_past_the_bound
         replica.after(position).balance(&org.account).await.balance,
         "101"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_journey_reads_its_writes_on_the_replica() {
+    let world = ReplicaWorld::start(&[]).await;
+    let log = sqlx::PgPool::connect(world.database.primary_url())
+        .await
+        .expect("the primary accepts connections");
+    // Every command on the primary, every read on the replica after the last command's
+    // position: the journey's assertions hold as they do against one server.
+    journey::walk(&Sides::Replicated {
+        primary: &world.primary,
+        replica: &world.replica,
+        log: &log,
+    })
+    .await;
+    log.close().await;
 }

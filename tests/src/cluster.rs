@@ -160,37 +160,7 @@ impl ReplicatedDatabase {
     /// Waits (at most 30 s) until the standby has replayed all the WAL the primary has
     /// written so far.
     pub async fn wait_replayed(&self) {
-        let primary = sqlx::PgPool::connect(&self.primary_url)
-            .await
-            .expect("the primary accepts connections");
-        // The insert position: with `synchronous_commit = off` (these clusters are not
-        // durable) a commit may not be written out yet, and the write position lags it.
-        let written: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
-            .fetch_one(&primary)
-            .await
-            .expect("the primary's WAL position");
-        primary.close().await;
-        let standby = sqlx::PgPool::connect(&self.standby_url)
-            .await
-            .expect("the standby accepts connections");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let replayed: bool =
-                sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn")
-                    .bind(&written)
-                    .fetch_one(&standby)
-                    .await
-                    .expect("the standby's replay position");
-            if replayed {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the standby did not replay the primary's WAL in time"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        standby.close().await;
+        wait_replayed(&self.primary_url, &self.standby_url).await;
     }
 
     /// Pauses (`true`) or resumes the standby's replay: WAL keeps arriving, nothing of it
@@ -248,4 +218,40 @@ impl Drop for ReplicatedDatabase {
         }
         let _ = (&self.primary_cluster, &self.standby_cluster);
     }
+}
+
+/// Waits (at most 30 s) until the standby at `standby_url` has replayed all the WAL the primary
+/// at `primary_url` has written so far.
+pub async fn wait_replayed(primary_url: &str, standby_url: &str) {
+    let primary = sqlx::PgPool::connect(primary_url)
+        .await
+        .expect("the primary accepts connections");
+    // The insert position: with `synchronous_commit = off` (a cluster that is not durable) a
+    // commit may not be written out yet, and the write position lags it.
+    let written: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
+        .fetch_one(&primary)
+        .await
+        .expect("the primary's WAL position");
+    primary.close().await;
+    let standby = sqlx::PgPool::connect(standby_url)
+        .await
+        .expect("the standby accepts connections");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let replayed: bool =
+            sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn")
+                .bind(&written)
+                .fetch_one(&standby)
+                .await
+                .expect("the standby's replay position");
+        if replayed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby did not replay the primary's WAL in time"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    standby.close().await;
 }

@@ -2,6 +2,7 @@
 //! gateway and the dashboard produce, beside pgbench baselines from the same run.
 
 mod cluster;
+mod cpu;
 mod driver;
 mod plot;
 mod population;

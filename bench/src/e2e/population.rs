@@ -28,6 +28,8 @@ pub struct Organization {
     pub keys: Vec<Key>,
     /// Clients acting as its admin.
     pub admin: Clients,
+    /// Clients acting as its admin for reads (on the read-only `ledgerd` when there is one).
+    pub reader: Clients,
 }
 
 /// An API key the gateway presents.
@@ -138,6 +140,7 @@ async fn organization(cluster: &Cluster, n: usize, keys: usize) -> anyhow::Resul
         })
         .await?;
     let admin = cluster.clients("dashboard", Some(user), n);
+    let reader = cluster.read_clients("dashboard", Some(user), n);
     let account_id = admin
         .orgs
         .clone()
@@ -169,6 +172,7 @@ async fn organization(cluster: &Cluster, n: usize, keys: usize) -> anyhow::Resul
         account_id,
         keys: created,
         admin,
+        reader,
     })
 }
 

@@ -33,8 +33,15 @@ pub fn markdown(results: &Results, folder: &str) -> String {
     let pg32 = b.single_32.tps;
     let _ = writeln!(
         out,
-        "### Suite run {} ({} s per phase, {} replica(s))\n",
-        results.started_at, results.seconds, results.options.replicas
+        "### Suite run {} ({} s per phase, {} replica(s){})\n",
+        results.started_at,
+        results.seconds,
+        results.options.replicas,
+        if results.options.read_replica {
+            ", reads on a read replica"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(out, "`{}`  ", results.command);
     let _ = writeln!(
@@ -224,6 +231,7 @@ pub fn markdown(results: &Results, folder: &str) -> String {
             wal.table(g.summary.items, "/ request")
         );
     }
+    cpu_section(&mut out, results);
     errors_section(&mut out, &results.phases);
     out
 }
@@ -233,6 +241,42 @@ fn wal_per_row(phase: &Phase) -> Option<(f64, f64)> {
     let wal = phase.wal.as_ref()?;
     let rows = phase.summary.items as f64;
     (rows > 0.0).then(|| (wal.records as f64 / rows, wal.bytes as f64 / rows))
+}
+
+/// CPU by side of the deployment, from each phase's start until projections caught up after
+/// it; per billed request and per operation.
+fn cpu_section(out: &mut String, results: &Results) {
+    let reads = if results.options.read_replica {
+        "the read and mixed phases' reads on a read-only ledgerd on a hot standby"
+    } else {
+        "every call on the primary"
+    };
+    let _ = writeln!(
+        out,
+        "\nCPU by side ({reads}; PostgreSQL is the postmaster's process tree, embedded server \
+         only):\n"
+    );
+    let _ = writeln!(
+        out,
+        "| phase | side | ledgerd ms | PostgreSQL ms | ms per billed request | ms per operation |"
+    );
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: |");
+    let figure =
+        |ms: Option<f64>, digits: usize| ms.map_or("–".to_owned(), |ms| format!("{ms:.digits$}"));
+    for phase in &results.phases {
+        for side in &phase.cpu {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {} | {} | {} |",
+                phase.name,
+                side.side,
+                side.ledgerd_ms,
+                figure(side.postgres_ms, 0),
+                figure(side.per(phase.summary.items), 3),
+                figure(side.per(phase.summary.operations), 3),
+            );
+        }
+    }
 }
 
 /// Resident memory at the start of the long phase, at its middle and at its end.

@@ -9,13 +9,14 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::cluster::Cluster;
+use super::cpu::{self, SideCpu};
 use super::driver::{Pace, drive};
 use super::population::populate;
 use super::recorder::{Summary, percentile_ms};
 use super::watch::{self, LagSample, MemorySample};
 use super::workloads::Workloads;
 use super::{plot, report};
-use crate::database::BenchDatabase;
+use crate::database::{BenchDatabase, Server, Standby};
 use crate::pgbench::{self, Baseline};
 use crate::wal::{WalCost, WalMeter};
 
@@ -57,6 +58,11 @@ pub struct SuiteOptions {
     /// Database connections of each ledgerd (`LEDGER_DB_MAX_CONNECTIONS`); its default if unset.
     #[arg(long)]
     pub db_max_connections: Option<u32>,
+    /// Send the reads of the read and mixed phases to a `ledgerd serve --read-only` on a hot
+    /// standby of the database (embedded server only), so that the CPU they take moves off
+    /// the primary.
+    #[arg(long)]
+    pub read_replica: bool,
     /// Only these phases (gateway, gateway-stream, hot, batched, read, mixed); all when empty.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -98,6 +104,9 @@ pub struct Phase {
     /// What the phase and its catch-up wrote to the WAL (`None`: not measurable on this
     /// server, e.g. without `pg_walinspect` or superuser rights).
     pub wal: Option<WalCost>,
+    /// CPU each side of the deployment used from the phase's start until projections caught
+    /// up after it.
+    pub cpu: Vec<SideCpu>,
 }
 
 /// Everything one run measured.
@@ -125,12 +134,72 @@ pub struct Results {
     pub memory: Vec<MemorySample>,
 }
 
-/// Runs the suite on `database` and writes its results folder and report.
+/// What runs beside the primary and its `ledgerd` processes: the places a run sends work off the
+/// primary, each a side of its own in the CPU report. A database of the read models' own
+/// (`--read-models-database-url`) belongs here too, as a field and a side.
+struct OffPrimary {
+    /// The hot standby the read-only `ledgerd` runs on (`--read-replica`).
+    standby: Option<Standby>,
+}
+
+impl OffPrimary {
+    /// Starts what `options` asks for beside `cluster`: with `--read-replica`, a standby of the
+    /// embedded server and a read-only `ledgerd` on it.
+    async fn start(
+        server: &Server,
+        database: &BenchDatabase,
+        cluster: &mut Cluster,
+        options: &SuiteOptions,
+    ) -> anyhow::Result<OffPrimary> {
+        let mut standby = None;
+        if options.read_replica {
+            let started = server.start_standby().await?;
+            let url = started.database_url(database.name());
+            // The read-only ledgerd reads the key-hash secret the primary's recorded.
+            ledger_tests::cluster::wait_replayed(&database.url, &url).await;
+            cluster.start_read_only(&url).await?;
+            println!("read replica: reads of the read and mixed phases go to a standby");
+            standby = Some(started);
+        }
+        Ok(OffPrimary { standby })
+    }
+
+    /// The processes charged with CPU, by side.
+    fn sides(&self, server: &Server, cluster: &Cluster) -> Vec<cpu::Side> {
+        let mut sides = vec![cpu::Side {
+            name: "primary",
+            ledgerd: cluster.pids(),
+            postmaster: server.postmaster(),
+        }];
+        if let Some(standby) = &self.standby {
+            sides.push(cpu::Side {
+                name: "replica",
+                ledgerd: cluster.read_only_pid().into_iter().collect(),
+                postmaster: standby.postmaster(),
+            });
+        }
+        sides
+    }
+
+    /// Stops what was started (the `ledgerd` processes are stopped before).
+    async fn stop(self) -> anyhow::Result<()> {
+        if let Some(standby) = self.standby {
+            standby.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the suite on `database` of `server` and writes its results folder and report.
 pub async fn run(
+    server: &Server,
     database: &BenchDatabase,
     duration: Duration,
     options: SuiteOptions,
 ) -> anyhow::Result<()> {
+    if options.read_replica {
+        server.can_replicate()?;
+    }
     let started_at = chrono::Utc::now();
     let load_before = loadavg();
     println!("baselines: pgbench, {} s each", duration.as_secs());
@@ -142,7 +211,11 @@ pub async fn run(
     };
     println!("{baselines:?}");
 
-    let (cluster, workloads, setup_s) = start(database, &options).await?;
+    let mut cluster = start_cluster(database, &options).await?;
+    let off_primary = OffPrimary::start(server, database, &mut cluster, &options).await?;
+    let sides = off_primary.sides(server, &cluster);
+    let cluster = Arc::new(cluster);
+    let (workloads, setup_s) = populate_workloads(&cluster, &options).await?;
     let memory = watch::memory(cluster.pids());
     let auditor = cluster.clients("auditor", None, 0);
     let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
@@ -156,6 +229,7 @@ pub async fn run(
         database_url: &database.url,
         phases: &mut phases,
         duration,
+        sides: &sides,
     };
     warm_up(&workloads, closed, &auditor).await;
     if wanted("gateway") {
@@ -229,6 +303,7 @@ pub async fn run(
     if let Ok(cluster) = Arc::try_unwrap(cluster) {
         cluster.terminate();
     }
+    off_primary.stop().await?;
 
     let results = Results {
         started_at: started_at.to_rfc3339(),
@@ -245,24 +320,31 @@ pub async fn run(
     write(&results, &started_at)
 }
 
-/// Starts the ledgerd replicas on `database` and creates the organizations and keys the
-/// workloads bill; returns them with the seconds the population took.
-pub(super) async fn start(
+/// Starts the ledgerd replicas on `database`.
+pub(super) async fn start_cluster(
     database: &BenchDatabase,
     options: &SuiteOptions,
-) -> anyhow::Result<(Arc<Cluster>, Arc<Workloads>, f64)> {
+) -> anyhow::Result<Cluster> {
     let connections = options.db_max_connections.map(|n| n.to_string());
     let mut env = vec![("RUST_LOG", "warn")];
     if let Some(connections) = &connections {
         env.push(("LEDGER_DB_MAX_CONNECTIONS", connections.as_str()));
     }
-    let cluster = Arc::new(Cluster::start(&database.url, options.replicas, &env).await?);
+    Ok(Cluster::start(&database.url, options.replicas, &env).await?)
+}
+
+/// Creates the organizations and keys the workloads bill; returns the workloads with the
+/// seconds the population took.
+pub(super) async fn populate_workloads(
+    cluster: &Arc<Cluster>,
+    options: &SuiteOptions,
+) -> anyhow::Result<(Arc<Workloads>, f64)> {
     println!(
         "populating: {} organizations × {} keys, and a hot one with {} keys",
         options.organizations, options.keys_per_org, options.hot_keys
     );
     let population = populate(
-        &cluster,
+        cluster,
         options.organizations,
         options.keys_per_org,
         options.hot_keys,
@@ -270,8 +352,8 @@ pub(super) async fn start(
     .await?;
     let setup_s = population.setup.as_secs_f64();
     println!("populated in {setup_s:.1} s");
-    let workloads = Workloads::new(&cluster, population).await?;
-    Ok((cluster, workloads, setup_s))
+    let workloads = Workloads::new(cluster, population).await?;
+    Ok((workloads, setup_s))
 }
 
 /// Unrecorded gateway load, then a wait for the projections to apply it, so the first phase
@@ -292,6 +374,7 @@ pub(super) struct PhaseRunner<'a> {
     pub(super) database_url: &'a str,
     pub(super) phases: &'a mut Vec<Phase>,
     pub(super) duration: Duration,
+    pub(super) sides: &'a [cpu::Side],
 }
 
 impl PhaseRunner<'_> {
@@ -308,6 +391,7 @@ impl PhaseRunner<'_> {
             .map_err(|error| println!("  WAL not measured: {error}"))
             .ok();
         let lag = watch::projection_lag(self.auditor.clone());
+        let cpu_before = cpu::read(self.sides);
         let summary = drive(pace, self.duration, operation).await;
         let lag = lag.stop().await;
         let catch_up = watch::until_caught_up(self.auditor, CATCH_UP_WITHIN).await;
@@ -319,6 +403,7 @@ impl PhaseRunner<'_> {
                 .ok(),
             None => None,
         };
+        let cpu = cpu_before.until(&cpu::read(self.sides));
         let mut lags: Vec<u32> = lag
             .iter()
             .map(|s| u32::try_from(s.lag_ms.max(0).saturating_mul(1000)).unwrap_or(u32::MAX))
@@ -332,6 +417,7 @@ impl PhaseRunner<'_> {
             lag,
             catch_up_ms: catch_up.map(|d| d.as_millis() as u64),
             wal,
+            cpu,
         };
         println!(
             "  {:.0} ops/s, {:.0} rows/s, p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, errors {}, lag p99 {:.0} ms",
@@ -343,6 +429,9 @@ impl PhaseRunner<'_> {
             summary.errors,
             phase.lag_p99_ms
         );
+        for side in &phase.cpu {
+            println!("  {}", cpu_line(side, &summary));
+        }
         for example in &summary.error_examples {
             println!("  error: {example}");
         }
@@ -359,6 +448,25 @@ impl PhaseRunner<'_> {
         self.phases.push(phase);
         summary
     }
+}
+
+/// One side's CPU over a phase, per billed request when the phase bills, and per operation.
+fn cpu_line(side: &SideCpu, summary: &Summary) -> String {
+    let postgres = side
+        .postgres_ms
+        .map_or("PostgreSQL not measured".to_owned(), |ms| {
+            format!("PostgreSQL {ms:.0} ms")
+        });
+    let billed = side.per(summary.items).map_or(String::new(), |ms| {
+        format!(", {ms:.3} ms per billed request")
+    });
+    let operation = side
+        .per(summary.operations)
+        .map_or(String::new(), |ms| format!(", {ms:.3} ms per operation"));
+    format!(
+        "{} CPU: ledgerd {:.0} ms + {postgres}{billed}{operation}",
+        side.side, side.ledgerd_ms
+    )
 }
 
 /// Writes `results.json`, `timeline.svg` and `report.md` into a new results folder, and the

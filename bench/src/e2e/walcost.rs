@@ -2,6 +2,7 @@
 //! for each form the gateway bills in, against a real ledgerd (projections caught up included).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::driver::Pace;
@@ -44,11 +45,13 @@ pub async fn run(
         replicas: 1,
         memory_minutes: 0,
         db_max_connections: None,
+        read_replica: false,
         only: options.forms.clone(),
         results_dir: PathBuf::new(),
         report: PathBuf::new(),
     };
-    let (cluster, workloads, _) = suite::start(database, &suite_options).await?;
+    let cluster = Arc::new(suite::start_cluster(database, &suite_options).await?);
+    let (workloads, _) = suite::populate_workloads(&cluster, &suite_options).await?;
     let auditor = cluster.clients("auditor", None, 0);
     let closed = Pace::Closed {
         callers: options.callers,
@@ -60,6 +63,7 @@ pub async fn run(
         database_url: &database.url,
         phases: &mut phases,
         duration,
+        sides: &[],
     };
     for form in &options.forms {
         let w = workloads.clone();

@@ -26,6 +26,9 @@ pub struct Workloads {
     population: Population,
     /// Gateway clients, one per connection.
     gateways: Vec<Clients>,
+    /// Gateway clients for reads (key authentications outside an inference request), one per
+    /// connection of the read-only `ledgerd` when there is one, else as `gateways`.
+    read_gateways: Vec<Clients>,
     /// A `Bill` stream per connection.
     streams: BillStreams,
 }
@@ -36,15 +39,23 @@ impl Workloads {
         let gateways = (0..cluster.connections())
             .map(|n| cluster.clients("gateway", None, n))
             .collect();
+        let read_gateways = (0..cluster.connections())
+            .map(|n| cluster.read_clients("gateway", None, n))
+            .collect();
         Ok(Arc::new(Workloads {
             population,
             gateways,
+            read_gateways,
             streams: BillStreams::open(cluster).await?,
         }))
     }
 
     fn gateway(&self, n: u64) -> Clients {
         self.gateways[n as usize % self.gateways.len()].clone()
+    }
+
+    fn read_gateway(&self, n: u64) -> Clients {
+        self.read_gateways[n as usize % self.read_gateways.len()].clone()
     }
 
     fn spread_org(&self, n: u64) -> &Organization {
@@ -162,7 +173,9 @@ impl Workloads {
         Ok(u32::try_from(reply.results.len()).unwrap_or(u32::MAX))
     }
 
-    /// read: a key authentication or a balance query, half each.
+    /// read: a key authentication or a balance query, half each. Reads here and in `mixed` go
+    /// to the read-only `ledgerd` when there is one, without `min_position`: none reads a write
+    /// of its own (the inference request's authentication goes with its hold, to the primary).
     pub async fn read(self: Arc<Self>, n: u64) -> Result<u32, tonic::Status> {
         if n.is_multiple_of(2) {
             self.authenticate(n).await
@@ -174,7 +187,7 @@ impl Workloads {
     async fn authenticate(&self, n: u64) -> Result<u32, tonic::Status> {
         let org = self.spread_org(n);
         let key = &org.keys[(scramble(n ^ 0xa7) as usize) % org.keys.len()];
-        self.gateway(n)
+        self.read_gateway(n)
             .gateway
             .authenticate_key(pb::AuthenticateKeyRequest {
                 secret: key.secret.clone(),
@@ -186,7 +199,7 @@ impl Workloads {
 
     async fn balance(&self, n: u64) -> Result<u32, tonic::Status> {
         let org = self.spread_org(n);
-        org.admin
+        org.reader
             .credits
             .clone()
             .get_account_balance(pb::GetAccountBalanceRequest {
@@ -209,7 +222,7 @@ impl Workloads {
             70..80 => self.authenticate(n).await,
             80..85 => self.balance(n).await,
             85..90 => {
-                org.admin
+                org.reader
                     .activity
                     .clone()
                     .list_activity(pb::ListActivityRequest {
@@ -256,7 +269,7 @@ impl Workloads {
                 Ok(0)
             }
             _ => {
-                org.admin
+                org.reader
                     .keys
                     .clone()
                     .list_keys(pb::ListKeysRequest {
