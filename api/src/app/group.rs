@@ -300,7 +300,7 @@ impl App {
         let recorded = if ids.is_empty() {
             HashMap::new()
         } else {
-            match find_commands(&self.pool, &ids).await {
+            match find_commands(&self.log, &ids).await {
                 Ok(recorded) => recorded,
                 Err(lookup) => {
                     tracing::warn!(error = %lookup, "retry look-up failed; answering the decisions' errors");
@@ -335,7 +335,7 @@ impl App {
             .iter()
             .map(|index| calls[*index].command_id.as_uuid())
             .collect();
-        let recorded = find_commands(&self.pool, &ids).await?;
+        let recorded = find_commands(&self.log, &ids).await?;
         for index in indexes {
             let call = &calls[*index];
             answers[*index] = match recorded.get(&call.command_id.as_uuid()) {
