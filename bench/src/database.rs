@@ -68,6 +68,23 @@ impl Server {
             .and_then(|e| postmaster_pid(e.data_dir()))
     }
 
+    /// The postmaster of this server when it runs on this machine: the embedded server's, or
+    /// for a `DATABASE_URL` server the parent of a session's backend, if that is a process
+    /// here. Its process tree is then charged to the server whatever else it serves.
+    pub async fn local_postmaster(&self) -> Option<u32> {
+        if self.embedded.is_some() {
+            return self.postmaster();
+        }
+        let mut session = PgConnection::connect(&self.admin_url).await.ok()?;
+        let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut session)
+            .await
+            .ok()?;
+        let parent = parent_pid(u32::try_from(backend).ok()?);
+        let _ = session.close().await;
+        parent
+    }
+
     /// Fails unless a hot standby of this server can be made: only of the embedded server,
     /// which runs here and lets its superuser replicate. A `DATABASE_URL` server would need a
     /// replication role, a `pg_hba.conf` line and a data directory for the standby on its host.
@@ -141,6 +158,14 @@ fn postmaster_pid(data_dir: &Path) -> Option<u32> {
         .trim()
         .parse()
         .ok()
+}
+
+/// The parent of process `pid` (field 4 of `/proc/<pid>/stat`, after the command name in
+/// parentheses), if that process is visible here.
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl BenchDatabase {

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::suite::{Phase, Results};
+use super::suite::{Phase, Results, SuiteOptions};
 
 /// The line that opens the generated section.
 pub const BEGIN: &str = "<!-- ledger-bench suite: generated section begins -->";
@@ -37,11 +37,7 @@ pub fn markdown(results: &Results, folder: &str) -> String {
         results.started_at,
         results.seconds,
         results.options.replicas,
-        if results.options.read_replica {
-            ", reads on a read replica"
-        } else {
-            ""
-        }
+        off_primary(&results.options)
     );
     let _ = writeln!(out, "`{}`  ", results.command);
     let _ = writeln!(
@@ -241,6 +237,18 @@ fn wal_per_row(phase: &Phase) -> Option<(f64, f64)> {
     let wal = phase.wal.as_ref()?;
     let rows = phase.summary.items as f64;
     (rows > 0.0).then(|| (wal.records as f64 / rows, wal.bytes as f64 / rows))
+}
+
+/// What the run moved off the primary, for the report's heading.
+fn off_primary(options: &SuiteOptions) -> String {
+    let mut moved = String::new();
+    if options.read_replica {
+        moved.push_str(", reads on a read replica");
+    }
+    if options.read_models_database_url.is_some() {
+        moved.push_str(", read models in a database of their own");
+    }
+    moved
 }
 
 /// CPU by side of the deployment, from each phase's start until projections caught up after

@@ -63,6 +63,13 @@ pub struct SuiteOptions {
     /// the primary.
     #[arg(long)]
     pub read_replica: bool,
+    /// A PostgreSQL server for the read models (`postgres://…`): the suite creates a database
+    /// of their own on it and every `ledgerd` keeps its read models there
+    /// (`LEDGER_READ_MODELS_DATABASE_URL`), so the projectors' writes move off the primary.
+    /// Its CPU is reported as a side of its own when the server runs on this machine (its
+    /// whole process tree: keep it otherwise idle).
+    #[arg(long)]
+    pub read_models_database_url: Option<String>,
     /// Only these phases (gateway, gateway-stream, hot, batched, read, mixed); all when empty.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -135,23 +142,66 @@ pub struct Results {
 }
 
 /// What runs beside the primary and its `ledgerd` processes: the places a run sends work off the
-/// primary, each a side of its own in the CPU report. A database of the read models' own
-/// (`--read-models-database-url`) belongs here too, as a field and a side.
+/// primary, each a side of its own in the CPU report.
 struct OffPrimary {
     /// The hot standby the read-only `ledgerd` runs on (`--read-replica`).
     standby: Option<Standby>,
+    /// The read models' own database (`--read-models-database-url`).
+    read_models: Option<ReadModelsApart>,
+}
+
+/// A database created for the read models on the server `--read-models-database-url` names.
+struct ReadModelsApart {
+    server: Server,
+    database: BenchDatabase,
+    /// That server's postmaster, when it runs on this machine.
+    postmaster: Option<u32>,
 }
 
 impl OffPrimary {
-    /// Starts what `options` asks for beside `cluster`: with `--read-replica`, a standby of the
-    /// embedded server and a read-only `ledgerd` on it.
-    async fn start(
+    /// Creates the read models' own database when `options` asks for one; before the
+    /// `ledgerd` processes start, as they are told of it at start.
+    async fn prepare(options: &SuiteOptions) -> anyhow::Result<OffPrimary> {
+        let mut read_models = None;
+        if let Some(url) = &options.read_models_database_url {
+            let server = Server::open(Some(url.clone())).await?;
+            let database = server.fresh_database().await?;
+            let postmaster = server.local_postmaster().await;
+            println!(
+                "read models: in database {} of their own server{}",
+                database.name(),
+                if postmaster.is_some() {
+                    ""
+                } else {
+                    " (its CPU not measured: not on this machine)"
+                }
+            );
+            read_models = Some(ReadModelsApart {
+                server,
+                database,
+                postmaster,
+            });
+        }
+        Ok(OffPrimary {
+            standby: None,
+            read_models,
+        })
+    }
+
+    /// The read-model database's URL, for the `ledgerd` processes.
+    fn read_models_url(&self) -> Option<&str> {
+        self.read_models.as_ref().map(|r| r.database.url.as_str())
+    }
+
+    /// With `--read-replica`, starts a standby of the embedded server and a read-only
+    /// `ledgerd` on it, beside `cluster` (it keeps the cluster's read-model database, if any).
+    async fn start_replica(
+        &mut self,
         server: &Server,
         database: &BenchDatabase,
         cluster: &mut Cluster,
         options: &SuiteOptions,
-    ) -> anyhow::Result<OffPrimary> {
-        let mut standby = None;
+    ) -> anyhow::Result<()> {
         if options.read_replica {
             let started = server.start_standby().await?;
             let url = started.database_url(database.name());
@@ -159,9 +209,9 @@ impl OffPrimary {
             ledger_tests::cluster::wait_replayed(&database.url, &url).await;
             cluster.start_read_only(&url).await?;
             println!("read replica: reads of the read and mixed phases go to a standby");
-            standby = Some(started);
+            self.standby = Some(started);
         }
-        Ok(OffPrimary { standby })
+        Ok(())
     }
 
     /// The processes charged with CPU, by side.
@@ -178,6 +228,13 @@ impl OffPrimary {
                 postmaster: standby.postmaster(),
             });
         }
+        if let Some(read_models) = &self.read_models {
+            sides.push(cpu::Side {
+                name: "read models",
+                ledgerd: Vec::new(),
+                postmaster: read_models.postmaster,
+            });
+        }
         sides
     }
 
@@ -185,6 +242,10 @@ impl OffPrimary {
     async fn stop(self) -> anyhow::Result<()> {
         if let Some(standby) = self.standby {
             standby.stop().await?;
+        }
+        if let Some(read_models) = self.read_models {
+            read_models.database.drop_database().await?;
+            read_models.server.close().await?;
         }
         Ok(())
     }
@@ -211,8 +272,11 @@ pub async fn run(
     };
     println!("{baselines:?}");
 
-    let mut cluster = start_cluster(database, &options).await?;
-    let off_primary = OffPrimary::start(server, database, &mut cluster, &options).await?;
+    let mut off_primary = OffPrimary::prepare(&options).await?;
+    let mut cluster = start_cluster(database, off_primary.read_models_url(), &options).await?;
+    off_primary
+        .start_replica(server, database, &mut cluster, &options)
+        .await?;
     let sides = off_primary.sides(server, &cluster);
     let cluster = Arc::new(cluster);
     let (workloads, setup_s) = populate_workloads(&cluster, &options).await?;
@@ -320,9 +384,11 @@ pub async fn run(
     write(&results, &started_at)
 }
 
-/// Starts the ledgerd replicas on `database`.
+/// Starts the ledgerd replicas on `database`, with their read models in `read_models_url`
+/// when given.
 pub(super) async fn start_cluster(
     database: &BenchDatabase,
+    read_models_url: Option<&str>,
     options: &SuiteOptions,
 ) -> anyhow::Result<Cluster> {
     let connections = options.db_max_connections.map(|n| n.to_string());
@@ -330,7 +396,10 @@ pub(super) async fn start_cluster(
     if let Some(connections) = &connections {
         env.push(("LEDGER_DB_MAX_CONNECTIONS", connections.as_str()));
     }
-    Ok(Cluster::start(&database.url, options.replicas, &env).await?)
+    if let Some(url) = read_models_url {
+        env.push(("LEDGER_READ_MODELS_DATABASE_URL", url));
+    }
+    Cluster::start(&database.url, options.replicas, &env).await
 }
 
 /// Creates the organizations and keys the workloads bill; returns the workloads with the

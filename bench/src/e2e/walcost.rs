@@ -46,11 +46,12 @@ pub async fn run(
         memory_minutes: 0,
         db_max_connections: None,
         read_replica: false,
+        read_models_database_url: None,
         only: options.forms.clone(),
         results_dir: PathBuf::new(),
         report: PathBuf::new(),
     };
-    let cluster = Arc::new(suite::start_cluster(database, &suite_options).await?);
+    let cluster = Arc::new(suite::start_cluster(database, None, &suite_options).await?);
     let (workloads, _) = suite::populate_workloads(&cluster, &suite_options).await?;
     let auditor = cluster.clients("auditor", None, 0);
     let closed = Pace::Closed {
