@@ -9,11 +9,11 @@ use ledger_tests::client::Api;
 use ledger_tests::ledgerd::{Ledgerd, LedgerdOptions, binary, migrate};
 use uuid::Uuid;
 
-/// `url` with its user replaced by `role` (`postgres://user@host:port/db`).
-fn as_role(url: &str, role: &str) -> String {
+/// `url` with its user and password replaced by `role`'s (`postgres://user:pw@host:port/db`).
+fn as_role(url: &str, role: &str, password: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap();
     let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{role}@{host}")
+    format!("{scheme}://{role}:{password}@{host}")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -47,10 +47,15 @@ async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable
     let _ = std::fs::remove_dir_all(&data_dir);
     assert!(migrate(database.url()).success());
     let role = format!("ledger_rt_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN")))
-        .execute(&owner)
-        .await
-        .unwrap();
+    // A password: the embedded server authenticates every role with SCRAM (a server with
+    // `trust` ignores it).
+    let password = Uuid::new_v4().simple().to_string();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {role} LOGIN PASSWORD '{password}'"
+    )))
+    .execute(&owner)
+    .await
+    .unwrap();
     ledger_eventstore::grant_service_privileges(&owner, &role)
         .await
         .unwrap();
@@ -69,7 +74,7 @@ async fn ledgerd_serves_as_a_role_that_cannot_migrate_rewrite_history_or_disable
     for table in &tables {
         assert!(granted.contains(&table.as_str()), "{table} has no grant");
     }
-    let role_url = as_role(database.url(), &role);
+    let role_url = as_role(database.url(), &role, &password);
 
     let ledgerd = Ledgerd::start(&LedgerdOptions {
         database_url: Some(role_url.clone()),
