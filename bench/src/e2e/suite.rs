@@ -464,6 +464,9 @@ impl PhaseRunner<'_> {
         let summary = drive(pace, self.duration, operation).await;
         let lag = lag.stop().await;
         let catch_up = watch::until_caught_up(self.auditor, CATCH_UP_WITHIN).await;
+        // Before the WAL is read back: reading it costs the primary's PostgreSQL seconds of CPU
+        // that are the meter's, not the phase's.
+        let cpu = cpu_before.until(&cpu::read(self.sides));
         let wal = match meter {
             Some(meter) => meter
                 .finish()
@@ -472,7 +475,6 @@ impl PhaseRunner<'_> {
                 .ok(),
             None => None,
         };
-        let cpu = cpu_before.until(&cpu::read(self.sides));
         let mut lags: Vec<u32> = lag
             .iter()
             .map(|s| u32::try_from(s.lag_ms.max(0).saturating_mul(1000)).unwrap_or(u32::MAX))
