@@ -124,7 +124,10 @@ pub(crate) enum Transaction {
 /// Writes the batch's events, stream heads, claims, commands, outbox messages and the new log
 /// head with one call of the procedure `append_batch` (migration 0009), which tells listeners the new head. Returns
 /// `false`, having written nothing, when the head is not at `expected_head` (position and hash).
-#[tracing::instrument(skip_all, fields(events = rows.positions.len()), err)]
+/// A violated key is how a writer learns its memory was stale (the batch is then judged again
+/// after a read), so errors are traced at debug level: one that is not handled there reaches
+/// the caller, which logs it.
+#[tracing::instrument(skip_all, fields(events = rows.positions.len()), err(level = "debug"))]
 pub(crate) async fn write_rows<'e>(
     executor: impl PgExecutor<'e>,
     transaction: Transaction,

@@ -243,7 +243,7 @@ impl Workloads {
                         command_id: id(),
                         account_id: org.account_id.clone(),
                         amount: "25.00".into(),
-                        payment_reference: format!("bench-mixed-{n}"),
+                        payment_reference: format!("bench-mixed-{}", id()),
                     })
                     .await?;
                 Ok(0)
