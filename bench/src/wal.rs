@@ -141,11 +141,16 @@ impl WalMeter {
             .bind(&end_lsn)
             .fetch_one(&mut self.connection)
             .await?;
-        let rows = sqlx::query(BREAKDOWN_SQL)
-            .bind(&self.start_lsn)
-            .bind(&end_lsn)
-            .fetch_all(&mut self.connection)
-            .await?;
+        // pg_walinspect refuses a range that starts at the flushed end: nothing was written.
+        let rows = if server_bytes == 0 {
+            Vec::new()
+        } else {
+            sqlx::query(BREAKDOWN_SQL)
+                .bind(&self.start_lsn)
+                .bind(&end_lsn)
+                .fetch_all(&mut self.connection)
+                .await?
+        };
         let count = |row: &sqlx::postgres::PgRow, column: &str| -> anyhow::Result<u64> {
             Ok(u64::try_from(row.try_get::<i64, _>(column)?)?)
         };

@@ -290,7 +290,7 @@ pub async fn run(
     let mut phases = Vec::new();
     let mut runner = PhaseRunner {
         auditor: &auditor,
-        database_url: &database.url,
+        database_url: Some(&database.url),
         phases: &mut phases,
         duration,
         sides: &sides,
@@ -357,6 +357,9 @@ pub async fn run(
     if options.memory_minutes > 0 {
         let w = workloads.clone();
         runner.duration = Duration::from_secs(options.memory_minutes * 60);
+        // Minutes of WAL (gigabytes) would take minutes to read back, and keep the disk full
+        // meanwhile; the short phases have measured it.
+        runner.database_url = None;
         runner
             .phase("mixed, long (memory)", closed, move |n| w.clone().mixed(n))
             .await;
@@ -440,7 +443,8 @@ pub(super) async fn warm_up(
 /// Runs phases one after another and keeps their results.
 pub(super) struct PhaseRunner<'a> {
     pub(super) auditor: &'a ledger_tests::ledgerd::Clients,
-    pub(super) database_url: &'a str,
+    /// The database whose WAL each phase is charged (`None`: not measured).
+    pub(super) database_url: Option<&'a str>,
     pub(super) phases: &'a mut Vec<Phase>,
     pub(super) duration: Duration,
     pub(super) sides: &'a [cpu::Side],
@@ -455,10 +459,13 @@ impl PhaseRunner<'_> {
         Fut: Future<Output = Result<u32, tonic::Status>> + Send + 'static,
     {
         println!("{name}: {pace:?} for {} s", self.duration.as_secs());
-        let meter = WalMeter::start(self.database_url)
-            .await
-            .map_err(|error| println!("  WAL not measured: {error}"))
-            .ok();
+        let meter = match self.database_url {
+            Some(url) => WalMeter::start(url)
+                .await
+                .map_err(|error| println!("  WAL not measured: {error}"))
+                .ok(),
+            None => None,
+        };
         let lag = watch::projection_lag(self.auditor.clone());
         let cpu_before = cpu::read(self.sides);
         let summary = drive(pace, self.duration, operation).await;

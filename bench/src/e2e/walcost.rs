@@ -61,7 +61,7 @@ pub async fn run(
     let mut phases = Vec::new();
     let mut runner = PhaseRunner {
         auditor: &auditor,
-        database_url: &database.url,
+        database_url: Some(&database.url),
         phases: &mut phases,
         duration,
         sides: &[],
