@@ -32,8 +32,26 @@ fn free_addresses() -> (SocketAddr, SocketAddr) {
     )
 }
 
-/// A free loopback port (bound, read and released).
+/// A free loopback port for a child process to listen on: a random one below the kernel's
+/// ephemeral range that can be bound now. A port the kernel hands out itself (binding port 0)
+/// is released before the child binds it, and meanwhile any connection the tests open (to
+/// PostgreSQL, to another `ledgerd`) may take it as its source port: a child then exits with
+/// "Address already in use". Below the range only another test's pick can collide.
 pub fn free_port() -> u16 {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let floor = 10_000_u16;
+    if ephemeral_low > floor {
+        for _ in 0..100 {
+            let offset = uuid::Uuid::new_v4().as_u128() % u128::from(ephemeral_low - floor);
+            let port = floor + u16::try_from(offset).expect("below the range's low end");
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
