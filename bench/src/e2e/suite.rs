@@ -69,6 +69,7 @@ pub struct SuiteOptions {
     /// Its CPU is reported as a side of its own when the server runs on this machine (its
     /// whole process tree: keep it otherwise idle).
     #[arg(long)]
+    #[serde(serialize_with = "serialize_without_password")]
     pub read_models_database_url: Option<String>,
     /// Only these phases (gateway, gateway-stream, hot, batched, read, mixed); all when empty.
     #[arg(long, value_delimiter = ',')]
@@ -374,7 +375,10 @@ pub async fn run(
 
     let results = Results {
         started_at: started_at.to_rfc3339(),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: std::env::args()
+            .map(|arg| without_password(&arg))
+            .collect::<Vec<_>>()
+            .join(" "),
         load_before,
         load_after: loadavg(),
         options,
@@ -580,4 +584,44 @@ fn loadavg() -> String {
                 .join(" ")
         })
         .unwrap_or_default()
+}
+
+/// `text` with the password of a `scheme://user:password@host…` URL replaced by `***`: results
+/// and reports are committed, and a database URL given on the command line may carry one.
+fn without_password(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return text.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => text.to_owned(),
+    }
+}
+
+fn serialize_without_password<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    url.as_deref().map(without_password).serialize(serializer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_url_keeps_everything_but_its_password() {
+        assert_eq!(
+            without_password("postgres://ledger:s3cret@127.0.0.1:5432/ledger_read"),
+            "postgres://ledger:***@127.0.0.1:5432/ledger_read"
+        );
+        assert_eq!(
+            without_password("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(without_password("--seconds"), "--seconds");
+    }
 }
