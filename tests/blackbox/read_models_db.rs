@@ -15,6 +15,7 @@ use ledger_tests::cluster::OutageDatabase;
 use ledger_tests::ledgerd::{binary, free_port};
 use ledger_tests::replica::ReplicaWorld;
 use sqlx::PgPool;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::faults::checks::assert_nothing_lost;
 use crate::faults::load::{Faults, Load, units};
@@ -191,6 +192,45 @@ async fn a_read_with_min_position_waits_for_the_read_models_in_their_own_databas
         .activity(&org.account)
         .refused(tonic::Code::Unavailable)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn billing_goes_on_while_the_read_models_database_is_down_and_its_reads_catch_up_after() {
+    let mut read_models = OutageDatabase::start().await;
+    let world = split_world(&read_models).await;
+    let (admin, org, key) = world.funded_key().await;
+    let (dashboard, gateway) = (world.dashboard(&admin), world.gateway());
+
+    read_models.stop().await;
+    // Reads of the read models are refused, not answered stale or empty...
+    dashboard
+        .activity(&org.account)
+        .refused(tonic::Code::Unavailable)
+        .await;
+    // ...while the money path goes on from the log, and health stays SERVING so that a
+    // balancer keeps sending it billing (health follows the log's database only).
+    gateway.authenticate(&key.secret).await;
+    let hold = gateway.place_hold(&key, "2").await;
+    let settled = gateway.settle(&hold, "gen-outage", "1.25").await;
+    assert_eq!(world.ledgerd.health().await, ServingStatus::Serving);
+
+    // Back, the projectors fold what was billed meanwhile.
+    read_models.start_again().await;
+    let reader = dashboard.after(settled.position);
+    let started = Instant::now();
+    let seen = loop {
+        match reader.balance(&org.account).outcome().await {
+            Ok(seen) => break seen,
+            Err(status) if started.elapsed() < Duration::from_secs(30) => {
+                assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(status) => panic!("the read models did not come back: {status:?}"),
+        }
+    };
+    assert_eq!(units(&seen.balance, 2), 9_875);
+    let feed = reader.activity(&org.account).await;
+    assert_eq!(feed.items.len(), 1, "{feed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
