@@ -80,7 +80,7 @@ impl Server {
             .fetch_one(&mut session)
             .await
             .ok()?;
-        let parent = parent_pid(u32::try_from(backend).ok()?);
+        let parent = crate::e2e::cpu::parent(u32::try_from(backend).ok()?);
         let _ = session.close().await;
         parent
     }
@@ -158,14 +158,6 @@ fn postmaster_pid(data_dir: &Path) -> Option<u32> {
         .trim()
         .parse()
         .ok()
-}
-
-/// The parent of process `pid` (field 4 of `/proc/<pid>/stat`, after the command name in
-/// parentheses), if that process is visible here.
-fn parent_pid(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl BenchDatabase {

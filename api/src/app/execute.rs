@@ -30,6 +30,23 @@ pub(super) struct Call<'a> {
     pub rpc: &'static str,
 }
 
+impl<'a> Call<'a> {
+    /// The call of `rpc` with `message`'s bytes, hashed to recognise its retries.
+    pub fn new(
+        cx: &'a CallContext,
+        command_id: CommandId,
+        rpc: &'static str,
+        message: &[u8],
+    ) -> Self {
+        Call {
+            cx,
+            command_id,
+            hash: request_hash(cx, rpc, message),
+            rpc,
+        }
+    }
+}
+
 /// What a command reached, with its reply as stored.
 #[derive(Clone)]
 pub(super) struct Executed {
@@ -164,13 +181,7 @@ impl App {
         if self.read_only {
             return Err(AppError::ReadOnlyReplica);
         }
-        let rpc = command.rpc();
-        let call = Call {
-            cx,
-            command_id,
-            hash: request_hash(cx, rpc, message),
-            rpc,
-        };
+        let call = Call::new(cx, command_id, command.rpc(), message);
         if C::RETRY == RetryCheck::BeforeDeciding
             && let Some(found) = self.replay(&call).await?
         {

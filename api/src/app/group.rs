@@ -13,8 +13,8 @@ use ledger_eventstore::{Settled, StoreError, find_commands};
 
 use super::App;
 use super::command::{Done, LedgerCommand, Loader, RetryCheck, Route};
+use super::execute::append_request;
 use super::execute::{AfterAppend, Attempt, Call, Claimed, Executed, MAX_ATTEMPTS};
-use super::execute::{append_request, request_hash};
 use super::load::AccountView;
 use super::pipeline::{Chained, fold_decision};
 use crate::auth::CallContext;
@@ -69,15 +69,7 @@ impl App {
         }
         let calls: Vec<Call<'_>> = items
             .iter()
-            .map(|item| {
-                let rpc = item.command.rpc();
-                Call {
-                    cx,
-                    command_id: item.command_id,
-                    hash: request_hash(cx, rpc, &item.message),
-                    rpc,
-                }
-            })
+            .map(|item| Call::new(cx, item.command_id, item.command.rpc(), &item.message))
             .collect();
         for (item, answer) in items.iter().zip(&mut answers) {
             if C::RETRY != RetryCheck::AtAppend || item.command.route() != Route::Account(account) {

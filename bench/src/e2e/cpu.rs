@@ -92,6 +92,11 @@ impl Reading {
     }
 }
 
+/// The parent of process `pid`, if that process is visible here.
+pub fn parent(pid: u32) -> Option<u32> {
+    stat(pid).map(|s| s.ppid)
+}
+
 /// The process's user and system ticks (all its threads).
 fn own_ticks(pid: u32) -> u64 {
     stat(pid).map_or(0, |s| s.utime + s.stime)

@@ -2,7 +2,7 @@
 //! gateway and the dashboard produce, beside pgbench baselines from the same run.
 
 mod cluster;
-mod cpu;
+pub(crate) mod cpu;
 mod driver;
 mod plot;
 mod population;
